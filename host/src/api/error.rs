@@ -1,0 +1,105 @@
+//! The one HTTP error type: every 4xx/5xx the API answers is built here, as
+//! `{"error": "<message>"}` (Chatwoot's shape). 5xx bodies say only what is
+//! safe; the cause is logged once.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::plugins::admin::AdminError;
+use crate::runtime::PluginError;
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or bad token.
+    #[error("Invalid Access Token")]
+    Unauthorized,
+    /// Token fine, permission missing.
+    #[error("You are not authorized to do this action")]
+    Forbidden,
+    /// Nothing there.
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed input.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed but unacceptable (e.g. an invalid plugin).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is over the limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A plugin crashed or hit a limit.
+    #[error("{0}")]
+    PluginFailed(String),
+    /// A plugin ran out of time.
+    #[error("{0}")]
+    PluginTimeout(String),
+    /// A bug or an outage on our side.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PluginFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::PluginTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!("internal error: {cause}");
+        }
+        (self.status(), Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::InvalidPlugin(_) => Self::Unprocessable(e.to_string()),
+            AdminError::InvalidInput(_) => Self::BadRequest(e.to_string()),
+            AdminError::NotFound(_) => Self::NotFound(e.to_string()),
+            AdminError::Conflict(_) | AdminError::NotLoaded(_) | AdminError::InUse { .. } => {
+                Self::Conflict(e.to_string())
+            }
+            AdminError::Plugin(p) => p.into(),
+            AdminError::Store(s) => Self::Internal(s.to_string()),
+        }
+    }
+}
+
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> Self {
+        match e {
+            PluginError::Timeout { .. } => Self::PluginTimeout(e.to_string()),
+            PluginError::MemoryLimit { .. } | PluginError::Trap { .. } => Self::PluginFailed(e.to_string()),
+            PluginError::Channel { .. } | PluginError::InvalidComponent(_) | PluginError::InvalidManifest(_) => {
+                Self::Unprocessable(e.to_string())
+            }
+            PluginError::Host { .. } => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,41 @@
+//! The HTTP surface: routes, extractors and the one error type. Handlers are
+//! thin: extract, call one domain function, convert the result.
+//!
+//! Only this module knows axum.
+
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod plugins;
+
+pub use error::ApiError;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::plugins::PluginHost;
+use crate::store::Store;
+
+/// Largest plugin upload (Python and JavaScript components are 10-20 MiB).
+pub const MAX_PLUGIN_BYTES: usize = 64 << 20;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Loaded plugins and their admin operations.
+    pub plugins: Arc<PluginHost>,
+}
+
+/// The whole application. Layers, outermost first: request tracing.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v1/admin/plugins", plugins::router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

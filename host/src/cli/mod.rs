@@ -1,0 +1,90 @@
+//! The `switchboard` command line: one file per command group. Commands
+//! return an exit code: 0 done, 1 nothing matched or refused, 2 error.
+
+mod bench;
+mod plugin;
+mod serve;
+mod user;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::HostConfig;
+use crate::plugins::PluginHost;
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+/// Switchboard: a customer-conversation server with sandboxed channel plugins.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: HostConfig,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Install and manage channel plugins (works with or without a running server).
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Create users and their API tokens.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Measure plugin compile time, call latency and memory.
+    Bench(bench::BenchArgs),
+}
+
+/// Sets up logging: `RUST_LOG` filters, default `info`.
+pub fn init_tracing(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.config.log_json { builder.json().init() } else { builder.init() }
+}
+
+/// Runs a parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.config, args).await,
+        Command::Plugin(command) => plugin::run(&cli.config, command).await,
+        Command::User(command) => user::run(&cli.config, command).await,
+        Command::Bench(args) => bench::run(&cli.config, args).await,
+    }
+}
+
+/// Opens the store and an (unsynced) plugin host, as every command needs.
+async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<PluginHost>)> {
+    let url = config.database_url();
+    let store = Store::open(&url).await.with_context(|| format!("opening {}", redact(&url)))?;
+    let runtime = Runtime::new(config.runtime()).context("starting the WebAssembly runtime")?;
+    let host = PluginHost::new(runtime, store.clone(), config.egress());
+    Ok((store, host))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `switchboard serve`: migrate, install bundled plugins, load plugins, serve
+//! HTTP, follow plugin changes made by other processes, stop gracefully.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::api::{AppState, router};
+use crate::config::HostConfig;
+use crate::plugins::bundled;
+
+/// Flags of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "SWITCHBOARD_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// How often to check the database for plugin changes made elsewhere, in ms.
+    #[arg(long, env = "SWITCHBOARD_SYNC_INTERVAL_MS", default_value_t = 250)]
+    pub sync_interval_ms: u64,
+
+    /// Do not install the plugins bundled in this binary.
+    #[arg(long, env = "SWITCHBOARD_NO_BUNDLED", default_value_t = false)]
+    pub no_bundled: bool,
+}
+
+pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (store, plugins) = super::open(config).await?;
+    if !args.no_bundled {
+        bundled::install_all(&plugins).await;
+    }
+    plugins.sync().await.context("loading plugins")?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let follower =
+        tokio::spawn(plugins.clone().follow(Duration::from_millis(args.sync_interval_ms.max(10)), shutdown_rx));
+
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
+    println!("switchboard listening on http://{local}");
+
+    let app = router(AppState { store: store.clone(), plugins });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    let _ = shutdown_tx.send(true);
+    let _ = follower.await;
+    store.close().await;
+    tracing::info!("switchboard stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or Ctrl-C: stop accepting, let requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

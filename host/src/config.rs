@@ -1,0 +1,70 @@
+//! The host's configuration: command-line flags with environment-variable
+//! fallbacks, shared by `serve` and every admin command, so that an admin
+//! command run from the same folder and environment as the server talks to
+//! the same database and cache.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::caps::egress::EgressLimits;
+use crate::runtime::{CallLimits, RuntimeConfig};
+
+/// Settings common to every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HostConfig {
+    /// Database URL: `sqlite://PATH` (default: under the data folder) or
+    /// `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Folder for the SQLite database and the compiled-plugin cache.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Default per-call plugin deadline, in milliseconds.
+    #[arg(long, env = "SWITCHBOARD_PLUGIN_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub plugin_timeout_ms: u64,
+
+    /// Default per-call plugin memory cap, in MiB.
+    #[arg(long, env = "SWITCHBOARD_PLUGIN_MEMORY_MIB", default_value_t = 64, global = true)]
+    pub plugin_memory_mib: u64,
+
+    /// Most outbound HTTP requests a plugin may make in one call.
+    #[arg(long, env = "SWITCHBOARD_PLUGIN_MAX_REQUESTS", default_value_t = 16, global = true)]
+    pub plugin_max_requests: u32,
+
+    /// Use wasmtime's pooling allocator for plugin instances.
+    #[arg(long, env = "SWITCHBOARD_POOLING", default_value_t = false, global = true)]
+    pub pooling: bool,
+
+    /// Emit logs as JSON lines.
+    #[arg(long, env = "SWITCHBOARD_LOG_JSON", default_value_t = false, global = true)]
+    pub log_json: bool,
+}
+
+impl HostConfig {
+    /// The database URL, defaulting to SQLite in the data folder.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchboard.db").display()),
+        }
+    }
+
+    /// The runtime's settings.
+    pub fn runtime(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            cache_dir: Some(self.data_dir.join("cache")),
+            pooling: self.pooling,
+            default_limits: CallLimits {
+                timeout: Duration::from_millis(self.plugin_timeout_ms),
+                memory_bytes: (self.plugin_memory_mib as usize) << 20,
+            },
+        }
+    }
+
+    /// Per-call egress caps.
+    pub fn egress(&self) -> EgressLimits {
+        EgressLimits { max_requests: self.plugin_max_requests, ..EgressLimits::default() }
+    }
+}

@@ -1,0 +1,11 @@
+//! Switchboard: a customer-conversation server whose messaging channels are
+//! sandboxed WebAssembly plugins. See `ARCHITECTURE.md` for the map.
+
+pub mod api;
+pub mod caps;
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod plugins;
+pub mod runtime;
+pub mod store;

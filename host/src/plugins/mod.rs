@@ -1,0 +1,184 @@
+//! Installed channel plugins: the admin's operations on them ([`admin`]),
+//! the set loaded in this process ([`PluginHost`]) and how it follows the
+//! database ([`PluginHost::sync`]).
+//!
+//! Invariants:
+//! - the database is the source of truth: the CLI and the API write there,
+//!   and every running node reloads when `plugins_revision` moves, so a change
+//!   made anywhere reaches every node without a restart;
+//! - a plugin is validated completely (compiles, links against the host,
+//!   exports a supported contract, describes itself validly) before anything
+//!   is stored;
+//! - callers hold an `Arc<LoadedPlugin>` for the length of a call, so a call in
+//!   flight finishes on the version it started on while new calls get the new one.
+
+pub mod admin;
+pub mod bundled;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::caps::egress::{EgressLimits, EgressPolicy};
+use crate::channel::Manifest;
+use crate::runtime::{CallLimits, PluginInstance, Runtime};
+use crate::store::{PluginRow, Store, StoreError};
+
+/// A plugin loaded and ready to call.
+pub struct LoadedPlugin {
+    /// Its stored row (including grants and limits).
+    pub row: PluginRow,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Calls into it.
+    pub instance: PluginInstance,
+}
+
+/// What `sync` could not load, by plugin id.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFailure {
+    /// Plugin id.
+    pub plugin: String,
+    /// Why.
+    pub error: String,
+}
+
+/// The plugins loaded in this process.
+pub struct PluginHost {
+    runtime: Arc<Runtime>,
+    store: Store,
+    egress_limits: EgressLimits,
+    loaded: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
+    failures: RwLock<Vec<LoadFailure>>,
+    synced_revision: tokio::sync::Mutex<Option<i64>>,
+}
+
+impl PluginHost {
+    /// Creates an empty host; call [`PluginHost::sync`] to load.
+    pub fn new(runtime: Arc<Runtime>, store: Store, egress_limits: EgressLimits) -> Arc<Self> {
+        Arc::new(Self {
+            runtime,
+            store,
+            egress_limits,
+            loaded: RwLock::default(),
+            failures: RwLock::default(),
+            synced_revision: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The runtime plugins run in.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The store plugins are kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The enabled, loaded plugin with this id.
+    pub fn get(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
+        self.loaded.read().expect("plugin map lock").get(id).cloned()
+    }
+
+    /// Ids of the loaded plugins.
+    pub fn loaded_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.loaded.read().expect("plugin map lock").keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Plugins that are enabled but failed to load, with the reason.
+    pub fn failures(&self) -> Vec<LoadFailure> {
+        self.failures.read().expect("failure list lock").clone()
+    }
+
+    /// Brings the loaded set in line with the database, if it changed since
+    /// the last sync. Unchanged plugins keep their compiled code; a plugin that
+    /// fails to load is reported in [`PluginHost::failures`] and the others
+    /// still load.
+    pub async fn sync(&self) -> Result<bool, StoreError> {
+        let mut synced = self.synced_revision.lock().await;
+        let revision = self.store.plugins_revision().await?;
+        if *synced == Some(revision) {
+            return Ok(false);
+        }
+        let rows = self.store.list_plugins().await?;
+        let current = self.loaded.read().expect("plugin map lock").clone();
+        let mut next = HashMap::new();
+        let mut failures = Vec::new();
+        for row in rows.into_iter().filter(|r| r.enabled) {
+            if let Some(existing) = current.get(&row.id).filter(|p| same_load(&p.row, &row)) {
+                next.insert(row.id.clone(), existing.clone());
+                continue;
+            }
+            match self.load(row.clone()).await {
+                Ok(plugin) => {
+                    tracing::info!(plugin = %row.id, version = %row.version, sha256 = %row.sha256, "plugin loaded");
+                    next.insert(row.id.clone(), Arc::new(plugin));
+                }
+                Err(error) => {
+                    tracing::error!(plugin = %row.id, "plugin failed to load: {error}");
+                    failures.push(LoadFailure { plugin: row.id.clone(), error });
+                }
+            }
+        }
+        for gone in current.keys().filter(|id| !next.contains_key(*id)) {
+            tracing::info!(plugin = %gone, "plugin unloaded");
+        }
+        *self.loaded.write().expect("plugin map lock") = next;
+        *self.failures.write().expect("failure list lock") = failures;
+        *synced = Some(revision);
+        Ok(true)
+    }
+
+    async fn load(&self, row: PluginRow) -> Result<LoadedPlugin, String> {
+        let manifest: Manifest =
+            serde_json::from_str(&row.manifest).map_err(|e| format!("stored manifest unreadable: {e}"))?;
+        let bytes = self.store.plugin_bytes(&row.sha256).await.map_err(|e| e.to_string())?;
+        let compiled = self.runtime.compile(Arc::new(bytes)).await.map_err(|e| e.to_string())?;
+        if compiled.sha256 != row.sha256 {
+            return Err(format!("stored bytes hash to {}, not {}", compiled.sha256, row.sha256));
+        }
+        let limits = limits_for(&self.runtime.config().default_limits, &row);
+        let egress = Arc::new(EgressPolicy::new(
+            &row.id,
+            manifest.outbound_patterns(),
+            &row.granted_origins,
+            self.egress_limits,
+        ));
+        let instance = self.runtime.instance(&row.id, compiled, limits, egress);
+        Ok(LoadedPlugin { row, manifest, instance })
+    }
+
+    /// Syncs now and then whenever the database changes, until `shutdown` fires.
+    pub async fn follow(self: Arc<Self>, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = self.sync().await {
+                tracing::warn!("plugin sync failed (will retry): {e}");
+            }
+        }
+    }
+}
+
+fn same_load(a: &PluginRow, b: &PluginRow) -> bool {
+    a.sha256 == b.sha256
+        && a.granted_origins == b.granted_origins
+        && a.timeout_ms == b.timeout_ms
+        && a.memory_limit_bytes == b.memory_limit_bytes
+}
+
+/// The call limits of a stored plugin: its overrides, else the defaults.
+pub fn limits_for(defaults: &CallLimits, row: &PluginRow) -> CallLimits {
+    CallLimits {
+        timeout: row.timeout_ms.map(|ms| Duration::from_millis(ms as u64)).unwrap_or(defaults.timeout),
+        memory_bytes: row.memory_limit_bytes.map(|b| b as usize).unwrap_or(defaults.memory_bytes),
+    }
+}

@@ -1,0 +1,313 @@
+//! One sandboxed call: a fresh store with limits, an instance, the export,
+//! and the mapping of every way it can fail into a [`PluginError`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::exports::switchboard::channel::channel::Guest as ChannelExports;
+use super::bindings::{ChannelPlugin, ChannelPluginPre};
+use super::{CompiledPlugin, PluginError, Runtime, convert};
+use crate::caps::CallState;
+use crate::caps::egress::EgressPolicy;
+use crate::channel::{
+    Authorization, ChannelContext, ChannelError, ChannelEvent, Credentials, IncomingRequest, Manifest, Media,
+    OutboundMessage, SentMessage, Settings, Verification,
+};
+
+/// Limits of one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Wall-clock deadline.
+    pub timeout: Duration,
+    /// Linear memory cap, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(5), memory_bytes: 64 << 20 }
+    }
+}
+
+/// Store data: WASI's (empty) context, the limiter and the capabilities' call state.
+pub(super) struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    pub(super) call: CallState,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// `StoreLimits` plus a record of whether a memory growth was refused, so that
+/// the resulting trap can be reported as a memory-limit breach.
+struct MemoryLimiter {
+    inner: StoreLimits,
+    memory_refused: bool,
+    peak_bytes: usize,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        self.memory_refused |= !allowed;
+        if allowed {
+            self.peak_bytes = self.peak_bytes.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// The deny-all WASI context: no preopened folders, no environment, no
+/// arguments, no stdio, no sockets, no name lookup.
+fn deny_all_wasi() -> WasiCtx {
+    WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build()
+}
+
+pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &CallLimits) -> Store<StoreData> {
+    let inner = StoreLimitsBuilder::new()
+        .memory_size(limits.memory_bytes)
+        .instances(64)
+        .tables(64)
+        .memories(16)
+        .table_elements(100_000)
+        .build();
+    let deadline = call.deadline;
+    let data = StoreData {
+        wasi: deny_all_wasi(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter { inner, memory_refused: false, peak_bytes: 0 },
+        call,
+    };
+    let mut store = Store::new(engine, data);
+    store.limiter(|data| &mut data.limiter);
+    // Every tick, a running guest yields to the executor (so a busy plugin never
+    // holds an async worker) and is stopped once its deadline has passed.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+    });
+    store
+}
+
+/// The bindings of the contract version a component implements. Only this
+/// enum knows which versions exist.
+pub(super) enum Bindings {
+    V0_1(ChannelPluginPre<StoreData>),
+}
+
+impl Bindings {
+    pub(super) fn new(pre: InstancePre<StoreData>) -> Result<Self, PluginError> {
+        ChannelPluginPre::new(pre).map(Bindings::V0_1).map_err(|e| {
+            PluginError::InvalidComponent(format!(
+                "it does not export the interface switchboard:channel/channel@{}: {e:#}",
+                super::bindings::CONTRACT
+            ))
+        })
+    }
+}
+
+/// Calls into one loaded plugin. Cheap to clone the `Arc` it lives in; each
+/// call runs in its own store.
+pub struct PluginInstance {
+    runtime: Arc<Runtime>,
+    plugin_id: Arc<str>,
+    compiled: Arc<CompiledPlugin>,
+    limits: CallLimits,
+    egress: Arc<EgressPolicy>,
+    last_peak_memory: AtomicUsize,
+}
+
+type Call<'a, R> = BoxFuture<'a, wasmtime::Result<R>>;
+
+impl PluginInstance {
+    pub(super) fn new(
+        runtime: Arc<Runtime>,
+        plugin_id: Arc<str>,
+        compiled: Arc<CompiledPlugin>,
+        limits: CallLimits,
+        egress: Arc<EgressPolicy>,
+    ) -> Self {
+        Self { runtime, plugin_id, compiled, limits, egress, last_peak_memory: AtomicUsize::new(0) }
+    }
+
+    /// The compiled component behind this instance.
+    pub fn compiled(&self) -> &CompiledPlugin {
+        &self.compiled
+    }
+
+    /// Linear memory the last finished call grew to, in bytes.
+    pub fn last_peak_memory(&self) -> usize {
+        self.last_peak_memory.load(Ordering::Relaxed)
+    }
+
+    /// The limits each call runs under.
+    pub fn limits(&self) -> CallLimits {
+        self.limits
+    }
+
+    async fn run<R: Send>(
+        &self,
+        f: impl for<'a> FnOnce(&'a ChannelExports, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
+    ) -> Result<R, PluginError> {
+        let mut store = self.runtime.new_store(self.plugin_id.clone(), &self.limits, self.egress.clone());
+        let Bindings::V0_1(pre) = &self.compiled.bindings;
+        let work = async {
+            let plugin: ChannelPlugin = pre.instantiate_async(&mut store).await?;
+            f(plugin.switchboard_channel_channel(), &mut store).await
+        };
+        // The epoch callback stops guest code at the deadline; this timeout also
+        // covers time spent inside host imports (e.g. a slow HTTP response).
+        let grace = Duration::from_millis(250);
+        let outcome = tokio::time::timeout(self.limits.timeout + grace, work).await;
+        self.last_peak_memory.store(store.data().limiter.peak_bytes, Ordering::Relaxed);
+        let plugin = self.plugin_id.to_string();
+        match outcome {
+            Err(_) => Err(PluginError::Timeout { plugin, after: self.limits.timeout }),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.classify(error, &store)),
+        }
+    }
+
+    fn classify(&self, error: wasmtime::Error, store: &Store<StoreData>) -> PluginError {
+        let plugin = self.plugin_id.to_string();
+        if store.data().limiter.memory_refused {
+            return PluginError::MemoryLimit { plugin, limit_bytes: self.limits.memory_bytes };
+        }
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return PluginError::Timeout { plugin, after: self.limits.timeout };
+        }
+        let message = format!("{error:#}");
+        let message = message.lines().take(12).collect::<Vec<_>>().join("\n");
+        PluginError::Trap { plugin, message }
+    }
+
+    fn channel_error(&self, error: ChannelError) -> PluginError {
+        PluginError::Channel { plugin: self.plugin_id.to_string(), error }
+    }
+
+    /// The plugin's self-description.
+    pub async fn describe(&self) -> Result<Manifest, PluginError> {
+        let manifest = self.run(|p, s| Box::pin(p.call_describe(s))).await?;
+        Ok(convert::manifest(manifest))
+    }
+
+    /// authorize, step 1.
+    pub async fn authorization_url(
+        &self,
+        settings: &Settings,
+        state: &str,
+        redirect_uri: &str,
+    ) -> Result<String, PluginError> {
+        let (settings, state, redirect_uri) = (convert::settings(settings), state.to_owned(), redirect_uri.to_owned());
+        let out = self
+            .run(move |p, s| Box::pin(async move { p.call_authorization_url(s, &settings, &state, &redirect_uri).await }))
+            .await?;
+        out.map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+
+    /// authorize, step 2.
+    pub async fn complete_authorization(
+        &self,
+        settings: &Settings,
+        query: &[(String, String)],
+        redirect_uri: &str,
+    ) -> Result<Authorization, PluginError> {
+        let (settings, query, redirect_uri) =
+            (convert::settings(settings), convert::pairs_to_wit(query), redirect_uri.to_owned());
+        let out = self
+            .run(move |p, s| {
+                Box::pin(async move { p.call_complete_authorization(s, &settings, &query, &redirect_uri).await })
+            })
+            .await?;
+        out.map(convert::authorization).map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+
+    /// Credential refresh.
+    pub async fn refresh_credentials(
+        &self,
+        settings: &Settings,
+        current: &Credentials,
+    ) -> Result<Credentials, PluginError> {
+        let (settings, current) = (convert::settings(settings), convert::credentials_to_wit(current));
+        let out = self
+            .run(move |p, s| Box::pin(async move { p.call_refresh_credentials(s, &settings, &current).await }))
+            .await?;
+        out.map(convert::credentials).map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+
+    /// verify-webhook.
+    pub async fn verify_webhook(
+        &self,
+        settings: &Settings,
+        request: &IncomingRequest,
+    ) -> Result<Verification, PluginError> {
+        let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
+        let out = self
+            .run(move |p, s| Box::pin(async move { p.call_verify_webhook(s, &settings, &request).await }))
+            .await?;
+        Ok(convert::verification(out))
+    }
+
+    /// parse-event.
+    pub async fn parse_event(
+        &self,
+        settings: &Settings,
+        request: &IncomingRequest,
+    ) -> Result<Vec<ChannelEvent>, PluginError> {
+        let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
+        let out = self
+            .run(move |p, s| Box::pin(async move { p.call_parse_event(s, &settings, &request).await }))
+            .await?;
+        out.map(|events| events.into_iter().map(convert::event).collect())
+            .map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+
+    /// send-message.
+    pub async fn send_message(
+        &self,
+        context: &ChannelContext,
+        message: &OutboundMessage,
+    ) -> Result<SentMessage, PluginError> {
+        let (context, message) = (convert::context(context), convert::outbound_message(message));
+        let out = self
+            .run(move |p, s| Box::pin(async move { p.call_send_message(s, &context, &message).await }))
+            .await?;
+        out.map(convert::sent_message).map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+
+    /// fetch-media.
+    pub async fn fetch_media(&self, context: &ChannelContext, media_ref: &str) -> Result<Media, PluginError> {
+        let (context, media_ref) = (convert::context(context), media_ref.to_owned());
+        let out = self
+            .run(move |p, s| Box::pin(async move { p.call_fetch_media(s, &context, &media_ref).await }))
+            .await?;
+        out.map(convert::media).map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+}

@@ -1,0 +1,57 @@
+//! Why a plugin call or a plugin load failed.
+
+use std::time::Duration;
+
+use crate::channel::ChannelError;
+
+/// A failure of one plugin call or load. The host and other plugins are never
+/// affected; the caller decides what to answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The bytes are not a usable component.
+    #[error("invalid component: {0}")]
+    InvalidComponent(String),
+    /// The component's self-description breaks a rule.
+    #[error("invalid manifest: {0}")]
+    InvalidManifest(String),
+    /// The call ran past its deadline and was stopped.
+    #[error("plugin {plugin} timed out after {}ms", .after.as_millis())]
+    Timeout {
+        /// Plugin id.
+        plugin: String,
+        /// The deadline it missed.
+        after: Duration,
+    },
+    /// The call tried to grow memory past the plugin's cap.
+    #[error("plugin {plugin} exceeded its memory limit of {limit_bytes} bytes")]
+    MemoryLimit {
+        /// Plugin id.
+        plugin: String,
+        /// The cap.
+        limit_bytes: usize,
+    },
+    /// The plugin crashed (a panic, an unreachable, an out-of-bounds access…).
+    #[error("plugin {plugin} crashed: {message}")]
+    Trap {
+        /// Plugin id.
+        plugin: String,
+        /// What wasmtime reported.
+        message: String,
+    },
+    /// The plugin answered with an error of its own.
+    #[error("plugin {plugin}: {error}")]
+    Channel {
+        /// Plugin id.
+        plugin: String,
+        /// The plugin's error.
+        error: ChannelError,
+    },
+    /// The host could not run the call (e.g. the compile cache is unusable).
+    #[error("host error running plugin {plugin}: {message}")]
+    Host {
+        /// Plugin id.
+        plugin: String,
+        /// What went wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,148 @@
+//! Durable storage: one [`Store`] over SQLite (the embedded default) or
+//! PostgreSQL, chosen by `DATABASE_URL`.
+//!
+//! Owns every line of SQL in the host. Both databases run the same queries
+//! through sqlx's `Any` driver; only migrations (and, where it must, a query's
+//! text picked by [`Dialect`]) differ. Callers get plain Rust types; nothing
+//! outside this module sees sqlx.
+
+mod plugins;
+mod users;
+
+pub use plugins::{PluginRow, StoredPlugin};
+pub use users::TokenOwner;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported DATABASE_URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database could not be opened or migrated.
+    #[error("cannot open database: {0}")]
+    Open(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    /// The row asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The write would break a uniqueness rule.
+    #[error("{0} already exists")]
+    Conflict(String),
+}
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite (single node).
+    Sqlite,
+    /// PostgreSQL (any number of nodes).
+    Postgres,
+}
+
+/// A pool of connections plus the dialect they speak.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Opens the database at `url` (creating a SQLite file and its folder if
+    /// needed) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        if dialect == Dialect::Sqlite {
+            create_sqlite_parent(url)?;
+        }
+        let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Open(e.to_string()))?;
+        let pool_options = AnyPoolOptions::new()
+            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(30));
+        let pool_options = match dialect {
+            // WAL lets readers run beside the one writer; the busy timeout makes a
+            // CLI command wait for a running server's write instead of failing.
+            Dialect::Sqlite => pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").await?;
+                    Ok(())
+                })
+            }),
+            Dialect::Postgres => pool_options,
+        };
+        let pool = pool_options.connect_with(options).await.map_err(|e| StoreError::Open(e.to_string()))?;
+        let migrator = match dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await.map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
+        Ok(Self { pool, dialect })
+    }
+
+    /// The dialect of the underlying database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Answers whether the database is reachable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    Ok(())
+}
+
+/// Now, in unix milliseconds: the one time format the store writes.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// Reads a boolean column: BOOLEAN on PostgreSQL, INTEGER 0/1 on SQLite
+/// (sqlx's Any driver decodes neither as the other).
+fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    row.try_get::<bool, _>(column).or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+fn conflict_as(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        _ => StoreError::Query(e),
+    }
+}
