@@ -1,1 +1,363 @@
+//! Harness for the end-to-end suites: runs the real `switchboard` binary
+//! (server and CLI) against a fresh SQLite file or a fresh PostgreSQL
+//! database, and provides loopback mock servers that record what they get.
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's data folder.
+    Sqlite,
+    /// A fresh database on the local PostgreSQL server.
+    Postgres,
+}
+
+/// PostgreSQL server the suites create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The compiled fixture plugins.
+pub const PROBE_V1: &str = env!("PROBE_V1_WASM");
+/// Version 2.0.0 of the probe plugin.
+pub const PROBE_V2: &str = env!("PROBE_V2_WASM");
+
+/// The `switchboard` binary built alongside the tests.
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("SWITCHBOARD_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let bin = dir.join("switchboard");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p switchboard` first (tests/run does)", bin.display());
+    bin
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// One test's environment: a data folder and a database, shared by every
+/// server process and CLI command the test runs (as an admin would).
+pub struct Env {
+    /// Database kind.
+    pub backend: Backend,
+    /// Data folder (SQLite file, compile cache).
+    pub data: tempfile::TempDir,
+    /// `DATABASE_URL` for every process.
+    pub database_url: String,
+    pg_database: Option<String>,
+    /// Extra environment for every process.
+    pub vars: Vec<(String, String)>,
+}
+
+impl Env {
+    /// A fresh environment.
+    pub async fn new(backend: Backend) -> anyhow::Result<Self> {
+        let data = tempfile::tempdir()?;
+        let (database_url, pg_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", data.path().join("switchboard.db").display()), None),
+            Backend::Postgres => {
+                let name = format!("sb_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+                let admin = postgres_admin_url();
+                let mut conn = connect_pg(&admin).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await?;
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let mut url = url_with_db(&admin, &name);
+                if !url.contains("sslmode") {
+                    url.push_str(if url.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" });
+                }
+                (url, Some(name))
+            }
+        };
+        Ok(Self { backend, data, database_url, pg_database, vars: Vec::new() })
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .env("DATABASE_URL", &self.database_url)
+            .env("SWITCHBOARD_DATA_DIR", self.data.path())
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env_remove("SWITCHBOARD_ADDR")
+            .current_dir(self.data.path());
+        for (k, v) in &self.vars {
+            command.env(k, v);
+        }
+        command
+    }
+
+    /// Runs a CLI command to completion.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let output = self.command().args(args).stdin(Stdio::null()).output().expect("run switchboard");
+        CliOutput::from(output)
+    }
+
+    /// Runs a CLI command that must succeed and print JSON.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert_eq!(out.code, 0, "switchboard {args:?} failed:\n{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{}", out.stdout))
+    }
+
+    /// Creates a super admin and returns their token.
+    pub fn super_admin_token(&self) -> String {
+        let email = format!("admin{}@example.com", NEXT.fetch_add(1, Ordering::SeqCst));
+        let user = self.cli_json(&["user", "create", "--email", &email, "--super-admin", "--json"]);
+        user["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Starts a server and waits until it answers `/health`.
+    pub async fn serve(&self) -> anyhow::Result<Server> {
+        let mut child = self
+            .command()
+            .args(["serve"])
+            .env("SWITCHBOARD_ADDR", "127.0.0.1:0")
+            .env("SWITCHBOARD_SYNC_INTERVAL_MS", "100")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop_std();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let log_writer = log.clone();
+        let stderr = tokio::process::ChildStderr::from_std(stderr)?;
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log_writer.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let stdout = tokio::process::ChildStdout::from_std(stdout)?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
+        let base = match first {
+            Ok(Ok(Some(line))) if line.starts_with("switchboard listening on ") => {
+                line.trim_start_matches("switchboard listening on ").to_owned()
+            }
+            other => {
+                let _ = child.kill();
+                bail!("server did not start ({other:?}); log:\n{}", log.lock().unwrap())
+            }
+        };
+        let server = Server { child, base, log, http: reqwest::Client::new() };
+        server.get("/health", None).await.context("health")?;
+        Ok(server)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            let admin = postgres_admin_url();
+            // Best effort in a fresh thread: Drop may run inside or outside a runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let mut conn = connect_pg(&admin).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+async fn connect_pg(url: &str) -> anyhow::Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url).await.with_context(|| format!("connecting to PostgreSQL at {url}"))
+}
+
+fn url_with_db(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let base = base.rsplit_once('/').map(|(head, _)| head).unwrap_or(base);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+trait KillOnDrop {
+    fn kill_on_drop_std(&mut self) -> Child;
+}
+
+impl KillOnDrop for Command {
+    fn kill_on_drop_std(&mut self) -> Child {
+        self.spawn().expect("spawn switchboard serve")
+    }
+}
+
+/// Output of a CLI command.
+#[derive(Debug)]
+pub struct CliOutput {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for CliOutput {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A running server process (killed on drop).
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: Arc<Mutex<String>>,
+    http: reqwest::Client,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Body as JSON (Null when empty or not JSON).
+    pub json: Value,
+}
+
+impl Server {
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> anyhow::Result<Answer> {
+        let request = match token {
+            Some(t) => request.header("api_access_token", t),
+            None => request,
+        };
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        Ok(Answer { status, json: serde_json::from_str(&text).unwrap_or(Value::Null) })
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Answer> {
+        self.send(self.http.get(format!("{}{path}", self.base)), token).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Answer> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body), token).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn send_patch(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Answer> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body), Some(token)).await
+    }
+
+    /// POST with a raw body.
+    pub async fn post_bytes(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> anyhow::Result<Answer> {
+        let request = self.http.post(format!("{}{path}", self.base)).header("content-type", "application/wasm");
+        self.send(request.body(body), token).await
+    }
+
+    /// DELETE with an optional JSON body.
+    pub async fn delete(&self, path: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<Answer> {
+        let request = self.http.delete(format!("{}{path}", self.base));
+        let request = match body {
+            Some(b) => request.json(b),
+            None => request,
+        };
+        self.send(request, token).await
+    }
+
+    /// Runs verify+parse on `body` through the admin dry-run endpoint.
+    pub async fn dry_run(&self, plugin: &str, token: &str, body: &str) -> anyhow::Result<Answer> {
+        use base64::Engine as _;
+        let request = serde_json::json!({
+            "method": "POST",
+            "path": format!("/webhooks/{plugin}"),
+            "query": "",
+            "headers": [["x-probe-signature", "ok"]],
+            "body": base64::engine::general_purpose::STANDARD.encode(body),
+        });
+        self.post_json(&format!("/api/v1/admin/plugins/{plugin}/dry-run/webhook"), Some(token), &request).await
+    }
+
+    /// Polls `check` every 50 ms until it holds, failing after `limit` tries.
+    pub async fn eventually<F, Fut>(&self, what: &str, limit: u32, mut check: F) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<bool>>,
+    {
+        for _ in 0..limit {
+            if check().await? {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("{what} did not happen; server log:\n{}", self.log())
+    }
+
+    /// Stops the server with SIGTERM and waits for it.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("wait for server")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback HTTP server that answers 200 `{"ok":true}` and counts requests.
+pub struct MockServer {
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    hits: Arc<AtomicU32>,
+}
+
+impl MockServer {
+    /// Starts one.
+    pub async fn start() -> anyhow::Result<Self> {
+        let hits = Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                axum::Json(serde_json::json!({ "ok": true }))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { origin, hits })
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> u32 {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// Opens the test's database directly (to check what was stored).
+pub async fn database(env: &Env) -> anyhow::Result<sqlx::AnyPool> {
+    sqlx::any::install_default_drivers();
+    Ok(sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&env.database_url).await?)
+}

@@ -171,8 +171,7 @@ pub async fn install(host: &PluginHost, bytes: Vec<u8>, bundled: bool) -> Result
     let manifest_json = serde_json::to_string(&inspected.manifest).expect("manifest serialises");
     host.store().insert_plugin(&stored(&inspected, &manifest_json, bundled)).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Conflict(format!(
-            "plugin {id:?} is already installed (version {}); use `switchboard plugin upgrade`",
-            "see `plugin show`"
+            "plugin {id:?} is already installed; use `switchboard plugin upgrade` to replace it"
         )),
         other => other.into(),
     })?;

@@ -117,7 +117,9 @@ impl PluginHost {
             }
             match self.load(row.clone()).await {
                 Ok(plugin) => {
-                    tracing::info!(plugin = %row.id, version = %row.version, sha256 = %row.sha256, "plugin loaded");
+                    let from_cache = plugin.instance.compiled().from_cache;
+                    let load_ms = plugin.instance.compiled().load_time.as_millis() as u64;
+                    tracing::info!(plugin = %row.id, version = %row.version, sha256 = %row.sha256, from_cache, load_ms, "plugin loaded");
                     next.insert(row.id.clone(), Arc::new(plugin));
                 }
                 Err(error) => {

@@ -1,0 +1,333 @@
+//! The foundation's promises, through the real binary: an admin installs,
+//! calls, upgrades and removes plugins on a running server; bad files change
+//! nothing; no plugin can harm the host. Every test runs on SQLite and on
+//! PostgreSQL.
+
+use serde_json::{Value, json};
+use switchboard_e2e::{Backend, Env, MockServer, PROBE_V1, PROBE_V2, database};
+
+/// Declares `$name` once per backend.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await.unwrap() })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Postgres).await.unwrap() })*
+        }
+    };
+}
+
+on_both_databases!(
+    bundled_plugin_installs_on_first_start,
+    install_call_upgrade_call_remove_on_a_running_server,
+    bad_files_are_refused_and_change_nothing,
+    admin_api_requires_a_super_admin,
+    infinite_loop_stops_at_deadline_while_host_serves,
+    memory_bomb_is_capped_and_host_recovers,
+    panic_is_contained,
+    egress_is_denied_until_an_admin_grants_the_origin,
+    restart_loads_compiled_plugins_from_cache,
+    remove_is_refused_while_inboxes_use_the_plugin,
+);
+
+fn text_of(answer: &Value) -> Option<&str> {
+    answer["events"][0]["event"]["text"].as_str()
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array().expect("a list").iter().filter_map(|p| p["id"].as_str()).collect()
+}
+
+async fn bundled_plugin_installs_on_first_start(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let server = env.serve().await?;
+    let health = server.get("/health", None).await?;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json["plugins"], json!(["tiktok"]));
+    let listed = env.cli_json(&["plugin", "list", "--json"]);
+    assert_eq!(ids(&listed), ["tiktok"]);
+    assert_eq!(listed[0]["bundled"], json!(true));
+    assert_eq!(listed[0]["manifest"]["limits"]["max_text_chars"], json!(6000));
+    Ok(())
+}
+
+async fn install_call_upgrade_call_remove_on_a_running_server(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+
+    // Install with the CLI while the server runs; the server picks it up.
+    let installed = env.cli_json(&["plugin", "install", PROBE_V1, "--json"]);
+    assert_eq!(installed["version"], "1.0.0");
+    server
+        .eventually("the server loading probe", 100, || async {
+            Ok(server.get("/health", None).await?.json["plugins"] == json!(["probe", "tiktok"]))
+        })
+        .await?;
+    let call = server.dry_run("probe", &token, "text:hello").await?;
+    assert_eq!(call.status, 200, "{:?}", call.json);
+    assert_eq!(call.json["verification"]["outcome"], "accepted");
+    assert_eq!(text_of(&call.json), Some("hello"));
+
+    // Upgrade through the API: the answer comes after the new version is live.
+    let upgraded =
+        server.post_bytes("/api/v1/admin/plugins/probe/upgrade", Some(&token), std::fs::read(PROBE_V2)?).await?;
+    assert_eq!(upgraded.status, 200, "{:?}", upgraded.json);
+    assert_eq!(upgraded.json["version"], "2.0.0");
+    assert_eq!(upgraded.json["loaded"], true);
+    assert_eq!(text_of(&server.dry_run("probe", &token, "text:hello").await?.json), Some("v2:hello"));
+
+    // A downgrade needs saying so.
+    let down = env.cli(&["plugin", "upgrade", PROBE_V1]);
+    assert_eq!(down.code, 1);
+    assert!(down.stderr.contains("older than the installed 2.0.0"), "{}", down.stderr);
+    assert_eq!(env.cli(&["plugin", "upgrade", PROBE_V1, "--allow-downgrade"]).code, 0);
+    server
+        .eventually("the server running 1.0.0 again", 100, || async {
+            Ok(text_of(&server.dry_run("probe", &token, "text:x").await?.json) == Some("x"))
+        })
+        .await?;
+
+    // Disable and enable from the CLI.
+    assert_eq!(env.cli(&["plugin", "disable", "probe"]).code, 0);
+    server
+        .eventually("probe being unloaded", 100, || async {
+            Ok(server.dry_run("probe", &token, "text:x").await?.status == 409)
+        })
+        .await?;
+    let show = env.cli_json(&["plugin", "show", "probe", "--json"]);
+    assert_eq!(show["enabled"], false);
+    assert_eq!(env.cli(&["plugin", "enable", "probe"]).code, 0);
+    server
+        .eventually("probe being loaded again", 100, || async {
+            Ok(server.dry_run("probe", &token, "text:x").await?.status == 200)
+        })
+        .await?;
+
+    // Remove through the API; its bytes go too.
+    let removed = server.delete("/api/v1/admin/plugins/probe", Some(&token), None).await?;
+    assert_eq!(removed.status, 204);
+    assert_eq!(server.get("/health", None).await?.json["plugins"], json!(["tiktok"]));
+    assert_eq!(server.dry_run("probe", &token, "text:x").await?.status, 409);
+    let db = database(&env).await?;
+    let blobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs").fetch_one(&db).await?;
+    assert_eq!(blobs, 1, "only the bundled plugin's bytes remain");
+    let again = env.cli(&["plugin", "remove", "probe"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("not installed"), "{}", again.stderr);
+    Ok(())
+}
+
+async fn bad_files_are_refused_and_change_nothing(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    let db = database(&env).await?;
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&db).await }
+    };
+    let (plugins_before, blobs_before) = (count("plugins").await?, count("plugin_blobs").await?);
+
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("random bytes", b"this is not wasm at all".to_vec(), "not a WebAssembly file"),
+        ("core module", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
+        ("empty component", b"\0asm\x0d\0\x01\0".to_vec(), "does not export the interface switchboard:channel/channel"),
+        ("truncated component", std::fs::read(PROBE_V1)?[..4000].to_vec(), "does not compile"),
+    ];
+    for (what, bytes, expected) in cases {
+        let answer = server.post_bytes("/api/v1/admin/plugins", Some(&token), bytes.clone()).await?;
+        assert_eq!(answer.status, 422, "{what}: {:?}", answer.json);
+        let error = answer.json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(expected), "{what}: {error}");
+
+        let file = env.data.path().join("bad.wasm");
+        std::fs::write(&file, &bytes)?;
+        let cli = env.cli(&["plugin", "install", file.to_str().unwrap()]);
+        assert_eq!(cli.code, 1, "{what}: {}", cli.stderr);
+        assert!(cli.stderr.contains(expected), "{what}: {}", cli.stderr);
+    }
+    let empty = server.post_bytes("/api/v1/admin/plugins", Some(&token), vec![]).await?;
+    assert_eq!(empty.status, 400);
+    let missing = env.cli(&["plugin", "install", "/nonexistent.wasm"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("cannot read /nonexistent.wasm"), "{}", missing.stderr);
+
+    // Installing the same plugin twice is refused too.
+    assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
+    let twice = server.post_bytes("/api/v1/admin/plugins", Some(&token), std::fs::read(PROBE_V1)?).await?;
+    assert_eq!(twice.status, 409);
+    assert!(twice.json["error"].as_str().unwrap().contains("already installed"), "{:?}", twice.json);
+    assert_eq!(count("plugins").await?, plugins_before + 1);
+    assert_eq!(count("plugin_blobs").await?, blobs_before + 1);
+    Ok(())
+}
+
+async fn admin_api_requires_a_super_admin(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let agent = env.cli_json(&["user", "create", "--email", "agent@example.com", "--json"]);
+    let agent_token = agent["access_token"].as_str().unwrap().to_owned();
+    let server = env.serve().await?;
+    let anonymous = server.get("/api/v1/admin/plugins", None).await?;
+    assert_eq!((anonymous.status, anonymous.json["error"].as_str()), (401, Some("Invalid Access Token")));
+    assert_eq!(server.get("/api/v1/admin/plugins", Some("wrong")).await?.status, 401);
+    let forbidden = server.post_bytes("/api/v1/admin/plugins", Some(&agent_token), std::fs::read(PROBE_V1)?).await?;
+    assert_eq!(forbidden.status, 403);
+    let plugins = env.cli_json(&["plugin", "list", "--json"]);
+    assert_eq!(ids(&plugins), ["tiktok"], "a refused install stores nothing");
+    let token = env.super_admin_token();
+    assert_eq!(server.get("/api/v1/admin/plugins", Some(&token)).await?.status, 200);
+    assert_eq!(server.get("/api/v1/admin/plugins/nope", Some(&token)).await?.status, 404);
+    let malformed = server.post_json("/api/v1/admin/plugins/tiktok/hosts", Some(&token), &json!({"x": 1})).await?;
+    assert_eq!(malformed.status, 400);
+    let bad_origin =
+        server.post_json("/api/v1/admin/plugins/tiktok/hosts", Some(&token), &json!({"origin": "ftp://x"})).await?;
+    assert_eq!(bad_origin.status, 400);
+    Ok(())
+}
+
+/// Installs the probe through the CLI and waits until the server runs it.
+async fn with_probe(env: &Env, server: &switchboard_e2e::Server, token: &str) -> anyhow::Result<()> {
+    assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
+    server
+        .eventually("probe loaded", 100, || async { Ok(server.dry_run("probe", token, "text:x").await?.status == 200) })
+        .await
+}
+
+async fn infinite_loop_stops_at_deadline_while_host_serves(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let limits = server
+        .send_patch("/api/v1/admin/plugins/probe/limits", &token, &json!({ "timeout_ms": 1500 }))
+        .await?;
+    assert_eq!(limits.json["timeout_ms"], 1500);
+
+    let server = std::sync::Arc::new(server);
+    let looping = tokio::spawn({
+        let (server, token) = (server.clone(), token.clone());
+        async move { server.dry_run("probe", &token, "loop").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // While the loop spins, the host and the same plugin keep answering.
+    for _ in 0..5 {
+        assert_eq!(server.get("/health", None).await?.status, 200);
+        assert_eq!(text_of(&server.dry_run("probe", &token, "text:still here").await?.json), Some("still here"));
+    }
+    assert!(!looping.is_finished(), "the loop must still be running when the other calls were answered");
+    let answer = looping.await??;
+    assert_eq!(answer.status, 504, "{:?}", answer.json);
+    assert!(answer.json["error"].as_str().unwrap().contains("timed out after 1500ms"), "{:?}", answer.json);
+    assert_eq!(text_of(&server.dry_run("probe", &token, "text:after").await?.json), Some("after"));
+    Ok(())
+}
+
+async fn memory_bomb_is_capped_and_host_recovers(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let limits = env.cli_json(&["plugin", "limits", "probe", "--memory-mib", "16", "--json"]);
+    assert_eq!(limits["memory_limit_bytes"], 16 << 20);
+    server
+        .eventually("the new limit applied", 100, || async {
+            let answer = server.dry_run("probe", &token, "alloc").await?;
+            Ok(answer.status == 502
+                && answer.json["error"].as_str().unwrap_or_default().contains("memory limit of 16777216 bytes"))
+        })
+        .await?;
+    assert_eq!(text_of(&server.dry_run("probe", &token, "text:ok").await?.json), Some("ok"));
+    assert_eq!(server.get("/health", None).await?.status, 200);
+    Ok(())
+}
+
+async fn panic_is_contained(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let answer = server.dry_run("probe", &token, "panic").await?;
+    assert_eq!(answer.status, 502, "{:?}", answer.json);
+    assert!(answer.json["error"].as_str().unwrap().contains("plugin probe crashed"), "{:?}", answer.json);
+    assert_eq!(text_of(&server.dry_run("probe", &token, "text:ok").await?.json), Some("ok"));
+    Ok(())
+}
+
+async fn egress_is_denied_until_an_admin_grants_the_origin(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let mock = MockServer::start().await?;
+    let fetch = format!("fetch:{}/anything", mock.origin);
+
+    let denied = server.dry_run("probe", &token, &fetch).await?;
+    assert_eq!(denied.status, 422, "{:?}", denied.json);
+    assert!(denied.json["error"].as_str().unwrap().contains("Denied"), "{:?}", denied.json);
+    assert_eq!(mock.hits(), 0, "a denied request never leaves the host");
+
+    let granted = env.cli_json(&["plugin", "grant-host", "probe", &mock.origin, "--json"]);
+    assert_eq!(granted["granted_hosts"], json!([mock.origin]));
+    server
+        .eventually("the grant applied", 100, || async {
+            Ok(text_of(&server.dry_run("probe", &token, &fetch).await?.json) == Some("status 200"))
+        })
+        .await?;
+    assert_eq!(mock.hits(), 1);
+
+    // A different port on the same loopback address stays closed.
+    let other = format!("fetch:http://127.0.0.1:{}/", if mock.origin.ends_with(":1") { 2 } else { 1 });
+    assert_eq!(server.dry_run("probe", &token, &other).await?.status, 422);
+
+    let revoked =
+        server.delete("/api/v1/admin/plugins/probe/hosts", Some(&token), Some(&json!({ "origin": mock.origin }))).await?;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.json);
+    assert_eq!(server.dry_run("probe", &token, &fetch).await?.status, 422);
+    assert_eq!(mock.hits(), 1);
+    let unknown = env.cli(&["plugin", "revoke-host", "probe", &mock.origin]);
+    assert_eq!(unknown.code, 1);
+    Ok(())
+}
+
+async fn restart_loads_compiled_plugins_from_cache(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    assert!(server.stop().success(), "SIGTERM stops the server cleanly");
+    let cached = std::fs::read_dir(env.data.path().join("cache"))?
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm")))
+        .count();
+    assert!(cached >= 2, "compiled tiktok and probe are cached, found {cached}");
+    let server = env.serve().await?;
+    assert_eq!(text_of(&server.dry_run("probe", &token, "text:back").await?.json), Some("back"));
+    let log = server.log();
+    assert!(log.contains("plugin=probe") && log.contains("from_cache=true"), "{log}");
+    assert!(!log.contains("from_cache=false"), "{log}");
+    Ok(())
+}
+
+async fn remove_is_refused_while_inboxes_use_the_plugin(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let db = database(&env).await?;
+    sqlx::query("INSERT INTO accounts (name, created_at) VALUES ('Acme', 0)").execute(&db).await?;
+    sqlx::query("INSERT INTO inboxes (account_id, name, channel, created_at) VALUES (1, 'Probe inbox', 'probe', 0)")
+        .execute(&db)
+        .await?;
+    let refused = env.cli(&["plugin", "remove", "probe"]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("used by 1 inbox(es)"), "{}", refused.stderr);
+    let refused = server.delete("/api/v1/admin/plugins/probe", Some(&token), None).await?;
+    assert_eq!(refused.status, 409);
+    assert_eq!(server.dry_run("probe", &token, "text:still").await?.status, 200);
+    let forced = server.delete("/api/v1/admin/plugins/probe?force=true", Some(&token), None).await?;
+    assert_eq!(forced.status, 204);
+    Ok(())
+}
