@@ -1,13 +1,14 @@
 //! Builds the fixture plugins (`tests/fixtures/*`) once per build and tells
 //! the suites where they are (`PROBE_V1_WASM`, `PROBE_V2_WASM`).
 
-
-
 include!("../host/guest_build.rs");
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let workspace = Path::new(&manifest_dir).parent().expect("tests/ is inside the workspace").to_path_buf();
+    let workspace = Path::new(&manifest_dir)
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     watch_guest_sources(&workspace);
     for (variable, features) in [("PROBE_V1_WASM", &[][..]), ("PROBE_V2_WASM", &["v2"][..])] {

@@ -22,15 +22,30 @@ pub struct HostConfig {
     pub data_dir: PathBuf,
 
     /// Default per-call plugin deadline, in milliseconds.
-    #[arg(long, env = "SWITCHBOARD_PLUGIN_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGIN_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
     pub plugin_timeout_ms: u64,
 
     /// Default per-call plugin memory cap, in MiB.
-    #[arg(long, env = "SWITCHBOARD_PLUGIN_MEMORY_MIB", default_value_t = 64, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGIN_MEMORY_MIB",
+        default_value_t = 64,
+        global = true
+    )]
     pub plugin_memory_mib: u64,
 
     /// Most outbound HTTP requests a plugin may make in one call.
-    #[arg(long, env = "SWITCHBOARD_PLUGIN_MAX_REQUESTS", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGIN_MAX_REQUESTS",
+        default_value_t = 16,
+        global = true
+    )]
     pub plugin_max_requests: u32,
 
     /// Use wasmtime's pooling allocator for plugin instances.
@@ -47,7 +62,10 @@ impl HostConfig {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
-            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("switchboard.db").display()),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("switchboard.db").display()
+            ),
         }
     }
 
@@ -65,6 +83,9 @@ impl HostConfig {
 
     /// Per-call egress caps.
     pub fn egress(&self) -> EgressLimits {
-        EgressLimits { max_requests: self.plugin_max_requests, ..EgressLimits::default() }
+        EgressLimits {
+            max_requests: self.plugin_max_requests,
+            ..EgressLimits::default()
+        }
     }
 }

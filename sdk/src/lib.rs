@@ -36,8 +36,7 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 /// Every type of the contract.
 pub mod types {
     pub use crate::bindings::switchboard::channel::http_client::{
-        Error as HttpError, ErrorCode as HttpErrorCode, Request as HttpRequest,
-        Response as HttpResponse,
+        Error as HttpError, ErrorCode as HttpErrorCode, Request as HttpRequest, Response as HttpResponse,
     };
     pub use crate::bindings::switchboard::channel::types::*;
 }
@@ -58,7 +57,10 @@ pub mod http {
             url: url.to_owned(),
             headers: headers
                 .iter()
-                .map(|(name, value)| Header { name: (*name).to_owned(), value: (*value).to_owned() })
+                .map(|(name, value)| Header {
+                    name: (*name).to_owned(),
+                    value: (*value).to_owned(),
+                })
                 .collect(),
             body,
         }
@@ -73,7 +75,10 @@ pub mod log {
     fn fields(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
         pairs
             .iter()
-            .map(|(key, value)| KeyValue { key: (*key).to_owned(), value: (*value).to_owned() })
+            .map(|(key, value)| KeyValue {
+                key: (*key).to_owned(),
+                value: (*value).to_owned(),
+            })
             .collect()
     }
 
@@ -102,23 +107,39 @@ pub fn now_ms() -> u64 {
 impl types::Settings {
     /// A config value by key.
     pub fn config(&self, key: &str) -> Option<&str> {
-        self.config.iter().find(|kv| kv.key == key).map(|kv| kv.value.as_str())
+        self.config
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| kv.value.as_str())
     }
 
     /// A secret by key.
     pub fn secret(&self, key: &str) -> Option<&str> {
-        self.secrets.iter().find(|kv| kv.key == key).map(|kv| kv.value.as_str())
+        self.secrets
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| kv.value.as_str())
     }
 }
 
 impl types::ChannelError {
     /// An error that retrying will not fix.
     pub fn permanent(code: types::ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retryable: false, retry_after_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            retryable: false,
+            retry_after_ms: None,
+        }
     }
 
     /// An error that retrying later may fix.
     pub fn transient(code: types::ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retryable: true, retry_after_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            retryable: true,
+            retry_after_ms: None,
+        }
     }
 }

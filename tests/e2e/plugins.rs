@@ -38,7 +38,11 @@ fn text_of(answer: &Value) -> Option<&str> {
 }
 
 fn ids(list: &Value) -> Vec<&str> {
-    list.as_array().expect("a list").iter().filter_map(|p| p["id"].as_str()).collect()
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect()
 }
 
 async fn bundled_plugin_installs_on_first_start(backend: Backend) -> anyhow::Result<()> {
@@ -73,18 +77,34 @@ async fn install_call_upgrade_call_remove_on_a_running_server(backend: Backend) 
     assert_eq!(text_of(&call.json), Some("hello"));
 
     // Upgrade through the API: the answer comes after the new version is live.
-    let upgraded =
-        server.post_bytes("/api/v1/admin/plugins/probe/upgrade", Some(&token), std::fs::read(PROBE_V2)?).await?;
+    let upgraded = server
+        .post_bytes(
+            "/api/v1/admin/plugins/probe/upgrade",
+            Some(&token),
+            std::fs::read(PROBE_V2)?,
+        )
+        .await?;
     assert_eq!(upgraded.status, 200, "{:?}", upgraded.json);
     assert_eq!(upgraded.json["version"], "2.0.0");
     assert_eq!(upgraded.json["loaded"], true);
-    assert_eq!(text_of(&server.dry_run("probe", &token, "text:hello").await?.json), Some("v2:hello"));
+    assert_eq!(
+        text_of(&server.dry_run("probe", &token, "text:hello").await?.json),
+        Some("v2:hello")
+    );
 
     // A downgrade needs saying so.
     let down = env.cli(&["plugin", "upgrade", PROBE_V1]);
     assert_eq!(down.code, 1);
-    assert!(down.stderr.contains("older than the installed 2.0.0"), "{}", down.stderr);
-    assert_eq!(env.cli(&["plugin", "upgrade", PROBE_V1, "--allow-downgrade"]).code, 0);
+    assert!(
+        down.stderr.contains("older than the installed 2.0.0"),
+        "{}",
+        down.stderr
+    );
+    assert_eq!(
+        env.cli(&["plugin", "upgrade", PROBE_V1, "--allow-downgrade"])
+            .code,
+        0
+    );
     server
         .eventually("the server running 1.0.0 again", 100, || async {
             Ok(text_of(&server.dry_run("probe", &token, "text:x").await?.json) == Some("x"))
@@ -108,12 +128,19 @@ async fn install_call_upgrade_call_remove_on_a_running_server(backend: Backend) 
         .await?;
 
     // Remove through the API; its bytes go too.
-    let removed = server.delete("/api/v1/admin/plugins/probe", Some(&token), None).await?;
+    let removed = server
+        .delete("/api/v1/admin/plugins/probe", Some(&token), None)
+        .await?;
     assert_eq!(removed.status, 204);
-    assert_eq!(server.get("/health", None).await?.json["plugins"], json!(["tiktok"]));
+    assert_eq!(
+        server.get("/health", None).await?.json["plugins"],
+        json!(["tiktok"])
+    );
     assert_eq!(server.dry_run("probe", &token, "text:x").await?.status, 409);
     let db = database(&env).await?;
-    let blobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs").fetch_one(&db).await?;
+    let blobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs")
+        .fetch_one(&db)
+        .await?;
     assert_eq!(blobs, 1, "only the bundled plugin's bytes remain");
     let again = env.cli(&["plugin", "remove", "probe"]);
     assert_eq!(again.code, 1);
@@ -128,18 +155,40 @@ async fn bad_files_are_refused_and_change_nothing(backend: Backend) -> anyhow::R
     let db = database(&env).await?;
     let count = |table: &'static str| {
         let db = db.clone();
-        async move { sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&db).await }
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&db)
+                .await
+        }
     };
     let (plugins_before, blobs_before) = (count("plugins").await?, count("plugin_blobs").await?);
 
     let cases: [(&str, Vec<u8>, &str); 4] = [
-        ("random bytes", b"this is not wasm at all".to_vec(), "not a WebAssembly file"),
-        ("core module", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
-        ("empty component", b"\0asm\x0d\0\x01\0".to_vec(), "does not export the interface switchboard:channel/channel"),
-        ("truncated component", std::fs::read(PROBE_V1)?[..4000].to_vec(), "does not compile"),
+        (
+            "random bytes",
+            b"this is not wasm at all".to_vec(),
+            "not a WebAssembly file",
+        ),
+        (
+            "core module",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "core WebAssembly module, not a component",
+        ),
+        (
+            "empty component",
+            b"\0asm\x0d\0\x01\0".to_vec(),
+            "does not export the interface switchboard:channel/channel",
+        ),
+        (
+            "truncated component",
+            std::fs::read(PROBE_V1)?[..4000].to_vec(),
+            "does not compile",
+        ),
     ];
     for (what, bytes, expected) in cases {
-        let answer = server.post_bytes("/api/v1/admin/plugins", Some(&token), bytes.clone()).await?;
+        let answer = server
+            .post_bytes("/api/v1/admin/plugins", Some(&token), bytes.clone())
+            .await?;
         assert_eq!(answer.status, 422, "{what}: {:?}", answer.json);
         let error = answer.json["error"].as_str().unwrap_or_default();
         assert!(error.contains(expected), "{what}: {error}");
@@ -150,17 +199,32 @@ async fn bad_files_are_refused_and_change_nothing(backend: Backend) -> anyhow::R
         assert_eq!(cli.code, 1, "{what}: {}", cli.stderr);
         assert!(cli.stderr.contains(expected), "{what}: {}", cli.stderr);
     }
-    let empty = server.post_bytes("/api/v1/admin/plugins", Some(&token), vec![]).await?;
+    let empty = server
+        .post_bytes("/api/v1/admin/plugins", Some(&token), vec![])
+        .await?;
     assert_eq!(empty.status, 400);
     let missing = env.cli(&["plugin", "install", "/nonexistent.wasm"]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("cannot read /nonexistent.wasm"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("cannot read /nonexistent.wasm"),
+        "{}",
+        missing.stderr
+    );
 
     // Installing the same plugin twice is refused too.
     assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
-    let twice = server.post_bytes("/api/v1/admin/plugins", Some(&token), std::fs::read(PROBE_V1)?).await?;
+    let twice = server
+        .post_bytes("/api/v1/admin/plugins", Some(&token), std::fs::read(PROBE_V1)?)
+        .await?;
     assert_eq!(twice.status, 409);
-    assert!(twice.json["error"].as_str().unwrap().contains("already installed"), "{:?}", twice.json);
+    assert!(
+        twice.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("already installed"),
+        "{:?}",
+        twice.json
+    );
     assert_eq!(count("plugins").await?, plugins_before + 1);
     assert_eq!(count("plugin_blobs").await?, blobs_before + 1);
     Ok(())
@@ -172,19 +236,51 @@ async fn admin_api_requires_a_super_admin(backend: Backend) -> anyhow::Result<()
     let agent_token = agent["access_token"].as_str().unwrap().to_owned();
     let server = env.serve().await?;
     let anonymous = server.get("/api/v1/admin/plugins", None).await?;
-    assert_eq!((anonymous.status, anonymous.json["error"].as_str()), (401, Some("Invalid Access Token")));
-    assert_eq!(server.get("/api/v1/admin/plugins", Some("wrong")).await?.status, 401);
-    let forbidden = server.post_bytes("/api/v1/admin/plugins", Some(&agent_token), std::fs::read(PROBE_V1)?).await?;
+    assert_eq!(
+        (anonymous.status, anonymous.json["error"].as_str()),
+        (401, Some("Invalid Access Token"))
+    );
+    assert_eq!(
+        server.get("/api/v1/admin/plugins", Some("wrong")).await?.status,
+        401
+    );
+    let forbidden = server
+        .post_bytes(
+            "/api/v1/admin/plugins",
+            Some(&agent_token),
+            std::fs::read(PROBE_V1)?,
+        )
+        .await?;
     assert_eq!(forbidden.status, 403);
     let plugins = env.cli_json(&["plugin", "list", "--json"]);
     assert_eq!(ids(&plugins), ["tiktok"], "a refused install stores nothing");
     let token = env.super_admin_token();
-    assert_eq!(server.get("/api/v1/admin/plugins", Some(&token)).await?.status, 200);
-    assert_eq!(server.get("/api/v1/admin/plugins/nope", Some(&token)).await?.status, 404);
-    let malformed = server.post_json("/api/v1/admin/plugins/tiktok/hosts", Some(&token), &json!({"x": 1})).await?;
+    assert_eq!(
+        server.get("/api/v1/admin/plugins", Some(&token)).await?.status,
+        200
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/admin/plugins/nope", Some(&token))
+            .await?
+            .status,
+        404
+    );
+    let malformed = server
+        .post_json(
+            "/api/v1/admin/plugins/tiktok/hosts",
+            Some(&token),
+            &json!({"x": 1}),
+        )
+        .await?;
     assert_eq!(malformed.status, 400);
-    let bad_origin =
-        server.post_json("/api/v1/admin/plugins/tiktok/hosts", Some(&token), &json!({"origin": "ftp://x"})).await?;
+    let bad_origin = server
+        .post_json(
+            "/api/v1/admin/plugins/tiktok/hosts",
+            Some(&token),
+            &json!({"origin": "ftp://x"}),
+        )
+        .await?;
     assert_eq!(bad_origin.status, 400);
     Ok(())
 }
@@ -193,7 +289,9 @@ async fn admin_api_requires_a_super_admin(backend: Backend) -> anyhow::Result<()
 async fn with_probe(env: &Env, server: &switchboard_e2e::Server, token: &str) -> anyhow::Result<()> {
     assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
     server
-        .eventually("probe loaded", 100, || async { Ok(server.dry_run("probe", token, "text:x").await?.status == 200) })
+        .eventually("probe loaded", 100, || async {
+            Ok(server.dry_run("probe", token, "text:x").await?.status == 200)
+        })
         .await
 }
 
@@ -203,7 +301,11 @@ async fn infinite_loop_stops_at_deadline_while_host_serves(backend: Backend) -> 
     let server = env.serve().await?;
     with_probe(&env, &server, &token).await?;
     let limits = server
-        .send_patch("/api/v1/admin/plugins/probe/limits", &token, &json!({ "timeout_ms": 1500 }))
+        .send_patch(
+            "/api/v1/admin/plugins/probe/limits",
+            &token,
+            &json!({ "timeout_ms": 1500 }),
+        )
         .await?;
     assert_eq!(limits.json["timeout_ms"], 1500);
 
@@ -216,13 +318,29 @@ async fn infinite_loop_stops_at_deadline_while_host_serves(backend: Backend) -> 
     // While the loop spins, the host and the same plugin keep answering.
     for _ in 0..5 {
         assert_eq!(server.get("/health", None).await?.status, 200);
-        assert_eq!(text_of(&server.dry_run("probe", &token, "text:still here").await?.json), Some("still here"));
+        assert_eq!(
+            text_of(&server.dry_run("probe", &token, "text:still here").await?.json),
+            Some("still here")
+        );
     }
-    assert!(!looping.is_finished(), "the loop must still be running when the other calls were answered");
+    assert!(
+        !looping.is_finished(),
+        "the loop must still be running when the other calls were answered"
+    );
     let answer = looping.await??;
     assert_eq!(answer.status, 504, "{:?}", answer.json);
-    assert!(answer.json["error"].as_str().unwrap().contains("timed out after 1500ms"), "{:?}", answer.json);
-    assert_eq!(text_of(&server.dry_run("probe", &token, "text:after").await?.json), Some("after"));
+    assert!(
+        answer.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1500ms"),
+        "{:?}",
+        answer.json
+    );
+    assert_eq!(
+        text_of(&server.dry_run("probe", &token, "text:after").await?.json),
+        Some("after")
+    );
     Ok(())
 }
 
@@ -237,10 +355,16 @@ async fn memory_bomb_is_capped_and_host_recovers(backend: Backend) -> anyhow::Re
         .eventually("the new limit applied", 100, || async {
             let answer = server.dry_run("probe", &token, "alloc").await?;
             Ok(answer.status == 502
-                && answer.json["error"].as_str().unwrap_or_default().contains("memory limit of 16777216 bytes"))
+                && answer.json["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("memory limit of 16777216 bytes"))
         })
         .await?;
-    assert_eq!(text_of(&server.dry_run("probe", &token, "text:ok").await?.json), Some("ok"));
+    assert_eq!(
+        text_of(&server.dry_run("probe", &token, "text:ok").await?.json),
+        Some("ok")
+    );
     assert_eq!(server.get("/health", None).await?.status, 200);
     Ok(())
 }
@@ -252,8 +376,18 @@ async fn panic_is_contained(backend: Backend) -> anyhow::Result<()> {
     with_probe(&env, &server, &token).await?;
     let answer = server.dry_run("probe", &token, "panic").await?;
     assert_eq!(answer.status, 502, "{:?}", answer.json);
-    assert!(answer.json["error"].as_str().unwrap().contains("plugin probe crashed"), "{:?}", answer.json);
-    assert_eq!(text_of(&server.dry_run("probe", &token, "text:ok").await?.json), Some("ok"));
+    assert!(
+        answer.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("plugin probe crashed"),
+        "{:?}",
+        answer.json
+    );
+    assert_eq!(
+        text_of(&server.dry_run("probe", &token, "text:ok").await?.json),
+        Some("ok")
+    );
     Ok(())
 }
 
@@ -267,7 +401,11 @@ async fn egress_is_denied_until_an_admin_grants_the_origin(backend: Backend) -> 
 
     let denied = server.dry_run("probe", &token, &fetch).await?;
     assert_eq!(denied.status, 422, "{:?}", denied.json);
-    assert!(denied.json["error"].as_str().unwrap().contains("Denied"), "{:?}", denied.json);
+    assert!(
+        denied.json["error"].as_str().unwrap().contains("Denied"),
+        "{:?}",
+        denied.json
+    );
     assert_eq!(mock.hits(), 0, "a denied request never leaves the host");
 
     let granted = env.cli_json(&["plugin", "grant-host", "probe", &mock.origin, "--json"]);
@@ -280,11 +418,19 @@ async fn egress_is_denied_until_an_admin_grants_the_origin(backend: Backend) -> 
     assert_eq!(mock.hits(), 1);
 
     // A different port on the same loopback address stays closed.
-    let other = format!("fetch:http://127.0.0.1:{}/", if mock.origin.ends_with(":1") { 2 } else { 1 });
+    let other = format!(
+        "fetch:http://127.0.0.1:{}/",
+        if mock.origin.ends_with(":1") { 2 } else { 1 }
+    );
     assert_eq!(server.dry_run("probe", &token, &other).await?.status, 422);
 
-    let revoked =
-        server.delete("/api/v1/admin/plugins/probe/hosts", Some(&token), Some(&json!({ "origin": mock.origin }))).await?;
+    let revoked = server
+        .delete(
+            "/api/v1/admin/plugins/probe/hosts",
+            Some(&token),
+            Some(&json!({ "origin": mock.origin })),
+        )
+        .await?;
     assert_eq!(revoked.status, 200, "{:?}", revoked.json);
     assert_eq!(server.dry_run("probe", &token, &fetch).await?.status, 422);
     assert_eq!(mock.hits(), 1);
@@ -300,13 +446,25 @@ async fn restart_loads_compiled_plugins_from_cache(backend: Backend) -> anyhow::
     with_probe(&env, &server, &token).await?;
     assert!(server.stop().success(), "SIGTERM stops the server cleanly");
     let cached = std::fs::read_dir(env.data.path().join("cache"))?
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm")))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        })
         .count();
-    assert!(cached >= 2, "compiled tiktok and probe are cached, found {cached}");
+    assert!(
+        cached >= 2,
+        "compiled tiktok and probe are cached, found {cached}"
+    );
     let server = env.serve().await?;
-    assert_eq!(text_of(&server.dry_run("probe", &token, "text:back").await?.json), Some("back"));
+    assert_eq!(
+        text_of(&server.dry_run("probe", &token, "text:back").await?.json),
+        Some("back")
+    );
     let log = server.log();
-    assert!(log.contains("plugin=probe") && log.contains("from_cache=true"), "{log}");
+    assert!(
+        log.contains("plugin=probe") && log.contains("from_cache=true"),
+        "{log}"
+    );
     assert!(!log.contains("from_cache=false"), "{log}");
     Ok(())
 }
@@ -317,17 +475,29 @@ async fn remove_is_refused_while_inboxes_use_the_plugin(backend: Backend) -> any
     let server = env.serve().await?;
     with_probe(&env, &server, &token).await?;
     let db = database(&env).await?;
-    sqlx::query("INSERT INTO accounts (name, created_at) VALUES ('Acme', 0)").execute(&db).await?;
-    sqlx::query("INSERT INTO inboxes (account_id, name, channel, created_at) VALUES (1, 'Probe inbox', 'probe', 0)")
+    sqlx::query("INSERT INTO accounts (name, created_at) VALUES ('Acme', 0)")
         .execute(&db)
         .await?;
+    sqlx::query(
+        "INSERT INTO inboxes (account_id, name, channel, created_at) VALUES (1, 'Probe inbox', 'probe', 0)",
+    )
+    .execute(&db)
+    .await?;
     let refused = env.cli(&["plugin", "remove", "probe"]);
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("used by 1 inbox(es)"), "{}", refused.stderr);
-    let refused = server.delete("/api/v1/admin/plugins/probe", Some(&token), None).await?;
+    assert!(
+        refused.stderr.contains("used by 1 inbox(es)"),
+        "{}",
+        refused.stderr
+    );
+    let refused = server
+        .delete("/api/v1/admin/plugins/probe", Some(&token), None)
+        .await?;
     assert_eq!(refused.status, 409);
     assert_eq!(server.dry_run("probe", &token, "text:still").await?.status, 200);
-    let forced = server.delete("/api/v1/admin/plugins/probe?force=true", Some(&token), None).await?;
+    let forced = server
+        .delete("/api/v1/admin/plugins/probe?force=true", Some(&token), None)
+        .await?;
     assert_eq!(forced.status, 204);
     Ok(())
 }

@@ -23,7 +23,8 @@ pub enum Backend {
 
 /// PostgreSQL server the suites create their databases on.
 pub fn postgres_admin_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SWITCHBOARD_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// The compiled fixture plugins.
@@ -37,9 +38,16 @@ pub fn binary() -> PathBuf {
         return path.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
     let bin = dir.join("switchboard");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p switchboard` first (tests/run does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p switchboard` first (tests/run does)",
+        bin.display()
+    );
     bin
 }
 
@@ -64,21 +72,45 @@ impl Env {
     pub async fn new(backend: Backend) -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
         let (database_url, pg_database) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", data.path().join("switchboard.db").display()), None),
+            Backend::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data.path().join("switchboard.db").display()
+                ),
+                None,
+            ),
             Backend::Postgres => {
-                let name = format!("sb_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+                let name = format!(
+                    "sb_test_{}_{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::SeqCst)
+                );
                 let admin = postgres_admin_url();
                 let mut conn = connect_pg(&admin).await?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await?;
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&mut conn)
+                    .await?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await?;
                 let mut url = url_with_db(&admin, &name);
                 if !url.contains("sslmode") {
-                    url.push_str(if url.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" });
+                    url.push_str(if url.contains('?') {
+                        "&sslmode=disable"
+                    } else {
+                        "?sslmode=disable"
+                    });
                 }
                 (url, Some(name))
             }
         };
-        Ok(Self { backend, data, database_url, pg_database, vars: Vec::new() })
+        Ok(Self {
+            backend,
+            data,
+            database_url,
+            pg_database,
+            vars: Vec::new(),
+        })
     }
 
     fn command(&self) -> Command {
@@ -97,7 +129,12 @@ impl Env {
 
     /// Runs a CLI command to completion.
     pub fn cli(&self, args: &[&str]) -> CliOutput {
-        let output = self.command().args(args).stdin(Stdio::null()).output().expect("run switchboard");
+        let output = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run switchboard");
         CliOutput::from(output)
     }
 
@@ -105,7 +142,8 @@ impl Env {
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);
         assert_eq!(out.code, 0, "switchboard {args:?} failed:\n{}", out.stderr);
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{}", out.stdout))
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{}", out.stdout))
     }
 
     /// Creates a super admin and returns their token.
@@ -117,7 +155,7 @@ impl Env {
 
     /// Starts a server and waits until it answers `/health`.
     pub async fn serve(&self) -> anyhow::Result<Server> {
-        let mut child = self
+        let child = self
             .command()
             .args(["serve"])
             .env("SWITCHBOARD_ADDR", "127.0.0.1:0")
@@ -125,11 +163,17 @@ impl Env {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop_std();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let log_writer = log.clone();
+            .spawn()?;
+        // From here on, dropping `server` kills and reaps the process.
+        let mut server = Server {
+            child,
+            base: String::new(),
+            log: Arc::new(Mutex::new(String::new())),
+            http: reqwest::Client::new(),
+        };
+        let stdout = server.child.stdout.take().expect("stdout");
+        let stderr = server.child.stderr.take().expect("stderr");
+        let log_writer = server.log.clone();
         let stderr = tokio::process::ChildStderr::from_std(stderr)?;
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
@@ -139,17 +183,12 @@ impl Env {
         });
         let stdout = tokio::process::ChildStdout::from_std(stdout)?;
         let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
-        let base = match first {
+        match tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await {
             Ok(Ok(Some(line))) if line.starts_with("switchboard listening on ") => {
-                line.trim_start_matches("switchboard listening on ").to_owned()
+                server.base = line.trim_start_matches("switchboard listening on ").to_owned();
             }
-            other => {
-                let _ = child.kill();
-                bail!("server did not start ({other:?}); log:\n{}", log.lock().unwrap())
-            }
-        };
-        let server = Server { child, base, log, http: reqwest::Client::new() };
+            other => bail!("server did not start ({other:?}); log:\n{}", server.log()),
+        }
         server.get("/health", None).await.context("health")?;
         Ok(server)
     }
@@ -161,10 +200,16 @@ impl Drop for Env {
             let admin = postgres_admin_url();
             // Best effort in a fresh thread: Drop may run inside or outside a runtime.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
                     let mut conn = connect_pg(&admin).await.ok()?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.ok()
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await
+                        .ok()
                 })
             })
             .join();
@@ -174,25 +219,20 @@ impl Drop for Env {
 
 async fn connect_pg(url: &str) -> anyhow::Result<sqlx::PgConnection> {
     use sqlx::Connection;
-    sqlx::PgConnection::connect(url).await.with_context(|| format!("connecting to PostgreSQL at {url}"))
+    sqlx::PgConnection::connect(url)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {url}"))
 }
 
 fn url_with_db(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
     let base = base.rsplit_once('/').map(|(head, _)| head).unwrap_or(base);
     match query {
         Some(q) => format!("{base}/{db}?{q}"),
         None => format!("{base}/{db}"),
-    }
-}
-
-trait KillOnDrop {
-    fn kill_on_drop_std(&mut self) -> Child;
-}
-
-impl KillOnDrop for Command {
-    fn kill_on_drop_std(&mut self) -> Child {
-        self.spawn().expect("spawn switchboard serve")
     }
 }
 
@@ -249,32 +289,49 @@ impl Server {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
-        Ok(Answer { status, json: serde_json::from_str(&text).unwrap_or(Value::Null) })
+        Ok(Answer {
+            status,
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        })
     }
 
     /// GET.
     pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Answer> {
-        self.send(self.http.get(format!("{}{path}", self.base)), token).await
+        self.send(self.http.get(format!("{}{path}", self.base)), token)
+            .await
     }
 
     /// POST with a JSON body.
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Answer> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body), token).await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body), token)
+            .await
     }
 
     /// PATCH with a JSON body.
     pub async fn send_patch(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Answer> {
-        self.send(self.http.patch(format!("{}{path}", self.base)).json(body), Some(token)).await
+        self.send(
+            self.http.patch(format!("{}{path}", self.base)).json(body),
+            Some(token),
+        )
+        .await
     }
 
     /// POST with a raw body.
     pub async fn post_bytes(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> anyhow::Result<Answer> {
-        let request = self.http.post(format!("{}{path}", self.base)).header("content-type", "application/wasm");
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/wasm");
         self.send(request.body(body), token).await
     }
 
     /// DELETE with an optional JSON body.
-    pub async fn delete(&self, path: &str, token: Option<&str>, body: Option<&Value>) -> anyhow::Result<Answer> {
+    pub async fn delete(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
         let request = self.http.delete(format!("{}{path}", self.base));
         let request = match body {
             Some(b) => request.json(b),
@@ -293,7 +350,12 @@ impl Server {
             "headers": [["x-probe-signature", "ok"]],
             "body": base64::engine::general_purpose::STANDARD.encode(body),
         });
-        self.post_json(&format!("/api/v1/admin/plugins/{plugin}/dry-run/webhook"), Some(token), &request).await
+        self.post_json(
+            &format!("/api/v1/admin/plugins/{plugin}/dry-run/webhook"),
+            Some(token),
+            &request,
+        )
+        .await
     }
 
     /// Polls `check` every 50 ms until it holds, failing after `limit` tries.
@@ -313,7 +375,9 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         self.child.wait().expect("wait for server")
     }
 }
@@ -359,5 +423,8 @@ impl MockServer {
 /// Opens the test's database directly (to check what was stored).
 pub async fn database(env: &Env) -> anyhow::Result<sqlx::AnyPool> {
     sqlx::any::install_default_drivers();
-    Ok(sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&env.database_url).await?)
+    Ok(sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&env.database_url)
+        .await?)
 }

@@ -24,7 +24,11 @@ impl FromRequestParts<AppState> for SuperAdmin {
             .and_then(|v| v.to_str().ok())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let owner = state.store.token_owner(&token_digest(token)).await?.ok_or(ApiError::Unauthorized)?;
+        let owner = state
+            .store
+            .token_owner(&token_digest(token))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         if !owner.super_admin {
             return Err(ApiError::Forbidden);
         }

@@ -66,7 +66,11 @@ impl IntoResponse for ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!("internal error: {cause}");
         }
-        (self.status(), Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            self.status(),
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }
 
@@ -90,9 +94,9 @@ impl From<PluginError> for ApiError {
         match e {
             PluginError::Timeout { .. } => Self::PluginTimeout(e.to_string()),
             PluginError::MemoryLimit { .. } | PluginError::Trap { .. } => Self::PluginFailed(e.to_string()),
-            PluginError::Channel { .. } | PluginError::InvalidComponent(_) | PluginError::InvalidManifest(_) => {
-                Self::Unprocessable(e.to_string())
-            }
+            PluginError::Channel { .. }
+            | PluginError::InvalidComponent(_)
+            | PluginError::InvalidManifest(_) => Self::Unprocessable(e.to_string()),
             PluginError::Host { .. } => Self::Internal(e.to_string()),
         }
     }

@@ -13,5 +13,7 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(json!({ "status": "ok", "plugins": state.plugins.loaded_ids() })))
+    Ok(Json(
+        json!({ "status": "ok", "plugins": state.plugins.loaded_ids() }),
+    ))
 }

@@ -49,7 +49,10 @@ async fn install(
 ) -> Result<(StatusCode, Json<PluginInfo>), ApiError> {
     let info = admin::install(&state.plugins, bytes.to_vec(), false).await?;
     synced(&state, ()).await?;
-    Ok((StatusCode::CREATED, Json(admin::show(&state.plugins, &info.id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::show(&state.plugins, &info.id).await?),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -50,19 +50,29 @@ impl OriginPattern {
             None => (false, rest),
         };
         let url = Url::parse(&format!("{scheme}://{rest}/")).map_err(|e| e.to_string())?;
-        let host = url.host_str().filter(|h| !h.is_empty()).ok_or("missing host")?.to_owned();
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("missing host")?
+            .to_owned();
         let port = url.port_or_known_default().ok_or("missing port")?;
         if wildcard && host.parse::<IpAddr>().is_ok() {
             return Err("a wildcard needs a domain name".into());
         }
-        Ok(Self { scheme, host, wildcard, port })
+        Ok(Self {
+            scheme,
+            host,
+            wildcard,
+            port,
+        })
     }
 
     /// Whether `url` is on this origin.
     pub fn matches(&self, url: &Url) -> bool {
         let Some(host) = url.host_str() else { return false };
         let host_ok = if self.wildcard {
-            host.strip_suffix(&self.host).is_some_and(|prefix| prefix.ends_with('.'))
+            host.strip_suffix(&self.host)
+                .is_some_and(|prefix| prefix.ends_with('.'))
         } else {
             host.eq_ignore_ascii_case(&self.host)
         };
@@ -71,7 +81,8 @@ impl OriginPattern {
 
     fn matches_host(&self, host: &str) -> bool {
         if self.wildcard {
-            host.strip_suffix(&self.host).is_some_and(|prefix| prefix.ends_with('.'))
+            host.strip_suffix(&self.host)
+                .is_some_and(|prefix| prefix.ends_with('.'))
         } else {
             host.eq_ignore_ascii_case(&self.host)
         }
@@ -81,7 +92,8 @@ impl OriginPattern {
 impl fmt::Display for OriginPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let star = if self.wildcard { "*." } else { "" };
-        let default = (self.scheme == "https" && self.port == 443) || (self.scheme == "http" && self.port == 80);
+        let default =
+            (self.scheme == "https" && self.port == 443) || (self.scheme == "http" && self.port == 80);
         if default {
             write!(f, "{}://{star}{}", self.scheme, self.host)
         } else {
@@ -103,7 +115,11 @@ pub struct EgressLimits {
 
 impl Default for EgressLimits {
     fn default() -> Self {
-        Self { max_requests: 16, max_request_bytes: 16 << 20, max_response_bytes: 16 << 20 }
+        Self {
+            max_requests: 16,
+            max_request_bytes: 16 << 20,
+            max_response_bytes: 16 << 20,
+        }
     }
 }
 
@@ -135,7 +151,10 @@ pub struct EgressError {
 
 impl EgressError {
     fn new(code: EgressErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -172,16 +191,25 @@ pub struct EgressPolicy {
 impl EgressPolicy {
     /// Builds the policy for a plugin from its manifest's origins and the
     /// admin's grants (grants that fail to parse are skipped with a warning).
-    pub fn new(plugin_id: &str, declared: Vec<OriginPattern>, granted: &[String], limits: EgressLimits) -> Self {
+    pub fn new(
+        plugin_id: &str,
+        declared: Vec<OriginPattern>,
+        granted: &[String],
+        limits: EgressLimits,
+    ) -> Self {
         let granted: Vec<OriginPattern> = granted
             .iter()
             .filter_map(|g| {
                 OriginPattern::parse(g)
-                    .inspect_err(|e| tracing::warn!(plugin = plugin_id, grant = %g, "ignoring bad grant: {e}"))
+                    .inspect_err(
+                        |e| tracing::warn!(plugin = plugin_id, grant = %g, "ignoring bad grant: {e}"),
+                    )
                     .ok()
             })
             .collect();
-        let resolver = Arc::new(GuardedResolver { private_ok: granted.clone() });
+        let resolver = Arc::new(GuardedResolver {
+            private_ok: granted.clone(),
+        });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(resolver)
@@ -189,16 +217,27 @@ impl EgressPolicy {
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with rustls and a custom resolver always builds");
-        Self { declared, granted, limits, client }
+        Self {
+            declared,
+            granted,
+            limits,
+            client,
+        }
     }
 
     /// Checks the origin rules for `url` without sending anything.
     pub fn check(&self, url: &Url) -> Result<(), EgressError> {
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(EgressError::new(EgressErrorCode::InvalidRequest, "only http and https URLs"));
+            return Err(EgressError::new(
+                EgressErrorCode::InvalidRequest,
+                "only http and https URLs",
+            ));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(EgressError::new(EgressErrorCode::InvalidRequest, "credentials in URLs are refused"));
+            return Err(EgressError::new(
+                EgressErrorCode::InvalidRequest,
+                "credentials in URLs are refused",
+            ));
         }
         let granted = self.granted.iter().any(|p| p.matches(url));
         if !granted && !self.declared.iter().any(|p| p.matches(url)) {
@@ -228,7 +267,11 @@ impl EgressPolicy {
     }
 
     /// Sends one request within the call's limits.
-    pub async fn send(&self, call: &mut CallState, request: EgressRequest) -> Result<EgressResponse, EgressError> {
+    pub async fn send(
+        &self,
+        call: &mut CallState,
+        request: EgressRequest,
+    ) -> Result<EgressResponse, EgressError> {
         use EgressErrorCode::*;
         call.http_requests += 1;
         if call.http_requests > self.limits.max_requests {
@@ -243,7 +286,8 @@ impl EgressPolicy {
                 format!("request body over {} bytes", self.limits.max_request_bytes),
             ));
         }
-        let url = Url::parse(&request.url).map_err(|e| EgressError::new(InvalidRequest, format!("bad URL: {e}")))?;
+        let url = Url::parse(&request.url)
+            .map_err(|e| EgressError::new(InvalidRequest, format!("bad URL: {e}")))?;
         self.check(&url)?;
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| EgressError::new(InvalidRequest, format!("bad method {:?}", request.method)))?;
@@ -251,7 +295,11 @@ impl EgressPolicy {
         if remaining.is_zero() {
             return Err(EgressError::new(Timeout, "the call's deadline has passed"));
         }
-        let mut builder = self.client.request(method, url).timeout(remaining).body(request.body);
+        let mut builder = self
+            .client
+            .request(method, url)
+            .timeout(remaining)
+            .body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -260,7 +308,12 @@ impl EgressPolicy {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
@@ -272,7 +325,11 @@ impl EgressPolicy {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(EgressResponse { status, headers, body })
+        Ok(EgressResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -311,7 +368,11 @@ struct PrivateAddressDenied(String);
 
 impl fmt::Display for PrivateAddressDenied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} resolves only to private or loopback addresses; only an admin grant can open it", self.0)
+        write!(
+            f,
+            "{} resolves only to private or loopback addresses; only an admin grant can open it",
+            self.0
+        )
     }
 }
 
@@ -323,8 +384,10 @@ impl Resolve for GuardedResolver {
         let private_ok = self.private_ok.iter().any(|p| p.matches_host(&host));
         Box::pin(async move {
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                found.into_iter().filter(|addr| private_ok || is_public(addr.ip())).collect();
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|addr| private_ok || is_public(addr.ip()))
+                .collect();
             if allowed.is_empty() {
                 return Err(Box::new(PrivateAddressDenied(host)) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -369,7 +432,10 @@ mod tests {
     use super::*;
 
     fn policy(declared: &[&str], granted: &[&str]) -> EgressPolicy {
-        let declared = declared.iter().map(|d| OriginPattern::parse(d).unwrap()).collect();
+        let declared = declared
+            .iter()
+            .map(|d| OriginPattern::parse(d).unwrap())
+            .collect();
         let granted: Vec<String> = granted.iter().map(|g| g.to_string()).collect();
         EgressPolicy::new("test", declared, &granted, EgressLimits::default())
     }
@@ -380,8 +446,18 @@ mod tests {
 
     #[test]
     fn origin_patterns_parse_and_refuse_paths() {
-        assert_eq!(OriginPattern::parse("https://api.example.com").unwrap().to_string(), "https://api.example.com");
-        assert_eq!(OriginPattern::parse("http://127.0.0.1:9000/").unwrap().to_string(), "http://127.0.0.1:9000");
+        assert_eq!(
+            OriginPattern::parse("https://api.example.com")
+                .unwrap()
+                .to_string(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            OriginPattern::parse("http://127.0.0.1:9000/")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:9000"
+        );
         assert!(OriginPattern::parse("https://api.example.com/v1").is_err());
         assert!(OriginPattern::parse("ftp://example.com").is_err());
         assert!(OriginPattern::parse("example.com").is_err());
@@ -395,9 +471,18 @@ mod tests {
         assert_eq!(check(&p, "https://api.example.com/x?y=1"), Ok(()));
         assert_eq!(check(&p, "https://API.example.com/"), Ok(()));
         assert_eq!(check(&p, "http://api.example.com/"), Err(EgressErrorCode::Denied));
-        assert_eq!(check(&p, "https://api.example.com:8443/"), Err(EgressErrorCode::Denied));
-        assert_eq!(check(&p, "https://evil-api.example.com/"), Err(EgressErrorCode::Denied));
-        assert_eq!(check(&p, "https://api.example.com.evil.net/"), Err(EgressErrorCode::Denied));
+        assert_eq!(
+            check(&p, "https://api.example.com:8443/"),
+            Err(EgressErrorCode::Denied)
+        );
+        assert_eq!(
+            check(&p, "https://evil-api.example.com/"),
+            Err(EgressErrorCode::Denied)
+        );
+        assert_eq!(
+            check(&p, "https://api.example.com.evil.net/"),
+            Err(EgressErrorCode::Denied)
+        );
     }
 
     #[test]
@@ -405,8 +490,14 @@ mod tests {
         let p = policy(&["https://*.cdn.example.com"], &[]);
         assert_eq!(check(&p, "https://a.cdn.example.com/img"), Ok(()));
         assert_eq!(check(&p, "https://a.b.cdn.example.com/img"), Ok(()));
-        assert_eq!(check(&p, "https://cdn.example.com/img"), Err(EgressErrorCode::Denied));
-        assert_eq!(check(&p, "https://xcdn.example.com/img"), Err(EgressErrorCode::Denied));
+        assert_eq!(
+            check(&p, "https://cdn.example.com/img"),
+            Err(EgressErrorCode::Denied)
+        );
+        assert_eq!(
+            check(&p, "https://xcdn.example.com/img"),
+            Err(EgressErrorCode::Denied)
+        );
     }
 
     #[test]
@@ -421,8 +512,23 @@ mod tests {
 
     #[test]
     fn public_address_classification() {
-        for private in ["127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fc00::1", "fe80::1", "::ffff:127.0.0.1"] {
-            assert!(!is_public(private.parse().unwrap()), "{private} must not be public");
+        for private in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                !is_public(private.parse().unwrap()),
+                "{private} must not be public"
+            );
         }
         for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
             assert!(is_public(public.parse().unwrap()), "{public} is public");
@@ -432,9 +538,20 @@ mod tests {
     #[tokio::test]
     async fn resolver_refuses_names_that_resolve_to_loopback() {
         let resolver = GuardedResolver { private_ok: vec![] };
-        let err = resolver.resolve("localhost".parse::<Name>().unwrap()).await.err().unwrap();
+        let err = resolver
+            .resolve("localhost".parse::<Name>().unwrap())
+            .await
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("private or loopback"), "{err}");
-        let resolver = GuardedResolver { private_ok: vec![OriginPattern::parse("http://localhost:1").unwrap()] };
-        assert!(resolver.resolve("localhost".parse::<Name>().unwrap()).await.is_ok());
+        let resolver = GuardedResolver {
+            private_ok: vec![OriginPattern::parse("http://localhost:1").unwrap()],
+        };
+        assert!(
+            resolver
+                .resolve("localhost".parse::<Name>().unwrap())
+                .await
+                .is_ok()
+        );
     }
 }

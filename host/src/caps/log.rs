@@ -38,7 +38,11 @@ pub fn write(call: &mut CallState, level: Level, message: &str, fields: &[(Strin
         end -= 1;
     }
     let message = &message[..end];
-    let fields = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+    let fields = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let plugin = &*call.plugin_id;
     match level {
         Level::Trace => tracing::trace!(target: "plugin", plugin, fields, "{message}"),

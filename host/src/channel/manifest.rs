@@ -104,7 +104,10 @@ impl Manifest {
         let fail = |msg: String| Err(ManifestError(msg));
         let id_ok = self.id.len() <= 32
             && self.id.starts_with(|c: char| c.is_ascii_lowercase())
-            && self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !id_ok {
             return fail(format!(
                 "id {:?} must be 1-32 characters of a-z, 0-9 and '-', starting with a letter",
@@ -118,17 +121,29 @@ impl Manifest {
             return fail("name must be 1-100 characters".into());
         }
         if semver::Version::parse(&self.version).is_err() {
-            return fail(format!("version {:?} is not a semantic version (e.g. 1.2.3)", self.version));
+            return fail(format!(
+                "version {:?} is not a semantic version (e.g. 1.2.3)",
+                self.version
+            ));
         }
         if semver::Version::parse(&self.contract_version).is_err() {
-            return fail(format!("contract version {:?} is not a semantic version", self.contract_version));
+            return fail(format!(
+                "contract version {:?} is not a semantic version",
+                self.contract_version
+            ));
         }
         let mut keys = std::collections::HashSet::new();
         for setting in &self.settings {
             let key_ok = setting.key.starts_with(|c: char| c.is_ascii_lowercase())
-                && setting.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                && setting
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !key_ok {
-                return fail(format!("setting key {:?} must be lower case a-z, 0-9 and '_'", setting.key));
+                return fail(format!(
+                    "setting key {:?} must be lower case a-z, 0-9 and '_'",
+                    setting.key
+                ));
             }
             if !keys.insert(setting.key.as_str()) {
                 return fail(format!("setting key {:?} is declared twice", setting.key));
@@ -147,6 +162,9 @@ impl Manifest {
 
     /// The parsed outbound host patterns (valid after [`Manifest::validate`]).
     pub fn outbound_patterns(&self) -> Vec<OriginPattern> {
-        self.outbound_hosts.iter().filter_map(|h| OriginPattern::parse(h).ok()).collect()
+        self.outbound_hosts
+            .iter()
+            .filter_map(|h| OriginPattern::parse(h).ok())
+            .collect()
     }
 }

@@ -33,9 +33,14 @@ pub async fn run(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCod
             path.display().to_string(),
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
         )],
-        None => bundled::BUNDLED.iter().map(|(name, bytes)| (name.to_string(), bytes.to_vec())).collect(),
+        None => bundled::BUNDLED
+            .iter()
+            .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
+            .collect(),
     };
-    println!("| component | size | compile | load cached | allocator | describe p50 / p99 | verify-webhook p50 / p99 | memory / instance |");
+    println!(
+        "| component | size | compile | load cached | allocator | describe p50 / p99 | verify-webhook p50 / p99 | memory / instance |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (name, bytes) in components {
         bench_component(config, &name, bytes, args.iterations).await?;
@@ -43,11 +48,20 @@ pub async fn run(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-async fn bench_component(config: &HostConfig, name: &str, bytes: Vec<u8>, iterations: u32) -> anyhow::Result<()> {
+async fn bench_component(
+    config: &HostConfig,
+    name: &str,
+    bytes: Vec<u8>,
+    iterations: u32,
+) -> anyhow::Result<()> {
     let cache = tempfile_dir()?;
     let bytes = Arc::new(bytes);
     for pooling in [false, true] {
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), pooling, ..config.runtime() })?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache.clone()),
+            pooling,
+            ..config.runtime()
+        })?;
         let _ = std::fs::remove_dir_all(&cache);
         let compile = runtime.compile(bytes.clone()).await?;
         let compile_time = compile.load_time;

@@ -47,14 +47,19 @@ pub enum Command {
 
 /// Sets up logging: `RUST_LOG` filters, default `info`.
 pub fn init_tracing(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
+    });
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if cli.config.log_json { builder.json().init() } else { builder.init() }
+    if cli.config.log_json {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
 }
 
 /// Runs a parsed command.
@@ -70,7 +75,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Opens the store and an (unsynced) plugin host, as every command needs.
 async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<PluginHost>)> {
     let url = config.database_url();
-    let store = Store::open(&url).await.with_context(|| format!("opening {}", redact(&url)))?;
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
     let runtime = Runtime::new(config.runtime()).context("starting the WebAssembly runtime")?;
     let host = PluginHost::new(runtime, store.clone(), config.egress());
     Ok((store, host))

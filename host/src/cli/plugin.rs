@@ -136,11 +136,19 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
     let outcome = match command {
         PluginCommand::Install { file, json } => {
             let bytes = read(&file)?;
-            admin::install(&host, bytes, false).await.map(|info| report(&info, json, "installed"))
+            admin::install(&host, bytes, false)
+                .await
+                .map(|info| report(&info, json, "installed"))
         }
-        PluginCommand::Upgrade { file, allow_downgrade, json } => {
+        PluginCommand::Upgrade {
+            file,
+            allow_downgrade,
+            json,
+        } => {
             let bytes = read(&file)?;
-            admin::upgrade(&host, None, bytes, allow_downgrade).await.map(|info| report(&info, json, "upgraded"))
+            admin::upgrade(&host, None, bytes, allow_downgrade)
+                .await
+                .map(|info| report(&info, json, "upgraded"))
         }
         PluginCommand::List { json } => admin::list(&host, false).await.map(|list| {
             if json {
@@ -156,12 +164,12 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
                 print_details(&info);
             }
         }),
-        PluginCommand::Enable { name, json } => {
-            admin::set_enabled(&host, &name, true).await.map(|info| report(&info, json, "enabled"))
-        }
-        PluginCommand::Disable { name, json } => {
-            admin::set_enabled(&host, &name, false).await.map(|info| report(&info, json, "disabled"))
-        }
+        PluginCommand::Enable { name, json } => admin::set_enabled(&host, &name, true)
+            .await
+            .map(|info| report(&info, json, "enabled")),
+        PluginCommand::Disable { name, json } => admin::set_enabled(&host, &name, false)
+            .await
+            .map(|info| report(&info, json, "disabled")),
         PluginCommand::Remove { name, force, json } => admin::remove(&host, &name, force).await.map(|()| {
             if json {
                 let _ = super::print_json(&serde_json::json!({ "removed": name }));
@@ -169,16 +177,28 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
                 println!("removed plugin {name}");
             }
         }),
-        PluginCommand::GrantHost { name, origin, json } => {
-            admin::grant_host(&host, &name, &origin).await.map(|info| report(&info, json, "granted a host to"))
-        }
-        PluginCommand::RevokeHost { name, origin, json } => {
-            admin::revoke_host(&host, &name, &origin).await.map(|info| report(&info, json, "revoked a host of"))
-        }
-        PluginCommand::Limits { name, timeout_ms, memory_mib, json } => admin::set_limits(&host, &name, timeout_ms, memory_mib)
+        PluginCommand::GrantHost { name, origin, json } => admin::grant_host(&host, &name, &origin)
+            .await
+            .map(|info| report(&info, json, "granted a host to")),
+        PluginCommand::RevokeHost { name, origin, json } => admin::revoke_host(&host, &name, &origin)
+            .await
+            .map(|info| report(&info, json, "revoked a host of")),
+        PluginCommand::Limits {
+            name,
+            timeout_ms,
+            memory_mib,
+            json,
+        } => admin::set_limits(&host, &name, timeout_ms, memory_mib)
             .await
             .map(|info| report(&info, json, "set limits of")),
-        PluginCommand::Call { name, body, body_file, headers, query, json } => {
+        PluginCommand::Call {
+            name,
+            body,
+            body_file,
+            headers,
+            query,
+            json,
+        } => {
             let body = match (body, body_file) {
                 (Some(text), _) => text.into_bytes(),
                 (None, Some(path)) => read(&path)?,
@@ -244,10 +264,17 @@ fn print_table(list: &[PluginInfo]) {
         println!("no plugins installed");
         return;
     }
-    println!("{:<16} {:<10} {:<8} {:<8} {:<12} HOSTS", "ID", "VERSION", "ENABLED", "BUNDLED", "SHA256");
+    println!(
+        "{:<16} {:<10} {:<8} {:<8} {:<12} HOSTS",
+        "ID", "VERSION", "ENABLED", "BUNDLED", "SHA256"
+    );
     for p in list {
-        let hosts: Vec<&str> =
-            p.declared_hosts.iter().chain(p.granted_hosts.iter()).map(String::as_str).collect();
+        let hosts: Vec<&str> = p
+            .declared_hosts
+            .iter()
+            .chain(p.granted_hosts.iter())
+            .map(String::as_str)
+            .collect();
         println!(
             "{:<16} {:<10} {:<8} {:<8} {:<12} {}",
             p.id,
@@ -267,9 +294,20 @@ fn print_details(p: &PluginInfo) {
     println!("  sha256:         {}", p.sha256);
     println!("  enabled:        {}", p.enabled);
     println!("  bundled:        {}", p.bundled);
-    println!("  limits:         {} ms, {} MiB per call", p.timeout_ms, p.memory_limit_bytes >> 20);
+    println!(
+        "  limits:         {} ms, {} MiB per call",
+        p.timeout_ms,
+        p.memory_limit_bytes >> 20
+    );
     println!("  declared hosts: {}", p.declared_hosts.join(", "));
-    println!("  granted hosts:  {}", if p.granted_hosts.is_empty() { "-".into() } else { p.granted_hosts.join(", ") });
+    println!(
+        "  granted hosts:  {}",
+        if p.granted_hosts.is_empty() {
+            "-".into()
+        } else {
+            p.granted_hosts.join(", ")
+        }
+    );
     for s in &p.manifest.settings {
         println!(
             "  setting {:<14} {}{}{}",

@@ -34,17 +34,27 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     }
     plugins.sync().await.context("loading plugins")?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let follower =
-        tokio::spawn(plugins.clone().follow(Duration::from_millis(args.sync_interval_ms.max(10)), shutdown_rx));
+    let follower = tokio::spawn(
+        plugins
+            .clone()
+            .follow(Duration::from_millis(args.sync_interval_ms.max(10)), shutdown_rx),
+    );
 
-    let listener =
-        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let local = listener.local_addr()?;
     tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
     println!("switchboard listening on http://{local}");
 
-    let app = router(AppState { store: store.clone(), plugins });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    let app = router(AppState {
+        store: store.clone(),
+        plugins,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     let _ = shutdown_tx.send(true);
     let _ = follower.await;
     store.close().await;

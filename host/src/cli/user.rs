@@ -36,7 +36,12 @@ pub fn new_token() -> String {
 }
 
 pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let UserCommand::Create { email, name, super_admin, json } = command;
+    let UserCommand::Create {
+        email,
+        name,
+        super_admin,
+        json,
+    } = command;
     if !email.contains('@') {
         anyhow::bail!("{email:?} is not an email address");
     }
@@ -44,11 +49,18 @@ pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<Ex
     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let user_id = store.insert_user(&name, &email, super_admin).await?;
     let token = new_token();
-    store.insert_token(user_id, &crate::runtime::Runtime::sha256(token.as_bytes())).await?;
+    store
+        .insert_token(user_id, &crate::runtime::Runtime::sha256(token.as_bytes()))
+        .await?;
     if json {
-        super::print_json(&json!({ "id": user_id, "email": email, "super_admin": super_admin, "access_token": token }))?;
+        super::print_json(
+            &json!({ "id": user_id, "email": email, "super_admin": super_admin, "access_token": token }),
+        )?;
     } else {
-        println!("created user {user_id} <{email}>{}", if super_admin { " (super admin)" } else { "" });
+        println!(
+            "created user {user_id} <{email}>{}",
+            if super_admin { " (super admin)" } else { "" }
+        );
         println!("api_access_token: {token}");
     }
     Ok(ExitCode::SUCCESS)

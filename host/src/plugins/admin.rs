@@ -12,7 +12,7 @@ use super::{PluginHost, settings};
 use crate::caps::egress::{EgressLimits, EgressPolicy, OriginPattern};
 use crate::channel::{ChannelEvent, IncomingRequest, Manifest, Verification};
 use crate::runtime::{PluginError, Runtime};
-use crate::store::{PluginRow, StoredPlugin, StoreError};
+use crate::store::{PluginRow, StoreError, StoredPlugin};
 
 /// Why an admin operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,9 @@ pub enum AdminError {
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => AdminError::NotFound(what.trim_start_matches("plugin ").trim_matches('"').to_owned()),
+            StoreError::NotFound(what) => {
+                AdminError::NotFound(what.trim_start_matches("plugin ").trim_matches('"').to_owned())
+            }
             StoreError::Conflict(what) => AdminError::Conflict(format!("{what} already exists")),
             other => AdminError::Store(other),
         }
@@ -133,7 +135,9 @@ pub async fn inspect(runtime: &Arc<Runtime>, bytes: Vec<u8>) -> Result<Inspected
         .describe()
         .await
         .map_err(|e| AdminError::InvalidPlugin(format!("describe() failed: {e}")))?;
-    manifest.validate().map_err(|e| AdminError::InvalidPlugin(format!("manifest: {e}")))?;
+    manifest
+        .validate()
+        .map_err(|e| AdminError::InvalidPlugin(format!("manifest: {e}")))?;
     let contract = semver::Version::parse(&manifest.contract_version).expect("validated");
     if !supports_contract(&contract) {
         return Err(AdminError::InvalidPlugin(format!(
@@ -141,7 +145,12 @@ pub async fn inspect(runtime: &Arc<Runtime>, bytes: Vec<u8>) -> Result<Inspected
             SUPPORTED_CONTRACTS
         )));
     }
-    Ok(Inspected { manifest, bytes, sha256, load_ms })
+    Ok(Inspected {
+        manifest,
+        bytes,
+        sha256,
+        load_ms,
+    })
 }
 
 /// Contract versions this host loads, for messages.
@@ -169,12 +178,15 @@ pub async fn install(host: &PluginHost, bytes: Vec<u8>, bundled: bool) -> Result
     let inspected = inspect(host.runtime(), bytes).await?;
     let id = inspected.manifest.id.clone();
     let manifest_json = serde_json::to_string(&inspected.manifest).expect("manifest serialises");
-    host.store().insert_plugin(&stored(&inspected, &manifest_json, bundled)).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AdminError::Conflict(format!(
-            "plugin {id:?} is already installed; use `switchboard plugin upgrade` to replace it"
-        )),
-        other => other.into(),
-    })?;
+    host.store()
+        .insert_plugin(&stored(&inspected, &manifest_json, bundled))
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => AdminError::Conflict(format!(
+                "plugin {id:?} is already installed; use `switchboard plugin upgrade` to replace it"
+            )),
+            other => other.into(),
+        })?;
     tracing::info!(plugin = %id, version = %inspected.manifest.version, "plugin installed");
     show(host, &id).await
 }
@@ -190,13 +202,17 @@ pub async fn upgrade(
     let inspected = inspect(host.runtime(), bytes).await?;
     let new_id = inspected.manifest.id.clone();
     if let Some(id) = id.filter(|id| *id != new_id) {
-        return Err(AdminError::InvalidInput(format!("the file is plugin {new_id:?}, not {id:?}")));
+        return Err(AdminError::InvalidInput(format!(
+            "the file is plugin {new_id:?}, not {id:?}"
+        )));
     }
     let current = host.store().get_plugin(&new_id).await?;
     let old = semver::Version::parse(&current.version).ok();
     let new = semver::Version::parse(&inspected.manifest.version).expect("validated");
     if current.sha256 == inspected.sha256 {
-        return Err(AdminError::Conflict(format!("plugin {new_id:?} {new} is already this exact build")));
+        return Err(AdminError::Conflict(format!(
+            "plugin {new_id:?} {new} is already this exact build"
+        )));
     }
     if old.as_ref().is_some_and(|old| &new < old) && !allow_downgrade {
         return Err(AdminError::Conflict(format!(
@@ -205,7 +221,12 @@ pub async fn upgrade(
         )));
     }
     let manifest_json = serde_json::to_string(&inspected.manifest).expect("manifest serialises");
-    host.store().replace_plugin(&stored(&inspected, &manifest_json, current.bundled), &current.sha256).await?;
+    host.store()
+        .replace_plugin(
+            &stored(&inspected, &manifest_json, current.bundled),
+            &current.sha256,
+        )
+        .await?;
     tracing::info!(plugin = %new_id, from = %current.version, to = %new, "plugin upgraded");
     show(host, &new_id).await
 }
@@ -221,12 +242,17 @@ pub async fn remove(host: &PluginHost, id: &str, force: bool) -> Result<(), Admi
     let row = host.store().get_plugin(id).await?;
     let inboxes = host.store().inboxes_using(id).await?;
     if inboxes > 0 && !force {
-        return Err(AdminError::InUse { id: id.to_owned(), inboxes });
+        return Err(AdminError::InUse {
+            id: id.to_owned(),
+            inboxes,
+        });
     }
     host.store().delete_plugin(id).await?;
     if row.bundled {
         // Remember the admin's choice so that the next start does not reinstall it.
-        host.store().set_host_setting(&super::bundled::removed_key(id), "1").await?;
+        host.store()
+            .set_host_setting(&super::bundled::removed_key(id), "1")
+            .await?;
     }
     Ok(())
 }
@@ -264,10 +290,14 @@ pub async fn set_limits(
 ) -> Result<PluginInfo, AdminError> {
     let row = host.store().get_plugin(id).await?;
     if timeout_ms.is_some_and(|t| t > 600_000) {
-        return Err(AdminError::InvalidInput("timeout must be at most 600000 ms".into()));
+        return Err(AdminError::InvalidInput(
+            "timeout must be at most 600000 ms".into(),
+        ));
     }
     if memory_mib.is_some_and(|m| m > 4096) {
-        return Err(AdminError::InvalidInput("memory limit must be at most 4096 MiB".into()));
+        return Err(AdminError::InvalidInput(
+            "memory limit must be at most 4096 MiB".into(),
+        ));
     }
     let timeout = match timeout_ms {
         Some(0) => None,
@@ -299,7 +329,11 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
     let manifest: Manifest = serde_json::from_str(&row.manifest)
         .map_err(|e| AdminError::Conflict(format!("stored manifest of {:?} unreadable: {e}", row.id)))?;
     let limits = super::limits_for(&host.runtime().config().default_limits, &row);
-    let failure = host.failures().into_iter().find(|f| f.plugin == row.id).map(|f| f.error);
+    let failure = host
+        .failures()
+        .into_iter()
+        .find(|f| f.plugin == row.id)
+        .map(|f| f.error);
     Ok(PluginInfo {
         loaded: in_server.then(|| host.get(&row.id).is_some_and(|p| p.row.sha256 == row.sha256)),
         load_error: failure,
@@ -322,14 +356,26 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
 
 /// Runs verify-webhook and, when accepted, parse-event on a request, storing
 /// nothing: for admins and plugin authors checking a plugin on a live server.
-pub async fn dry_run_webhook(host: &PluginHost, id: &str, request: IncomingRequest) -> Result<WebhookDryRun, AdminError> {
+pub async fn dry_run_webhook(
+    host: &PluginHost,
+    id: &str,
+    request: IncomingRequest,
+) -> Result<WebhookDryRun, AdminError> {
     let plugin = host.get(id).ok_or_else(|| AdminError::NotLoaded(id.to_owned()))?;
     let settings = settings::resolve(&plugin.manifest);
-    let verification = plugin.instance.verify_webhook(&settings, &request).await.map_err(AdminError::Plugin)?;
+    let verification = plugin
+        .instance
+        .verify_webhook(&settings, &request)
+        .await
+        .map_err(AdminError::Plugin)?;
     let events = match verification {
-        Verification::Accepted => {
-            Some(plugin.instance.parse_event(&settings, &request).await.map_err(AdminError::Plugin)?)
-        }
+        Verification::Accepted => Some(
+            plugin
+                .instance
+                .parse_event(&settings, &request)
+                .await
+                .map_err(AdminError::Plugin)?,
+        ),
         _ => None,
     };
     Ok(WebhookDryRun { verification, events })

@@ -86,7 +86,13 @@ impl PluginHost {
 
     /// Ids of the loaded plugins.
     pub fn loaded_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.loaded.read().expect("plugin map lock").keys().cloned().collect();
+        let mut ids: Vec<String> = self
+            .loaded
+            .read()
+            .expect("plugin map lock")
+            .keys()
+            .cloned()
+            .collect();
         ids.sort();
         ids
     }
@@ -124,7 +130,10 @@ impl PluginHost {
                 }
                 Err(error) => {
                     tracing::error!(plugin = %row.id, "plugin failed to load: {error}");
-                    failures.push(LoadFailure { plugin: row.id.clone(), error });
+                    failures.push(LoadFailure {
+                        plugin: row.id.clone(),
+                        error,
+                    });
                 }
             }
         }
@@ -140,10 +149,21 @@ impl PluginHost {
     async fn load(&self, row: PluginRow) -> Result<LoadedPlugin, String> {
         let manifest: Manifest =
             serde_json::from_str(&row.manifest).map_err(|e| format!("stored manifest unreadable: {e}"))?;
-        let bytes = self.store.plugin_bytes(&row.sha256).await.map_err(|e| e.to_string())?;
-        let compiled = self.runtime.compile(Arc::new(bytes)).await.map_err(|e| e.to_string())?;
+        let bytes = self
+            .store
+            .plugin_bytes(&row.sha256)
+            .await
+            .map_err(|e| e.to_string())?;
+        let compiled = self
+            .runtime
+            .compile(Arc::new(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
         if compiled.sha256 != row.sha256 {
-            return Err(format!("stored bytes hash to {}, not {}", compiled.sha256, row.sha256));
+            return Err(format!(
+                "stored bytes hash to {}, not {}",
+                compiled.sha256, row.sha256
+            ));
         }
         let limits = limits_for(&self.runtime.config().default_limits, &row);
         let egress = Arc::new(EgressPolicy::new(
@@ -153,11 +173,19 @@ impl PluginHost {
             self.egress_limits,
         ));
         let instance = self.runtime.instance(&row.id, compiled, limits, egress);
-        Ok(LoadedPlugin { row, manifest, instance })
+        Ok(LoadedPlugin {
+            row,
+            manifest,
+            instance,
+        })
     }
 
     /// Syncs now and then whenever the database changes, until `shutdown` fires.
-    pub async fn follow(self: Arc<Self>, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn follow(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -180,7 +208,13 @@ fn same_load(a: &PluginRow, b: &PluginRow) -> bool {
 /// The call limits of a stored plugin: its overrides, else the defaults.
 pub fn limits_for(defaults: &CallLimits, row: &PluginRow) -> CallLimits {
     CallLimits {
-        timeout: row.timeout_ms.map(|ms| Duration::from_millis(ms as u64)).unwrap_or(defaults.timeout),
-        memory_bytes: row.memory_limit_bytes.map(|b| b as usize).unwrap_or(defaults.memory_bytes),
+        timeout: row
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms as u64))
+            .unwrap_or(defaults.timeout),
+        memory_bytes: row
+            .memory_limit_bytes
+            .map(|b| b as usize)
+            .unwrap_or(defaults.memory_bytes),
     }
 }

@@ -31,7 +31,10 @@ pub struct CallLimits {
 
 impl Default for CallLimits {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(5), memory_bytes: 64 << 20 }
+        Self {
+            timeout: Duration::from_secs(5),
+            memory_bytes: 64 << 20,
+        }
     }
 }
 
@@ -45,7 +48,10 @@ pub(super) struct StoreData {
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -58,7 +64,12 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = self.inner.memory_growing(current, desired, maximum)?;
         self.memory_refused |= !allowed;
         if allowed {
@@ -67,7 +78,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(allowed)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.inner.table_growing(current, desired, maximum)
     }
 
@@ -87,7 +103,11 @@ impl ResourceLimiter for MemoryLimiter {
 /// The deny-all WASI context: no preopened folders, no environment, no
 /// arguments, no stdio, no sockets, no name lookup.
 fn deny_all_wasi() -> WasiCtx {
-    WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build()
+    WasiCtxBuilder::new()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &CallLimits) -> Store<StoreData> {
@@ -102,7 +122,11 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
     let data = StoreData {
         wasi: deny_all_wasi(),
         table: ResourceTable::new(),
-        limiter: MemoryLimiter { inner, memory_refused: false, peak_bytes: 0 },
+        limiter: MemoryLimiter {
+            inner,
+            memory_refused: false,
+            peak_bytes: 0,
+        },
         call,
     };
     let mut store = Store::new(engine, data);
@@ -111,7 +135,11 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
     // holds an async worker) and is stopped once its deadline has passed.
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
     });
     store
 }
@@ -154,7 +182,14 @@ impl PluginInstance {
         limits: CallLimits,
         egress: Arc<EgressPolicy>,
     ) -> Self {
-        Self { runtime, plugin_id, compiled, limits, egress, last_peak_memory: AtomicUsize::new(0) }
+        Self {
+            runtime,
+            plugin_id,
+            compiled,
+            limits,
+            egress,
+            last_peak_memory: AtomicUsize::new(0),
+        }
     }
 
     /// The compiled component behind this instance.
@@ -176,7 +211,9 @@ impl PluginInstance {
         &self,
         f: impl for<'a> FnOnce(&'a ChannelExports, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
     ) -> Result<R, PluginError> {
-        let mut store = self.runtime.new_store(self.plugin_id.clone(), &self.limits, self.egress.clone());
+        let mut store = self
+            .runtime
+            .new_store(self.plugin_id.clone(), &self.limits, self.egress.clone());
         let Bindings::V0_1(pre) = &self.compiled.bindings;
         let work = async {
             let plugin: ChannelPlugin = pre.instantiate_async(&mut store).await?;
@@ -186,10 +223,14 @@ impl PluginInstance {
         // covers time spent inside host imports (e.g. a slow HTTP response).
         let grace = Duration::from_millis(250);
         let outcome = tokio::time::timeout(self.limits.timeout + grace, work).await;
-        self.last_peak_memory.store(store.data().limiter.peak_bytes, Ordering::Relaxed);
+        self.last_peak_memory
+            .store(store.data().limiter.peak_bytes, Ordering::Relaxed);
         let plugin = self.plugin_id.to_string();
         match outcome {
-            Err(_) => Err(PluginError::Timeout { plugin, after: self.limits.timeout }),
+            Err(_) => Err(PluginError::Timeout {
+                plugin,
+                after: self.limits.timeout,
+            }),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify(error, &store)),
         }
@@ -198,10 +239,16 @@ impl PluginInstance {
     fn classify(&self, error: wasmtime::Error, store: &Store<StoreData>) -> PluginError {
         let plugin = self.plugin_id.to_string();
         if store.data().limiter.memory_refused {
-            return PluginError::MemoryLimit { plugin, limit_bytes: self.limits.memory_bytes };
+            return PluginError::MemoryLimit {
+                plugin,
+                limit_bytes: self.limits.memory_bytes,
+            };
         }
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return PluginError::Timeout { plugin, after: self.limits.timeout };
+            return PluginError::Timeout {
+                plugin,
+                after: self.limits.timeout,
+            };
         }
         let message = format!("{error:#}");
         let message = message.lines().take(12).collect::<Vec<_>>().join("\n");
@@ -209,7 +256,10 @@ impl PluginInstance {
     }
 
     fn channel_error(&self, error: ChannelError) -> PluginError {
-        PluginError::Channel { plugin: self.plugin_id.to_string(), error }
+        PluginError::Channel {
+            plugin: self.plugin_id.to_string(),
+            error,
+        }
     }
 
     /// The plugin's self-description.
@@ -225,9 +275,18 @@ impl PluginInstance {
         state: &str,
         redirect_uri: &str,
     ) -> Result<String, PluginError> {
-        let (settings, state, redirect_uri) = (convert::settings(settings), state.to_owned(), redirect_uri.to_owned());
+        let (settings, state, redirect_uri) = (
+            convert::settings(settings),
+            state.to_owned(),
+            redirect_uri.to_owned(),
+        );
         let out = self
-            .run(move |p, s| Box::pin(async move { p.call_authorization_url(s, &settings, &state, &redirect_uri).await }))
+            .run(move |p, s| {
+                Box::pin(async move {
+                    p.call_authorization_url(s, &settings, &state, &redirect_uri)
+                        .await
+                })
+            })
             .await?;
         out.map_err(|e| self.channel_error(convert::channel_error(e)))
     }
@@ -239,14 +298,21 @@ impl PluginInstance {
         query: &[(String, String)],
         redirect_uri: &str,
     ) -> Result<Authorization, PluginError> {
-        let (settings, query, redirect_uri) =
-            (convert::settings(settings), convert::pairs_to_wit(query), redirect_uri.to_owned());
+        let (settings, query, redirect_uri) = (
+            convert::settings(settings),
+            convert::pairs_to_wit(query),
+            redirect_uri.to_owned(),
+        );
         let out = self
             .run(move |p, s| {
-                Box::pin(async move { p.call_complete_authorization(s, &settings, &query, &redirect_uri).await })
+                Box::pin(async move {
+                    p.call_complete_authorization(s, &settings, &query, &redirect_uri)
+                        .await
+                })
             })
             .await?;
-        out.map(convert::authorization).map_err(|e| self.channel_error(convert::channel_error(e)))
+        out.map(convert::authorization)
+            .map_err(|e| self.channel_error(convert::channel_error(e)))
     }
 
     /// Credential refresh.
@@ -257,9 +323,12 @@ impl PluginInstance {
     ) -> Result<Credentials, PluginError> {
         let (settings, current) = (convert::settings(settings), convert::credentials_to_wit(current));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.call_refresh_credentials(s, &settings, &current).await }))
+            .run(move |p, s| {
+                Box::pin(async move { p.call_refresh_credentials(s, &settings, &current).await })
+            })
             .await?;
-        out.map(convert::credentials).map_err(|e| self.channel_error(convert::channel_error(e)))
+        out.map(convert::credentials)
+            .map_err(|e| self.channel_error(convert::channel_error(e)))
     }
 
     /// verify-webhook.
@@ -299,7 +368,8 @@ impl PluginInstance {
         let out = self
             .run(move |p, s| Box::pin(async move { p.call_send_message(s, &context, &message).await }))
             .await?;
-        out.map(convert::sent_message).map_err(|e| self.channel_error(convert::channel_error(e)))
+        out.map(convert::sent_message)
+            .map_err(|e| self.channel_error(convert::channel_error(e)))
     }
 
     /// fetch-media.
@@ -308,6 +378,7 @@ impl PluginInstance {
         let out = self
             .run(move |p, s| Box::pin(async move { p.call_fetch_media(s, &context, &media_ref).await }))
             .await?;
-        out.map(convert::media).map_err(|e| self.channel_error(convert::channel_error(e)))
+        out.map(convert::media)
+            .map_err(|e| self.channel_error(convert::channel_error(e)))
     }
 }

@@ -5,7 +5,13 @@ use super::bindings::switchboard::channel::types as wit;
 use crate::channel as host;
 
 pub(super) fn pairs_to_wit(pairs: &[(String, String)]) -> Vec<wit::KeyValue> {
-    pairs.iter().map(|(key, value)| wit::KeyValue { key: key.clone(), value: value.clone() }).collect()
+    pairs
+        .iter()
+        .map(|(key, value)| wit::KeyValue {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 fn pairs(list: Vec<wit::KeyValue>) -> host::Pairs {
@@ -17,7 +23,10 @@ fn headers(list: Vec<wit::Header>) -> host::Pairs {
 }
 
 pub(super) fn settings(s: &host::Settings) -> wit::Settings {
-    wit::Settings { config: pairs_to_wit(&s.config), secrets: pairs_to_wit(&s.secrets) }
+    wit::Settings {
+        config: pairs_to_wit(&s.config),
+        secrets: pairs_to_wit(&s.secrets),
+    }
 }
 
 pub(super) fn incoming_request(r: &host::IncomingRequest) -> wit::IncomingRequest {
@@ -25,7 +34,14 @@ pub(super) fn incoming_request(r: &host::IncomingRequest) -> wit::IncomingReques
         method: r.method.clone(),
         path: r.path.clone(),
         query: r.query.clone(),
-        headers: r.headers.iter().map(|(name, value)| wit::Header { name: name.clone(), value: value.clone() }).collect(),
+        headers: r
+            .headers
+            .iter()
+            .map(|(name, value)| wit::Header {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
         body: r.body.clone(),
     }
 }
@@ -174,7 +190,12 @@ pub(super) fn channel_error(e: wit::ChannelError) -> host::ChannelError {
         W::Unsupported => H::Unsupported,
         W::Internal => H::Internal,
     };
-    host::ChannelError { code, message: e.message, retryable: e.retryable, retry_after_ms: e.retry_after_ms }
+    host::ChannelError {
+        code,
+        message: e.message,
+        retryable: e.retryable,
+        retry_after_ms: e.retry_after_ms,
+    }
 }
 
 pub(super) fn outbound_message(m: &host::OutboundMessage) -> wit::OutboundMessage {
@@ -198,11 +219,18 @@ pub(super) fn outbound_message(m: &host::OutboundMessage) -> wit::OutboundMessag
 }
 
 pub(super) fn sent_message(m: wit::SentMessage) -> host::SentMessage {
-    host::SentMessage { message_id: m.message_id, status: status(m.status) }
+    host::SentMessage {
+        message_id: m.message_id,
+        status: status(m.status),
+    }
 }
 
 pub(super) fn media(m: wit::Media) -> host::Media {
-    host::Media { mime_type: m.mime_type, file_name: m.file_name, data: m.data }
+    host::Media {
+        mime_type: m.mime_type,
+        file_name: m.file_name,
+        data: m.data,
+    }
 }
 
 pub(super) fn manifest(m: wit::Manifest) -> host::Manifest {

@@ -28,7 +28,11 @@ impl http_client::Host for StoreData {
         Ok(outcome
             .map(|r| http_client::Response {
                 status: r.status,
-                headers: r.headers.into_iter().map(|(name, value)| types::Header { name, value }).collect(),
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| types::Header { name, value })
+                    .collect(),
                 body: r.body,
             })
             .map_err(|e| http_client::Error {
@@ -46,7 +50,12 @@ impl http_client::Host for StoreData {
 }
 
 impl log::Host for StoreData {
-    async fn write(&mut self, level: log::Level, message: String, fields: Vec<types::KeyValue>) -> wasmtime::Result<()> {
+    async fn write(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<types::KeyValue>,
+    ) -> wasmtime::Result<()> {
         let level = match level {
             log::Level::Trace => caps::log::Level::Trace,
             log::Level::Debug => caps::log::Level::Debug,

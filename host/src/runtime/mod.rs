@@ -38,7 +38,7 @@ use call::StoreData;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Runtime settings, from the host's config.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
     /// Folder for compiled components; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
@@ -46,12 +46,6 @@ pub struct RuntimeConfig {
     pub pooling: bool,
     /// Limits for plugins that set none of their own.
     pub default_limits: CallLimits,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self { cache_dir: None, pooling: false, default_limits: CallLimits::default() }
-    }
 }
 
 /// The process-wide engine and linker.
@@ -76,7 +70,10 @@ pub struct CompiledPlugin {
 impl Runtime {
     /// Creates the engine, links the host imports and starts the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, PluginError> {
-        let host_err = |e: wasmtime::Error| PluginError::Host { plugin: "-".into(), message: format!("{e:#}") };
+        let host_err = |e: wasmtime::Error| PluginError::Host {
+            plugin: "-".into(),
+            message: format!("{e:#}"),
+        };
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
         if config.pooling {
@@ -97,7 +94,12 @@ impl Runtime {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = format!("{:016x}", hasher.finish());
         start_epoch_ticker(&engine);
-        Ok(Arc::new(Self { engine, linker, config, engine_hash }))
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            config,
+            engine_hash,
+        }))
     }
 
     /// The runtime's settings.
@@ -116,7 +118,10 @@ impl Runtime {
         let runtime = self.clone();
         tokio::task::spawn_blocking(move || runtime.compile_blocking(&bytes))
             .await
-            .map_err(|e| PluginError::Host { plugin: "-".into(), message: format!("compile task failed: {e}") })?
+            .map_err(|e| PluginError::Host {
+                plugin: "-".into(),
+                message: format!("compile task failed: {e}"),
+            })?
     }
 
     fn compile_blocking(&self, bytes: &[u8]) -> Result<Arc<CompiledPlugin>, PluginError> {
@@ -128,26 +133,37 @@ impl Runtime {
             PluginError::InvalidComponent(format!("it needs something the host does not provide: {e:#}"))
         })?;
         let bindings = call::Bindings::new(pre)?;
-        Ok(Arc::new(CompiledPlugin { bindings, sha256, from_cache, load_time: started.elapsed() }))
+        Ok(Arc::new(CompiledPlugin {
+            bindings,
+            sha256,
+            from_cache,
+            load_time: started.elapsed(),
+        }))
     }
 
     fn load_or_compile(&self, bytes: &[u8], sha256: &str) -> Result<(Component, bool), PluginError> {
-        let cached = self.config.cache_dir.as_ref().map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.engine_hash)));
+        let cached = self
+            .config
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.engine_hash)));
         if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
             // SAFETY: the cache folder is the host's own; files in it are written
             // only by `Component::serialize` below (via a rename, so never
             // partially), and the file name binds the engine's compatibility hash.
             match unsafe { Component::deserialize_file(&self.engine, path) } {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(path = %path.display(), "recompiling: cached component unusable: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "recompiling: cached component unusable: {e:#}")
+                }
             }
         }
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| PluginError::InvalidComponent(format!("it does not compile: {e:#}")))?;
-        if let Some(path) = cached {
-            if let Err(e) = write_cache(&component, &path) {
-                tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
-            }
+        if let Some(path) = cached
+            && let Err(e) = write_cache(&component, &path)
+        {
+            tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
         }
         Ok((component, false))
     }
@@ -164,9 +180,20 @@ impl Runtime {
         PluginInstance::new(self.clone(), plugin_id.into(), compiled, limits, egress)
     }
 
-    fn new_store(&self, plugin_id: Arc<str>, limits: &CallLimits, egress: Arc<crate::caps::egress::EgressPolicy>) -> wasmtime::Store<StoreData> {
+    fn new_store(
+        &self,
+        plugin_id: Arc<str>,
+        limits: &CallLimits,
+        egress: Arc<crate::caps::egress::EgressPolicy>,
+    ) -> wasmtime::Store<StoreData> {
         let deadline = Instant::now() + limits.timeout;
-        let call = CallState { plugin_id, egress, http_requests: 0, log_records: 0, deadline };
+        let call = CallState {
+            plugin_id,
+            egress,
+            http_requests: 0,
+            log_records: 0,
+            deadline,
+        };
         call::new_store(&self.engine, call, limits)
     }
 }

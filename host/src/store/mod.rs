@@ -88,12 +88,18 @@ impl Store {
             }),
             Dialect::Postgres => pool_options,
         };
-        let pool = pool_options.connect_with(options).await.map_err(|e| StoreError::Open(e.to_string()))?;
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
         let migrator = match dialect {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await.map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
         Ok(Self { pool, dialect })
     }
 
@@ -129,14 +135,18 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
 
 /// Now, in unix milliseconds: the one time format the store writes.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 /// Reads a boolean column: BOOLEAN on PostgreSQL, INTEGER 0/1 on SQLite
 /// (sqlx's Any driver decodes neither as the other).
 fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     use sqlx::Row;
-    row.try_get::<bool, _>(column).or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+    row.try_get::<bool, _>(column)
+        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

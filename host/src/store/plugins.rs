@@ -103,7 +103,9 @@ impl Store {
 
     /// Every installed plugin with its grants, ordered by id.
     pub async fn list_plugins(&self) -> Result<Vec<PluginRow>, StoreError> {
-        let rows = sqlx::query(&format!("{SELECT_PLUGIN} ORDER BY id")).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&format!("{SELECT_PLUGIN} ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
         let mut plugins = rows.iter().map(plugin_from_row).collect::<Result<Vec<_>, _>>()?;
         let grants = sqlx::query("SELECT plugin_id, origin FROM plugin_host_grants ORDER BY origin")
             .fetch_all(&self.pool)
@@ -194,7 +196,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!("a concurrent change to plugin {:?}", plugin.id)));
+            return Err(StoreError::Conflict(format!(
+                "a concurrent change to plugin {:?}",
+                plugin.id
+            )));
         }
         delete_unused_blobs(&mut tx).await?;
         bump_revision(&mut tx).await?;
@@ -237,8 +242,14 @@ impl Store {
     /// Removes a plugin, its grants and (when no other plugin shares them) its bytes.
     pub async fn delete_plugin(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM plugin_host_grants WHERE plugin_id = $1").bind(id).execute(&mut *tx).await?;
-        let deleted = sqlx::query("DELETE FROM plugins WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM plugin_host_grants WHERE plugin_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM plugins WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("plugin {id:?}")));
         }
@@ -287,15 +298,19 @@ impl Store {
 
     /// How many inboxes use the channel plugin `id`.
     pub async fn inboxes_using(&self, id: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM inboxes WHERE channel = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM inboxes WHERE channel = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Number of stored component blobs (for tests and `plugin show`).
     pub async fn plugin_blob_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// A host setting by key.
@@ -332,7 +347,10 @@ async fn finish_plugin_update(
     Ok(())
 }
 
-async fn put_blob(tx: &mut sqlx::Transaction<'_, sqlx::Any>, plugin: &StoredPlugin<'_>) -> Result<(), StoreError> {
+async fn put_blob(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    plugin: &StoredPlugin<'_>,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO plugin_blobs (sha256, bytes, size, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (sha256) DO NOTHING",

@@ -5,7 +5,7 @@
 //! 48-hour reply window) and verifies webhook signatures exactly as TikTok
 //! signs them. Authorization, parsing and sending come with the TikTok issue.
 
-mod signature;
+pub mod signature;
 
 use switchboard_sdk::types::*;
 use switchboard_sdk::{CONTRACT_VERSION, Channel};
@@ -15,7 +15,8 @@ pub const DEFAULT_API_BASE_URL: &str = "https://business-api.tiktok.com/open_api
 /// Default base of TikTok's OAuth pages.
 pub const DEFAULT_AUTH_BASE_URL: &str = "https://www.tiktok.com";
 
-struct TikTok;
+/// The TikTok channel.
+pub struct TikTok;
 
 fn setting(key: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
     SettingSpec {
@@ -28,7 +29,10 @@ fn setting(key: &str, description: &str, required: bool, secret: bool, default: 
 }
 
 fn not_yet<T>() -> Result<T, ChannelError> {
-    Err(ChannelError::permanent(ErrorCode::Unsupported, "this TikTok plugin version does not do this yet"))
+    Err(ChannelError::permanent(
+        ErrorCode::Unsupported,
+        "this TikTok plugin version does not do this yet",
+    ))
 }
 
 impl Channel for TikTok {
@@ -41,9 +45,27 @@ impl Channel for TikTok {
             description: "TikTok Business Messaging: direct messages with TikTok business accounts".into(),
             settings: vec![
                 setting("app_id", "TikTok app id (client key)", true, false, None),
-                setting("app_secret", "TikTok app secret; also signs webhooks", true, true, None),
-                setting("api_base_url", "Business API base URL", false, false, Some(DEFAULT_API_BASE_URL)),
-                setting("auth_base_url", "OAuth base URL", false, false, Some(DEFAULT_AUTH_BASE_URL)),
+                setting(
+                    "app_secret",
+                    "TikTok app secret; also signs webhooks",
+                    true,
+                    true,
+                    None,
+                ),
+                setting(
+                    "api_base_url",
+                    "Business API base URL",
+                    false,
+                    false,
+                    Some(DEFAULT_API_BASE_URL),
+                ),
+                setting(
+                    "auth_base_url",
+                    "OAuth base URL",
+                    false,
+                    false,
+                    Some(DEFAULT_AUTH_BASE_URL),
+                ),
             ],
             outbound_hosts: vec![
                 "https://business-api.tiktok.com".into(),
@@ -67,7 +89,11 @@ impl Channel for TikTok {
         not_yet()
     }
 
-    fn complete_authorization(_: Settings, _: Vec<KeyValue>, _: String) -> Result<Authorization, ChannelError> {
+    fn complete_authorization(
+        _: Settings,
+        _: Vec<KeyValue>,
+        _: String,
+    ) -> Result<Authorization, ChannelError> {
         not_yet()
     }
 
@@ -84,7 +110,12 @@ impl Channel for TikTok {
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case("tiktok-signature"))
             .map(|h| h.value.as_str());
-        match signature::verify(secret.as_bytes(), header, &request.body, switchboard_sdk::now_ms() / 1000) {
+        match signature::verify(
+            secret.as_bytes(),
+            header,
+            &request.body,
+            switchboard_sdk::now_ms() / 1000,
+        ) {
             Ok(()) => Verification::Accepted,
             Err(reason) => Verification::Rejected(reason.to_string()),
         }
@@ -103,4 +134,7 @@ impl Channel for TikTok {
     }
 }
 
+// Exported only in the component: a native build of this crate (unit tests,
+// the native side of benchmarks) links as an ordinary library.
+#[cfg(target_arch = "wasm32")]
 switchboard_sdk::export_channel!(TikTok);

@@ -44,7 +44,10 @@ impl std::fmt::Display for SignatureError {
 
 /// Checks a `Tiktok-Signature` header against the body at time `now_secs`.
 pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: u64) -> Result<(), SignatureError> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(SignatureError::Missing)?;
+    let header = header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or(SignatureError::Missing)?;
     let (mut timestamp, mut signature) = (None, None);
     for part in header.split(',') {
         match part.trim().split_once('=') {
@@ -60,7 +63,8 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: u64) -
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
-    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)?;
+    mac.verify_slice(&expected)
+        .map_err(|_| SignatureError::Mismatch)?;
     if t > now_secs + MAX_SKEW_SECS {
         return Err(SignatureError::Future);
     }
@@ -95,14 +99,38 @@ mod tests {
         let body = b"{}";
         let good = sign(b"secret", body, NOW);
         assert_eq!(verify(b"secret", None, body, NOW), Err(SignatureError::Missing));
-        assert_eq!(verify(b"secret", Some(" "), body, NOW), Err(SignatureError::Missing));
-        assert_eq!(verify(b"secret", Some("t=1"), body, NOW), Err(SignatureError::Malformed));
-        assert_eq!(verify(b"secret", Some("t=x,s=00"), body, NOW), Err(SignatureError::Malformed));
-        assert_eq!(verify(b"secret", Some("t=1,s=zz"), body, NOW), Err(SignatureError::Malformed));
-        assert_eq!(verify(b"other", Some(&good), body, NOW), Err(SignatureError::Mismatch));
-        assert_eq!(verify(b"secret", Some(&good), b"{ }", NOW), Err(SignatureError::Mismatch));
-        assert_eq!(verify(b"secret", Some(&good), body, NOW + MAX_AGE_SECS + 1), Err(SignatureError::Stale));
+        assert_eq!(
+            verify(b"secret", Some(" "), body, NOW),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify(b"secret", Some("t=1"), body, NOW),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(b"secret", Some("t=x,s=00"), body, NOW),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(b"secret", Some("t=1,s=zz"), body, NOW),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(b"other", Some(&good), body, NOW),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"secret", Some(&good), b"{ }", NOW),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"secret", Some(&good), body, NOW + MAX_AGE_SECS + 1),
+            Err(SignatureError::Stale)
+        );
         let future = sign(b"secret", body, NOW + MAX_SKEW_SECS + 1);
-        assert_eq!(verify(b"secret", Some(&future), body, NOW), Err(SignatureError::Future));
+        assert_eq!(
+            verify(b"secret", Some(&future), body, NOW),
+            Err(SignatureError::Future)
+        );
     }
 }
