@@ -31,7 +31,45 @@ on_both_databases!(
     egress_is_denied_until_an_admin_grants_the_origin,
     restart_loads_compiled_plugins_from_cache,
     remove_is_refused_while_inboxes_use_the_plugin,
+    calls_in_flight_finish_on_the_version_they_started_on,
 );
+
+/// Several server processes on one PostgreSQL database: a change made through
+/// one node reaches the others without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_share_plugins() {
+    let env = Env::new(Backend::Postgres).await.unwrap();
+    let token = env.super_admin_token();
+    let (a, b) = (env.serve().await.unwrap(), env.serve().await.unwrap());
+    let installed = a
+        .post_bytes(
+            "/api/v1/admin/plugins",
+            Some(&token),
+            std::fs::read(PROBE_V1).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(installed.status, 201, "{:?}", installed.json);
+    b.eventually("node b loading probe", 100, || async {
+        Ok(text_of(&b.dry_run("probe", &token, "text:b").await?.json) == Some("b"))
+    })
+    .await
+    .unwrap();
+    let upgraded = b
+        .post_bytes(
+            "/api/v1/admin/plugins/probe/upgrade",
+            Some(&token),
+            std::fs::read(PROBE_V2).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(upgraded.status, 200, "{:?}", upgraded.json);
+    a.eventually("node a running v2", 100, || async {
+        Ok(text_of(&a.dry_run("probe", &token, "text:a").await?.json) == Some("v2:a"))
+    })
+    .await
+    .unwrap();
+}
 
 fn text_of(answer: &Value) -> Option<&str> {
     answer["events"][0]["event"]["text"].as_str()
@@ -499,5 +537,55 @@ async fn remove_is_refused_while_inboxes_use_the_plugin(backend: Backend) -> any
         .delete("/api/v1/admin/plugins/probe?force=true", Some(&token), None)
         .await?;
     assert_eq!(forced.status, 204);
+    Ok(())
+}
+
+async fn calls_in_flight_finish_on_the_version_they_started_on(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = std::sync::Arc::new(env.serve().await?);
+    with_probe(&env, &server, &token).await?;
+    let mock = MockServer::start().await?;
+    let granted = server
+        .post_json(
+            "/api/v1/admin/plugins/probe/hosts",
+            Some(&token),
+            &json!({ "origin": mock.origin }),
+        )
+        .await?;
+    assert_eq!(granted.status, 200, "{:?}", granted.json);
+
+    let slow = format!("fetch:{}/slow", mock.origin);
+    let in_flight = tokio::spawn({
+        let (server, token) = (server.clone(), token.clone());
+        async move { server.dry_run("probe", &token, &slow).await }
+    });
+    server
+        .eventually("the slow request reaching the mock", 100, || async {
+            Ok(mock.hits() == 1)
+        })
+        .await?;
+    let upgraded = server
+        .post_bytes(
+            "/api/v1/admin/plugins/probe/upgrade",
+            Some(&token),
+            std::fs::read(PROBE_V2)?,
+        )
+        .await?;
+    assert_eq!(upgraded.status, 200, "{:?}", upgraded.json);
+    assert!(
+        !in_flight.is_finished(),
+        "the upgrade must land while the old call is still running"
+    );
+    assert_eq!(
+        text_of(&server.dry_run("probe", &token, "text:new").await?.json),
+        Some("v2:new")
+    );
+    let old = in_flight.await??;
+    assert_eq!(
+        text_of(&old.json),
+        Some("status 200"),
+        "the call that started on 1.0.0 ends on 1.0.0"
+    );
     Ok(())
 }

@@ -389,7 +389,8 @@ impl Drop for Server {
     }
 }
 
-/// A loopback HTTP server that answers 200 `{"ok":true}` and counts requests.
+/// A loopback HTTP server that answers 200 `{"ok":true}` and counts requests;
+/// requests to `/slow` are answered after two seconds.
 pub struct MockServer {
     /// `http://127.0.0.1:PORT`.
     pub origin: String,
@@ -401,10 +402,13 @@ impl MockServer {
     pub async fn start() -> anyhow::Result<Self> {
         let hits = Arc::new(AtomicU32::new(0));
         let counter = hits.clone();
-        let app = axum::Router::new().fallback(move || {
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
+                if uri.path() == "/slow" {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
                 axum::Json(serde_json::json!({ "ok": true }))
             }
         });
