@@ -1,5 +1,5 @@
 //! Builds the fixture plugins (`tests/fixtures/*`) once per build and tells
-//! the suites where they are (`PROBE_V1_WASM`, `PROBE_V2_WASM`).
+//! the suites where they are (`PROBE_*_WASM`).
 
 include!("../host/guest_build.rs");
 
@@ -11,7 +11,12 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     watch_guest_sources(&workspace);
-    for (variable, features) in [("PROBE_V1_WASM", &[][..]), ("PROBE_V2_WASM", &["v2"][..])] {
+    for (variable, features) in [
+        ("PROBE_V1_WASM", &[][..]),
+        ("PROBE_V2_WASM", &["v2"][..]),
+        ("PROBE_BAD_MANIFEST_WASM", &["bad-manifest"][..]),
+        ("PROBE_FUTURE_CONTRACT_WASM", &["future-contract"][..]),
+    ] {
         let built = build_guest(&workspace, "switchboard-fixture-probe", features, "");
         let copy = out_dir.join(format!("{}.wasm", variable.to_ascii_lowercase()));
         std::fs::copy(&built, &copy).expect("copy fixture");

@@ -4,7 +4,9 @@
 //! PostgreSQL.
 
 use serde_json::{Value, json};
-use switchboard_e2e::{Backend, Env, MockServer, PROBE_V1, PROBE_V2, database};
+use switchboard_e2e::{
+    Backend, Env, MockServer, PROBE_BAD_MANIFEST, PROBE_FUTURE_CONTRACT, PROBE_V1, PROBE_V2, database,
+};
 
 /// Declares `$name` once per backend.
 macro_rules! on_both_databases {
@@ -32,6 +34,9 @@ on_both_databases!(
     restart_loads_compiled_plugins_from_cache,
     remove_is_refused_while_inboxes_use_the_plugin,
     calls_in_flight_finish_on_the_version_they_started_on,
+    admin_commands_work_without_a_server_and_removal_of_a_bundled_plugin_sticks,
+    wasi_grants_nothing,
+    per_call_request_cap,
 );
 
 /// Several server processes on one PostgreSQL database: a change made through
@@ -201,7 +206,7 @@ async fn bad_files_are_refused_and_change_nothing(backend: Backend) -> anyhow::R
     };
     let (plugins_before, blobs_before) = (count("plugins").await?, count("plugin_blobs").await?);
 
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         (
             "random bytes",
             b"this is not wasm at all".to_vec(),
@@ -221,6 +226,16 @@ async fn bad_files_are_refused_and_change_nothing(backend: Backend) -> anyhow::R
             "truncated component",
             std::fs::read(PROBE_V1)?[..4000].to_vec(),
             "does not compile",
+        ),
+        (
+            "invalid manifest",
+            std::fs::read(PROBE_BAD_MANIFEST)?,
+            "manifest: id \"Probe!\" must be",
+        ),
+        (
+            "unsupported contract",
+            std::fs::read(PROBE_FUTURE_CONTRACT)?,
+            "built for contract 0.9.0; this host supports 0.1.x",
         ),
     ];
     for (what, bytes, expected) in cases {
@@ -436,15 +451,33 @@ async fn egress_is_denied_until_an_admin_grants_the_origin(backend: Backend) -> 
     with_probe(&env, &server, &token).await?;
     let mock = MockServer::start().await?;
     let fetch = format!("fetch:{}/anything", mock.origin);
+    let error_of =
+        |answer: &switchboard_e2e::Answer| answer.json["error"].as_str().unwrap_or_default().to_owned();
 
     let denied = server.dry_run("probe", &token, &fetch).await?;
     assert_eq!(denied.status, 422, "{:?}", denied.json);
+    assert!(error_of(&denied).contains("Denied"), "{:?}", denied.json);
     assert!(
-        denied.json["error"].as_str().unwrap().contains("Denied"),
+        error_of(&denied).contains("not an origin this plugin declared or was granted"),
         "{:?}",
         denied.json
     );
     assert_eq!(mock.hits(), 0, "a denied request never leaves the host");
+
+    // The probe declares http://127.0.0.1 and http://localhost: a manifest
+    // alone never opens loopback addresses, by literal or by name.
+    let literal = server.dry_run("probe", &token, "fetch:http://127.0.0.1/").await?;
+    assert!(
+        error_of(&literal).contains("127.0.0.1 is a private or loopback address"),
+        "{:?}",
+        literal.json
+    );
+    let named = server.dry_run("probe", &token, "fetch:http://localhost/").await?;
+    assert!(
+        error_of(&named).contains("localhost resolves only to private or loopback"),
+        "{:?}",
+        named.json
+    );
 
     let granted = env.cli_json(&["plugin", "grant-host", "probe", &mock.origin, "--json"]);
     assert_eq!(granted["granted_hosts"], json!([mock.origin]));
@@ -455,12 +488,15 @@ async fn egress_is_denied_until_an_admin_grants_the_origin(backend: Backend) -> 
         .await?;
     assert_eq!(mock.hits(), 1);
 
-    // A different port on the same loopback address stays closed.
-    let other = format!(
-        "fetch:http://127.0.0.1:{}/",
-        if mock.origin.ends_with(":1") { 2 } else { 1 }
+    // The grant names one origin: another port on the same address stays closed.
+    let port: u16 = mock.origin.rsplit(':').next().unwrap().parse()?;
+    let other = format!("fetch:http://127.0.0.1:{}/", port.wrapping_add(1).max(1));
+    let other = server.dry_run("probe", &token, &other).await?;
+    assert!(
+        error_of(&other).contains("not an origin this plugin declared or was granted"),
+        "{:?}",
+        other.json
     );
-    assert_eq!(server.dry_run("probe", &token, &other).await?.status, 422);
 
     let revoked = server
         .delete(
@@ -470,10 +506,94 @@ async fn egress_is_denied_until_an_admin_grants_the_origin(backend: Backend) -> 
         )
         .await?;
     assert_eq!(revoked.status, 200, "{:?}", revoked.json);
-    assert_eq!(server.dry_run("probe", &token, &fetch).await?.status, 422);
+    assert_eq!(revoked.json["granted_hosts"], json!([]));
+    let again = server.dry_run("probe", &token, &fetch).await?;
+    assert!(error_of(&again).contains("Denied"), "{:?}", again.json);
     assert_eq!(mock.hits(), 1);
     let unknown = env.cli(&["plugin", "revoke-host", "probe", &mock.origin]);
     assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("has no grant for"), "{}", unknown.stderr);
+    Ok(())
+}
+
+async fn per_call_request_cap(backend: Backend) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    env.vars
+        .push(("SWITCHBOARD_PLUGIN_MAX_REQUESTS".into(), "3".into()));
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let mock = MockServer::start().await?;
+    assert_eq!(env.cli(&["plugin", "grant-host", "probe", &mock.origin]).code, 0);
+    let three = format!("fetchn:3:{}/", mock.origin);
+    server
+        .eventually("the grant applied", 100, || async {
+            Ok(text_of(&server.dry_run("probe", &token, &three).await?.json) == Some("3 requests"))
+        })
+        .await?;
+    let before = mock.hits();
+    let four = server
+        .dry_run("probe", &token, &format!("fetchn:4:{}/", mock.origin))
+        .await?;
+    assert_eq!(four.status, 422, "{:?}", four.json);
+    assert!(
+        four.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("request 4: ErrorCode::LimitExceeded: at most 3 requests per call"),
+        "{:?}",
+        four.json
+    );
+    assert_eq!(mock.hits() - before, 3, "the fourth request never left the host");
+    Ok(())
+}
+
+async fn wasi_grants_nothing(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let answer = server.dry_run("probe", &token, "wasi").await?;
+    let text = text_of(&answer.json).unwrap_or_default();
+    assert!(
+        text.starts_with("env=0 fs=Err("),
+        "no environment, no filesystem: {text}"
+    );
+    assert!(text.contains("socket=Err("), "no sockets: {text}");
+    Ok(())
+}
+
+async fn admin_commands_work_without_a_server_and_removal_of_a_bundled_plugin_sticks(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    // No server yet: the CLI migrates and writes the database itself.
+    assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
+    let listed = env.cli_json(&["plugin", "list", "--json"]);
+    assert_eq!(ids(&listed), ["probe"]);
+    assert_eq!(
+        listed[0]["loaded"],
+        Value::Null,
+        "outside a server, `loaded` is unknown"
+    );
+
+    let server = env.serve().await?;
+    assert_eq!(
+        server.get("/health", None).await?.json["plugins"],
+        json!(["probe", "tiktok"])
+    );
+    let removed = env.cli(&["plugin", "remove", "tiktok"]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert!(server.stop().success());
+
+    let server = env.serve().await?;
+    assert_eq!(
+        server.get("/health", None).await?.json["plugins"],
+        json!(["probe"]),
+        "a bundled plugin an admin removed is not reinstalled"
+    );
+    assert_eq!(server.dry_run("probe", &token, "text:x").await?.status, 200);
     Ok(())
 }
 

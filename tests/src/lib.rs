@@ -31,6 +31,10 @@ pub fn postgres_admin_url() -> String {
 pub const PROBE_V1: &str = env!("PROBE_V1_WASM");
 /// Version 2.0.0 of the probe plugin.
 pub const PROBE_V2: &str = env!("PROBE_V2_WASM");
+/// The probe with an invalid manifest (id `Probe!`).
+pub const PROBE_BAD_MANIFEST: &str = env!("PROBE_BAD_MANIFEST_WASM");
+/// The probe claiming contract 0.9.0.
+pub const PROBE_FUTURE_CONTRACT: &str = env!("PROBE_FUTURE_CONTRACT_WASM");
 
 /// The `switchboard` binary built alongside the tests.
 pub fn binary() -> PathBuf {

@@ -80,7 +80,7 @@ impl From<AdminError> for ApiError {
             AdminError::InvalidPlugin(_) => Self::Unprocessable(e.to_string()),
             AdminError::InvalidInput(_) => Self::BadRequest(e.to_string()),
             AdminError::NotFound(_) => Self::NotFound(e.to_string()),
-            AdminError::Conflict(_) | AdminError::NotLoaded(_) | AdminError::InUse { .. } => {
+            AdminError::Conflict(_) | AdminError::NotLoaded(_) | AdminError::InUse(_) => {
                 Self::Conflict(e.to_string())
             }
             AdminError::Plugin(p) => p.into(),

@@ -39,7 +39,7 @@ async fn list(_: SuperAdmin, State(state): State<AppState>) -> Answer<Vec<Plugin
 }
 
 async fn show(_: SuperAdmin, State(state): State<AppState>, Path(id): Path<String>) -> Answer<PluginInfo> {
-    Ok(Json(admin::show(&state.plugins, &id).await?))
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 async fn install(
@@ -51,7 +51,7 @@ async fn install(
     synced(&state, ()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(admin::show(&state.plugins, &info.id).await?),
+        Json(admin::show(&state.plugins, &info.id, true).await?),
     ))
 }
 
@@ -70,18 +70,19 @@ async fn upgrade(
 ) -> Answer<PluginInfo> {
     admin::upgrade(&state.plugins, Some(&id), bytes.to_vec(), params.allow_downgrade).await?;
     synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id).await?))
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 async fn enable(_: SuperAdmin, State(state): State<AppState>, Path(id): Path<String>) -> Answer<PluginInfo> {
     admin::set_enabled(&state.plugins, &id, true).await?;
     synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id).await?))
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 async fn disable(_: SuperAdmin, State(state): State<AppState>, Path(id): Path<String>) -> Answer<PluginInfo> {
-    let info = admin::set_enabled(&state.plugins, &id, false).await?;
-    Ok(Json(synced(&state, info).await?))
+    admin::set_enabled(&state.plugins, &id, false).await?;
+    synced(&state, ()).await?;
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 #[derive(Deserialize)]
@@ -111,8 +112,9 @@ async fn grant_host(
     Path(id): Path<String>,
     AppJson(body): AppJson<OriginBody>,
 ) -> Answer<PluginInfo> {
-    let info = admin::grant_host(&state.plugins, &id, &body.origin).await?;
-    Ok(Json(synced(&state, info).await?))
+    admin::grant_host(&state.plugins, &id, &body.origin).await?;
+    synced(&state, ()).await?;
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 async fn revoke_host(
@@ -121,8 +123,9 @@ async fn revoke_host(
     Path(id): Path<String>,
     AppJson(body): AppJson<OriginBody>,
 ) -> Answer<PluginInfo> {
-    let info = admin::revoke_host(&state.plugins, &id, &body.origin).await?;
-    Ok(Json(synced(&state, info).await?))
+    admin::revoke_host(&state.plugins, &id, &body.origin).await?;
+    synced(&state, ()).await?;
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 #[derive(Deserialize)]
@@ -140,7 +143,7 @@ async fn set_limits(
 ) -> Answer<PluginInfo> {
     admin::set_limits(&state.plugins, &id, body.timeout_ms, body.memory_mib).await?;
     synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id).await?))
+    Ok(Json(admin::show(&state.plugins, &id, true).await?))
 }
 
 async fn dry_run_webhook(

@@ -212,6 +212,8 @@ impl EgressPolicy {
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the target itself, past the guarded resolver.
+            .no_proxy()
             .dns_resolver(resolver)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -295,6 +297,12 @@ impl EgressPolicy {
         if remaining.is_zero() {
             return Err(EgressError::new(Timeout, "the call's deadline has passed"));
         }
+        if let Some((name, _)) = request.headers.iter().find(|(name, _)| is_host_controlled(name)) {
+            return Err(EgressError::new(
+                InvalidRequest,
+                format!("header {name:?} is set by the host"),
+            ));
+        }
         let mut builder = self
             .client
             .request(method, url)
@@ -358,6 +366,23 @@ fn classify(error: &reqwest::Error) -> EgressError {
     EgressError::new(code, message)
 }
 
+/// Headers a plugin may not set: they would let it address another virtual
+/// host than the allowlisted URL names, or break HTTP framing.
+fn is_host_controlled(name: &str) -> bool {
+    const HOST_CONTROLLED: &[&str] = &[
+        "host",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "keep-alive",
+        "forwarded",
+    ];
+    let name = name.to_ascii_lowercase();
+    HOST_CONTROLLED.contains(&name.as_str()) || name.starts_with("proxy-") || name.starts_with("x-forwarded-")
+}
+
 /// Resolves host names and drops non-public addresses unless a grant names the host.
 struct GuardedResolver {
     private_ok: Vec<OriginPattern>,
@@ -414,15 +439,34 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            let embedded_v4 = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            // Addresses that carry an IPv4 address: judge that one.
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            if seg[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_public(embedded_v4(seg[6], seg[7])); // IPv4-compatible ::a.b.c.d
+            }
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded_v4(seg[6], seg[7])); // NAT64
+            }
+            if seg[0] == 0x2002 {
+                return is_public(embedded_v4(seg[1], seg[2])); // 6to4
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] & 0xffc0) == 0xfec0)
         }
     }
 }
@@ -530,8 +574,30 @@ mod tests {
                 "{private} must not be public"
             );
         }
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2002:808:808::",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public} is public");
+        }
+    }
+
+    #[test]
+    fn plugins_cannot_set_framing_or_virtual_host_headers() {
+        for name in [
+            "Host",
+            "content-length",
+            "Transfer-Encoding",
+            "Proxy-Authorization",
+            "X-Forwarded-For",
+        ] {
+            assert!(is_host_controlled(name), "{name}");
+        }
+        for name in ["authorization", "content-type", "x-signature"] {
+            assert!(!is_host_controlled(name), "{name}");
         }
     }
 

@@ -6,7 +6,7 @@ use super::CallState;
 
 /// Most records one call may write; the rest are dropped (one warning says so).
 pub const MAX_RECORDS_PER_CALL: u32 = 200;
-/// Longest message kept, in bytes; longer ones are cut.
+/// Longest message (and longest rendering of the fields) kept, in bytes; longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// Severity of a plugin's log record.
@@ -33,16 +33,13 @@ pub fn write(call: &mut CallState, level: Level, message: &str, fields: &[(Strin
         }
         return;
     }
-    let mut end = message.len().min(MAX_MESSAGE_BYTES);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    let message = &message[..end];
+    let message = cut(message, MAX_MESSAGE_BYTES);
     let fields = fields
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ");
+    let fields = cut(&fields, MAX_MESSAGE_BYTES);
     let plugin = &*call.plugin_id;
     match level {
         Level::Trace => tracing::trace!(target: "plugin", plugin, fields, "{message}"),
@@ -51,4 +48,13 @@ pub fn write(call: &mut CallState, level: Level, message: &str, fields: &[(Strin
         Level::Warn => tracing::warn!(target: "plugin", plugin, fields, "{message}"),
         Level::Error => tracing::error!(target: "plugin", plugin, fields, "{message}"),
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

@@ -157,7 +157,7 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
                 print_table(&list);
             }
         }),
-        PluginCommand::Show { name, json } => admin::show(&host, &name).await.map(|info| {
+        PluginCommand::Show { name, json } => admin::show(&host, &name, false).await.map(|info| {
             if json {
                 let _ = super::print_json(&info);
             } else {
@@ -235,6 +235,7 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(AdminError::Store(e)) => Err(e.into()),
+        Err(AdminError::Plugin(e @ crate::runtime::PluginError::Host { .. })) => Err(e.into()),
         Err(refused) => {
             eprintln!("error: {refused}");
             Ok(ExitCode::from(1))

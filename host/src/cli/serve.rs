@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::{AppState, router};
+use crate::api::AppState;
 use crate::config::HostConfig;
 use crate::plugins::bundled;
 
@@ -47,14 +47,16 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
     println!("switchboard listening on http://{local}");
 
-    let app = router(AppState {
-        store: store.clone(),
-        plugins,
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    crate::api::serve(
+        listener,
+        AppState {
+            store: store.clone(),
+            plugins,
+        },
+        shutdown_signal(),
+    )
+    .await
+    .context("serving HTTP")?;
     let _ = shutdown_tx.send(true);
     let _ = follower.await;
     store.close().await;

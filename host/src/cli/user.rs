@@ -47,10 +47,10 @@ pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<Ex
     }
     let (store, _) = super::open(config).await?;
     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-    let user_id = store.insert_user(&name, &email, super_admin).await?;
     let token = new_token();
-    store
-        .insert_token(user_id, &crate::runtime::Runtime::sha256(token.as_bytes()))
+    let digest = crate::runtime::Runtime::sha256(token.as_bytes());
+    let user_id = store
+        .insert_user_with_token(&name, &email, super_admin, &digest)
         .await?;
     if json {
         super::print_json(

@@ -23,8 +23,8 @@ pub enum AdminError {
     /// The request is malformed.
     #[error("{0}")]
     InvalidInput(String),
-    /// No such plugin.
-    #[error("plugin {0:?} is not installed")]
+    /// No such plugin, or no such grant.
+    #[error("{0}")]
     NotFound(String),
     /// The plugin exists, or the change conflicts with its state.
     #[error("{0}")]
@@ -33,13 +33,8 @@ pub enum AdminError {
     #[error("plugin {0:?} is not loaded (disabled, or it failed to load: see `switchboard plugin show`)")]
     NotLoaded(String),
     /// Inboxes still use the plugin.
-    #[error("plugin {id:?} is used by {inboxes} inbox(es); remove them first or pass --force")]
-    InUse {
-        /// Plugin id.
-        id: String,
-        /// How many inboxes.
-        inboxes: i64,
-    },
+    #[error("{0}; remove them first or pass --force")]
+    InUse(String),
     /// A call into the plugin failed.
     #[error(transparent)]
     Plugin(PluginError),
@@ -51,10 +46,9 @@ pub enum AdminError {
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => {
-                AdminError::NotFound(what.trim_start_matches("plugin ").trim_matches('"').to_owned())
-            }
-            StoreError::Conflict(what) => AdminError::Conflict(format!("{what} already exists")),
+            StoreError::NotFound(what) => AdminError::NotFound(format!("{what} is not installed")),
+            StoreError::Conflict(_) | StoreError::Changed(_) => AdminError::Conflict(e.to_string()),
+            StoreError::InUse { .. } => AdminError::InUse(e.to_string()),
             other => AdminError::Store(other),
         }
     }
@@ -142,7 +136,7 @@ pub async fn inspect(runtime: &Arc<Runtime>, bytes: Vec<u8>) -> Result<Inspected
     if !supports_contract(&contract) {
         return Err(AdminError::InvalidPlugin(format!(
             "it was built for contract {contract}; this host supports {}",
-            SUPPORTED_CONTRACTS
+            crate::runtime::SUPPORTED_CONTRACTS
         )));
     }
     Ok(Inspected {
@@ -152,9 +146,6 @@ pub async fn inspect(runtime: &Arc<Runtime>, bytes: Vec<u8>) -> Result<Inspected
         load_ms,
     })
 }
-
-/// Contract versions this host loads, for messages.
-pub const SUPPORTED_CONTRACTS: &str = "switchboard:channel 0.1.x";
 
 fn supports_contract(version: &semver::Version) -> bool {
     version.major == 0 && version.minor == 1
@@ -177,6 +168,7 @@ fn stored<'a>(inspected: &'a Inspected, manifest_json: &'a str, bundled: bool) -
 pub async fn install(host: &PluginHost, bytes: Vec<u8>, bundled: bool) -> Result<PluginInfo, AdminError> {
     let inspected = inspect(host.runtime(), bytes).await?;
     let id = inspected.manifest.id.clone();
+    refuse_env_collisions(host, &inspected.manifest).await?;
     let manifest_json = serde_json::to_string(&inspected.manifest).expect("manifest serialises");
     host.store()
         .insert_plugin(&stored(&inspected, &manifest_json, bundled))
@@ -188,7 +180,32 @@ pub async fn install(host: &PluginHost, bytes: Vec<u8>, bundled: bool) -> Result
             other => other.into(),
         })?;
     tracing::info!(plugin = %id, version = %inspected.manifest.version, "plugin installed");
-    show(host, &id).await
+    show(host, &id, false).await
+}
+
+/// Refuses a manifest whose settings would read another installed plugin's
+/// environment variables (e.g. plugin `tiktok-app` key `secret` and plugin
+/// `tiktok` key `app_secret` both map to `TIKTOK_APP_SECRET`).
+async fn refuse_env_collisions(host: &PluginHost, manifest: &Manifest) -> Result<(), AdminError> {
+    let mine = settings::env_names(manifest);
+    for row in host.store().list_plugins().await? {
+        if row.id == manifest.id {
+            continue;
+        }
+        let Ok(other) = serde_json::from_str::<Manifest>(&row.manifest) else {
+            continue;
+        };
+        if let Some(shared) = settings::env_names(&other)
+            .into_iter()
+            .find(|name| mine.contains(name))
+        {
+            return Err(AdminError::InvalidPlugin(format!(
+                "its settings would read ${shared}, which belongs to plugin {:?}",
+                row.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Replaces an installed plugin with a new build of the same id. Refuses a
@@ -220,6 +237,7 @@ pub async fn upgrade(
             current.version
         )));
     }
+    refuse_env_collisions(host, &inspected.manifest).await?;
     let manifest_json = serde_json::to_string(&inspected.manifest).expect("manifest serialises");
     host.store()
         .replace_plugin(
@@ -228,32 +246,23 @@ pub async fn upgrade(
         )
         .await?;
     tracing::info!(plugin = %new_id, from = %current.version, to = %new, "plugin upgraded");
-    show(host, &new_id).await
+    show(host, &new_id, false).await
 }
 
 /// Enables or disables a plugin.
 pub async fn set_enabled(host: &PluginHost, id: &str, enabled: bool) -> Result<PluginInfo, AdminError> {
     host.store().set_plugin_enabled(id, enabled).await?;
-    show(host, id).await
+    show(host, id, false).await
 }
 
 /// Removes a plugin; refuses while inboxes use it unless `force`.
 pub async fn remove(host: &PluginHost, id: &str, force: bool) -> Result<(), AdminError> {
     let row = host.store().get_plugin(id).await?;
-    let inboxes = host.store().inboxes_using(id).await?;
-    if inboxes > 0 && !force {
-        return Err(AdminError::InUse {
-            id: id.to_owned(),
-            inboxes,
-        });
-    }
-    host.store().delete_plugin(id).await?;
-    if row.bundled {
-        // Remember the admin's choice so that the next start does not reinstall it.
-        host.store()
-            .set_host_setting(&super::bundled::removed_key(id), "1")
-            .await?;
-    }
+    // Remember the admin's choice so that the next start does not reinstall it.
+    let tombstone = row.bundled.then(|| super::bundled::removed_key(id));
+    host.store()
+        .delete_plugin(id, force, tombstone.as_deref())
+        .await?;
     Ok(())
 }
 
@@ -268,7 +277,7 @@ fn parse_origin(origin: &str) -> Result<String, AdminError> {
 pub async fn grant_host(host: &PluginHost, id: &str, origin: &str) -> Result<PluginInfo, AdminError> {
     let origin = parse_origin(origin)?;
     host.store().grant_origin(id, &origin).await?;
-    show(host, id).await
+    show(host, id, false).await
 }
 
 /// Revokes a granted origin.
@@ -276,9 +285,11 @@ pub async fn revoke_host(host: &PluginHost, id: &str, origin: &str) -> Result<Pl
     let origin = parse_origin(origin)?;
     host.store().get_plugin(id).await?;
     if !host.store().revoke_origin(id, &origin).await? {
-        return Err(AdminError::NotFound(format!("{id}: no grant for {origin}")));
+        return Err(AdminError::NotFound(format!(
+            "plugin {id:?} has no grant for {origin}"
+        )));
     }
-    show(host, id).await
+    show(host, id, false).await
 }
 
 /// Sets per-call limits (`None` keeps the current value; 0 resets to the default).
@@ -310,7 +321,7 @@ pub async fn set_limits(
         None => row.memory_limit_bytes,
     };
     host.store().set_plugin_limits(id, timeout, memory).await?;
-    show(host, id).await
+    show(host, id, false).await
 }
 
 /// Every installed plugin.
@@ -319,10 +330,11 @@ pub async fn list(host: &PluginHost, in_server: bool) -> Result<Vec<PluginInfo>,
     rows.into_iter().map(|row| info(host, row, in_server)).collect()
 }
 
-/// One installed plugin.
-pub async fn show(host: &PluginHost, id: &str) -> Result<PluginInfo, AdminError> {
+/// One installed plugin; `in_server` says whether `host` is a serving
+/// process (else `loaded` is `null`).
+pub async fn show(host: &PluginHost, id: &str, in_server: bool) -> Result<PluginInfo, AdminError> {
     let row = host.store().get_plugin(id).await?;
-    info(host, row, true)
+    info(host, row, in_server)
 }
 
 fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo, AdminError> {

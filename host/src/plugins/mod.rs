@@ -121,7 +121,10 @@ impl PluginHost {
                 next.insert(row.id.clone(), existing.clone());
                 continue;
             }
-            match self.load(row.clone()).await {
+            // A store failure is transient: fail the whole sync so that it is
+            // retried on the next tick instead of being recorded as synced.
+            let bytes = self.store.plugin_bytes(&row.sha256).await?;
+            match self.load(row.clone(), bytes).await {
                 Ok(plugin) => {
                     let from_cache = plugin.instance.compiled().from_cache;
                     let load_ms = plugin.instance.compiled().load_time.as_millis() as u64;
@@ -129,7 +132,13 @@ impl PluginHost {
                     next.insert(row.id.clone(), Arc::new(plugin));
                 }
                 Err(error) => {
+                    // A build that cannot load must not take down the one that
+                    // serves: keep the previous version, if any, and report.
                     tracing::error!(plugin = %row.id, "plugin failed to load: {error}");
+                    if let Some(previous) = current.get(&row.id) {
+                        tracing::warn!(plugin = %row.id, version = %previous.row.version, "still serving the previous version");
+                        next.insert(row.id.clone(), previous.clone());
+                    }
                     failures.push(LoadFailure {
                         plugin: row.id.clone(),
                         error,
@@ -146,14 +155,9 @@ impl PluginHost {
         Ok(true)
     }
 
-    async fn load(&self, row: PluginRow) -> Result<LoadedPlugin, String> {
+    async fn load(&self, row: PluginRow, bytes: Vec<u8>) -> Result<LoadedPlugin, String> {
         let manifest: Manifest =
             serde_json::from_str(&row.manifest).map_err(|e| format!("stored manifest unreadable: {e}"))?;
-        let bytes = self
-            .store
-            .plugin_bytes(&row.sha256)
-            .await
-            .map_err(|e| e.to_string())?;
         let compiled = self
             .runtime
             .compile(Arc::new(bytes))

@@ -55,10 +55,14 @@ impl WasiView for StoreData {
     }
 }
 
-/// `StoreLimits` plus a record of whether a memory growth was refused, so that
-/// the resulting trap can be reported as a memory-limit breach.
+/// `StoreLimits` for tables and counts, plus a memory cap on the *sum* of all
+/// linear memories of the call (StoreLimits caps each memory on its own), and
+/// a record of whether a growth was refused, so that the resulting trap can be
+/// reported as a memory-limit breach.
 struct MemoryLimiter {
     inner: StoreLimits,
+    cap_bytes: usize,
+    total_bytes: usize,
     memory_refused: bool,
     peak_bytes: usize,
 }
@@ -70,10 +74,12 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        let total = self.total_bytes - current + desired;
+        let allowed = total <= self.cap_bytes && maximum.is_none_or(|max| desired <= max);
         self.memory_refused |= !allowed;
         if allowed {
-            self.peak_bytes = self.peak_bytes.max(desired);
+            self.total_bytes = total;
+            self.peak_bytes = self.peak_bytes.max(total);
         }
         Ok(allowed)
     }
@@ -112,7 +118,6 @@ fn deny_all_wasi() -> WasiCtx {
 
 pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &CallLimits) -> Store<StoreData> {
     let inner = StoreLimitsBuilder::new()
-        .memory_size(limits.memory_bytes)
         .instances(64)
         .tables(64)
         .memories(16)
@@ -124,6 +129,8 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
         table: ResourceTable::new(),
         limiter: MemoryLimiter {
             inner,
+            cap_bytes: limits.memory_bytes,
+            total_bytes: 0,
             memory_refused: false,
             peak_bytes: 0,
         },
@@ -143,6 +150,9 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
     });
     store
 }
+
+/// The contract versions this host loads, for messages.
+pub const SUPPORTED_CONTRACTS: &str = "0.1.x";
 
 /// The bindings of the contract version a component implements. Only this
 /// enum knows which versions exist.
@@ -238,16 +248,16 @@ impl PluginInstance {
 
     fn classify(&self, error: wasmtime::Error, store: &Store<StoreData>) -> PluginError {
         let plugin = self.plugin_id.to_string();
-        if store.data().limiter.memory_refused {
-            return PluginError::MemoryLimit {
-                plugin,
-                limit_bytes: self.limits.memory_bytes,
-            };
-        }
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginError::Timeout {
                 plugin,
                 after: self.limits.timeout,
+            };
+        }
+        if store.data().limiter.memory_refused {
+            return PluginError::MemoryLimit {
+                plugin,
+                limit_bytes: self.limits.memory_bytes,
             };
         }
         let message = format!("{error:#}");

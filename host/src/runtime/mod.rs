@@ -19,7 +19,7 @@ mod convert;
 mod error;
 mod host_imports;
 
-pub use call::{CallLimits, PluginInstance};
+pub use call::{CallLimits, PluginInstance, SUPPORTED_CONTRACTS};
 pub use error::PluginError;
 
 use std::hash::{Hash, Hasher};
@@ -132,7 +132,14 @@ impl Runtime {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::InvalidComponent(format!("it needs something the host does not provide: {e:#}"))
         })?;
-        let bindings = call::Bindings::new(pre)?;
+        let bindings =
+            call::Bindings::new(pre).map_err(|e| match exported_contract(&component, &self.engine) {
+                Some(version) => PluginError::InvalidComponent(format!(
+                    "it was built for contract switchboard:channel@{version}; this host supports {}",
+                    call::SUPPORTED_CONTRACTS
+                )),
+                None => e,
+            })?;
         Ok(Arc::new(CompiledPlugin {
             bindings,
             sha256,
@@ -196,6 +203,14 @@ impl Runtime {
         };
         call::new_store(&self.engine, call, limits)
     }
+}
+
+/// The version of `switchboard:channel/channel` a component exports, if any.
+fn exported_contract(component: &Component, engine: &Engine) -> Option<String> {
+    component.component_type().exports(engine).find_map(|(name, _)| {
+        name.strip_prefix("switchboard:channel/channel@")
+            .map(str::to_owned)
+    })
 }
 
 fn write_cache(component: &Component, path: &std::path::Path) -> Result<(), String> {

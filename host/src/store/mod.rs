@@ -37,6 +37,19 @@ pub enum StoreError {
     /// The write would break a uniqueness rule.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The row changed since it was read (optimistic concurrency).
+    #[error("{0} changed concurrently; try again")]
+    Changed(String),
+    /// The row is still referenced.
+    #[error("{what} is used by {count} {by}")]
+    InUse {
+        /// What was to be deleted.
+        what: String,
+        /// How many rows reference it.
+        count: i64,
+        /// What references it.
+        by: &'static str,
+    },
 }
 
 /// Which database the store talks to.

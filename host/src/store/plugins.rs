@@ -239,36 +239,55 @@ impl Store {
         finish_plugin_update(tx, id, updated.rows_affected()).await
     }
 
-    /// Removes a plugin, its grants and (when no other plugin shares them) its bytes.
-    pub async fn delete_plugin(&self, id: &str) -> Result<(), StoreError> {
+    /// Removes a plugin, its grants and (when no other plugin shares them) its
+    /// bytes, refusing while inboxes use it unless `force`. `tombstone` names a
+    /// host setting to set in the same transaction (a removed bundled plugin
+    /// must stay removed even if the process dies right after).
+    pub async fn delete_plugin(
+        &self,
+        id: &str,
+        force: bool,
+        tombstone: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM plugin_host_grants WHERE plugin_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM plugins WHERE id = $1")
+        // Write first, read after: a SQLite transaction that reads before it
+        // writes can fail to upgrade its lock under concurrent writers.
+        let guard = if force {
+            ""
+        } else {
+            " AND NOT EXISTS (SELECT 1 FROM inboxes WHERE channel = $1)"
+        };
+        let deleted = sqlx::query(&format!("DELETE FROM plugins WHERE id = $1{guard}"))
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("plugin {id:?}")));
+            tx.rollback().await?;
+            self.get_plugin(id).await?;
+            let count = self.inboxes_using(id).await?;
+            return Err(StoreError::InUse {
+                what: format!("plugin {id:?}"),
+                count,
+                by: "inbox(es)",
+            });
         }
         delete_unused_blobs(&mut tx).await?;
+        if let Some(key) = tombstone {
+            sqlx::query(
+                "INSERT INTO host_state (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = '1'",
+            )
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Adds an origin to a plugin's grants (no-op when already granted).
+    /// Adds an origin to a plugin's grants; answers whether it was new.
     pub async fn grant_origin(&self, id: &str, origin: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM plugins WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("plugin {id:?}")));
-        }
         let inserted = sqlx::query(
             "INSERT INTO plugin_host_grants (plugin_id, origin, granted_at) VALUES ($1, $2, $3) \
              ON CONFLICT (plugin_id, origin) DO NOTHING",
@@ -277,7 +296,13 @@ impl Store {
         .bind(origin)
         .bind(now_ms())
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound(format!("plugin {id:?}"))
+            }
+            _ => StoreError::Query(e),
+        })?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(inserted.rows_affected() > 0)

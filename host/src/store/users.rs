@@ -16,8 +16,16 @@ pub struct TokenOwner {
 }
 
 impl Store {
-    /// Creates a user; fails with `Conflict` when the email is taken.
-    pub async fn insert_user(&self, name: &str, email: &str, super_admin: bool) -> Result<i64, StoreError> {
+    /// Creates a user with one API token (stored as its sha256), in one
+    /// transaction; fails with `Conflict` when the email is taken.
+    pub async fn insert_user_with_token(
+        &self,
+        name: &str,
+        email: &str,
+        super_admin: bool,
+        token_sha256: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -25,21 +33,17 @@ impl Store {
         .bind(email)
         .bind(super_admin)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict_as(&format!("user {email:?}")))?;
-        Ok(id)
-    }
-
-    /// Records a token (by its sha256) for a user.
-    pub async fn insert_token(&self, user_id: i64, token_sha256: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO access_tokens (token_sha256, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_sha256)
-            .bind(user_id)
+            .bind(id)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The user owning the token with this sha256, if any.
