@@ -6,6 +6,7 @@ pub mod caps;
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod conversations;
 pub mod plugins;
 pub mod runtime;
 pub mod store;

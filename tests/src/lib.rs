@@ -311,6 +311,23 @@ impl Server {
             .await
     }
 
+    /// Any method, with an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        let request = match body {
+            Some(b) => request.json(b),
+            None => request,
+        };
+        self.send(request, token).await
+    }
+
     /// PATCH with a JSON body.
     pub async fn send_patch(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Answer> {
         self.send(

@@ -15,6 +15,15 @@ pub enum ApiError {
     /// No or bad token.
     #[error("Invalid Access Token")]
     Unauthorized,
+    /// No credential at all (Chatwoot answers this with an `errors` array).
+    #[error("You need to sign in or sign up before continuing.")]
+    SignInRequired,
+    /// The token's user is not a member of the account in the path.
+    #[error("You are not authorized to access this account")]
+    NotAccountMember,
+    /// The member's role does not allow the action.
+    #[error("You are not authorized to do this action")]
+    NotAllowed,
     /// Token fine, permission missing.
     #[error("You are not authorized to do this action")]
     Forbidden,
@@ -47,7 +56,9 @@ pub enum ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::SignInRequired | Self::NotAccountMember | Self::NotAllowed => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -66,11 +77,11 @@ impl IntoResponse for ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!("internal error: {cause}");
         }
-        (
-            self.status(),
-            Json(serde_json::json!({ "error": self.to_string() })),
-        )
-            .into_response()
+        let body = match &self {
+            Self::SignInRequired => serde_json::json!({ "errors": [self.to_string()] }),
+            _ => serde_json::json!({ "error": self.to_string() }),
+        };
+        (self.status(), Json(body)).into_response()
     }
 }
 
@@ -104,6 +115,11 @@ impl From<PluginError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(e.to_string())
+        use crate::store::StoreError as S;
+        match e {
+            S::NotFound(_) => Self::NotFound("Resource could not be found".into()),
+            S::Conflict(_) | S::Changed(_) | S::InUse { .. } => Self::Unprocessable(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }

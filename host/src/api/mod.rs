@@ -3,12 +3,19 @@
 //!
 //! Only this module knows axum.
 
+mod accounts;
 mod auth;
+mod contacts;
+mod conversations;
 mod error;
 mod extract;
 mod health;
+mod inboxes;
+mod messages;
 mod plugins;
+mod views;
 
+pub use auth::{new_token, role};
 pub use error::ApiError;
 
 use std::sync::Arc;
@@ -34,6 +41,11 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(accounts::router())
+        .merge(inboxes::router())
+        .merge(contacts::router())
+        .merge(conversations::router())
+        .merge(messages::router())
         .nest("/api/v1/admin/plugins", plugins::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(tower_http::trace::TraceLayer::new_for_http())

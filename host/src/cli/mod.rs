@@ -1,6 +1,7 @@
 //! The `switchboard` command line: one file per command group. Commands
 //! return an exit code: 0 done, 1 nothing matched or refused, 2 error.
 
+mod account;
 mod bench;
 mod plugin;
 mod serve;
@@ -41,6 +42,12 @@ pub enum Command {
     /// Create users and their API tokens.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Create accounts.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Turn per-account feature flags on.
+    #[command(subcommand)]
+    Feature(account::FeatureCommand),
     /// Measure plugin compile time, call latency and memory.
     Bench(bench::BenchArgs),
 }
@@ -68,6 +75,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.config, args).await,
         Command::Plugin(command) => plugin::run(&cli.config, command).await,
         Command::User(command) => user::run(&cli.config, command).await,
+        Command::Account(command) => account::run(&cli.config, command).await,
+        Command::Feature(command) => account::run_feature(&cli.config, command).await,
         Command::Bench(args) => bench::run(&cli.config, args).await,
     }
 }

@@ -6,9 +6,17 @@
 //! text picked by [`Dialect`]) differ. Callers get plain Rust types; nothing
 //! outside this module sees sqlx.
 
+mod accounts;
+mod contacts;
+mod conversations;
+mod inboxes;
 mod plugins;
 mod users;
 
+pub use accounts::{AccountChanges, AccountRow, UserRow};
+pub use contacts::{ContactChanges, ContactRow, NewContact};
+pub use conversations::{ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewMessage};
+pub use inboxes::{InboxChanges, InboxRow};
 pub use plugins::{PluginRow, StoredPlugin};
 pub use users::TokenOwner;
 

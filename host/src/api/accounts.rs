@@ -1,0 +1,173 @@
+//! Profile, account and agents: `/api/v1/profile`,
+//! `/api/v1/accounts/{account_id}` and `/api/v1/accounts/{account_id}/agents`.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Caller, Member, role};
+use super::extract::AppJson;
+use super::views;
+use super::{ApiError, AppState};
+use crate::store::AccountChanges;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/profile", get(profile))
+        .route(
+            "/api/v1/accounts/{account_id}",
+            get(show_account).patch(update_account),
+        )
+        .route(
+            "/api/v1/accounts/{account_id}/agents",
+            get(list_agents).post(create_agent),
+        )
+        .route(
+            "/api/v1/accounts/{account_id}/agents/{id}",
+            patch(update_agent).delete(delete_agent),
+        )
+}
+
+async fn profile(Caller(owner): Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let user = state.store.get_user(owner.user_id).await?;
+    let accounts = state.store.user_accounts(owner.user_id).await?;
+    Ok(Json(views::profile(&user, &accounts)))
+}
+
+async fn show_account(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let account = state.store.get_account(member.account_id).await?;
+    let features = state.store.account_features(member.account_id).await?;
+    Ok(Json(views::account(&account, &features)))
+}
+
+#[derive(Deserialize)]
+struct AccountBody {
+    name: Option<String>,
+    locale: Option<String>,
+    domain: Option<String>,
+    support_email: Option<String>,
+}
+
+async fn update_account(
+    member: Member,
+    State(state): State<AppState>,
+    AppJson(body): AppJson<AccountBody>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::Unprocessable("Name can't be blank".into()));
+    }
+    let changes = AccountChanges {
+        name: body.name,
+        locale: body.locale,
+        domain: body.domain,
+        support_email: body.support_email,
+    };
+    let account = state.store.update_account(member.account_id, &changes).await?;
+    let features = state.store.account_features(member.account_id).await?;
+    Ok(Json(views::account(&account, &features)))
+}
+
+async fn list_agents(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let agents = state.store.list_agents(member.account_id).await?;
+    Ok(Json(Value::Array(
+        agents
+            .iter()
+            .map(|a| views::agent(a, member.account_id))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct NewAgent {
+    name: String,
+    email: String,
+    #[serde(default = "default_role")]
+    role: String,
+}
+
+fn default_role() -> String {
+    "agent".into()
+}
+
+async fn create_agent(
+    member: Member,
+    State(state): State<AppState>,
+    AppJson(body): AppJson<NewAgent>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    let role = role::parse(&body.role)
+        .ok_or_else(|| ApiError::Unprocessable(format!("unknown role {:?}", body.role)))?;
+    if !body.email.contains('@') || body.name.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "an agent needs a name and a valid email".into(),
+        ));
+    }
+    let user_id = match state.store.user_by_email(&body.email).await? {
+        Some(user) => user.id,
+        None => state.store.insert_user(&body.name, &body.email).await?,
+    };
+    if state
+        .store
+        .membership(member.account_id, user_id)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "{} is already an agent of this account",
+            body.email
+        )));
+    }
+    state
+        .store
+        .set_membership(member.account_id, user_id, role)
+        .await?;
+    let agent = state.store.get_agent(member.account_id, user_id).await?;
+    Ok(Json(views::agent(&agent, member.account_id)))
+}
+
+#[derive(Deserialize)]
+struct AgentChanges {
+    name: Option<String>,
+    role: Option<String>,
+}
+
+async fn update_agent(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(i64, i64)>,
+    AppJson(body): AppJson<AgentChanges>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    let current = state.store.get_agent(member.account_id, id).await?;
+    if let Some(name) = body.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        state.store.rename_user(id, name).await?;
+    }
+    if let Some(name) = &body.role {
+        let role =
+            role::parse(name).ok_or_else(|| ApiError::Unprocessable(format!("unknown role {name:?}")))?;
+        state
+            .store
+            .set_membership(member.account_id, current.id, role)
+            .await?;
+    }
+    let agent = state.store.get_agent(member.account_id, id).await?;
+    Ok(Json(views::agent(&agent, member.account_id)))
+}
+
+async fn delete_agent(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    if id == member.user.user_id {
+        return Err(ApiError::Unprocessable(
+            "you cannot remove yourself from the account".into(),
+        ));
+    }
+    state.store.remove_membership(member.account_id, id).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,211 @@
+//! `/api/v1/accounts/{account_id}/inboxes` and `/inbox_members`. Agents see
+//! only the inboxes they belong to; administrators see and manage all.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Member;
+use super::extract::AppJson;
+use super::views;
+use super::{ApiError, AppState};
+use crate::store::InboxChanges;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/accounts/{account_id}/inboxes", get(list).post(create))
+        .route(
+            "/api/v1/accounts/{account_id}/inboxes/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .route(
+            "/api/v1/accounts/{account_id}/inbox_members/{inbox_id}",
+            get(members),
+        )
+        .route(
+            "/api/v1/accounts/{account_id}/inbox_members",
+            post(add_members).patch(replace_members).delete(remove_members),
+        )
+}
+
+/// The inbox, if the member may see it (administrators: any of the account's).
+pub async fn visible_inbox(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+) -> Result<crate::store::InboxRow, ApiError> {
+    let inbox = state.store.get_inbox(member.account_id, id).await?;
+    if !member.is_admin() && !state.store.is_inbox_member(id, member.user.user_id).await? {
+        return Err(ApiError::NotFound("Resource could not be found".into()));
+    }
+    Ok(inbox)
+}
+
+async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let only = (!member.is_admin()).then_some(member.user.user_id);
+    let inboxes = state.store.list_inboxes(member.account_id, only).await?;
+    Ok(Json(
+        json!({ "payload": inboxes.iter().map(views::inbox).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn show(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(views::inbox(&visible_inbox(&state, &member, id).await?)))
+}
+
+#[derive(Deserialize)]
+struct ChannelSpec {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct NewInbox {
+    name: String,
+    channel: ChannelSpec,
+}
+
+async fn create(
+    member: Member,
+    State(state): State<AppState>,
+    AppJson(body): AppJson<NewInbox>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::Unprocessable("Name can't be blank".into()));
+    }
+    let plugin = state.plugins.get(&body.channel.kind).ok_or_else(|| {
+        ApiError::Unprocessable(format!("no enabled channel plugin {:?}", body.channel.kind))
+    })?;
+    if plugin.manifest.supports_authorization {
+        return Err(ApiError::Unprocessable(format!(
+            "{} inboxes are created by connecting an account (the channel's authorization flow)",
+            plugin.manifest.name
+        )));
+    }
+    let inbox = state
+        .store
+        .insert_inbox(member.account_id, body.name.trim(), &plugin.manifest.id)
+        .await?;
+    Ok(Json(views::inbox(&inbox)))
+}
+
+#[derive(Deserialize)]
+struct InboxBody {
+    name: Option<String>,
+    lock_to_single_conversation: Option<bool>,
+    enable_auto_assignment: Option<bool>,
+    greeting_enabled: Option<bool>,
+    greeting_message: Option<String>,
+}
+
+async fn update(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(i64, i64)>,
+    AppJson(body): AppJson<InboxBody>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::Unprocessable("Name can't be blank".into()));
+    }
+    let changes = InboxChanges {
+        name: body.name,
+        lock_to_single_conversation: body.lock_to_single_conversation,
+        enable_auto_assignment: body.enable_auto_assignment,
+        greeting_enabled: body.greeting_enabled,
+        greeting_message: body.greeting_message,
+    };
+    Ok(Json(views::inbox(
+        &state.store.update_inbox(member.account_id, id, &changes).await?,
+    )))
+}
+
+async fn remove(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    state.store.delete_inbox(member.account_id, id).await?;
+    Ok(Json(json!({})))
+}
+
+async fn member_list(state: &AppState, account_id: i64, inbox_id: i64) -> Result<Json<Value>, ApiError> {
+    let ids = state.store.inbox_member_ids(inbox_id).await?;
+    let agents = state.store.list_agents(account_id).await?;
+    let payload: Vec<Value> = agents
+        .iter()
+        .filter(|a| ids.contains(&a.id))
+        .map(|a| views::agent(a, account_id))
+        .collect();
+    Ok(Json(json!({ "payload": payload })))
+}
+
+async fn members(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, inbox_id)): Path<(i64, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    visible_inbox(&state, &member, inbox_id).await?;
+    member_list(&state, member.account_id, inbox_id).await
+}
+
+#[derive(Deserialize)]
+struct MembersBody {
+    inbox_id: i64,
+    user_ids: Vec<i64>,
+}
+
+async fn change_members(
+    state: &AppState,
+    member: &Member,
+    body: &MembersBody,
+    replace: bool,
+) -> Result<(), ApiError> {
+    member.require_admin()?;
+    state.store.get_inbox(member.account_id, body.inbox_id).await?;
+    state
+        .store
+        .set_inbox_members(member.account_id, body.inbox_id, &body.user_ids, replace)
+        .await?;
+    Ok(())
+}
+
+async fn add_members(
+    member: Member,
+    State(state): State<AppState>,
+    AppJson(body): AppJson<MembersBody>,
+) -> Result<Json<Value>, ApiError> {
+    change_members(&state, &member, &body, false).await?;
+    member_list(&state, member.account_id, body.inbox_id).await
+}
+
+async fn replace_members(
+    member: Member,
+    State(state): State<AppState>,
+    AppJson(body): AppJson<MembersBody>,
+) -> Result<Json<Value>, ApiError> {
+    change_members(&state, &member, &body, true).await?;
+    member_list(&state, member.account_id, body.inbox_id).await
+}
+
+async fn remove_members(
+    member: Member,
+    State(state): State<AppState>,
+    AppJson(body): AppJson<MembersBody>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    state.store.get_inbox(member.account_id, body.inbox_id).await?;
+    state
+        .store
+        .remove_inbox_members(body.inbox_id, &body.user_ids)
+        .await?;
+    member_list(&state, member.account_id, body.inbox_id).await
+}

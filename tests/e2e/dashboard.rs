@@ -1,0 +1,795 @@
+//! The dashboard API (Chatwoot's Application API conventions) through the
+//! real binary, on SQLite and PostgreSQL: accounts, agents, inboxes,
+//! contacts, conversations and messages, and who may do what.
+
+use serde_json::{Value, json};
+use switchboard_e2e::{Answer, Backend, Env, PROBE_V1, Server};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await.unwrap() })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Postgres).await.unwrap() })*
+        }
+    };
+}
+
+on_both_databases!(
+    profile_account_and_agents,
+    tokens_never_cross_accounts_and_agents_cannot_administer,
+    contacts_list_search_and_edit,
+    conversations_list_assign_label_and_toggle,
+    messages_are_stored_sent_and_paged,
+    bad_input_gets_4xx,
+);
+
+/// One account with an administrator, an agent, the probe plugin installed
+/// and a probe inbox the agent belongs to.
+struct Fixture {
+    env: Env,
+    server: Server,
+    account: i64,
+    admin: String,
+    agent: String,
+    agent_id: i64,
+    inbox: i64,
+}
+
+fn token(user: &Value) -> String {
+    user["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn account_with_users(env: &Env, name: &str) -> anyhow::Result<(i64, Value, Value)> {
+    let account = env.cli_json(&["account", "create", name, "--json"]);
+    let id = account["id"].as_i64().unwrap();
+    let id_text = id.to_string();
+    let admin_email = format!("admin@{}.example", name.to_lowercase());
+    let agent_email = format!("agent@{}.example", name.to_lowercase());
+    let admin = env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        &admin_email,
+        "--account",
+        &id_text,
+        "--role",
+        "administrator",
+        "--json",
+    ]);
+    let agent = env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        &agent_email,
+        "--account",
+        &id_text,
+        "--json",
+    ]);
+    Ok((id, admin, agent))
+}
+
+async fn fixture(backend: Backend) -> anyhow::Result<Fixture> {
+    let env = Env::new(backend).await?;
+    assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
+    let (account, admin, agent) = account_with_users(&env, "Acme").await?;
+    let server = env.serve().await?;
+    let (admin, agent_id, agent) = (token(&admin), agent["id"].as_i64().unwrap(), token(&agent));
+    let inbox = server
+        .post_json(
+            &format!("/api/v1/accounts/{account}/inboxes"),
+            Some(&admin),
+            &json!({ "name": "Probe", "channel": { "type": "probe" } }),
+        )
+        .await?;
+    assert_eq!(inbox.status, 200, "{:?}", inbox.json);
+    assert_eq!(inbox.json["channel_type"], "Channel::Probe");
+    let inbox = inbox.json["id"].as_i64().unwrap();
+    let members = server
+        .post_json(
+            &format!("/api/v1/accounts/{account}/inbox_members"),
+            Some(&admin),
+            &json!({ "inbox_id": inbox, "user_ids": [agent_id] }),
+        )
+        .await?;
+    assert_eq!(members.status, 200, "{:?}", members.json);
+    Ok(Fixture {
+        env,
+        server,
+        account,
+        admin,
+        agent,
+        agent_id,
+        inbox,
+    })
+}
+
+impl Fixture {
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/accounts/{}{rest}", self.account)
+    }
+
+    async fn contact(&self, name: &str, email: &str) -> anyhow::Result<i64> {
+        let created = self
+            .server
+            .post_json(
+                &self.path("/contacts"),
+                Some(&self.admin),
+                &json!({ "name": name, "email": email }),
+            )
+            .await?;
+        assert_eq!(created.status, 200, "{:?}", created.json);
+        Ok(created.json["payload"]["contact"]["id"].as_i64().unwrap())
+    }
+
+    async fn conversation(&self, contact: i64) -> anyhow::Result<Value> {
+        let created = self
+            .server
+            .post_json(
+                &self.path("/conversations"),
+                Some(&self.admin),
+                &json!({ "inbox_id": self.inbox, "contact_id": contact }),
+            )
+            .await?;
+        assert_eq!(created.status, 200, "{:?}", created.json);
+        Ok(created.json)
+    }
+}
+
+fn error(answer: &Answer) -> &str {
+    answer.json["error"].as_str().unwrap_or_default()
+}
+
+async fn profile_account_and_agents(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let profile = s.get("/api/v1/profile", Some(&f.admin)).await?;
+    assert_eq!(profile.status, 200);
+    assert_eq!(profile.json["email"], "admin@acme.example");
+    assert_eq!(
+        profile.json["accounts"],
+        json!([{ "id": f.account, "name": "Acme", "role": "administrator", "status": "active", "locale": "en" }])
+    );
+
+    let account = s.get(&f.path(""), Some(&f.agent)).await?;
+    assert_eq!(
+        (account.status, account.json["name"].as_str()),
+        (200, Some("Acme"))
+    );
+    let renamed = s
+        .call(
+            "PATCH",
+            &f.path(""),
+            Some(&f.admin),
+            Some(&json!({ "name": "Acme Inc" })),
+        )
+        .await?;
+    assert_eq!(renamed.json["name"], "Acme Inc");
+    let refused = s
+        .call(
+            "PATCH",
+            &f.path(""),
+            Some(&f.agent),
+            Some(&json!({ "name": "Mine" })),
+        )
+        .await?;
+    assert_eq!(
+        (refused.status, error(&refused)),
+        (401, "You are not authorized to do this action")
+    );
+    assert_eq!(s.get(&f.path(""), Some(&f.agent)).await?.json["name"], "Acme Inc");
+
+    let agents = s.get(&f.path("/agents"), Some(&f.agent)).await?;
+    let roles: Vec<(&str, &str)> = agents
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["email"].as_str().unwrap(), a["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("admin@acme.example", "administrator"),
+            ("agent@acme.example", "agent")
+        ]
+    );
+
+    let new = json!({ "name": "Bea", "email": "bea@acme.example", "role": "agent" });
+    assert_eq!(
+        s.post_json(&f.path("/agents"), Some(&f.agent), &new)
+            .await?
+            .status,
+        401
+    );
+    let created = s.post_json(&f.path("/agents"), Some(&f.admin), &new).await?;
+    assert_eq!(
+        (created.status, created.json["role"].as_str()),
+        (200, Some("agent"))
+    );
+    let bea = created.json["id"].as_i64().unwrap();
+    let again = s.post_json(&f.path("/agents"), Some(&f.admin), &new).await?;
+    assert_eq!(again.status, 422);
+    let promoted = s
+        .call(
+            "PATCH",
+            &f.path(&format!("/agents/{bea}")),
+            Some(&f.admin),
+            Some(&json!({ "role": "administrator" })),
+        )
+        .await?;
+    assert_eq!(promoted.json["role"], "administrator");
+    assert_eq!(
+        s.call("DELETE", &f.path(&format!("/agents/{bea}")), Some(&f.agent), None)
+            .await?
+            .status,
+        401
+    );
+    assert_eq!(
+        s.call("DELETE", &f.path(&format!("/agents/{bea}")), Some(&f.admin), None)
+            .await?
+            .status,
+        200
+    );
+    assert_eq!(
+        s.get(&f.path("/agents"), Some(&f.admin))
+            .await?
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.call("DELETE", &f.path(&format!("/agents/{bea}")), Some(&f.admin), None)
+            .await?
+            .status,
+        404
+    );
+    Ok(())
+}
+
+async fn tokens_never_cross_accounts_and_agents_cannot_administer(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let (other, other_admin, other_agent) = account_with_users(&f.env, "Globex").await?;
+    let (other_admin, other_agent) = (token(&other_admin), token(&other_agent));
+    let contact = f.contact("Ann", "ann@example.com").await?;
+    let conversation = f.conversation(contact).await?["id"].as_i64().unwrap();
+
+    // Every token of the other account, on every resource of this one: 401, nothing read.
+    let reads = [
+        String::new(),
+        "/agents".into(),
+        "/inboxes".into(),
+        format!("/inboxes/{}", f.inbox),
+        "/contacts".into(),
+        format!("/contacts/{contact}"),
+        "/conversations".into(),
+        format!("/conversations/{conversation}"),
+        format!("/conversations/{conversation}/messages"),
+    ];
+    for token in [&other_admin, &other_agent] {
+        for path in &reads {
+            let answer = s.get(&f.path(path), Some(token)).await?;
+            assert_eq!(
+                (answer.status, error(&answer)),
+                (401, "You are not authorized to access this account"),
+                "{path}"
+            );
+        }
+        let write = s
+            .post_json(&f.path("/contacts"), Some(token), &json!({ "name": "Intruder" }))
+            .await?;
+        assert_eq!(write.status, 401);
+        let send = s
+            .post_json(
+                &f.path(&format!("/conversations/{conversation}/messages")),
+                Some(token),
+                &json!({ "content": "hi" }),
+            )
+            .await?;
+        assert_eq!(send.status, 401);
+    }
+    // And this account's tokens on the other account.
+    for token in [&f.admin, &f.agent] {
+        assert_eq!(
+            s.get(&format!("/api/v1/accounts/{other}/contacts"), Some(token))
+                .await?
+                .status,
+            401
+        );
+    }
+    // Nothing was written by the refused calls.
+    let contacts = s.get(&f.path("/contacts"), Some(&f.admin)).await?;
+    assert_eq!(contacts.json["meta"]["count"], 1);
+
+    // Agents cannot do admin actions.
+    let admin_only: [(&str, String, Option<Value>); 6] = [
+        ("PATCH", String::new(), Some(json!({ "name": "x" }))),
+        (
+            "POST",
+            "/agents".into(),
+            Some(json!({ "name": "x", "email": "x@x.x" })),
+        ),
+        (
+            "POST",
+            "/inboxes".into(),
+            Some(json!({ "name": "x", "channel": { "type": "probe" } })),
+        ),
+        (
+            "PATCH",
+            format!("/inboxes/{}", f.inbox),
+            Some(json!({ "name": "x" })),
+        ),
+        ("DELETE", format!("/inboxes/{}", f.inbox), None),
+        ("DELETE", format!("/contacts/{contact}"), None),
+    ];
+    for (method, path, body) in &admin_only {
+        let answer = s
+            .call(method, &f.path(path), Some(&f.agent), body.as_ref())
+            .await?;
+        assert_eq!(
+            (answer.status, error(&answer)),
+            (401, "You are not authorized to do this action"),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        s.get(&f.path(&format!("/contacts/{contact}")), Some(&f.agent))
+            .await?
+            .status,
+        200
+    );
+
+    // Agents see only the inboxes they belong to, and those inboxes' conversations.
+    let outsider = f.env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        "out@acme.example",
+        "--account",
+        &f.account.to_string(),
+        "--json",
+    ]);
+    let outsider = token(&outsider);
+    assert_eq!(
+        s.get(&f.path("/inboxes"), Some(&outsider)).await?.json["payload"],
+        json!([])
+    );
+    assert_eq!(
+        s.get(
+            &f.path(&format!("/conversations/{conversation}")),
+            Some(&outsider)
+        )
+        .await?
+        .status,
+        404
+    );
+    let listed = s.get(&f.path("/conversations"), Some(&outsider)).await?;
+    assert_eq!(listed.json["data"]["meta"]["all_count"], 0);
+    assert_eq!(
+        s.get(&f.path("/conversations"), Some(&f.agent)).await?.json["data"]["meta"]["all_count"],
+        1
+    );
+    let _ = other_admin;
+    Ok(())
+}
+
+async fn contacts_list_search_and_edit(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    for n in 1..=17 {
+        f.contact(&format!("Person {n}"), &format!("person{n}@example.com"))
+            .await?;
+    }
+    let page1 = s.get(&f.path("/contacts"), Some(&f.agent)).await?;
+    assert_eq!(page1.json["meta"], json!({ "count": 17, "current_page": 1 }));
+    assert_eq!(page1.json["payload"].as_array().unwrap().len(), 15);
+    let page2 = s.get(&f.path("/contacts?page=2"), Some(&f.agent)).await?;
+    assert_eq!(page2.json["payload"].as_array().unwrap().len(), 2);
+
+    let found = s
+        .get(&f.path("/contacts/search?q=PERSON1"), Some(&f.agent))
+        .await?;
+    let names: Vec<&str> = found.json["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 9, "Person 1 and 10-17 by email: {names:?}");
+    assert_eq!(found.json["meta"]["count"], 9);
+    let none = s.get(&f.path("/contacts/search?q=%25"), Some(&f.agent)).await?;
+    assert_eq!(
+        none.json["meta"]["count"], 0,
+        "LIKE wildcards in q match nothing special"
+    );
+
+    let created = s
+        .post_json(
+            &f.path("/contacts"),
+            Some(&f.agent),
+            &json!({
+                "name": "Zed", "phone_number": "+4915112345678", "identifier": "crm-1",
+                "custom_attributes": { "plan": "gold" }, "inbox_id": f.inbox, "source_id": "zed-src",
+            }),
+        )
+        .await?;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    assert_eq!(created.json["payload"]["contact_inbox"]["source_id"], "zed-src");
+    let zed = created.json["payload"]["contact"]["id"].as_i64().unwrap();
+    let shown = s
+        .get(&f.path(&format!("/contacts/{zed}")), Some(&f.agent))
+        .await?;
+    assert_eq!(
+        shown.json["payload"]["custom_attributes"],
+        json!({ "plan": "gold" })
+    );
+    let updated = s
+        .call(
+            "PATCH",
+            &f.path(&format!("/contacts/{zed}")),
+            Some(&f.agent),
+            Some(&json!({ "email": "zed@example.com" })),
+        )
+        .await?;
+    assert_eq!(updated.json["payload"]["email"], "zed@example.com");
+    assert_eq!(updated.json["payload"]["phone_number"], "+4915112345678");
+
+    let bad_email = s
+        .post_json(&f.path("/contacts"), Some(&f.agent), &json!({ "email": "nope" }))
+        .await?;
+    assert_eq!(bad_email.status, 422);
+    let bad_phone = s
+        .post_json(
+            &f.path("/contacts"),
+            Some(&f.agent),
+            &json!({ "phone_number": "12ab" }),
+        )
+        .await?;
+    assert_eq!(bad_phone.status, 422);
+    let duplicate = s
+        .post_json(
+            &f.path("/contacts"),
+            Some(&f.agent),
+            &json!({ "email": "zed@example.com" }),
+        )
+        .await?;
+    assert_eq!(duplicate.status, 422);
+    let unknown_field = s
+        .post_json(&f.path("/contacts"), Some(&f.agent), &json!({ "nmae": "typo" }))
+        .await?;
+    assert_eq!(unknown_field.status, 400);
+    assert_eq!(
+        s.get(&f.path("/contacts"), Some(&f.agent)).await?.json["meta"]["count"],
+        18,
+        "refused creates stored nothing"
+    );
+
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &f.path(&format!("/contacts/{zed}")),
+            Some(&f.admin),
+            None
+        )
+        .await?
+        .status,
+        200
+    );
+    assert_eq!(
+        s.get(&f.path(&format!("/contacts/{zed}")), Some(&f.agent))
+            .await?
+            .status,
+        404
+    );
+    Ok(())
+}
+
+async fn conversations_list_assign_label_and_toggle(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let ann = f.contact("Ann", "ann@example.com").await?;
+    let bob = f.contact("Bob", "bob@example.com").await?;
+    let first = f.conversation(ann).await?;
+    let second = f.conversation(bob).await?;
+    assert_eq!(
+        (first["id"].as_i64(), second["id"].as_i64()),
+        (Some(1), Some(2)),
+        "display ids count per account"
+    );
+    assert_eq!(first["status"], "open");
+    assert_eq!(first["meta"]["sender"]["name"], "Ann");
+    assert_eq!(first["meta"]["channel"], "Channel::Probe");
+    assert_eq!(first["can_reply"], true);
+
+    let assigned = s
+        .post_json(
+            &f.path("/conversations/1/assignments"),
+            Some(&f.admin),
+            &json!({ "assignee_id": f.agent_id }),
+        )
+        .await?;
+    assert_eq!(assigned.json["id"], f.agent_id);
+    let mine = s
+        .get(&f.path("/conversations?assignee_type=me"), Some(&f.agent))
+        .await?;
+    assert_eq!(
+        mine.json["data"]["meta"],
+        json!({ "mine_count": 1, "unassigned_count": 1, "assigned_count": 1, "all_count": 2 })
+    );
+    let ids: Vec<i64> = mine.json["data"]["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [1]);
+    assert_eq!(
+        mine.json["data"]["payload"][0]["meta"]["assignee"]["id"],
+        f.agent_id
+    );
+    let unassigned = s
+        .get(&f.path("/conversations?assignee_type=unassigned"), Some(&f.agent))
+        .await?;
+    assert_eq!(unassigned.json["data"]["payload"][0]["id"], 2);
+    let meta = s.get(&f.path("/conversations/meta"), Some(&f.agent)).await?;
+    assert_eq!(meta.json["meta"]["all_count"], 2);
+
+    let labels = s
+        .post_json(
+            &f.path("/conversations/1/labels"),
+            Some(&f.agent),
+            &json!({ "labels": ["Billing", "vip", "vip"] }),
+        )
+        .await?;
+    assert_eq!(labels.json["payload"], json!(["billing", "vip"]));
+    assert_eq!(
+        s.get(&f.path("/conversations/1"), Some(&f.agent)).await?.json["labels"],
+        json!(["billing", "vip"])
+    );
+
+    let toggled = s
+        .post_json(
+            &f.path("/conversations/1/toggle_status"),
+            Some(&f.agent),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(toggled.json["payload"]["current_status"], "resolved");
+    let open = s.get(&f.path("/conversations"), Some(&f.agent)).await?;
+    assert_eq!(
+        open.json["data"]["meta"]["all_count"], 1,
+        "the default list shows open conversations"
+    );
+    let resolved = s
+        .get(&f.path("/conversations?status=resolved"), Some(&f.agent))
+        .await?;
+    assert_eq!(resolved.json["data"]["payload"][0]["id"], 1);
+    let all = s
+        .get(&f.path("/conversations?status=all"), Some(&f.agent))
+        .await?;
+    assert_eq!(all.json["data"]["meta"]["all_count"], 2);
+    let snoozed = s
+        .post_json(
+            &f.path("/conversations/2/toggle_status"),
+            Some(&f.agent),
+            &json!({ "status": "snoozed", "snoozed_until": 1_900_000_000 }),
+        )
+        .await?;
+    assert_eq!(snoozed.json["payload"]["current_status"], "snoozed");
+    assert_eq!(
+        s.get(&f.path("/conversations/2"), Some(&f.agent)).await?.json["snoozed_until"],
+        1_900_000_000
+    );
+    let reopened = s
+        .call(
+            "POST",
+            &f.path("/conversations/1/toggle_status"),
+            Some(&f.agent),
+            None,
+        )
+        .await?;
+    assert_eq!(reopened.json["payload"]["current_status"], "open");
+
+    let of_ann = s
+        .get(&f.path(&format!("/contacts/{ann}/conversations")), Some(&f.agent))
+        .await?;
+    assert_eq!(of_ann.json["payload"].as_array().unwrap().len(), 1);
+    let unassign = s
+        .post_json(
+            &f.path("/conversations/1/assignments"),
+            Some(&f.admin),
+            &json!({ "assignee_id": null }),
+        )
+        .await?;
+    assert_eq!(unassign.json, Value::Null);
+    assert_eq!(
+        s.get(&f.path("/conversations/meta?status=all"), Some(&f.agent))
+            .await?
+            .json["meta"]["unassigned_count"],
+        2
+    );
+    Ok(())
+}
+
+async fn messages_are_stored_sent_and_paged(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let ann = f.contact("Ann", "ann@example.com").await?;
+    f.conversation(ann).await?;
+    let messages = f.path("/conversations/1/messages");
+
+    let sent = s
+        .post_json(
+            &messages,
+            Some(&f.agent),
+            &json!({ "content": "Hello Ann", "echo_id": "e-1" }),
+        )
+        .await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    assert_eq!(
+        (sent.json["message_type"].as_i64(), sent.json["echo_id"].as_str()),
+        (Some(1), Some("e-1"))
+    );
+    let id = sent.json["id"].as_i64().unwrap();
+    // The probe plugin answers every send with `probe-<idempotency key>`.
+    s.eventually("the probe plugin accepting the message", 100, || async {
+        let list = s.get(&messages, Some(&f.agent)).await?;
+        Ok(list.json["payload"][0]["source_id"] == format!("probe-message-{id}"))
+    })
+    .await?;
+
+    let note = s
+        .post_json(
+            &messages,
+            Some(&f.agent),
+            &json!({ "content": "internal", "private": true }),
+        )
+        .await?;
+    assert_eq!(note.json["private"], true);
+    let too_long = s
+        .post_json(&messages, Some(&f.agent), &json!({ "content": "x".repeat(101) }))
+        .await?;
+    assert_eq!(too_long.status, 422);
+    assert!(
+        error(&too_long).contains("Probe messages can be at most 100 characters"),
+        "{:?}",
+        too_long.json
+    );
+    let blank = s
+        .post_json(&messages, Some(&f.agent), &json!({ "content": "  " }))
+        .await?;
+    assert_eq!(blank.status, 422);
+    let incoming = s
+        .post_json(
+            &messages,
+            Some(&f.agent),
+            &json!({ "content": "x", "message_type": "incoming" }),
+        )
+        .await?;
+    assert_eq!(incoming.status, 422);
+
+    for n in 0..23 {
+        s.post_json(
+            &messages,
+            Some(&f.agent),
+            &json!({ "content": format!("m{n}"), "private": true }),
+        )
+        .await?;
+    }
+    let latest = s.get(&messages, Some(&f.agent)).await?;
+    let page: Vec<i64> = latest.json["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(page.len(), 20);
+    assert!(
+        page.windows(2).all(|w| w[0] < w[1]),
+        "oldest first within the page"
+    );
+    assert_eq!(latest.json["meta"]["contact"]["name"], "Ann");
+    let older = s
+        .get(&format!("{messages}?before={}", page[0]), Some(&f.agent))
+        .await?;
+    let older: Vec<i64> = older.json["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(older.len(), 5, "25 messages in all");
+    assert!(older.iter().all(|m| *m < page[0]));
+    let newer = s
+        .get(&format!("{messages}?after={}", older[4]), Some(&f.agent))
+        .await?;
+    assert_eq!(newer.json["payload"].as_array().unwrap().len(), 20);
+
+    let deleted = s
+        .call("DELETE", &format!("{messages}/{id}"), Some(&f.agent), None)
+        .await?;
+    assert_eq!(deleted.json["content"], "This message was deleted");
+    assert_eq!(deleted.json["content_attributes"]["deleted"], true);
+    let retry = s
+        .post_json(&format!("{messages}/{id}/retry"), Some(&f.agent), &json!({}))
+        .await?;
+    assert_eq!(retry.status, 422, "only failed messages are retried");
+    let conversation = s.get(&f.path("/conversations/1"), Some(&f.agent)).await?;
+    assert_eq!(
+        conversation.json["messages"][0]["content"], "m22",
+        "the last message rides along"
+    );
+    Ok(())
+}
+
+async fn bad_input_gets_4xx(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let anonymous = s.get(&f.path("/contacts"), None).await?;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.json["errors"],
+        json!(["You need to sign in or sign up before continuing."])
+    );
+    let wrong = s.get(&f.path("/contacts"), Some("nope")).await?;
+    assert_eq!((wrong.status, error(&wrong)), (401, "Invalid Access Token"));
+    assert_eq!(
+        s.get("/api/v1/accounts/abc/contacts", Some(&f.admin))
+            .await?
+            .status,
+        404
+    );
+    assert_eq!(s.get(&f.path("/contacts/abc"), Some(&f.admin)).await?.status, 400);
+    assert_eq!(
+        s.get(&f.path("/conversations/999"), Some(&f.admin)).await?.status,
+        404
+    );
+    assert_eq!(
+        s.get(&f.path("/conversations?status=closed"), Some(&f.admin))
+            .await?
+            .status,
+        400
+    );
+    assert_eq!(
+        s.get(&f.path("/contacts?page=0"), Some(&f.admin)).await?.status,
+        400
+    );
+    let malformed = s.call("POST", &f.path("/contacts"), Some(&f.admin), None).await?;
+    assert!(
+        malformed.status == 400 || malformed.status == 415,
+        "{malformed:?}"
+    );
+    let unknown_status = s
+        .post_json(
+            &f.path("/conversations/1/toggle_status"),
+            Some(&f.admin),
+            &json!({ "status": "x" }),
+        )
+        .await?;
+    assert_eq!(unknown_status.status, 404, "no conversation 1 yet");
+    let no_plugin = s
+        .post_json(
+            &f.path("/inboxes"),
+            Some(&f.admin),
+            &json!({ "name": "x", "channel": { "type": "nope" } }),
+        )
+        .await?;
+    assert_eq!(no_plugin.status, 422);
+    let oauth = s
+        .post_json(
+            &f.path("/inboxes"),
+            Some(&f.admin),
+            &json!({ "name": "x", "channel": { "type": "tiktok" } }),
+        )
+        .await?;
+    assert_eq!(oauth.status, 422);
+    assert!(error(&oauth).contains("authorization flow"), "{:?}", oauth.json);
+    assert_eq!(s.get("/api/v1/nothing", Some(&f.admin)).await?.status, 404);
+    Ok(())
+}
