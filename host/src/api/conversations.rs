@@ -96,8 +96,8 @@ pub async fn render(state: &AppState, conversations: &[ConversationRow]) -> Resu
     let now = crate::store::now_ms();
     let mut out = Vec::with_capacity(conversations.len());
     for c in conversations {
-        if !inboxes.contains_key(&c.inbox_id) {
-            inboxes.insert(c.inbox_id, state.store.get_inbox(account_id, c.inbox_id).await?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = inboxes.entry(c.inbox_id) {
+            slot.insert(state.store.get_inbox(account_id, c.inbox_id).await?);
         }
         let inbox = &inboxes[&c.inbox_id];
         let can_reply = state.plugins.get(&inbox.channel).is_some_and(|p| {

@@ -150,7 +150,7 @@ impl Store {
 
     /// Creates a user without a token.
     pub async fn insert_user(&self, name: &str, email: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
+        sqlx::query_scalar(
             "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(name)
@@ -159,7 +159,7 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await
-        .map_err(conflict_as(&format!("user {email:?}")))?)
+        .map_err(conflict_as(&format!("user {email:?}")))
     }
 
     /// The accounts a user belongs to, with the user's role in each.

@@ -580,7 +580,7 @@ impl Store {
         inbox_id: i64,
         source_id: &str,
     ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
+        sqlx::query_scalar(
             "INSERT INTO contact_inboxes (contact_id, inbox_id, source_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(contact_id)
@@ -589,7 +589,7 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await
-        .map_err(super::conflict_as("a contact with this source_id in the inbox"))?)
+        .map_err(super::conflict_as("a contact with this source_id in the inbox"))
     }
 
     /// Contacts by id (for views).
