@@ -7,6 +7,7 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod conversations;
+pub mod live;
 pub mod plugins;
 pub mod runtime;
 pub mod store;

@@ -25,7 +25,55 @@ on_both_databases!(
     conversations_list_assign_label_and_toggle,
     messages_are_stored_sent_and_paged,
     bad_input_gets_4xx,
+    live_updates_reach_the_accounts_clients,
 );
+
+/// A WebSocket client of `/api/v1/accounts/{id}/live`.
+struct LiveClient(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl LiveClient {
+    async fn connect(server: &Server, account: i64, token: &str) -> anyhow::Result<Self> {
+        let url = format!(
+            "{}/api/v1/accounts/{account}/live?api_access_token={token}",
+            server.base.replacen("http", "ws", 1)
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Self(socket))
+    }
+
+    /// The next event (bounded wait, so a missing event fails the test).
+    async fn next(&mut self) -> anyhow::Result<Value> {
+        use futures::StreamExt;
+        loop {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(20), self.0.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("no live event arrived"))?
+                .ok_or_else(|| anyhow::anyhow!("socket closed"))??;
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+                return Ok(serde_json::from_str(&text)?);
+            }
+        }
+    }
+}
+
+/// Several nodes on one PostgreSQL database: an event published on one node
+/// reaches a client connected to another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_live_updates_cross_nodes() {
+    let f = fixture(Backend::Postgres).await.unwrap();
+    let other_node = f.env.serve().await.unwrap();
+    let mut client = LiveClient::connect(&other_node, f.account, &f.agent)
+        .await
+        .unwrap();
+    let ann = f.contact("Ann", "ann@example.com").await.unwrap();
+    f.conversation(ann).await.unwrap();
+    let created = client.next().await.unwrap();
+    assert_eq!(created["event"], "conversation.created");
+    assert_eq!(created["data"]["id"], 1);
+    assert_eq!(created["data"]["account_id"], f.account);
+}
 
 /// One account with an administrator, an agent, the probe plugin installed
 /// and a probe inbox the agent belongs to.
@@ -791,5 +839,101 @@ async fn bad_input_gets_4xx(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(oauth.status, 422);
     assert!(error(&oauth).contains("authorization flow"), "{:?}", oauth.json);
     assert_eq!(s.get("/api/v1/nothing", Some(&f.admin)).await?.status, 404);
+    Ok(())
+}
+
+async fn live_updates_reach_the_accounts_clients(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let mut agent = LiveClient::connect(s, f.account, &f.agent).await?;
+    let mut admin = LiveClient::connect(s, f.account, &f.admin).await?;
+    // An agent of another inbox only: it must not see the first inbox's events.
+    let other_inbox = s
+        .post_json(
+            &f.path("/inboxes"),
+            Some(&f.admin),
+            &json!({ "name": "Other", "channel": { "type": "probe" } }),
+        )
+        .await?
+        .json["id"]
+        .as_i64()
+        .unwrap();
+    let outsider = f.env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        "out@acme.example",
+        "--account",
+        &f.account.to_string(),
+        "--json",
+    ]);
+    let outsider_id = outsider["id"].as_i64().unwrap();
+    let members = json!({ "inbox_id": other_inbox, "user_ids": [outsider_id] });
+    assert_eq!(
+        s.post_json(&f.path("/inbox_members"), Some(&f.admin), &members)
+            .await?
+            .status,
+        200
+    );
+    let mut outsider = LiveClient::connect(s, f.account, &token(&outsider)).await?;
+    let anonymous = s.get(&f.path("/live"), None).await?;
+    assert_eq!(anonymous.status, 401);
+
+    let ann = f.contact("Ann", "ann@example.com").await?;
+    f.conversation(ann).await?;
+    let created = agent.next().await?;
+    assert_eq!(
+        (created["event"].as_str(), created["data"]["id"].as_i64()),
+        (Some("conversation.created"), Some(1))
+    );
+    assert_eq!(admin.next().await?["event"], "conversation.created");
+
+    let sent = s
+        .post_json(
+            &f.path("/conversations/1/messages"),
+            Some(&f.admin),
+            &json!({ "content": "Hi Ann" }),
+        )
+        .await?;
+    let id = sent.json["id"].clone();
+    let message = agent.next().await?;
+    assert_eq!(message["event"], "message.created");
+    assert_eq!(
+        (message["data"]["id"].clone(), message["data"]["content"].as_str()),
+        (id.clone(), Some("Hi Ann"))
+    );
+    let delivered = agent.next().await?;
+    assert_eq!(delivered["event"], "message.updated");
+    assert_eq!(delivered["data"]["source_id"], format!("probe-message-{id}"));
+
+    let toggled = s
+        .post_json(
+            &f.path("/conversations/1/toggle_status"),
+            Some(&f.agent),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(toggled.status, 200);
+    let status = agent.next().await?;
+    assert_eq!(
+        (status["event"].as_str(), status["data"]["status"].as_str()),
+        (Some("conversation.status_changed"), Some("resolved"))
+    );
+
+    // The outsider's first event is from its own inbox: nothing of the first inbox leaked.
+    let bob = f.contact("Bob", "bob@example.com").await?;
+    let theirs = s
+        .post_json(
+            &f.path("/conversations"),
+            Some(&f.admin),
+            &json!({ "inbox_id": other_inbox, "contact_id": bob }),
+        )
+        .await?;
+    assert_eq!(theirs.status, 200);
+    let first = outsider.next().await?;
+    assert_eq!(
+        (first["event"].as_str(), first["data"]["inbox_id"].as_i64()),
+        (Some("conversation.created"), Some(other_inbox))
+    );
     Ok(())
 }

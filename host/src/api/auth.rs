@@ -22,6 +22,15 @@ pub fn token_digest(token: &str) -> String {
     crate::runtime::Runtime::sha256(token.as_bytes())
 }
 
+/// The `api_access_token` query parameter, for clients that cannot set
+/// headers (browsers opening a WebSocket).
+fn query_token(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "api_access_token")
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The user behind the `api_access_token` header.
 pub struct Caller(pub TokenOwner);
 
@@ -33,11 +42,13 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get("api_access_token")
             .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| query_token(parts))
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::SignInRequired)?;
         let owner = state
             .store
-            .token_owner(&token_digest(token))
+            .token_owner(&token_digest(&token))
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(Caller(owner))

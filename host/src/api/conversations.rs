@@ -195,6 +195,25 @@ async fn one(state: &AppState, conversation: ConversationRow) -> Result<Json<Val
     Ok(Json(rendered.pop().unwrap_or(Value::Null)))
 }
 
+/// Renders a conversation as it is now and pushes it to live clients as `name`.
+async fn push(state: &AppState, conversation: &ConversationRow, name: &str) -> Result<Value, ApiError> {
+    let current = state
+        .store
+        .get_conversation(conversation.account_id, conversation.display_id)
+        .await?;
+    let Json(json) = one(state, current).await?;
+    state
+        .live
+        .publish(
+            conversation.account_id,
+            Some(conversation.inbox_id),
+            name,
+            json.clone(),
+        )
+        .await;
+    Ok(json)
+}
+
 async fn show(
     member: Member,
     State(state): State<AppState>,
@@ -260,7 +279,7 @@ async fn create(
             body.assignee_id,
         )
         .await?;
-    one(&state, conversation).await
+    Ok(Json(push(&state, &conversation, "conversation.created").await?))
 }
 
 #[derive(Deserialize)]
@@ -295,6 +314,7 @@ async fn toggle_status(
         .store
         .set_conversation_status(conversation.id, next, body.snoozed_until.map(|s| s * 1000))
         .await?;
+    push(&state, &conversation, "conversation.status_changed").await?;
     Ok(Json(json!({
         "meta": {},
         "payload": { "success": true, "current_status": status::name(next), "conversation_id": display_id },
@@ -321,6 +341,7 @@ async fn assign(
         .store
         .assign_conversation(conversation.id, assignee.as_ref().map(|a| a.id))
         .await?;
+    push(&state, &conversation, "conversation.updated").await?;
     Ok(Json(
         assignee
             .map(|a| views::agent(&a, member.account_id))
@@ -373,6 +394,7 @@ async fn set_labels(
     labels.sort();
     labels.dedup();
     state.store.set_labels(conversation.id, &labels).await?;
+    push(&state, &conversation, "conversation.updated").await?;
     Ok(Json(json!({ "payload": labels })))
 }
 

@@ -151,10 +151,20 @@ async fn create(
             },
         )
         .await?;
+    let json = views::message(&stored, display_id);
+    state
+        .live
+        .publish(
+            member.account_id,
+            Some(conversation.inbox_id),
+            "message.created",
+            json.clone(),
+        )
+        .await;
     if !stored.private {
         tokio::spawn(deliver(state.clone(), conversation, stored.clone()));
     }
-    Ok(Json(views::message(&stored, display_id)))
+    Ok(Json(json))
 }
 
 /// The host enforces the channel's declared rules before any send: the
@@ -208,6 +218,27 @@ pub async fn deliver(state: AppState, conversation: ConversationRow, message: Me
         .await
     {
         tracing::error!(message = message.id, "cannot record the delivery outcome: {e}");
+        return;
+    }
+    publish_update(&state, &conversation, message.id).await;
+}
+
+/// Pushes the message's current JSON as `message.updated`.
+async fn publish_update(state: &AppState, conversation: &ConversationRow, id: i64) {
+    match state.store.get_message(conversation.id, id).await {
+        Ok(current) => {
+            let json = views::message(&current, conversation.display_id);
+            state
+                .live
+                .publish(
+                    conversation.account_id,
+                    Some(conversation.inbox_id),
+                    "message.updated",
+                    json,
+                )
+                .await;
+        }
+        Err(e) => tracing::warn!(message = id, "cannot publish message.updated: {e}"),
     }
 }
 
@@ -264,6 +295,7 @@ async fn remove(
     let conversation = visible_conversation(&state, &member, display_id).await?;
     state.store.get_message(conversation.id, id).await?;
     state.store.soft_delete_message(id).await?;
+    publish_update(&state, &conversation, id).await;
     Ok(Json(views::message(
         &state.store.get_message(conversation.id, id).await?,
         display_id,
@@ -286,6 +318,7 @@ async fn retry(
         .store
         .set_message_status(id, message_status::SENT, None, None)
         .await?;
+    publish_update(&state, &conversation, id).await;
     let message = state.store.get_message(conversation.id, id).await?;
     tokio::spawn(deliver(state.clone(), conversation, message.clone()));
     Ok(Json(views::message(&message, display_id)))

@@ -11,6 +11,7 @@ mod error;
 mod extract;
 mod health;
 mod inboxes;
+mod live;
 mod messages;
 mod plugins;
 mod views;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub store: Store,
     /// Loaded plugins and their admin operations.
     pub plugins: Arc<PluginHost>,
+    /// Live-update events for WebSocket clients.
+    pub live: Arc<crate::live::LiveEvents>,
 }
 
 /// The whole application. Layers, outermost first: request tracing.
@@ -46,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(contacts::router())
         .merge(conversations::router())
         .merge(messages::router())
+        .merge(live::router())
         .nest("/api/v1/admin/plugins", plugins::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(tower_http::trace::TraceLayer::new_for_http())

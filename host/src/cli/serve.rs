@@ -34,11 +34,12 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     }
     plugins.sync().await.context("loading plugins")?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let follower = tokio::spawn(
-        plugins
-            .clone()
-            .follow(Duration::from_millis(args.sync_interval_ms.max(10)), shutdown_rx),
-    );
+    let follower = tokio::spawn(plugins.clone().follow(
+        Duration::from_millis(args.sync_interval_ms.max(10)),
+        shutdown_rx.clone(),
+    ));
+    let live = crate::live::LiveEvents::new(store.clone());
+    let live_follower = tokio::spawn(live.clone().follow(config.database_url(), shutdown_rx));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -52,6 +53,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         AppState {
             store: store.clone(),
             plugins,
+            live,
         },
         shutdown_signal(),
     )
@@ -59,6 +61,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     .context("serving HTTP")?;
     let _ = shutdown_tx.send(true);
     let _ = follower.await;
+    let _ = live_follower.await;
     store.close().await;
     tracing::info!("switchboard stopped");
     Ok(ExitCode::SUCCESS)

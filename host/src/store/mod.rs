@@ -10,6 +10,7 @@ mod accounts;
 mod contacts;
 mod conversations;
 mod inboxes;
+pub mod live;
 mod plugins;
 mod users;
 

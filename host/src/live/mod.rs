@@ -1,0 +1,136 @@
+//! Live updates for the dashboard: events such as `message.created` are
+//! published here and fanned out to every WebSocket client of the account.
+//!
+//! On SQLite (one node) delivery is an in-process broadcast. On PostgreSQL
+//! every event goes through the database (`store::live`: a row plus NOTIFY)
+//! and each node forwards what it hears, its own events included, so a
+//! client connected to any node sees events published on every node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::store::live::StoredEvent;
+use crate::store::{Dialect, Store};
+
+/// How many events a slow client may lag behind before it is told to resync.
+const BUFFER: usize = 1024;
+/// How long event rows stay in the database (PostgreSQL).
+const KEEP_MS: i64 = 10 * 60 * 1000;
+
+/// One event for an account's clients.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    /// Account.
+    pub account_id: i64,
+    /// The inbox the event concerns; agents get it only if they belong to it.
+    pub inbox_id: Option<i64>,
+    /// Event name (Chatwoot's): `message.created`, `conversation.status_changed`, …
+    pub name: String,
+    /// The same JSON the REST API answers for the object.
+    pub data: Value,
+}
+
+/// The process's event hub.
+pub struct LiveEvents {
+    store: Store,
+    sender: broadcast::Sender<Arc<LiveEvent>>,
+}
+
+impl LiveEvents {
+    /// A hub over `store`.
+    pub fn new(store: Store) -> Arc<Self> {
+        let (sender, _) = broadcast::channel(BUFFER);
+        Arc::new(Self { store, sender })
+    }
+
+    /// Receives every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.sender.subscribe()
+    }
+
+    /// Publishes an event to every node's clients. Never fails the caller:
+    /// a live update is a courtesy, the data is already stored.
+    pub async fn publish(&self, account_id: i64, inbox_id: Option<i64>, name: &str, data: Value) {
+        let event = LiveEvent {
+            account_id,
+            inbox_id,
+            name: name.to_owned(),
+            data,
+        };
+        if self.store.dialect() == Dialect::Postgres {
+            let stored = StoredEvent {
+                account_id,
+                inbox_id,
+                name: event.name.clone(),
+                data: event.data.to_string(),
+            };
+            match self.store.notify_event(&stored).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(
+                    event = name,
+                    "cannot announce event to other nodes, delivering locally: {e}"
+                ),
+            }
+        }
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Forwards events announced on PostgreSQL to this node's clients, and
+    /// prunes old event rows, until `shutdown` fires. No-op on SQLite.
+    pub async fn follow(self: Arc<Self>, url: String, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        if self.store.dialect() != Dialect::Postgres {
+            return;
+        }
+        let mut listener = loop {
+            match crate::store::live::listen(&url).await {
+                Ok(listener) => break listener,
+                Err(e) => {
+                    tracing::warn!("cannot LISTEN for live events (retrying): {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        };
+        let mut prune = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = prune.tick() => {
+                    if let Err(e) = self.store.prune_live_events(KEEP_MS).await {
+                        tracing::warn!("cannot prune live events: {e}");
+                    }
+                }
+                notification = listener.recv() => match notification {
+                    Ok(n) => self.forward(n.payload()).await,
+                    Err(e) => {
+                        tracing::warn!("live event listener failed (reconnecting): {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn forward(&self, payload: &str) {
+        let Ok(id) = payload.parse::<i64>() else { return };
+        match self.store.live_event(id).await {
+            Ok(Some(stored)) => {
+                let data = serde_json::from_str(&stored.data).unwrap_or(Value::Null);
+                let event = LiveEvent {
+                    account_id: stored.account_id,
+                    inbox_id: stored.inbox_id,
+                    name: stored.name,
+                    data,
+                };
+                let _ = self.sender.send(Arc::new(event));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(event = id, "cannot read announced event: {e}"),
+        }
+    }
+}

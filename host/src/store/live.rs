@@ -1,0 +1,85 @@
+//! Cross-node transport of live-update events on PostgreSQL: an event row plus
+//! `NOTIFY switchboard_events, '<id>'` in one transaction; every node LISTENs
+//! and reads the row (payloads can exceed NOTIFY's 8000-byte limit).
+
+use sqlx::Row;
+use sqlx::postgres::PgListener;
+
+use super::{Store, StoreError, now_ms};
+
+/// The channel every node listens on.
+pub const CHANNEL: &str = "switchboard_events";
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Account.
+    pub account_id: i64,
+    /// Inbox, for events about one inbox's conversations.
+    pub inbox_id: Option<i64>,
+    /// Event name, e.g. `message.created`.
+    pub name: String,
+    /// JSON payload.
+    pub data: String,
+}
+
+impl Store {
+    /// Writes an event and announces it to every node (PostgreSQL only).
+    pub async fn notify_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO live_events (account_id, inbox_id, name, data, created_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
+        )
+        .bind(event.account_id)
+        .bind(event.inbox_id)
+        .bind(&event.name)
+        .bind(&event.data)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reads an announced event.
+    pub async fn live_event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query("SELECT account_id, inbox_id, name, data FROM live_events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(StoredEvent {
+                account_id: r.try_get("account_id")?,
+                inbox_id: r.try_get("inbox_id")?,
+                name: r.try_get("name")?,
+                data: r.try_get("data")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::Query(e))
+    }
+
+    /// Deletes events older than `max_age_ms`.
+    pub async fn prune_live_events(&self, max_age_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM live_events WHERE created_at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// A LISTEN connection on [`CHANNEL`] (PostgreSQL only).
+pub async fn listen(url: &str) -> Result<PgListener, StoreError> {
+    let mut listener = PgListener::connect(url)
+        .await
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
