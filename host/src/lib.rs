@@ -1,6 +1,7 @@
 //! Switchboard: a customer-conversation server whose messaging channels are
 //! sandboxed WebAssembly plugins. See `ARCHITECTURE.md` for the map.
 
+pub mod accounts;
 pub mod api;
 pub mod caps;
 pub mod channel;
@@ -10,4 +11,5 @@ pub mod conversations;
 pub mod live;
 pub mod plugins;
 pub mod runtime;
+pub mod secrets;
 pub mod store;

@@ -27,6 +27,9 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// The secrets key the suites give PostgreSQL servers (32 bytes, base64).
+pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// The compiled fixture plugins.
 pub const PROBE_V1: &str = env!("PROBE_V1_WASM");
 /// Version 2.0.0 of the probe plugin.
@@ -108,12 +111,18 @@ impl Env {
                 (url, Some(name))
             }
         };
+        // Several PostgreSQL nodes must share a key; on SQLite the server
+        // generates its own key file, which the suites exercise too.
+        let vars = match backend {
+            Backend::Postgres => vec![("SWITCHBOARD_SECRET_KEY".to_owned(), TEST_SECRET_KEY.to_owned())],
+            Backend::Sqlite => Vec::new(),
+        };
         Ok(Self {
             backend,
             data,
             database_url,
             pg_database,
-            vars: Vec::new(),
+            vars,
         })
     }
 

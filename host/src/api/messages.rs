@@ -258,7 +258,7 @@ async fn send(
         .ok_or_else(|| format!("the {} channel is not enabled", inbox.channel))?;
     let recipient = conversation.source_id.clone().unwrap_or_default();
     let context = ChannelContext {
-        settings: crate::plugins::settings::resolve(&plugin.manifest),
+        settings: state.plugins.settings_for(&plugin.manifest),
         external_id: inbox.external_id.clone().unwrap_or_default(),
         credentials: Default::default(),
     };

@@ -4,6 +4,7 @@
 //! Only this module knows axum.
 
 mod accounts;
+mod admin;
 mod auth;
 mod contacts;
 mod conversations;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(accounts::router())
+        .merge(admin::router())
         .merge(inboxes::router())
         .merge(contacts::router())
         .merge(conversations::router())

@@ -42,11 +42,8 @@ pub enum FeatureCommand {
 
 pub async fn run(config: &HostConfig, command: AccountCommand) -> anyhow::Result<ExitCode> {
     let AccountCommand::Create { name, locale, json } = command;
-    if name.trim().is_empty() {
-        anyhow::bail!("an account needs a name");
-    }
     let (store, _) = super::open(config).await?;
-    let account = store.insert_account(name.trim(), &locale).await?;
+    let account = crate::accounts::create_account(&store, &name, Some(&locale)).await?;
     if json {
         super::print_json(&json!({ "id": account.id, "name": account.name, "locale": account.locale }))?;
     } else {

@@ -70,7 +70,7 @@ async fn bench_component(
         let egress = Arc::new(EgressPolicy::new(name, vec![], &[], EgressLimits::default()));
         let instance = runtime.instance(name, cached.clone(), runtime.config().default_limits, egress);
         let manifest = instance.describe().await?;
-        let settings = settings::resolve(&manifest);
+        let settings = settings::resolve(&manifest, &Default::default());
         let request = IncomingRequest {
             method: "POST".into(),
             path: format!("/webhooks/{}", manifest.id),

@@ -3,6 +3,7 @@
 
 mod account;
 mod bench;
+mod config;
 mod plugin;
 mod serve;
 mod user;
@@ -48,6 +49,12 @@ pub enum Command {
     /// Turn per-account feature flags on.
     #[command(subcommand)]
     Feature(account::FeatureCommand),
+    /// Installation settings (e.g. a channel's app id and secret).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Encryption keys of secrets at rest.
+    #[command(subcommand)]
+    Secrets(config::SecretsCommand),
     /// Measure plugin compile time, call latency and memory.
     Bench(bench::BenchArgs),
 }
@@ -77,6 +84,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => user::run(&cli.config, command).await,
         Command::Account(command) => account::run(&cli.config, command).await,
         Command::Feature(command) => account::run_feature(&cli.config, command).await,
+        Command::Config(command) => config::run(&cli.config, command).await,
+        Command::Secrets(command) => config::run_secrets(&cli.config, command).await,
         Command::Bench(args) => bench::run(&cli.config, args).await,
     }
 }
@@ -88,7 +97,11 @@ async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<PluginHost>)> {
         .await
         .with_context(|| format!("opening {}", redact(&url)))?;
     let runtime = Runtime::new(config.runtime()).context("starting the WebAssembly runtime")?;
-    let host = PluginHost::new(runtime, store.clone(), config.egress());
+    // One node on SQLite may keep its key in the data folder; several nodes
+    // on PostgreSQL must share SWITCHBOARD_SECRET_KEY.
+    let key_dir = (store.dialect() == crate::store::Dialect::Sqlite).then_some(config.data_dir.as_path());
+    let secrets = crate::secrets::SecretBox::from_env(key_dir).context("loading the secrets key")?;
+    let host = PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
     Ok((store, host))
 }
 

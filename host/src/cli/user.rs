@@ -3,10 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use serde_json::json;
-
-use crate::api::role;
+use crate::accounts::{self, NewUser};
 use crate::config::HostConfig;
 
 /// User commands.
@@ -44,41 +41,28 @@ pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<Ex
         role,
         json,
     } = command;
-    if !email.contains('@') {
-        anyhow::bail!("{email:?} is not an email address");
-    }
-    let role_code =
-        role::parse(&role).with_context(|| format!("role {role:?} is not agent or administrator"))?;
     let (store, _) = super::open(config).await?;
-    if let Some(account_id) = account {
-        store
-            .get_account(account_id)
-            .await
-            .with_context(|| format!("account {account_id}"))?;
-    }
-    let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-    let token = crate::api::new_token();
-    let digest = crate::runtime::Runtime::sha256(token.as_bytes());
-    let user_id = store
-        .insert_user_with_token(&name, &email, super_admin, &digest)
-        .await?;
-    if let Some(account_id) = account {
-        store.set_membership(account_id, user_id, role_code).await?;
-    }
+    let user = NewUser {
+        email,
+        name,
+        super_admin,
+        account_id: account,
+        role: Some(role),
+    };
+    let created = accounts::create_user(&store, user).await?;
     if json {
-        super::print_json(&json!({
-            "id": user_id, "email": email, "name": name, "super_admin": super_admin,
-            "account_id": account, "role": account.map(|_| role.as_str()), "access_token": token,
-        }))?;
+        super::print_json(&created)?;
     } else {
         println!(
-            "created user {user_id} <{email}>{}",
-            if super_admin { " (super admin)" } else { "" }
+            "created user {} <{}>{}",
+            created.id,
+            created.email,
+            if created.super_admin { " (super admin)" } else { "" }
         );
-        if let Some(account_id) = account {
+        if let (Some(account_id), Some(role)) = (created.account_id, &created.role) {
             println!("member of account {account_id} as {role}");
         }
-        println!("api_access_token: {token}");
+        println!("api_access_token: {}", created.access_token);
     }
     Ok(ExitCode::SUCCESS)
 }

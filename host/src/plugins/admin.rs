@@ -374,7 +374,7 @@ pub async fn dry_run_webhook(
     request: IncomingRequest,
 ) -> Result<WebhookDryRun, AdminError> {
     let plugin = host.get(id).ok_or_else(|| AdminError::NotLoaded(id.to_owned()))?;
-    let settings = settings::resolve(&plugin.manifest);
+    let settings = host.settings_for(&plugin.manifest);
     let verification = plugin
         .instance
         .verify_webhook(&settings, &request)

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::caps::egress::{EgressLimits, EgressPolicy};
 use crate::channel::Manifest;
 use crate::runtime::{CallLimits, PluginInstance, Runtime};
+use crate::secrets::SecretBox;
 use crate::store::{PluginRow, Store, StoreError};
 
 /// A plugin loaded and ready to call.
@@ -54,11 +55,19 @@ pub struct PluginHost {
     loaded: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
     failures: RwLock<Vec<LoadFailure>>,
     synced_revision: tokio::sync::Mutex<Option<i64>>,
+    secrets: Arc<SecretBox>,
+    /// Installation config, opened (secrets decrypted), reloaded on every sync.
+    config: RwLock<HashMap<String, String>>,
 }
 
 impl PluginHost {
     /// Creates an empty host; call [`PluginHost::sync`] to load.
-    pub fn new(runtime: Arc<Runtime>, store: Store, egress_limits: EgressLimits) -> Arc<Self> {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        store: Store,
+        egress_limits: EgressLimits,
+        secrets: Arc<SecretBox>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             runtime,
             store,
@@ -66,7 +75,37 @@ impl PluginHost {
             loaded: RwLock::default(),
             failures: RwLock::default(),
             synced_revision: tokio::sync::Mutex::new(None),
+            secrets,
+            config: RwLock::default(),
         })
+    }
+
+    /// The keys that seal secrets at rest.
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    /// A plugin's settings for a call: installation config, then the
+    /// environment, then the manifest's defaults.
+    pub fn settings_for(&self, manifest: &Manifest) -> crate::channel::Settings {
+        settings::resolve(manifest, &self.config.read().expect("config lock"))
+    }
+
+    async fn load_config(&self) -> Result<HashMap<String, String>, StoreError> {
+        let mut opened = HashMap::new();
+        for row in self.store.list_config().await? {
+            if !row.secret {
+                opened.insert(row.key, row.value);
+                continue;
+            }
+            match self.secrets.open(&row.value) {
+                Ok(value) => {
+                    opened.insert(row.key, value);
+                }
+                Err(e) => tracing::error!(key = %row.key, "cannot open secret setting: {e}"),
+            }
+        }
+        Ok(opened)
     }
 
     /// The runtime plugins run in.
@@ -112,6 +151,8 @@ impl PluginHost {
         if *synced == Some(revision) {
             return Ok(false);
         }
+        let config = self.load_config().await?;
+        *self.config.write().expect("config lock") = config;
         let rows = self.store.list_plugins().await?;
         let current = self.loaded.read().expect("plugin map lock").clone();
         let mut next = HashMap::new();

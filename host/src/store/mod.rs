@@ -7,6 +7,7 @@
 //! outside this module sees sqlx.
 
 mod accounts;
+mod config;
 mod contacts;
 mod conversations;
 mod inboxes;
@@ -15,6 +16,7 @@ mod plugins;
 mod users;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
+pub use config::ConfigRow;
 pub use contacts::{ContactChanges, ContactRow, NewContact};
 pub use conversations::{ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewMessage};
 pub use inboxes::{InboxChanges, InboxRow};

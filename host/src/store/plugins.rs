@@ -81,7 +81,7 @@ fn plugin_from_row(row: &AnyRow) -> Result<PluginRow, sqlx::Error> {
     })
 }
 
-async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), StoreError> {
+pub(super) async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), StoreError> {
     // The value is TEXT so that host_state can hold any setting; the cast keeps
     // the increment inside the database, where concurrent writers serialise.
     sqlx::query(
