@@ -26,6 +26,7 @@ on_both_databases!(
     messages_are_stored_sent_and_paged,
     bad_input_gets_4xx,
     live_updates_reach_the_accounts_clients,
+    attachments_follow_the_channels_rules,
 );
 
 /// A WebSocket client of `/api/v1/accounts/{id}/live`.
@@ -934,6 +935,100 @@ async fn live_updates_reach_the_accounts_clients(backend: Backend) -> anyhow::Re
     assert_eq!(
         (first["event"].as_str(), first["data"]["inbox_id"].as_i64()),
         (Some("conversation.created"), Some(other_inbox))
+    );
+    Ok(())
+}
+
+fn file(name: &str, mime: &str, bytes: &[u8]) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name(name.to_owned())
+        .mime_str(mime)
+        .unwrap()
+}
+
+async fn attachments_follow_the_channels_rules(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let ann = f.contact("Ann", "ann@example.com").await?;
+    f.conversation(ann).await?;
+    let messages = f.path("/conversations/1/messages");
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n fake image bytes".to_vec();
+
+    let image = reqwest::multipart::Form::new().part("attachments[]", file("cat.png", "image/png", &png));
+    let sent = s.post_multipart(&messages, Some(&f.agent), image).await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    let attachment = &sent.json["attachments"][0];
+    assert_eq!(
+        (attachment["file_type"].as_str(), attachment["extension"].as_str()),
+        (Some("image"), Some("png"))
+    );
+    let url = attachment["data_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.get_bytes(&url, &f.agent).await?,
+        (200, "image/png".to_owned(), png.clone())
+    );
+    let id = sent.json["id"].as_i64().unwrap();
+    s.eventually("the image reaching the probe plugin", 100, || async {
+        let list = s.get(&messages, Some(&f.agent)).await?;
+        Ok(list.json["payload"][0]["source_id"] == format!("probe-message-{id}"))
+    })
+    .await?;
+
+    // The probe declares: one image, never together with text.
+    let refused = [
+        (
+            reqwest::multipart::Form::new()
+                .text("content", "look")
+                .part("attachments[]", file("cat.png", "image/png", &png)),
+            "cannot send text and an attachment together",
+        ),
+        (
+            reqwest::multipart::Form::new()
+                .part("attachments[]", file("a.png", "image/png", &png))
+                .part("attachments[]", file("b.png", "image/png", &png)),
+            "only one attachment",
+        ),
+        (
+            reqwest::multipart::Form::new()
+                .part("attachments[]", file("doc.pdf", "application/pdf", b"%PDF")),
+            "cannot send file attachments",
+        ),
+    ];
+    for (form, reason) in refused {
+        let answer = s.post_multipart(&messages, Some(&f.agent), form).await?;
+        assert_eq!(answer.status, 422, "{:?}", answer.json);
+        assert!(error(&answer).contains(reason), "{:?}", answer.json);
+    }
+    let count = s.get(&messages, Some(&f.agent)).await?.json["payload"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(count, 1, "refused messages stored nothing");
+
+    // A private note is not sent, so the channel's rules do not apply.
+    let note = reqwest::multipart::Form::new()
+        .text("private", "true")
+        .text("content", "the contract")
+        .part("attachments[]", file("doc.pdf", "application/pdf", b"%PDF-1.7"));
+    let note = s.post_multipart(&messages, Some(&f.agent), note).await?;
+    assert_eq!(note.status, 200, "{:?}", note.json);
+    assert_eq!(note.json["attachments"][0]["file_type"], "file");
+
+    // Someone who cannot see the conversation cannot download its files.
+    let outsider = f.env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        "out@acme.example",
+        "--account",
+        &f.account.to_string(),
+        "--json",
+    ]);
+    assert_eq!(s.get_bytes(&url, &token(&outsider)).await?.0, 404);
+    let unknown = reqwest::multipart::Form::new().text("colour", "red");
+    assert_eq!(
+        s.post_multipart(&messages, Some(&f.agent), unknown).await?.status,
+        400
     );
     Ok(())
 }

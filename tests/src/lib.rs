@@ -337,6 +337,38 @@ impl Server {
         self.send(request, token).await
     }
 
+    /// POST a multipart form.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<Answer> {
+        self.send(
+            self.http.post(format!("{}{path}", self.base)).multipart(form),
+            token,
+        )
+        .await
+    }
+
+    /// GET raw bytes (status, content type, body).
+    pub async fn get_bytes(&self, path: &str, token: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("api_access_token", token)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((status, content_type, response.bytes().await?.to_vec()))
+    }
+
     /// PATCH with a JSON body.
     pub async fn send_patch(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Answer> {
         self.send(

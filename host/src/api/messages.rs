@@ -17,23 +17,33 @@ use super::conversations::visible_conversation;
 use super::extract::AppJson;
 use super::views;
 use super::{ApiError, AppState};
-use crate::channel::{ChannelContext, DeliveryStatus, OutboundMessage};
+use crate::channel::{AttachmentKind, ChannelContext, DeliveryStatus, OutboundAttachment, OutboundMessage};
 use crate::conversations::{message_status, message_type};
 use crate::runtime::PluginError;
-use crate::store::{ConversationRow, MessageRow, NewMessage};
+use crate::store::{ConversationRow, MessageRow, NewAttachment, NewMessage};
 
 /// Messages per page, as in Chatwoot; `after` pages are larger.
 const PER_PAGE: i64 = 20;
 const AFTER_PAGE: i64 = 100;
 /// Longest message content accepted, as in Chatwoot.
 const MAX_CONTENT_CHARS: usize = 150_000;
+/// Most attachments per message, as in Chatwoot.
+const MAX_ATTACHMENTS: usize = 15;
+/// Largest create-message request (attachments included).
+const MAX_UPLOAD_BYTES: usize = 40 << 20;
 
 pub fn router() -> Router<AppState> {
     let base = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages";
     Router::new()
-        .route(base, get(list).post(create))
+        .route(
+            base,
+            get(list)
+                .post(create)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route(&format!("{base}/{{id}}"), delete(remove))
         .route(&format!("{base}/{{id}}/retry"), post(retry))
+        .route("/api/v1/accounts/{account_id}/attachments/{id}", get(download))
 }
 
 #[derive(Deserialize)]
@@ -89,7 +99,7 @@ async fn list(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct NewMessageBody {
     content: Option<String>,
     message_type: Option<String>,
@@ -100,11 +110,95 @@ struct NewMessageBody {
     echo_id: Option<String>,
 }
 
+/// A message to create: a JSON body, or `multipart/form-data` with the same
+/// fields plus files under `attachments[]`.
+struct MessageInput {
+    body: NewMessageBody,
+    files: Vec<NewAttachment>,
+}
+
+impl axum::extract::FromRequest<AppState> for MessageInput {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let AppJson(body) = AppJson::<NewMessageBody>::from_request(req, state).await?;
+            return Ok(Self {
+                body,
+                files: Vec::new(),
+            });
+        }
+        let mut form = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let mut input = Self {
+            body: NewMessageBody::default(),
+            files: Vec::new(),
+        };
+        let bad = |e: axum::extract::multipart::MultipartError| match e.status() {
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest(e.body_text()),
+        };
+        while let Some(field) = form.next_field().await.map_err(bad)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "attachments[]" || name == "attachments" {
+                let file_name = field.file_name().unwrap_or("attachment").to_owned();
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                let data = field.bytes().await.map_err(bad)?.to_vec();
+                input.files.push(NewAttachment {
+                    file_type: file_type(&content_type),
+                    file_name,
+                    content_type,
+                    data,
+                });
+                continue;
+            }
+            let text = field.text().await.map_err(bad)?;
+            match name.as_str() {
+                "content" => input.body.content = Some(text),
+                "message_type" => input.body.message_type = Some(text),
+                "private" => input.body.private = text == "true" || text == "1",
+                "content_type" => input.body.content_type = Some(text),
+                "echo_id" => input.body.echo_id = Some(text),
+                other => return Err(ApiError::BadRequest(format!("unknown form field {other:?}"))),
+            }
+        }
+        Ok(input)
+    }
+}
+
+/// Chatwoot's attachment file type for a MIME type.
+fn file_type(mime: &str) -> i64 {
+    match mime.split('/').next().unwrap_or_default() {
+        "image" => 0,
+        "audio" => 1,
+        "video" => 2,
+        _ => 3,
+    }
+}
+
+fn kind_of(file_type: i64) -> AttachmentKind {
+    match file_type {
+        0 => AttachmentKind::Image,
+        1 => AttachmentKind::Audio,
+        2 => AttachmentKind::Video,
+        _ => AttachmentKind::File,
+    }
+}
+
 async fn create(
     member: Member,
     State(state): State<AppState>,
     Path((_, display_id)): Path<(i64, i64)>,
-    AppJson(body): AppJson<NewMessageBody>,
+    MessageInput { body, files }: MessageInput,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
     let kind = match body.message_type.as_deref() {
@@ -116,12 +210,17 @@ async fn create(
             })?,
     };
     let content = body.content.unwrap_or_default();
-    if content.trim().is_empty() {
+    if content.trim().is_empty() && files.is_empty() {
         return Err(ApiError::Unprocessable("Content can't be blank".into()));
     }
     if content.chars().count() > MAX_CONTENT_CHARS {
         return Err(ApiError::Unprocessable(format!(
             "Content is too long (maximum is {MAX_CONTENT_CHARS} characters)"
+        )));
+    }
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::Unprocessable(format!(
+            "at most {MAX_ATTACHMENTS} attachments per message"
         )));
     }
     let content_type = body.content_type.unwrap_or_else(|| "text".into());
@@ -131,25 +230,23 @@ async fn create(
         )));
     }
     if !body.private {
-        check_sendable(&state, &conversation, &content).await?;
+        check_sendable(&state, &conversation, &content, &files).await?;
     }
+    let message = NewMessage {
+        message_type: kind,
+        content_type,
+        content: (!content.is_empty()).then_some(content),
+        content_attributes: Value::Object(body.content_attributes.unwrap_or_default()).to_string(),
+        private: body.private,
+        status: message_status::SENT,
+        source_id: None,
+        sender_type: Some("User".into()),
+        sender_id: Some(member.user.user_id),
+        echo_id: body.echo_id,
+    };
     let stored = state
         .store
-        .insert_message(
-            &conversation,
-            &NewMessage {
-                message_type: kind,
-                content_type,
-                content: Some(content),
-                content_attributes: Value::Object(body.content_attributes.unwrap_or_default()).to_string(),
-                private: body.private,
-                status: message_status::SENT,
-                source_id: None,
-                sender_type: Some("User".into()),
-                sender_id: Some(member.user.user_id),
-                echo_id: body.echo_id,
-            },
-        )
+        .insert_message(&conversation, &message, &files)
         .await?;
     let json = views::message(&stored, display_id);
     state
@@ -168,12 +265,13 @@ async fn create(
 }
 
 /// The host enforces the channel's declared rules before any send: the
-/// channel must be enabled and connected, the text within its limit, and the
-/// conversation within its reply window.
+/// channel must be enabled and connected, the content within its limits, and
+/// the conversation within its reply window. Nothing is stored when refused.
 async fn check_sendable(
     state: &AppState,
     conversation: &ConversationRow,
     content: &str,
+    files: &[NewAttachment],
 ) -> Result<(), ApiError> {
     let inbox = state
         .store
@@ -183,14 +281,29 @@ async fn check_sendable(
         .plugins
         .get(&inbox.channel)
         .ok_or_else(|| ApiError::Unprocessable(format!("the {} channel is not enabled", inbox.channel)))?;
+    let channel = &plugin.manifest.name;
     if inbox.reauthorization_required {
         return Err(ApiError::Unprocessable(format!(
-            "this {} inbox must be reconnected before it can send",
-            plugin.manifest.name
+            "this {channel} inbox must be reconnected before it can send"
         )));
     }
-    crate::conversations::check_text(&plugin.manifest.limits, content, &plugin.manifest.name)
+    crate::conversations::check_text(&plugin.manifest.limits, content, channel)
         .map_err(ApiError::Unprocessable)?;
+    let outgoing: Vec<crate::conversations::OutgoingFile<'_>> = files
+        .iter()
+        .map(|f| crate::conversations::OutgoingFile {
+            kind: kind_of(f.file_type),
+            mime_type: &f.content_type,
+            bytes: f.data.len() as u64,
+        })
+        .collect();
+    crate::conversations::check_attachments(
+        &plugin.manifest.limits,
+        !content.trim().is_empty(),
+        &outgoing,
+        channel,
+    )
+    .map_err(ApiError::Unprocessable)?;
     let now = crate::store::now_ms();
     if !crate::conversations::can_reply(
         plugin.manifest.reply_window,
@@ -198,8 +311,7 @@ async fn check_sendable(
         now,
     ) {
         return Err(ApiError::Unprocessable(format!(
-            "the {} reply window for this conversation has closed; wait for the contact to write again",
-            plugin.manifest.name
+            "the {channel} reply window for this conversation has closed; wait for the contact to write again"
         )));
     }
     Ok(())
@@ -262,11 +374,24 @@ async fn send(
         external_id: inbox.external_id.clone().unwrap_or_default(),
         credentials: Default::default(),
     };
+    let attachments = state
+        .store
+        .message_attachment_data(message.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(a, data)| OutboundAttachment {
+            kind: kind_of(a.file_type),
+            file_name: a.file_name.unwrap_or_default(),
+            mime_type: a.content_type.unwrap_or_default(),
+            data,
+        })
+        .collect();
     let outbound = OutboundMessage {
         conversation_id: recipient.clone(),
         recipient_id: recipient,
         text: message.content.clone(),
-        attachments: Vec::new(),
+        attachments,
         reply_to: serde_json::from_str::<Value>(&message.content_attributes)
             .ok()
             .and_then(|a| a["in_reply_to_external_id"].as_str().map(str::to_owned)),
@@ -322,4 +447,38 @@ async fn retry(
     let message = state.store.get_message(conversation.id, id).await?;
     tokio::spawn(deliver(state.clone(), conversation, message.clone()));
     Ok(Json(views::message(&message, display_id)))
+}
+
+/// The bytes of an attachment, for members who may see its conversation.
+async fn download(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (attachment, data) = state.store.attachment_data(member.account_id, id).await?;
+    let message = state
+        .store
+        .message_by_id(member.account_id, attachment.message_id)
+        .await?;
+    super::inboxes::visible_inbox(&state, &member, message.inbox_id).await?;
+    let content_type = attachment
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let file_name = attachment
+        .file_name
+        .unwrap_or_else(|| "attachment".into())
+        .replace(['"', '\\', '\r', '\n'], "_");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{file_name}\""),
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        data,
+    )
+        .into_response())
 }

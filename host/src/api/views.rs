@@ -155,6 +155,9 @@ pub fn message(m: &crate::store::MessageRow, conversation_display_id: i64) -> Va
     if let Some(echo) = &m.echo_id {
         value["echo_id"] = json!(echo);
     }
+    if !m.attachments.is_empty() {
+        value["attachments"] = m.attachments.iter().map(attachment).collect();
+    }
     value
 }
 
@@ -205,5 +208,37 @@ pub fn conversation(c: &crate::store::ConversationRow, parts: &ConversationParts
         "created_at": secs(c.created_at),
         "timestamp": secs(c.last_activity_at),
         "last_activity_at": secs(c.last_activity_at),
+    })
+}
+
+/// An attachment; `data_url` downloads it through the API.
+pub fn attachment(a: &crate::store::AttachmentRow) -> Value {
+    let file_type = match a.file_type {
+        0 => "image",
+        1 => "audio",
+        2 => "video",
+        12 => "embed",
+        _ => "file",
+    };
+    let extension = a
+        .file_name
+        .as_deref()
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_owned());
+    let data_url = a
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("/api/v1/accounts/{}/attachments/{}", a.account_id, a.id));
+    json!({
+        "id": a.id,
+        "message_id": a.message_id,
+        "account_id": a.account_id,
+        "file_type": file_type,
+        "extension": extension,
+        "file_name": a.file_name,
+        "content_type": a.content_type,
+        "data_url": data_url,
+        "thumb_url": data_url,
+        "file_size": a.file_size,
     })
 }

@@ -16,7 +16,16 @@ use crate::config::HostConfig;
 use crate::plugins::{bundled, settings};
 use crate::runtime::{PluginInstance, Runtime, RuntimeConfig};
 
-/// Flags of `bench`.
+/// What to measure.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Plugin compile time, call latency and memory.
+    Plugins(BenchArgs),
+    /// Dashboard API latency on a large seeded database.
+    Api(super::bench_api::BenchApiArgs),
+}
+
+/// Flags of `bench plugins`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Component to measure (default: every bundled plugin).
@@ -27,7 +36,14 @@ pub struct BenchArgs {
     pub iterations: u32,
 }
 
-pub async fn run(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Plugins(args) => run_plugins(config, args).await,
+        BenchCommand::Api(args) => super::bench_api::run(config, args).await,
+    }
+}
+
+async fn run_plugins(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let components: Vec<(String, Vec<u8>)> = match &args.file {
         Some(path) => vec![(
             path.display().to_string(),

@@ -3,6 +3,7 @@
 
 mod account;
 mod bench;
+mod bench_api;
 mod config;
 mod plugin;
 mod serve;
@@ -55,8 +56,9 @@ pub enum Command {
     /// Encryption keys of secrets at rest.
     #[command(subcommand)]
     Secrets(config::SecretsCommand),
-    /// Measure plugin compile time, call latency and memory.
-    Bench(bench::BenchArgs),
+    /// Measure plugins (compile, call latency, memory) or the API at scale.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Sets up logging: `RUST_LOG` filters, default `info`.
@@ -86,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Feature(command) => account::run_feature(&cli.config, command).await,
         Command::Config(command) => config::run(&cli.config, command).await,
         Command::Secrets(command) => config::run_secrets(&cli.config, command).await,
-        Command::Bench(args) => bench::run(&cli.config, args).await,
+        Command::Bench(command) => bench::run(&cli.config, command).await,
     }
 }
 

@@ -2,7 +2,7 @@
 //! Chatwoot's enum codes and names, status transitions, the reply window and
 //! the content limits a channel declares.
 
-use crate::channel::{ContentLimits, ReplyWindow};
+use crate::channel::{AttachmentKind, ContentLimits, ReplyWindow};
 
 /// Conversation status codes (Chatwoot's integers) and names.
 pub mod status {
@@ -106,6 +106,66 @@ pub fn check_text(limits: &ContentLimits, text: &str, channel: &str) -> Result<(
         if chars > max as usize {
             return Err(format!(
                 "{channel} messages can be at most {max} characters; this one has {chars}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An attachment an agent wants to send, as the limits see it.
+#[derive(Debug, Clone)]
+pub struct OutgoingFile<'a> {
+    /// What it is.
+    pub kind: AttachmentKind,
+    /// Its MIME type.
+    pub mime_type: &'a str,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// Checks outbound attachments against the channel's limits; the error is the
+/// readable reason an agent sees.
+pub fn check_attachments(
+    limits: &ContentLimits,
+    has_text: bool,
+    files: &[OutgoingFile<'_>],
+    channel: &str,
+) -> Result<(), String> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    if files.len() > limits.max_attachments as usize {
+        return Err(match limits.max_attachments {
+            0 => format!("{channel} messages cannot carry attachments"),
+            1 => format!("{channel} messages can carry only one attachment; send them one at a time"),
+            n => format!("{channel} messages can carry at most {n} attachments"),
+        });
+    }
+    if has_text && !limits.text_with_attachments {
+        return Err(format!(
+            "{channel} cannot send text and an attachment together; send them as separate messages"
+        ));
+    }
+    for file in files {
+        if !limits.attachment_kinds.contains(&file.kind) {
+            return Err(format!("{channel} cannot send {:?} attachments", file.kind).to_lowercase());
+        }
+        if !limits.attachment_mime_types.is_empty()
+            && !limits.attachment_mime_types.iter().any(|m| m == file.mime_type)
+        {
+            return Err(format!(
+                "{channel} accepts only {} attachments, not {}",
+                limits.attachment_mime_types.join(", "),
+                file.mime_type
+            ));
+        }
+        if let Some(max) = limits.max_attachment_bytes
+            && file.bytes > max
+        {
+            return Err(format!(
+                "{channel} attachments can be at most {} KiB; this one is {} KiB",
+                max / 1024,
+                file.bytes / 1024
             ));
         }
     }

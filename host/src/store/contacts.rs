@@ -74,10 +74,10 @@ pub struct ContactChanges {
     pub custom_attributes: Option<String>,
 }
 
-const COLUMNS: &str = "id, account_id, name, email, phone_number, identifier, avatar_url, blocked, \
+pub(super) const COLUMNS: &str = "id, account_id, name, email, phone_number, identifier, avatar_url, blocked, \
      additional_attributes, custom_attributes, last_activity_at, created_at";
 
-fn contact_from(row: &AnyRow) -> Result<ContactRow, sqlx::Error> {
+pub(super) fn contact_from(row: &AnyRow) -> Result<ContactRow, sqlx::Error> {
     Ok(ContactRow {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,

@@ -78,6 +78,42 @@ pub struct MessageRow {
     pub deleted: bool,
     /// Creation (unix ms).
     pub created_at: i64,
+    /// Its attachments (without their bytes).
+    pub attachments: Vec<AttachmentRow>,
+}
+
+/// An attachment's description (its bytes are read separately).
+#[derive(Debug, Clone)]
+pub struct AttachmentRow {
+    /// Id.
+    pub id: i64,
+    /// Message.
+    pub message_id: i64,
+    /// Account.
+    pub account_id: i64,
+    /// Chatwoot's file type code (0 image, 1 audio, 2 video, 3 file, 12 embed).
+    pub file_type: i64,
+    /// Provider URL, for attachments not stored here.
+    pub external_url: Option<String>,
+    /// File name.
+    pub file_name: Option<String>,
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// Size in bytes.
+    pub file_size: Option<i64>,
+}
+
+/// An attachment to store with a message.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    /// Chatwoot's file type code.
+    pub file_type: i64,
+    /// File name.
+    pub file_name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub data: Vec<u8>,
 }
 
 /// A message to store.
@@ -181,6 +217,7 @@ fn message_from(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
         echo_id: row.try_get("echo_id")?,
         deleted: get_bool(row, "deleted")?,
         created_at: row.try_get("created_at")?,
+        attachments: Vec::new(),
     })
 }
 
@@ -193,6 +230,88 @@ fn placeholders(from: usize, n: usize) -> String {
 }
 
 impl Store {
+    /// Loads the attachments of `messages` in one query.
+    async fn with_attachments(&self, mut messages: Vec<MessageRow>) -> Result<Vec<MessageRow>, StoreError> {
+        if messages.is_empty() {
+            return Ok(messages);
+        }
+        let sql = format!(
+            "SELECT id, message_id, account_id, file_type, external_url, file_name, content_type, file_size \
+             FROM attachments WHERE message_id IN ({}) ORDER BY id",
+            placeholders(1, messages.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for m in &messages {
+            query = query.bind(m.id);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let attachment = AttachmentRow {
+                id: row.try_get("id")?,
+                message_id: row.try_get("message_id")?,
+                account_id: row.try_get("account_id")?,
+                file_type: row.try_get("file_type")?,
+                external_url: row.try_get("external_url")?,
+                file_name: row.try_get("file_name")?,
+                content_type: row.try_get("content_type")?,
+                file_size: row.try_get("file_size")?,
+            };
+            if let Some(m) = messages.iter_mut().find(|m| m.id == attachment.message_id) {
+                m.attachments.push(attachment);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// An attachment's MIME type, file name and bytes, within an account.
+    pub async fn attachment_data(
+        &self,
+        account_id: i64,
+        id: i64,
+    ) -> Result<(AttachmentRow, Vec<u8>), StoreError> {
+        let row = sqlx::query(
+            "SELECT id, message_id, account_id, file_type, external_url, file_name, content_type, file_size, data \
+             FROM attachments WHERE account_id = $1 AND id = $2",
+        )
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))?;
+        let attachment = AttachmentRow {
+            id: row.try_get("id")?,
+            message_id: row.try_get("message_id")?,
+            account_id: row.try_get("account_id")?,
+            file_type: row.try_get("file_type")?,
+            external_url: row.try_get("external_url")?,
+            file_name: row.try_get("file_name")?,
+            content_type: row.try_get("content_type")?,
+            file_size: row.try_get("file_size")?,
+        };
+        let data: Option<Vec<u8>> = row.try_get("data")?;
+        Ok((attachment, data.unwrap_or_default()))
+    }
+
+    /// The bytes of a message's attachments, in order (for sending).
+    pub async fn message_attachment_data(
+        &self,
+        message_id: i64,
+    ) -> Result<Vec<(AttachmentRow, Vec<u8>)>, StoreError> {
+        let account_id: i64 = sqlx::query_scalar("SELECT account_id FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM attachments WHERE message_id = $1 ORDER BY id")
+                .bind(message_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.attachment_data(account_id, id).await?);
+        }
+        Ok(out)
+    }
+
     /// Opens a conversation with the account's next display id.
     pub async fn insert_conversation(
         &self,
@@ -458,11 +577,13 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Stores a message and moves the conversation's activity times, in one transaction.
+    /// Stores a message with its attachments and moves the conversation's
+    /// activity times, in one transaction.
     pub async fn insert_message(
         &self,
         conversation: &ConversationRow,
         m: &NewMessage,
+        attachments: &[NewAttachment],
     ) -> Result<MessageRow, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -487,6 +608,23 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let message_id: i64 = row.try_get("id")?;
+        for a in attachments {
+            sqlx::query(
+                "INSERT INTO attachments (account_id, message_id, file_type, file_name, content_type, file_size, data, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(conversation.account_id)
+            .bind(message_id)
+            .bind(a.file_type)
+            .bind(&a.file_name)
+            .bind(&a.content_type)
+            .bind(a.data.len() as i64)
+            .bind(&a.data)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         let inbound = if m.message_type == 0 { Some(now) } else { None };
         sqlx::query(
             "UPDATE conversations SET last_activity_at = $1, updated_at = $1, \
@@ -498,6 +636,20 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        let message = message_from(&row)?;
+        Ok(self.with_attachments(vec![message]).await?.remove(0))
+    }
+
+    /// One message of an account, by id.
+    pub async fn message_by_id(&self, account_id: i64, id: i64) -> Result<MessageRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE account_id = $1 AND id = $2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
         Ok(message_from(&row)?)
     }
 
@@ -511,7 +663,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
-        Ok(message_from(&row)?)
+        Ok(self.with_attachments(vec![message_from(&row)?]).await?.remove(0))
     }
 
     /// Records a delivery outcome of an outbound message.
@@ -592,16 +744,28 @@ impl Store {
         .map_err(super::conflict_as("a contact with this source_id in the inbox"))
     }
 
-    /// Contacts by id (for views).
+    /// Contacts by id (for views), in one query.
     pub async fn contacts_by_id(
         &self,
         account_id: i64,
         ids: &[i64],
     ) -> Result<Vec<super::ContactRow>, StoreError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.get_contact(account_id, *id).await?);
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let sql = format!(
+            "SELECT {} FROM contacts WHERE account_id = $1 AND id IN ({})",
+            super::contacts::COLUMNS,
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(account_id);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(super::contacts::contact_from)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
     }
 }

@@ -13,12 +13,16 @@ mod conversations;
 mod inboxes;
 pub mod live;
 mod plugins;
+mod seed;
 mod users;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
 pub use config::ConfigRow;
 pub use contacts::{ContactChanges, ContactRow, NewContact};
-pub use conversations::{ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewMessage};
+pub use conversations::{
+    AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewAttachment,
+    NewMessage,
+};
 pub use inboxes::{InboxChanges, InboxRow};
 pub use plugins::{PluginRow, StoredPlugin};
 pub use users::TokenOwner;
