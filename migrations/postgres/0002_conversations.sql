@@ -92,6 +92,9 @@ CREATE TABLE conversations (
 CREATE UNIQUE INDEX conversations_display ON conversations (account_id, display_id);
 CREATE INDEX conversations_list ON conversations (account_id, status, last_activity_at);
 CREATE INDEX conversations_inbox ON conversations (inbox_id, status, last_activity_at);
+CREATE INDEX conversations_activity ON conversations (account_id, last_activity_at);
+-- Covers the Mine / Unassigned / All counts of the conversation list.
+CREATE INDEX conversations_counts ON conversations (account_id, status, assignee_id);
 CREATE INDEX conversations_contact ON conversations (contact_id);
 
 CREATE TABLE conversation_labels (

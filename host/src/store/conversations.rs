@@ -373,53 +373,66 @@ impl Store {
         account_id: i64,
         filter: &ConversationFilter,
     ) -> Result<(Vec<ConversationRow>, ConversationCounts), StoreError> {
-        // $1 account, $2 status (-1 = any), $3 inbox (-1 = any), $4 member (-1 = admin), $5 caller.
-        let base = "c.account_id = $1 AND ($2 = -1 OR c.status = $2) AND ($3 = -1 OR c.inbox_id = $3) \
-             AND ($4 = -1 OR c.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = $4))";
-        let args = (
-            account_id,
-            filter.status.unwrap_or(-1),
-            filter.inbox_id.unwrap_or(-1),
-            filter.member_id.unwrap_or(-1),
-            filter.user_id,
-        );
-        let counts = sqlx::query(&format!(
+        // Only the filters in use appear in the SQL, so that the planner can
+        // walk an (account, status, last_activity_at) index in order instead
+        // of scanning and sorting every conversation of the account.
+        let mut conditions = vec!["c.account_id = $1".to_owned()];
+        let mut binds: Vec<i64> = vec![account_id];
+        let mut add = |condition: &str, value: i64| {
+            binds.push(value);
+            conditions.push(condition.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(status) = filter.status {
+            add("c.status = ?", status);
+        }
+        if let Some(inbox_id) = filter.inbox_id {
+            add("c.inbox_id = ?", inbox_id);
+        }
+        if let Some(member_id) = filter.member_id {
+            add("c.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)", member_id);
+        }
+        let base = conditions.join(" AND ");
+        let me = binds.len() + 1;
+        let counts_sql = format!(
             "SELECT COUNT(*) AS all_count, \
              COALESCE(SUM(CASE WHEN c.assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS unassigned_count, \
-             COALESCE(SUM(CASE WHEN c.assignee_id = $5 THEN 1 ELSE 0 END), 0) AS mine_count \
+             COALESCE(SUM(CASE WHEN c.assignee_id = ${me} THEN 1 ELSE 0 END), 0) AS mine_count \
              FROM conversations c WHERE {base}"
-        ))
-        .bind(args.0)
-        .bind(args.1)
-        .bind(args.2)
-        .bind(args.3)
-        .bind(args.4)
-        .fetch_one(&self.pool)
-        .await?;
+        );
+        let mut query = sqlx::query(&counts_sql);
+        for value in &binds {
+            query = query.bind(*value);
+        }
+        let counts = query.bind(filter.user_id).fetch_one(&self.pool).await?;
         let counts = ConversationCounts {
             all: counts.try_get("all_count")?,
             unassigned: counts.try_get("unassigned_count")?,
             mine: counts.try_get("mine_count")?,
         };
-        let assignee = match filter.assignee_type.as_str() {
-            "me" => " AND c.assignee_id = $5",
-            "unassigned" => " AND c.assignee_id IS NULL AND $5 = $5",
-            "assigned" => " AND c.assignee_id IS NOT NULL AND $5 = $5",
-            _ => " AND $5 = $5",
+        let (assignee, bind_me) = match filter.assignee_type.as_str() {
+            "me" => (format!(" AND c.assignee_id = ${me}"), true),
+            "unassigned" => (" AND c.assignee_id IS NULL".to_owned(), false),
+            "assigned" => (" AND c.assignee_id IS NOT NULL".to_owned(), false),
+            _ => (String::new(), false),
         };
-        let rows = sqlx::query(&format!(
+        let limit = if bind_me { me + 1 } else { me };
+        let list_sql = format!(
             "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE {base}{assignee} \
-             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $6 OFFSET $7"
-        ))
-        .bind(args.0)
-        .bind(args.1)
-        .bind(args.2)
-        .bind(args.3)
-        .bind(args.4)
-        .bind(filter.per_page)
-        .bind((filter.page - 1).max(0) * filter.per_page)
-        .fetch_all(&self.pool)
-        .await?;
+             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ${limit} OFFSET ${}",
+            limit + 1
+        );
+        let mut query = sqlx::query(&list_sql);
+        for value in &binds {
+            query = query.bind(*value);
+        }
+        if bind_me {
+            query = query.bind(filter.user_id);
+        }
+        let rows = query
+            .bind(filter.per_page)
+            .bind((filter.page - 1).max(0) * filter.per_page)
+            .fetch_all(&self.pool)
+            .await?;
         let list = rows.iter().map(conversation_from).collect::<Result<_, _>>()?;
         Ok((list, counts))
     }
