@@ -27,6 +27,7 @@ on_both_databases!(
     bad_input_gets_4xx,
     live_updates_reach_the_accounts_clients,
     attachments_follow_the_channels_rules,
+    inboxes_and_their_members,
 );
 
 /// A WebSocket client of `/api/v1/accounts/{id}/live`.
@@ -1030,5 +1031,94 @@ async fn attachments_follow_the_channels_rules(backend: Backend) -> anyhow::Resu
         s.post_multipart(&messages, Some(&f.agent), unknown).await?.status,
         400
     );
+    Ok(())
+}
+
+async fn inboxes_and_their_members(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let inbox = f.path(&format!("/inboxes/{}", f.inbox));
+    let shown = s.get(&inbox, Some(&f.agent)).await?;
+    assert_eq!(
+        (shown.json["name"].as_str(), shown.json["provider"].as_str()),
+        (Some("Probe"), Some("probe"))
+    );
+    let listed = s.get(&f.path("/inboxes"), Some(&f.agent)).await?;
+    assert_eq!(listed.json["payload"].as_array().unwrap().len(), 1);
+
+    let changed = s
+        .call(
+            "PATCH",
+            &inbox,
+            Some(&f.admin),
+            Some(&json!({ "name": "Support", "lock_to_single_conversation": true })),
+        )
+        .await?;
+    assert_eq!(
+        (
+            changed.json["name"].as_str(),
+            changed.json["lock_to_single_conversation"].as_bool()
+        ),
+        (Some("Support"), Some(true))
+    );
+    let blank = s
+        .call("PATCH", &inbox, Some(&f.admin), Some(&json!({ "name": "" })))
+        .await?;
+    assert_eq!(blank.status, 422);
+
+    let members = s
+        .get(&f.path(&format!("/inbox_members/{}", f.inbox)), Some(&f.agent))
+        .await?;
+    let ids: Vec<i64> = members.json["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [f.agent_id]);
+    let stranger = json!({ "inbox_id": f.inbox, "user_ids": [9999] });
+    assert_eq!(
+        s.post_json(&f.path("/inbox_members"), Some(&f.admin), &stranger)
+            .await?
+            .status,
+        404
+    );
+    let replaced = s
+        .call(
+            "PATCH",
+            &f.path("/inbox_members"),
+            Some(&f.admin),
+            Some(&json!({ "inbox_id": f.inbox, "user_ids": [] })),
+        )
+        .await?;
+    assert_eq!(replaced.json["payload"], json!([]));
+    assert_eq!(
+        s.get(&inbox, Some(&f.agent)).await?.status,
+        404,
+        "no longer a member"
+    );
+    let added = s
+        .post_json(
+            &f.path("/inbox_members"),
+            Some(&f.admin),
+            &json!({ "inbox_id": f.inbox, "user_ids": [f.agent_id] }),
+        )
+        .await?;
+    assert_eq!(added.json["payload"].as_array().unwrap().len(), 1);
+    let removed = s
+        .call(
+            "DELETE",
+            &f.path("/inbox_members"),
+            Some(&f.admin),
+            Some(&json!({ "inbox_id": f.inbox, "user_ids": [f.agent_id] })),
+        )
+        .await?;
+    assert_eq!(removed.json["payload"], json!([]));
+
+    // Removing the plugin is refused while this inbox uses it; deleting the inbox frees it.
+    assert_eq!(f.env.cli(&["plugin", "remove", "probe"]).code, 1);
+    assert_eq!(s.call("DELETE", &inbox, Some(&f.admin), None).await?.status, 200);
+    assert_eq!(s.get(&inbox, Some(&f.admin)).await?.status, 404);
+    assert_eq!(f.env.cli(&["plugin", "remove", "probe"]).code, 0);
     Ok(())
 }

@@ -389,7 +389,10 @@ impl Store {
             add("c.inbox_id = ?", inbox_id);
         }
         if let Some(member_id) = filter.member_id {
-            add("c.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)", member_id);
+            add(
+                "c.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)",
+                member_id,
+            );
         }
         let base = conditions.join(" AND ");
         let me = binds.len() + 1;
