@@ -28,6 +28,7 @@ on_both_databases!(
     live_updates_reach_the_accounts_clients,
     attachments_follow_the_channels_rules,
     inboxes_and_their_members,
+    openapi_document_matches_the_answers,
 );
 
 /// A WebSocket client of `/api/v1/accounts/{id}/live`.
@@ -1120,5 +1121,188 @@ async fn inboxes_and_their_members(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(s.call("DELETE", &inbox, Some(&f.admin), None).await?.status, 200);
     assert_eq!(s.get(&inbox, Some(&f.admin)).await?.status, 404);
     assert_eq!(f.env.cli(&["plugin", "remove", "probe"]).code, 0);
+    Ok(())
+}
+
+async fn openapi_document_matches_the_answers(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let doc = s.get("/api/openapi.json", None).await?;
+    assert_eq!(doc.status, 200);
+    let doc = doc.json;
+    assert!(
+        doc["openapi"].as_str().unwrap_or_default().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+
+    // Some data, so that lists and nested objects are not empty.
+    let ann = f.contact("Ann", "ann@example.com").await?;
+    f.conversation(ann).await?;
+    s.post_json(
+        &f.path("/conversations/1/assignments"),
+        Some(&f.admin),
+        &json!({ "assignee_id": f.agent_id }),
+    )
+    .await?;
+    s.post_json(
+        &f.path("/conversations/1/labels"),
+        Some(&f.admin),
+        &json!({ "labels": ["vip"] }),
+    )
+    .await?;
+    let sent = s
+        .post_json(
+            &f.path("/conversations/1/messages"),
+            Some(&f.admin),
+            &json!({ "content": "hello", "echo_id": "x" }),
+        )
+        .await?;
+    let message = sent.json["id"].as_i64().unwrap();
+
+    let account = f.account;
+    let inbox = f.inbox;
+    let checks: Vec<(&str, &str, String, Option<Value>)> = vec![
+        ("get", "/api/v1/profile", "/api/v1/profile".into(), None),
+        ("get", "/api/v1/accounts/{account_id}", f.path(""), None),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/agents",
+            f.path("/agents"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/inboxes",
+            f.path("/inboxes"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/inboxes/{id}",
+            f.path(&format!("/inboxes/{inbox}")),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/inbox_members/{inbox_id}",
+            f.path(&format!("/inbox_members/{inbox}")),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/contacts",
+            f.path("/contacts"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/contacts/search",
+            f.path("/contacts/search?q=ann"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/contacts/{id}",
+            f.path(&format!("/contacts/{ann}")),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/contacts/{id}/conversations",
+            f.path(&format!("/contacts/{ann}/conversations")),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/accounts/{account_id}/contacts",
+            f.path("/contacts"),
+            Some(json!({ "name": "Bob", "inbox_id": inbox })),
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/conversations",
+            f.path("/conversations"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/conversations/meta",
+            f.path("/conversations/meta"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/conversations/{display_id}",
+            f.path("/conversations/1"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/conversations/{display_id}/labels",
+            f.path("/conversations/1/labels"),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/accounts/{account_id}/conversations/{display_id}/messages",
+            f.path("/conversations/1/messages"),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/accounts/{account_id}/conversations/{display_id}/toggle_status",
+            f.path("/conversations/1/toggle_status"),
+            Some(json!({ "status": "pending" })),
+        ),
+        (
+            "delete",
+            "/api/v1/accounts/{account_id}/conversations/{display_id}/messages/{id}",
+            f.path(&format!("/conversations/1/messages/{message}")),
+            None,
+        ),
+    ];
+    for (method, template, url, body) in &checks {
+        let operation = &doc["paths"][*template][*method];
+        assert!(operation.is_object(), "{method} {template} is not documented");
+        let answer = s
+            .call(&method.to_uppercase(), url, Some(&f.admin), body.as_ref())
+            .await?;
+        assert_eq!(answer.status, 200, "{method} {url}: {:?}", answer.json);
+        let schema = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+        switchboard_e2e::conforms(&answer.json, schema, &doc, &format!("{method} {template}"))
+            .unwrap_or_else(|e| panic!("answer differs from the document: {e}"));
+    }
+    let _ = account;
+    // The checker itself rejects what the document does not describe.
+    let contact_schema = json!({ "$ref": "#/components/schemas/Contact" });
+    assert!(
+        switchboard_e2e::conforms(&json!({ "id": 1, "bogus": true }), &contact_schema, &doc, "x").is_err()
+    );
+    assert!(switchboard_e2e::conforms(&json!({ "id": "1" }), &contact_schema, &doc, "x").is_err());
+    // Every documented operation exists on the server (no 404/405 from routing).
+    for (template, operations) in doc["paths"].as_object().unwrap() {
+        let url = template
+            .replace("{account_id}", &f.account.to_string())
+            .replace("{inbox_id}", &inbox.to_string())
+            .replace("{display_id}", "1")
+            .replace("{id}", "999999");
+        for method in operations.as_object().unwrap().keys() {
+            let answer = s
+                .call(&method.to_uppercase(), &url, Some(&f.admin), Some(&json!({})))
+                .await?;
+            assert_ne!(
+                answer.status, 405,
+                "{method} {template} is documented but not routed"
+            );
+            if answer.status == 404 {
+                assert_eq!(
+                    error(&answer),
+                    "Resource could not be found",
+                    "{method} {template} is documented but not routed"
+                );
+            }
+        }
+    }
     Ok(())
 }

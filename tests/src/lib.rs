@@ -494,3 +494,67 @@ pub async fn database(env: &Env) -> anyhow::Result<sqlx::AnyPool> {
         .connect(&env.database_url)
         .await?)
 }
+
+/// Checks that `value` matches the OpenAPI `schema` (resolving `$ref`s in
+/// `doc`): no property the schema lacks, every required one present, types
+/// as declared, recursively. Answers the first mismatch with its JSON path.
+pub fn conforms(value: &Value, schema: &Value, doc: &Value, at: &str) -> Result<(), String> {
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap_or_default();
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    };
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            return if options.iter().any(|o| conforms(value, o, doc, at).is_ok()) {
+                Ok(())
+            } else {
+                Err(format!("{at}: {value} matches none of {key}"))
+            };
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let fits = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    if !types.is_empty() && !types.iter().any(|t| fits(t)) {
+        return Err(format!("{at}: {value} is not {types:?}"));
+    }
+    if let (Some(object), Some(properties)) = (value.as_object(), schema["properties"].as_object()) {
+        for (key, field) in object {
+            let property = properties
+                .get(key)
+                .ok_or_else(|| format!("{at}.{key}: not in the schema"))?;
+            conforms(field, property, doc, &format!("{at}.{key}"))?;
+        }
+        for required in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !object.contains_key(required) {
+                return Err(format!("{at}.{required}: required but missing"));
+            }
+        }
+    }
+    if let (Some(items), Some(item_schema)) = (value.as_array(), schema.get("items")) {
+        for (n, item) in items.iter().enumerate() {
+            conforms(item, item_schema, doc, &format!("{at}[{n}]"))?;
+        }
+    }
+    Ok(())
+}

@@ -30,19 +30,36 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/profile",
+    tag = "Accounts",
+    summary = "The token's user and their accounts",
+    responses((status = 200, body = views::Profile), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn profile(Caller(owner): Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let user = state.store.get_user(owner.user_id).await?;
     let accounts = state.store.user_accounts(owner.user_id).await?;
     Ok(Json(views::profile(&user, &accounts)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}",
+    tag = "Accounts",
+    summary = "Show the account",
+    params(("account_id" = i64, Path, description = "Account id")),
+    responses((status = 200, body = views::Account), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn show_account(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let account = state.store.get_account(member.account_id).await?;
     let features = state.store.account_features(member.account_id).await?;
     Ok(Json(views::account(&account, &features)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AccountBody {
     name: Option<String>,
     locale: Option<String>,
@@ -50,6 +67,16 @@ struct AccountBody {
     support_email: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{account_id}",
+    tag = "Accounts",
+    summary = "Update the account (administrators)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = AccountBody,
+    responses((status = 200, body = views::Account), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn update_account(
     member: Member,
     State(state): State<AppState>,
@@ -70,6 +97,15 @@ async fn update_account(
     Ok(Json(views::account(&account, &features)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/agents",
+    tag = "Agents",
+    summary = "List agents",
+    params(("account_id" = i64, Path, description = "Account id")),
+    responses((status = 200, body = Vec<views::Agent>), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn list_agents(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let agents = state.store.list_agents(member.account_id).await?;
     Ok(Json(Value::Array(
@@ -80,7 +116,7 @@ async fn list_agents(member: Member, State(state): State<AppState>) -> Result<Js
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewAgent {
     name: String,
     email: String,
@@ -92,6 +128,16 @@ fn default_role() -> String {
     "agent".into()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/agents",
+    tag = "Agents",
+    summary = "Add an agent (administrators)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = NewAgent,
+    responses((status = 200, body = views::Agent), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn create_agent(
     member: Member,
     State(state): State<AppState>,
@@ -128,16 +174,26 @@ async fn create_agent(
     Ok(Json(views::agent(&agent, member.account_id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AgentChanges {
     name: Option<String>,
     role: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{account_id}/agents/{id}",
+    tag = "Agents",
+    summary = "Change an agent's name or role (administrators)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    request_body = AgentChanges,
+    responses((status = 200, body = views::Agent), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn update_agent(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
     AppJson(body): AppJson<AgentChanges>,
 ) -> Result<Json<Value>, ApiError> {
     member.require_admin()?;
@@ -157,10 +213,19 @@ async fn update_agent(
     Ok(Json(views::agent(&agent, member.account_id)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account_id}/agents/{id}",
+    tag = "Agents",
+    summary = "Remove an agent from the account (administrators)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn delete_agent(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     member.require_admin()?;
     if id == member.user.user_id {

@@ -26,7 +26,8 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
     page: Option<i64>,
     q: Option<String>,
@@ -48,6 +49,15 @@ async fn page_of(state: &AppState, member: &Member, params: ListParams) -> Resul
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/contacts",
+    tag = "Contacts",
+    summary = "List contacts, 15 a page, newest first",
+    params(("account_id" = i64, Path, description = "Account id"), ListParams),
+    responses((status = 200, body = super::openapi::ContactList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn list(
     member: Member,
     State(state): State<AppState>,
@@ -56,6 +66,15 @@ async fn list(
     page_of(&state, &member, params).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/contacts/search",
+    tag = "Contacts",
+    summary = "Search contacts by name, email, phone or identifier",
+    params(("account_id" = i64, Path, description = "Account id"), ListParams),
+    responses((status = 200, body = super::openapi::ContactList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn search(
     member: Member,
     State(state): State<AppState>,
@@ -67,16 +86,25 @@ async fn search(
     page_of(&state, &member, params).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/contacts/{id}",
+    tag = "Contacts",
+    summary = "Show a contact",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = super::openapi::ContactPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn show(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     let contact = state.store.get_contact(member.account_id, id).await?;
     Ok(Json(json!({ "payload": views::contact(&contact) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ContactBody {
     name: Option<String>,
@@ -114,6 +142,16 @@ fn blank_to_none(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/contacts",
+    tag = "Contacts",
+    summary = "Create a contact, optionally with its identity in an inbox",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = ContactBody,
+    responses((status = 200, body = super::openapi::ContactCreated), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn create(
     member: Member,
     State(state): State<AppState>,
@@ -152,10 +190,20 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{account_id}/contacts/{id}",
+    tag = "Contacts",
+    summary = "Update a contact (PUT works too)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    request_body = ContactBody,
+    responses((status = 200, body = super::openapi::ContactPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn update(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
     AppJson(body): AppJson<ContactBody>,
 ) -> Result<Json<Value>, ApiError> {
     body.validate()?;
@@ -176,10 +224,19 @@ async fn update(
     Ok(Json(json!({ "payload": views::contact(&contact) })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account_id}/contacts/{id}",
+    tag = "Contacts",
+    summary = "Delete a contact and its conversations (administrators)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn remove(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     member.require_admin()?;
     state.store.delete_contact(member.account_id, id).await?;

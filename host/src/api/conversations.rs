@@ -119,7 +119,8 @@ pub async fn render(state: &AppState, conversations: &[ConversationRow]) -> Resu
     Ok(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
     status: Option<String>,
     assignee_type: Option<String>,
@@ -164,6 +165,15 @@ fn counts_json(counts: crate::store::ConversationCounts) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/conversations",
+    tag = "Conversations",
+    summary = "List conversations, 25 a page, with the Mine / Unassigned / All counts",
+    params(("account_id" = i64, Path, description = "Account id"), ListParams),
+    responses((status = 200, body = super::openapi::ConversationList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn list(
     member: Member,
     State(state): State<AppState>,
@@ -177,6 +187,15 @@ async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/conversations/meta",
+    tag = "Conversations",
+    summary = "The counts only",
+    params(("account_id" = i64, Path, description = "Account id"), ListParams),
+    responses((status = 200, body = super::openapi::ConversationCountsOnly), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn meta(
     member: Member,
     State(state): State<AppState>,
@@ -214,16 +233,25 @@ async fn push(state: &AppState, conversation: &ConversationRow, name: &str) -> R
     Ok(json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}",
+    tag = "Conversations",
+    summary = "Show a conversation",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
+    responses((status = 200, body = views::Conversation), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn show(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
     one(&state, conversation).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewConversation {
     inbox_id: i64,
     contact_id: Option<i64>,
@@ -232,6 +260,16 @@ struct NewConversation {
     status: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/conversations",
+    tag = "Conversations",
+    summary = "Open a conversation with a contact",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = NewConversation,
+    responses((status = 200, body = views::Conversation), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn create(
     member: Member,
     State(state): State<AppState>,
@@ -282,16 +320,26 @@ async fn create(
     Ok(Json(push(&state, &conversation, "conversation.created").await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ToggleBody {
     status: Option<String>,
     snoozed_until: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/toggle_status",
+    tag = "Conversations",
+    summary = "Change the status (without a body: open ↔ resolved)",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
+    request_body = ToggleBody,
+    responses((status = 200, body = super::openapi::ToggleResult), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn toggle_status(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
@@ -321,15 +369,25 @@ async fn toggle_status(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AssignBody {
     assignee_id: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/assignments",
+    tag = "Conversations",
+    summary = "Assign to an agent, or unassign with null",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
+    request_body = AssignBody,
+    responses((status = 200, body = Option<views::Agent>), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn assign(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
     AppJson(body): AppJson<AssignBody>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
@@ -349,10 +407,19 @@ async fn assign(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/labels",
+    tag = "Conversations",
+    summary = "A conversation's labels",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
+    responses((status = 200, body = super::openapi::Labels), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn labels(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
     let labels: Vec<String> = state
@@ -365,15 +432,25 @@ async fn labels(
     Ok(Json(json!({ "payload": labels })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LabelsBody {
     labels: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/labels",
+    tag = "Conversations",
+    summary = "Replace a conversation's labels",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
+    request_body = LabelsBody,
+    responses((status = 200, body = super::openapi::Labels), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn set_labels(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
     AppJson(body): AppJson<LabelsBody>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
@@ -398,10 +475,19 @@ async fn set_labels(
     Ok(Json(json!({ "payload": labels })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/contacts/{id}/conversations",
+    tag = "Contacts",
+    summary = "A contact's conversations",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = super::openapi::ConversationPayloadList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn of_contact(
     member: Member,
     State(state): State<AppState>,
-    Path((_, contact_id)): Path<(i64, i64)>,
+    Path((_account, contact_id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     state.store.get_contact(member.account_id, contact_id).await?;
     let only = (!member.is_admin()).then_some(member.user.user_id);

@@ -43,6 +43,15 @@ pub async fn visible_inbox(
     Ok(inbox)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/inboxes",
+    tag = "Inboxes",
+    summary = "List inboxes (agents: those they belong to)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    responses((status = 200, body = super::openapi::InboxList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let only = (!member.is_admin()).then_some(member.user.user_id);
     let inboxes = state.store.list_inboxes(member.account_id, only).await?;
@@ -51,26 +60,45 @@ async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Valu
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/inboxes/{id}",
+    tag = "Inboxes",
+    summary = "Show an inbox",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = views::Inbox), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn show(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(views::inbox(&visible_inbox(&state, &member, id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ChannelSpec {
     #[serde(rename = "type")]
     kind: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewInbox {
     name: String,
     channel: ChannelSpec,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/inboxes",
+    tag = "Inboxes",
+    summary = "Create an inbox on a channel without an authorization flow (administrators)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = NewInbox,
+    responses((status = 200, body = views::Inbox), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn create(
     member: Member,
     State(state): State<AppState>,
@@ -96,7 +124,7 @@ async fn create(
     Ok(Json(views::inbox(&inbox)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct InboxBody {
     name: Option<String>,
     lock_to_single_conversation: Option<bool>,
@@ -105,10 +133,20 @@ struct InboxBody {
     greeting_message: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{account_id}/inboxes/{id}",
+    tag = "Inboxes",
+    summary = "Update an inbox (administrators)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    request_body = InboxBody,
+    responses((status = 200, body = views::Inbox), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn update(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
     AppJson(body): AppJson<InboxBody>,
 ) -> Result<Json<Value>, ApiError> {
     member.require_admin()?;
@@ -127,10 +165,19 @@ async fn update(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account_id}/inboxes/{id}",
+    tag = "Inboxes",
+    summary = "Delete an inbox and its conversations (administrators)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn remove(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     member.require_admin()?;
     state.store.delete_inbox(member.account_id, id).await?;
@@ -148,16 +195,25 @@ async fn member_list(state: &AppState, account_id: i64, inbox_id: i64) -> Result
     Ok(Json(json!({ "payload": payload })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/inbox_members/{inbox_id}",
+    tag = "Inboxes",
+    summary = "List an inbox's members",
+    params(("account_id" = i64, Path, description = "Account id"), ("inbox_id" = i64, Path, description = "Inbox id")),
+    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn members(
     member: Member,
     State(state): State<AppState>,
-    Path((_, inbox_id)): Path<(i64, i64)>,
+    Path((_account, inbox_id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     visible_inbox(&state, &member, inbox_id).await?;
     member_list(&state, member.account_id, inbox_id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct MembersBody {
     inbox_id: i64,
     user_ids: Vec<i64>,
@@ -178,6 +234,16 @@ async fn change_members(
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/inbox_members",
+    tag = "Inboxes",
+    summary = "Add members to an inbox (administrators)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = MembersBody,
+    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn add_members(
     member: Member,
     State(state): State<AppState>,
@@ -187,6 +253,16 @@ async fn add_members(
     member_list(&state, member.account_id, body.inbox_id).await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{account_id}/inbox_members",
+    tag = "Inboxes",
+    summary = "Replace an inbox's members (administrators)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = MembersBody,
+    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn replace_members(
     member: Member,
     State(state): State<AppState>,
@@ -196,6 +272,16 @@ async fn replace_members(
     member_list(&state, member.account_id, body.inbox_id).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account_id}/inbox_members",
+    tag = "Inboxes",
+    summary = "Remove members from an inbox (administrators)",
+    params(("account_id" = i64, Path, description = "Account id")),
+    request_body = MembersBody,
+    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn remove_members(
     member: Member,
     State(state): State<AppState>,

@@ -46,16 +46,26 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/accounts/{account_id}/attachments/{id}", get(download))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Cursor {
     before: Option<i64>,
     after: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages",
+    tag = "Messages",
+    summary = "The newest 20 messages, or 20 before / up to 100 after a message id, oldest first",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id"), Cursor),
+    responses((status = 200, body = super::openapi::MessageList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn list(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
     Query(cursor): Query<Cursor>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
@@ -99,7 +109,7 @@ async fn list(
     })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct NewMessageBody {
     content: Option<String>,
     message_type: Option<String>,
@@ -194,10 +204,20 @@ fn kind_of(file_type: i64) -> AttachmentKind {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages",
+    tag = "Messages",
+    summary = "Send a message or add a private note (JSON, or multipart with attachments[])",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
+    request_body = NewMessageBody,
+    responses((status = 200, body = views::Message), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn create(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id)): Path<(i64, i64)>,
+    Path((_account, display_id)): Path<(i64, i64)>,
     MessageInput { body, files }: MessageInput,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
@@ -412,10 +432,19 @@ async fn send(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages/{id}",
+    tag = "Messages",
+    summary = "Delete a message (its row stays, its content goes)",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = views::Message), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn remove(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id, id)): Path<(i64, i64, i64)>,
+    Path((_account, display_id, id)): Path<(i64, i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
     state.store.get_message(conversation.id, id).await?;
@@ -427,10 +456,19 @@ async fn remove(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages/{id}/retry",
+    tag = "Messages",
+    summary = "Send a failed message again",
+    params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, body = views::Message), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn retry(
     member: Member,
     State(state): State<AppState>,
-    Path((_, display_id, id)): Path<(i64, i64, i64)>,
+    Path((_account, display_id, id)): Path<(i64, i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
     let message = state.store.get_message(conversation.id, id).await?;
@@ -450,10 +488,19 @@ async fn retry(
 }
 
 /// The bytes of an attachment, for members who may see its conversation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/attachments/{id}",
+    tag = "Messages",
+    summary = "Download an attachment",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
 async fn download(
     member: Member,
     State(state): State<AppState>,
-    Path((_, id)): Path<(i64, i64)>,
+    Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let (attachment, data) = state.store.attachment_data(member.account_id, id).await?;

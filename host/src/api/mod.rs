@@ -14,6 +14,7 @@ mod health;
 mod inboxes;
 mod live;
 mod messages;
+mod openapi;
 mod plugins;
 mod views;
 
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(messages::router())
         .merge(live::router())
+        .merge(openapi::router())
         .nest("/api/v1/admin/plugins", plugins::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(tower_http::trace::TraceLayer::new_for_http())
