@@ -357,10 +357,10 @@ async fn infinite_loop_stops_at_deadline_while_host_serves(backend: Backend) -> 
         .send_patch(
             "/api/v1/admin/plugins/probe/limits",
             &token,
-            &json!({ "timeout_ms": 1500 }),
+            &json!({ "timeout_ms": 10000 }),
         )
         .await?;
-    assert_eq!(limits.json["timeout_ms"], 1500);
+    assert_eq!(limits.json["timeout_ms"], 10000);
 
     let server = std::sync::Arc::new(server);
     let looping = tokio::spawn({
@@ -386,7 +386,7 @@ async fn infinite_loop_stops_at_deadline_while_host_serves(backend: Backend) -> 
         answer.json["error"]
             .as_str()
             .unwrap()
-            .contains("timed out after 1500ms"),
+            .contains("timed out after 10000ms"),
         "{:?}",
         answer.json
     );
@@ -674,6 +674,15 @@ async fn calls_in_flight_finish_on_the_version_they_started_on(backend: Backend)
         )
         .await?;
     assert_eq!(granted.status, 200, "{:?}", granted.json);
+    // The held call must not hit its deadline while the test upgrades.
+    let limits = server
+        .send_patch(
+            "/api/v1/admin/plugins/probe/limits",
+            &token,
+            &json!({ "timeout_ms": 60000 }),
+        )
+        .await?;
+    assert_eq!(limits.status, 200, "{:?}", limits.json);
 
     let slow = format!("fetch:{}/slow", mock.origin);
     let in_flight = tokio::spawn({
@@ -701,6 +710,7 @@ async fn calls_in_flight_finish_on_the_version_they_started_on(backend: Backend)
         text_of(&server.dry_run("probe", &token, "text:new").await?.json),
         Some("v2:new")
     );
+    mock.release_slow();
     let old = in_flight.await??;
     assert_eq!(
         text_of(&old.json),

@@ -452,24 +452,27 @@ impl Drop for Server {
 }
 
 /// A loopback HTTP server that answers 200 `{"ok":true}` and counts requests;
-/// requests to `/slow` are answered after two seconds.
+/// a request to `/slow` is held until the test calls [`MockServer::release_slow`]
+/// (or a minute passes), so "a call is in flight" never depends on timing.
 pub struct MockServer {
     /// `http://127.0.0.1:PORT`.
     pub origin: String,
     hits: Arc<AtomicU32>,
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl MockServer {
     /// Starts one.
     pub async fn start() -> anyhow::Result<Self> {
         let hits = Arc::new(AtomicU32::new(0));
-        let counter = hits.clone();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (counter, held) = (hits.clone(), gate.clone());
         let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-            let counter = counter.clone();
+            let (counter, held) = (counter.clone(), held.clone());
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
                 if uri.path() == "/slow" {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(60), held.acquire()).await;
                 }
                 axum::Json(serde_json::json!({ "ok": true }))
             }
@@ -477,7 +480,12 @@ impl MockServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let origin = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Self { origin, hits })
+        Ok(Self { origin, hits, gate })
+    }
+
+    /// Lets one held `/slow` request answer.
+    pub fn release_slow(&self) {
+        self.gate.add_permits(1);
     }
 
     /// Requests received so far.
