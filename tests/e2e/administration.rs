@@ -4,20 +4,7 @@
 use serde_json::json;
 use switchboard_e2e::{Backend, Env, PROBE_V1, database};
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await.unwrap() })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await.unwrap() })*
-        }
-    };
-}
-
-on_both_databases!(
+switchboard_e2e::on_both_databases!(
     super_admins_bootstrap_accounts_and_users,
     secrets_are_sealed_reach_the_plugin_and_rotate
 );

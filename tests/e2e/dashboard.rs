@@ -5,20 +5,7 @@
 use serde_json::{Value, json};
 use switchboard_e2e::{Answer, Backend, Env, PROBE_V1, Server};
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await.unwrap() })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await.unwrap() })*
-        }
-    };
-}
-
-on_both_databases!(
+switchboard_e2e::on_both_databases!(
     profile_account_and_agents,
     tokens_never_cross_accounts_and_agents_cannot_administer,
     contacts_list_search_and_edit,

@@ -8,21 +8,7 @@ use switchboard_e2e::{
     Backend, Env, MockServer, PROBE_BAD_MANIFEST, PROBE_FUTURE_CONTRACT, PROBE_V1, PROBE_V2, database,
 };
 
-/// Declares `$name` once per backend.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await.unwrap() })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await.unwrap() })*
-        }
-    };
-}
-
-on_both_databases!(
+switchboard_e2e::on_both_databases!(
     bundled_plugin_installs_on_first_start,
     install_call_upgrade_call_remove_on_a_running_server,
     bad_files_are_refused_and_change_nothing,

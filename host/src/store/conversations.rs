@@ -221,6 +221,19 @@ fn message_from(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
     })
 }
 
+fn attachment_from(row: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
+    Ok(AttachmentRow {
+        id: row.try_get("id")?,
+        message_id: row.try_get("message_id")?,
+        account_id: row.try_get("account_id")?,
+        file_type: row.try_get("file_type")?,
+        external_url: row.try_get("external_url")?,
+        file_name: row.try_get("file_name")?,
+        content_type: row.try_get("content_type")?,
+        file_size: row.try_get("file_size")?,
+    })
+}
+
 /// `$from, $from+1, …` for `n` values.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -245,16 +258,7 @@ impl Store {
             query = query.bind(m.id);
         }
         for row in query.fetch_all(&self.pool).await? {
-            let attachment = AttachmentRow {
-                id: row.try_get("id")?,
-                message_id: row.try_get("message_id")?,
-                account_id: row.try_get("account_id")?,
-                file_type: row.try_get("file_type")?,
-                external_url: row.try_get("external_url")?,
-                file_name: row.try_get("file_name")?,
-                content_type: row.try_get("content_type")?,
-                file_size: row.try_get("file_size")?,
-            };
+            let attachment = attachment_from(&row)?;
             if let Some(m) = messages.iter_mut().find(|m| m.id == attachment.message_id) {
                 m.attachments.push(attachment);
             }
@@ -277,16 +281,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))?;
-        let attachment = AttachmentRow {
-            id: row.try_get("id")?,
-            message_id: row.try_get("message_id")?,
-            account_id: row.try_get("account_id")?,
-            file_type: row.try_get("file_type")?,
-            external_url: row.try_get("external_url")?,
-            file_name: row.try_get("file_name")?,
-            content_type: row.try_get("content_type")?,
-            file_size: row.try_get("file_size")?,
-        };
+        let attachment = attachment_from(&row)?;
         let data: Option<Vec<u8>> = row.try_get("data")?;
         Ok((attachment, data.unwrap_or_default()))
     }
