@@ -118,3 +118,13 @@ pub async fn enable_feature(
     store.enable_feature(account_id, flag).await?;
     Ok(store.account_features(account_id).await?)
 }
+
+/// Issues another API token for an existing user (shown once).
+pub async fn issue_token(store: &Store, user_id: i64) -> Result<String, AdminRequestError> {
+    store.get_user(user_id).await?;
+    let token = crate::api::new_token();
+    store
+        .insert_token(user_id, &crate::runtime::Runtime::sha256(token.as_bytes()))
+        .await?;
+    Ok(token)
+}

@@ -49,6 +49,35 @@ async fn super_admins_bootstrap_accounts_and_users(backend: Backend) -> anyhow::
         .await?;
     assert_eq!(shown.json["features"], json!({ "channel_tiktok": true }));
 
+    // Another token for the same user, by API and by CLI.
+    let user_id = user.json["id"].as_i64().unwrap();
+    let second = server
+        .post_json(
+            &format!("/api/v1/admin/users/{user_id}/tokens"),
+            Some(&root),
+            &json!({}),
+        )
+        .await?;
+    let second = second.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.get("/api/v1/profile", Some(&second)).await?.json["id"],
+        user_id
+    );
+    let third = env.cli_json(&["user", "token", "--email", "peter@initech.example", "--json"]);
+    let third = third["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.get("/api/v1/profile", Some(&third)).await?.json["id"],
+        user_id
+    );
+    assert_eq!(
+        server
+            .post_json("/api/v1/admin/users/999/tokens", Some(&root), &json!({}))
+            .await?
+            .status,
+        404
+    );
+    assert_eq!(env.cli(&["user", "token", "--email", "nobody@x.y"]).code, 1);
+
     // Only super admins; bad input is refused with nothing written.
     assert_eq!(
         server

@@ -754,13 +754,46 @@ async fn messages_are_stored_sent_and_paged(backend: Backend) -> anyhow::Result<
         .await?;
     assert_eq!(deleted.json["content"], "This message was deleted");
     assert_eq!(deleted.json["content_attributes"]["deleted"], true);
+    // A provider refusal becomes `failed` with a readable reason; retry sends again.
+    let refused = s
+        .post_json(
+            &messages,
+            Some(&f.agent),
+            &json!({ "content": "fail: recipient blocked you" }),
+        )
+        .await?;
+    let refused_id = refused.json["id"].as_i64().unwrap();
+    let failed = || async {
+        let answer = s
+            .get(&format!("{messages}?after={}", refused_id - 1), Some(&f.agent))
+            .await?;
+        let m = answer.json["payload"][0].clone();
+        Ok::<_, anyhow::Error>(
+            m["status"] == "failed" && m["content_attributes"]["external_error"] == "recipient blocked you",
+        )
+    };
+    s.eventually("the refusal being recorded", 100, failed).await?;
+    let retried = s
+        .post_json(
+            &format!("{messages}/{refused_id}/retry"),
+            Some(&f.agent),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        (retried.status, retried.json["status"].as_str()),
+        (200, Some("sent")),
+        "{:?}",
+        retried.json
+    );
+    s.eventually("the retry being refused again", 100, failed).await?;
     let retry = s
         .post_json(&format!("{messages}/{id}/retry"), Some(&f.agent), &json!({}))
         .await?;
     assert_eq!(retry.status, 422, "only failed messages are retried");
     let conversation = s.get(&f.path("/conversations/1"), Some(&f.agent)).await?;
     assert_eq!(
-        conversation.json["messages"][0]["content"], "m22",
+        conversation.json["messages"][0]["content"], "fail: recipient blocked you",
         "the last message rides along"
     );
     Ok(())
@@ -783,7 +816,15 @@ async fn bad_input_gets_4xx(backend: Backend) -> anyhow::Result<()> {
             .status,
         404
     );
-    assert_eq!(s.get(&f.path("/contacts/abc"), Some(&f.admin)).await?.status, 400);
+    let bad_id = s.get(&f.path("/contacts/abc"), Some(&f.admin)).await?;
+    assert_eq!(bad_id.status, 400);
+    assert!(
+        !error(&bad_id).is_empty(),
+        "framework rejections use the one error shape: {bad_id:?}"
+    );
+    let bad_page = s.get(&f.path("/contacts?page=abc"), Some(&f.admin)).await?;
+    assert_eq!(bad_page.status, 400);
+    assert!(!error(&bad_page).is_empty(), "{bad_page:?}");
     assert_eq!(
         s.get(&f.path("/conversations/999"), Some(&f.admin)).await?.status,
         404

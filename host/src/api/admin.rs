@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/accounts", post(create_account))
         .route("/api/v1/admin/accounts/{id}/features", post(enable_feature))
         .route("/api/v1/admin/users", post(create_user))
+        .route("/api/v1/admin/users/{id}/tokens", post(issue_token))
         .route("/api/v1/admin/config", get(list_config))
         .route("/api/v1/admin/config/{key}", put(set_config))
 }
@@ -65,6 +66,15 @@ async fn create_user(
     AppJson(body): AppJson<NewUser>,
 ) -> Result<Json<accounts::CreatedUser>, ApiError> {
     Ok(Json(accounts::create_user(&state.store, body).await?))
+}
+
+async fn issue_token(
+    _: SuperAdmin,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let token = accounts::issue_token(&state.store, id).await?;
+    Ok(Json(json!({ "id": id, "access_token": token })))
 }
 
 #[derive(Deserialize)]

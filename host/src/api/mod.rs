@@ -24,6 +24,7 @@ pub use error::ApiError;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::IntoResponse;
 
 use crate::plugins::PluginHost;
 use crate::store::Store;
@@ -42,7 +43,32 @@ pub struct AppState {
     pub live: Arc<crate::live::LiveEvents>,
 }
 
-/// The whole application. Layers, outermost first: request tracing.
+/// Rewrites the plain-text rejections axum's own extractors produce (a
+/// malformed path segment or query string) into the API's one error shape.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    let is_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !response.status().is_client_error() || !is_text {
+        return response;
+    }
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&body).trim().to_owned();
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("bad request").to_owned()
+    } else {
+        message
+    };
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// The whole application. Layers, outermost first: request tracing, then the
+/// rewriting of framework rejections into `{"error": …}`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
@@ -56,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .nest("/api/v1/admin/plugins", plugins::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::map_response(json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

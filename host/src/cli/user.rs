@@ -30,17 +30,29 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Issue another API access token for an existing user (shown only once).
+    Token {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let UserCommand::Create {
-        email,
-        name,
-        super_admin,
-        account,
-        role,
-        json,
-    } = command;
+    let (email, name, super_admin, account, role, json) = match command {
+        UserCommand::Create {
+            email,
+            name,
+            super_admin,
+            account,
+            role,
+            json,
+        } => (email, name, super_admin, account, role, json),
+        UserCommand::Token { email, json } => return issue(config, &email, json).await,
+    };
     let (store, _) = super::open(config).await?;
     let user = NewUser {
         email,
@@ -63,6 +75,21 @@ pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<Ex
             println!("member of account {account_id} as {role}");
         }
         println!("api_access_token: {}", created.access_token);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn issue(config: &HostConfig, email: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let (store, _) = super::open(config).await?;
+    let Some(user) = store.user_by_email(email).await? else {
+        eprintln!("error: no user has the email {email:?}");
+        return Ok(ExitCode::from(1));
+    };
+    let token = accounts::issue_token(&store, user.id).await?;
+    if json {
+        super::print_json(&serde_json::json!({ "id": user.id, "email": user.email, "access_token": token }))?;
+    } else {
+        println!("api_access_token: {token}");
     }
     Ok(ExitCode::SUCCESS)
 }

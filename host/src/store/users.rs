@@ -46,6 +46,23 @@ impl Store {
         Ok(id)
     }
 
+    /// Records another token (by its sha256) for an existing user.
+    pub async fn insert_token(&self, user_id: i64, token_sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO access_tokens (token_sha256, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_sha256)
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound(format!("user {user_id}"))
+                }
+                _ => StoreError::Query(e),
+            })?;
+        Ok(())
+    }
+
     /// The user owning the token with this sha256, if any.
     pub async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, StoreError> {
         let row = sqlx::query(
