@@ -4,7 +4,6 @@
 //! transaction, so a refused operation changes nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -392,6 +391,3 @@ pub async fn dry_run_webhook(
     };
     Ok(WebhookDryRun { verification, events })
 }
-
-/// How long a sync may take to reach a running server, for messages.
-pub const PROPAGATION: Duration = Duration::from_millis(250);

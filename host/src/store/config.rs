@@ -37,18 +37,6 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a setting; answers whether it existed.
-    pub async fn delete_config(&self, key: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM installation_config WHERE key = $1")
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        super::plugins::bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(deleted.rows_affected() > 0)
-    }
-
     /// Every setting, by key.
     pub async fn list_config(&self) -> Result<Vec<ConfigRow>, StoreError> {
         let rows = sqlx::query("SELECT key, value, secret FROM installation_config ORDER BY key")

@@ -331,31 +331,12 @@ impl Store {
         )
     }
 
-    /// Number of stored component blobs (for tests and `plugin show`).
-    pub async fn plugin_blob_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs")
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
     /// A host setting by key.
     pub async fn host_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT value FROM host_state WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?)
-    }
-
-    /// Sets a host setting.
-    pub async fn set_host_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO host_state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 
