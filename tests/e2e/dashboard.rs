@@ -822,6 +822,31 @@ async fn bad_input_gets_4xx(backend: Backend) -> anyhow::Result<()> {
         !error(&bad_id).is_empty(),
         "framework rejections use the one error shape: {bad_id:?}"
     );
+    let huge_page = s
+        .get(&f.path("/conversations?page=4611686018427387904"), Some(&f.admin))
+        .await?;
+    assert_eq!(huge_page.status, 400, "{huge_page:?}");
+    let in_query = s
+        .get(
+            &format!("{}?api_access_token={}", f.path("/contacts"), f.admin),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        in_query.status, 401,
+        "tokens in URLs are accepted by the WebSocket only"
+    );
+    let nul = s
+        .post_json(
+            &f.path("/contacts"),
+            Some(&f.admin),
+            &json!({ "name": "a\u{0}b" }),
+        )
+        .await?;
+    assert!(
+        nul.status == 200 || nul.status == 400,
+        "a NUL character is stored or refused, never a 500: {nul:?}"
+    );
     let bad_page = s.get(&f.path("/contacts?page=abc"), Some(&f.admin)).await?;
     assert_eq!(bad_page.status, 400);
     assert!(!error(&bad_page).is_empty(), "{bad_page:?}");
@@ -965,6 +990,21 @@ async fn live_updates_reach_the_accounts_clients(backend: Backend) -> anyhow::Re
     assert_eq!(
         (first["event"].as_str(), first["data"]["inbox_id"].as_i64()),
         (Some("conversation.created"), Some(other_inbox))
+    );
+
+    // Leaving the account closes the socket.
+    let removed = s
+        .call(
+            "DELETE",
+            &f.path(&format!("/agents/{outsider_id}")),
+            Some(&f.admin),
+            None,
+        )
+        .await?;
+    assert_eq!(removed.status, 200);
+    assert!(
+        outsider.next().await.is_err(),
+        "the removed agent's socket must close"
     );
     Ok(())
 }

@@ -198,12 +198,25 @@ async fn update_agent(
 ) -> Result<Json<Value>, ApiError> {
     member.require_admin()?;
     let current = state.store.get_agent(member.account_id, id).await?;
-    if let Some(name) = body.name.as_deref().filter(|n| !n.trim().is_empty()) {
+    // Validate everything before writing anything.
+    let role = match &body.role {
+        Some(name) => {
+            Some(role::parse(name).ok_or_else(|| ApiError::Unprocessable(format!("unknown role {name:?}")))?)
+        }
+        None => None,
+    };
+    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some() && (current.super_admin || state.store.user_accounts(id).await?.len() > 1) {
+        // A user's name is shared by every account they belong to; one
+        // account's administrator may not change what the others see.
+        return Err(ApiError::Unprocessable(
+            "this user belongs to other accounts too; only they can change their name".into(),
+        ));
+    }
+    if let Some(name) = name {
         state.store.rename_user(id, name).await?;
     }
-    if let Some(name) = &body.role {
-        let role =
-            role::parse(name).ok_or_else(|| ApiError::Unprocessable(format!("unknown role {name:?}")))?;
+    if let Some(role) = role {
         state
             .store
             .set_membership(member.account_id, current.id, role)

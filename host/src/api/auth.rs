@@ -22,9 +22,14 @@ pub fn token_digest(token: &str) -> String {
     crate::runtime::Runtime::sha256(token.as_bytes())
 }
 
-/// The `api_access_token` query parameter, for clients that cannot set
-/// headers (browsers opening a WebSocket).
+/// The `api_access_token` query parameter of a `/live` WebSocket request,
+/// for browsers, which cannot set headers on a WebSocket.
 fn query_token(parts: &Parts) -> Option<String> {
+    // Only the WebSocket takes it: a token in other URLs would end up in
+    // logs and Referer headers.
+    if !parts.uri.path().ends_with("/live") {
+        return None;
+    }
     let query = parts.uri.query()?;
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "api_access_token")

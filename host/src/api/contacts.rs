@@ -15,6 +15,8 @@ use crate::store::{ContactChanges, NewContact};
 
 /// Contacts per page, as in Chatwoot.
 const PER_PAGE: i64 = 15;
+/// Highest page number accepted (keeps OFFSET arithmetic far from overflow).
+const MAX_PAGE: i64 = 1_000_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,8 +37,10 @@ struct ListParams {
 
 async fn page_of(state: &AppState, member: &Member, params: ListParams) -> Result<Json<Value>, ApiError> {
     let page = params.page.unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::BadRequest("page starts at 1".into()));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::BadRequest(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
     }
     let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let (contacts, count) = state
@@ -160,7 +164,7 @@ async fn create(
     body.validate()?;
     let inbox = match body.inbox_id {
         Some(inbox_id) => {
-            state.store.get_inbox(member.account_id, inbox_id).await?;
+            super::inboxes::visible_inbox(&state, &member, inbox_id).await?;
             let source_id = body.source_id.clone().unwrap_or_else(super::new_token);
             Some((inbox_id, source_id))
         }

@@ -21,6 +21,8 @@ use crate::store::{ConversationFilter, ConversationRow};
 
 /// Conversations per page, as in Chatwoot.
 const PER_PAGE: i64 = 25;
+/// Highest page number accepted (keeps OFFSET arithmetic far from overflow).
+const MAX_PAGE: i64 = 1_000_000;
 
 pub fn router() -> Router<AppState> {
     let base = "/api/v1/accounts/{account_id}/conversations";
@@ -142,8 +144,10 @@ fn filter_for(member: &Member, params: &ListParams) -> Result<ConversationFilter
         )));
     }
     let page = params.page.unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::BadRequest("page starts at 1".into()));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::BadRequest(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
     }
     Ok(ConversationFilter {
         status,
@@ -352,6 +356,14 @@ async fn toggle_status(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
     };
+    let snoozed_ms = match body.snoozed_until {
+        Some(secs) => Some(
+            secs.checked_mul(1000)
+                .filter(|ms| *ms >= 0)
+                .ok_or_else(|| ApiError::Unprocessable("snoozed_until is not a valid unix time".into()))?,
+        ),
+        None => None,
+    };
     let next = match body.status.as_deref() {
         None => status::toggled(conversation.status),
         Some(name) => {
@@ -360,7 +372,7 @@ async fn toggle_status(
     };
     state
         .store
-        .set_conversation_status(conversation.id, next, body.snoozed_until.map(|s| s * 1000))
+        .set_conversation_status(conversation.id, next, snoozed_ms)
         .await?;
     push(&state, &conversation, "conversation.status_changed").await?;
     Ok(Json(json!({

@@ -116,6 +116,12 @@ impl From<PluginError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as S;
+        if let S::Query(sqlx::Error::Database(db)) = &e
+            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
+        {
+            // PostgreSQL refuses NUL characters in text; SQLite stores them.
+            return Self::BadRequest("text may not contain NUL characters".into());
+        }
         match e {
             S::NotFound(_) => Self::NotFound("Resource could not be found".into()),
             S::Conflict(_) | S::Changed(_) | S::InUse { .. } => Self::Unprocessable(e.to_string()),

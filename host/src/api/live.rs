@@ -3,7 +3,8 @@
 //! JSON as the REST API. Authenticated like every account route (the
 //! `api_access_token` header, or the query parameter of the same name for
 //! browsers, which cannot set WebSocket headers). Agents receive only events
-//! of the inboxes they belonged to when they connected.
+//! of the inboxes they belong to; access is re-read every few seconds, and the
+//! socket closes when the user leaves the account.
 
 use axum::Router;
 use axum::extract::State;
@@ -25,39 +26,73 @@ async fn connect(
     State(state): State<AppState>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let inboxes = if member.is_admin() {
-        None
-    } else {
-        let visible = state
-            .store
-            .list_inboxes(member.account_id, Some(member.user.user_id))
-            .await?;
-        Some(visible.into_iter().map(|i| i.id).collect::<Vec<_>>())
-    };
+    let access = Access::read(&state, member.account_id, member.user.user_id)
+        .await?
+        .ok_or(ApiError::NotAccountMember)?;
     let events = state.live.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| pump(socket, member.account_id, inboxes, events)))
+    let (account_id, user_id) = (member.account_id, member.user.user_id);
+    Ok(upgrade.on_upgrade(move |socket| pump(socket, state, account_id, user_id, access, events)))
 }
+
+/// What a connected user may see: everything (administrators) or some inboxes.
+struct Access {
+    inboxes: Option<Vec<i64>>,
+}
+
+impl Access {
+    /// The user's access now, or `None` when they are no longer a member.
+    async fn read(state: &AppState, account_id: i64, user_id: i64) -> Result<Option<Self>, ApiError> {
+        let Some(role) = state.store.membership(account_id, user_id).await? else {
+            return Ok(None);
+        };
+        if role == super::auth::role::ADMINISTRATOR {
+            return Ok(Some(Self { inboxes: None }));
+        }
+        let visible = state.store.list_inboxes(account_id, Some(user_id)).await?;
+        Ok(Some(Self {
+            inboxes: Some(visible.into_iter().map(|i| i.id).collect()),
+        }))
+    }
+
+    fn allows(&self, inbox_id: Option<i64>) -> bool {
+        match (&self.inboxes, inbox_id) {
+            (Some(mine), Some(inbox)) => mine.contains(&inbox),
+            _ => true,
+        }
+    }
+}
+
+/// How often an open socket re-reads the user's membership and inboxes, so
+/// that a removed agent stops receiving within this time.
+const ACCESS_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn pump(
     mut socket: WebSocket,
+    state: AppState,
     account_id: i64,
-    inboxes: Option<Vec<i64>>,
+    user_id: i64,
+    mut access: Access,
     mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::live::LiveEvent>>,
 ) {
+    let mut refresh = tokio::time::interval(ACCESS_REFRESH);
+    refresh.tick().await;
     loop {
         tokio::select! {
+            _ = refresh.tick() => match Access::read(&state, account_id, user_id).await {
+                Ok(Some(current)) => access = current,
+                Ok(None) => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                Err(_) => {}
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
             event = events.recv() => match event {
                 Ok(event) => {
-                    let visible = event.account_id == account_id
-                        && match (&inboxes, event.inbox_id) {
-                            (Some(mine), Some(inbox)) => mine.contains(&inbox),
-                            _ => true,
-                        };
-                    if !visible {
+                    if event.account_id != account_id || !access.allows(event.inbox_id) {
                         continue;
                     }
                     let mut data = event.data.clone();

@@ -341,16 +341,30 @@ async fn check_sendable(
 pub async fn deliver(state: AppState, conversation: ConversationRow, message: MessageRow) {
     let outcome = send(&state, &conversation, &message).await;
     let (status, source_id, error) = match outcome {
-        Ok((status, id)) => (status, Some(id), None),
+        Ok((status, id)) if !id.trim().is_empty() => (status, Some(id), None),
+        Ok((status, _)) => (status, None, None),
         Err(reason) => (message_status::FAILED, None, Some(reason)),
     };
-    if let Err(e) = state
+    let recorded = state
         .store
         .set_message_status(message.id, status, source_id.as_deref(), error.as_deref())
-        .await
-    {
+        .await;
+    if let Err(e) = recorded {
+        // E.g. the provider answered an id another message of the inbox has:
+        // keep the outcome visible rather than leaving the message "sent".
         tracing::error!(message = message.id, "cannot record the delivery outcome: {e}");
-        return;
+        let reason = format!("the provider answered message id {source_id:?}, which is already taken");
+        let fallback = state
+            .store
+            .set_message_status(message.id, status, None, Some(&reason))
+            .await;
+        if let Err(e) = fallback {
+            tracing::error!(
+                message = message.id,
+                "cannot record the delivery outcome at all: {e}"
+            );
+            return;
+        }
     }
     publish_update(&state, &conversation, message.id).await;
 }
@@ -472,15 +486,26 @@ async fn retry(
 ) -> Result<Json<Value>, ApiError> {
     let conversation = visible_conversation(&state, &member, display_id).await?;
     let message = state.store.get_message(conversation.id, id).await?;
-    if message.status != message_status::FAILED || message.message_type != message_type::OUTGOING {
+    if message.message_type != message_type::OUTGOING || message.private {
         return Err(ApiError::Unprocessable(
             "only failed outgoing messages can be retried".into(),
         ));
     }
-    state
-        .store
-        .set_message_status(id, message_status::SENT, None, None)
-        .await?;
+    let files: Vec<NewAttachment> = Vec::new();
+    check_sendable(
+        &state,
+        &conversation,
+        message.content.as_deref().unwrap_or_default(),
+        &files,
+    )
+    .await?;
+    // Only one retry wins the failed → sent transition, so two concurrent
+    // retries never send twice.
+    if !state.store.reopen_failed_message(id).await? {
+        return Err(ApiError::Unprocessable(
+            "only failed outgoing messages can be retried".into(),
+        ));
+    }
     publish_update(&state, &conversation, id).await;
     let message = state.store.get_message(conversation.id, id).await?;
     tokio::spawn(deliver(state.clone(), conversation, message.clone()));
@@ -512,6 +537,13 @@ async fn download(
     let content_type = attachment
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
+    // Uploaded HTML or SVG must never run on the API's origin: only plain
+    // media is shown inline, everything else downloads, and nothing may script.
+    let media = ["image/", "audio/", "video/"]
+        .iter()
+        .any(|p| content_type.starts_with(p))
+        && !content_type.contains("svg");
+    let disposition = if media { "inline" } else { "attachment" };
     let file_name = attachment
         .file_name
         .unwrap_or_else(|| "attachment".into())
@@ -521,9 +553,13 @@ async fn download(
             (axum::http::header::CONTENT_TYPE, content_type),
             (
                 axum::http::header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{file_name}\""),
+                format!("{disposition}; filename=\"{file_name}\""),
             ),
             (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_owned(),
+            ),
         ],
         data,
     )

@@ -179,6 +179,7 @@ pub async fn install(host: &PluginHost, bytes: Vec<u8>, bundled: bool) -> Result
             other => other.into(),
         })?;
     tracing::info!(plugin = %id, version = %inspected.manifest.version, "plugin installed");
+    seal_declared_secrets(host, &inspected.manifest).await;
     show(host, &id, false).await
 }
 
@@ -205,6 +206,14 @@ async fn refuse_env_collisions(host: &PluginHost, manifest: &Manifest) -> Result
         }
     }
     Ok(())
+}
+
+/// Seals settings the manifest declares secret that were stored in clear.
+/// The plugin is installed either way; a failure here is logged loudly.
+async fn seal_declared_secrets(host: &PluginHost, manifest: &Manifest) {
+    if let Err(e) = settings::seal_declared(host, manifest).await {
+        tracing::error!(plugin = %manifest.id, "secret settings stored in clear could not be sealed: {e}");
+    }
 }
 
 /// Replaces an installed plugin with a new build of the same id. Refuses a
@@ -245,6 +254,7 @@ pub async fn upgrade(
         )
         .await?;
     tracing::info!(plugin = %new_id, from = %current.version, to = %new, "plugin upgraded");
+    seal_declared_secrets(host, &inspected.manifest).await;
     show(host, &new_id, false).await
 }
 

@@ -116,7 +116,7 @@ pub enum ConfigError {
 /// Whether `key` names a secret: asked for, declared secret by an installed
 /// plugin's manifest, or named like one.
 async fn is_secret(host: &super::PluginHost, key: &str) -> Result<bool, ConfigError> {
-    if ["SECRET", "TOKEN", "PASSWORD", "PRIVATE_KEY"]
+    if ["SECRET", "TOKEN", "PASSWORD", "KEY", "CREDENTIAL"]
         .iter()
         .any(|word| key.contains(word))
     {
@@ -163,6 +163,24 @@ pub async fn set_config(
         value: (!secret).then(|| value.to_owned()),
         secret,
     })
+}
+
+/// Seals settings a newly installed manifest declares secret but that were
+/// stored in clear before (e.g. set ahead of the plugin's install).
+pub async fn seal_declared(host: &super::PluginHost, manifest: &Manifest) -> Result<(), ConfigError> {
+    let secret_names: Vec<String> = manifest
+        .settings
+        .iter()
+        .filter(|s| s.secret)
+        .map(|s| env_name(&manifest.id, &s.key))
+        .collect();
+    for row in host.store().list_config().await? {
+        if !row.secret && secret_names.contains(&row.key) {
+            let sealed = host.secrets().seal(&row.value)?;
+            host.store().set_config(&row.key, &sealed, true).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every installation setting (secrets masked).

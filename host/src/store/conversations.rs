@@ -699,6 +699,20 @@ impl Store {
         Ok(())
     }
 
+    /// Moves a failed outgoing message back to `sent` for another attempt;
+    /// answers whether this call made the move.
+    pub async fn reopen_failed_message(&self, id: i64) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE messages SET status = 0, external_error = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = 3 AND message_type = 1",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
     /// Soft-deletes a message: the row stays, its content goes.
     pub async fn soft_delete_message(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
