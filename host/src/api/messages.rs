@@ -491,12 +491,11 @@ async fn retry(
             "only failed outgoing messages can be retried".into(),
         ));
     }
-    let files: Vec<NewAttachment> = Vec::new();
     check_sendable(
         &state,
         &conversation,
         message.content.as_deref().unwrap_or_default(),
-        &files,
+        &[],
     )
     .await?;
     // Only one retry wins the failed → sent transition, so two concurrent

@@ -291,20 +291,20 @@ impl Store {
         &self,
         message_id: i64,
     ) -> Result<Vec<(AttachmentRow, Vec<u8>)>, StoreError> {
-        let account_id: i64 = sqlx::query_scalar("SELECT account_id FROM messages WHERE id = $1")
-            .bind(message_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM attachments WHERE message_id = $1 ORDER BY id")
-                .bind(message_id)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.attachment_data(account_id, id).await?);
-        }
-        Ok(out)
+        let rows = sqlx::query(
+            "SELECT id, message_id, account_id, file_type, external_url, file_name, content_type, file_size, data \
+             FROM attachments WHERE message_id = $1 ORDER BY id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let data: Option<Vec<u8>> = row.try_get("data")?;
+                Ok((attachment_from(row)?, data.unwrap_or_default()))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Opens a conversation with the account's next display id.
