@@ -11,8 +11,12 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     watch_guest_sources(&workspace);
+    // Each variant is its own cargo invocation, so one variant's features
+    // (notably `contract-v0-1`, which switches the SDK's contract) never
+    // unify into another's build. PROBE_V1 is a real contract 0.1.0 plugin
+    // and PROBE_V2 a 0.2.0 one: the upgrade test crosses contract versions.
     for (variable, features) in [
-        ("PROBE_V1_WASM", &[][..]),
+        ("PROBE_V1_WASM", &["contract-v0-1"][..]),
         ("PROBE_V2_WASM", &["v2"][..]),
         ("PROBE_BAD_MANIFEST_WASM", &["bad-manifest"][..]),
         ("PROBE_FUTURE_CONTRACT_WASM", &["future-contract"][..]),

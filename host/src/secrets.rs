@@ -44,6 +44,9 @@ pub enum SecretError {
 struct Key {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// sha256 of the key bytes: the root of keys derived for other purposes,
+    /// so the key itself only ever encrypts.
+    derivation_root: [u8; 32],
 }
 
 fn key_from_base64(text: &str, name: &str) -> Result<Key, SecretError> {
@@ -58,7 +61,16 @@ fn key_from_base64(text: &str, name: &str) -> Result<Key, SecretError> {
     }
     let id = hex::encode(&Sha256::digest(&bytes)[..4]);
     let cipher = XChaCha20Poly1305::new_from_slice(&bytes).expect("32-byte key");
-    Ok(Key { id, cipher })
+    let derivation_root = Sha256::new()
+        .chain_update(b"switchboard derivation root\0")
+        .chain_update(&bytes)
+        .finalize()
+        .into();
+    Ok(Key {
+        id,
+        cipher,
+        derivation_root,
+    })
 }
 
 /// The current key and the retired ones still accepted for opening.
@@ -93,6 +105,17 @@ impl SecretBox {
             current: Some(key_from_base64(base64_key, "key")?),
             retired: Vec::new(),
         })
+    }
+
+    /// A key for `purpose` (e.g. signing OAuth states), derived from the
+    /// current key: every node that shares the key derives the same one.
+    pub fn derived_key(&self, purpose: &str) -> Result<[u8; 32], SecretError> {
+        let key = self.current.as_ref().ok_or(SecretError::NoKey)?;
+        Ok(Sha256::new()
+            .chain_update(key.derivation_root)
+            .chain_update(purpose.as_bytes())
+            .finalize()
+            .into())
     }
 
     /// Seals a value.

@@ -1354,6 +1354,7 @@ async fn openapi_document_matches_the_answers(backend: Backend) -> anyhow::Resul
             .replace("{account_id}", &f.account.to_string())
             .replace("{inbox_id}", &inbox.to_string())
             .replace("{display_id}", "1")
+            .replace("{channel}", "probe")
             .replace("{id}", "999999");
         for method in operations.as_object().unwrap().keys() {
             let answer = s

@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+pub mod tiktok;
+
 /// Declares each listed `async fn NAME(backend: Backend) -> anyhow::Result<()>`
 /// as two tests, `sqlite::NAME` and `postgres::NAME`.
 #[macro_export]
@@ -434,6 +436,53 @@ impl Server {
             &request,
         )
         .await
+    }
+
+    /// GET without following redirects: the status and the `Location` header.
+    pub async fn get_redirect(&self, path: &str) -> anyhow::Result<(u16, Option<String>, String)> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let response = client.get(format!("{}{path}", self.base)).send().await?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok((status, location, response.text().await?))
+    }
+
+    /// POST raw bytes with the given headers and no token (a provider's webhook).
+    pub async fn post_webhook(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(body), None).await
+    }
+
+    /// Polls `find` every 50 ms until it finds something, failing after `limit` tries.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, limit: u32, mut find: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+    {
+        for _ in 0..limit {
+            if let Some(found) = find().await? {
+                return Ok(found);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("{what} did not happen; server log:\n{}", self.log())
     }
 
     /// Polls `check` every 50 ms until it holds, failing after `limit` tries.

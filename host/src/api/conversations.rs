@@ -219,7 +219,11 @@ async fn one(state: &AppState, conversation: ConversationRow) -> Result<Json<Val
 }
 
 /// Renders a conversation as it is now and pushes it to live clients as `name`.
-async fn push(state: &AppState, conversation: &ConversationRow, name: &str) -> Result<Value, ApiError> {
+pub(super) async fn push(
+    state: &AppState,
+    conversation: &ConversationRow,
+    name: &str,
+) -> Result<Value, ApiError> {
     let current = state
         .store
         .get_conversation(conversation.account_id, conversation.display_id)

@@ -48,6 +48,18 @@ pub enum ApiError {
     /// A plugin ran out of time.
     #[error("{0}")]
     PluginTimeout(String),
+    /// The account has not turned on the feature the action needs.
+    #[error("{0}")]
+    FeatureDisabled(String),
+    /// A rate limit is spent.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// A webhook failed its channel's verification (the reason is logged).
+    #[error("the webhook could not be verified")]
+    WebhookRejected,
+    /// Something the request needs is down for now; retrying later helps.
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug or an outage on our side.
     #[error("internal error")]
     Internal(String),
@@ -56,9 +68,14 @@ pub enum ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthorized | Self::SignInRequired | Self::NotAccountMember | Self::NotAllowed => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized
+            | Self::SignInRequired
+            | Self::NotAccountMember
+            | Self::NotAllowed
+            | Self::WebhookRejected => StatusCode::UNAUTHORIZED,
+            Self::FeatureDisabled(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -74,8 +91,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(cause) = &self {
-            tracing::error!("internal error: {cause}");
+        match &self {
+            Self::Internal(cause) => tracing::error!("internal error: {cause}"),
+            Self::Unavailable(cause) => tracing::warn!("unavailable: {cause}"),
+            _ => {}
         }
         let body = match &self {
             Self::SignInRequired => serde_json::json!({ "errors": [self.to_string()] }),
@@ -124,7 +143,9 @@ impl From<crate::store::StoreError> for ApiError {
         }
         match e {
             S::NotFound(_) => Self::NotFound("Resource could not be found".into()),
-            S::Conflict(_) | S::Changed(_) | S::InUse { .. } => Self::Unprocessable(e.to_string()),
+            S::Conflict(_) | S::Changed(_) | S::Refused(_) | S::InUse { .. } => {
+                Self::Unprocessable(e.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }

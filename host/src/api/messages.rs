@@ -1,10 +1,9 @@
 //! `/api/v1/accounts/{account_id}/conversations/{display_id}/messages`: list
 //! (newest 20, `before`/`after` cursors), create, soft delete and retry.
 //!
-//! An outgoing message is stored first, then handed to the channel plugin's
-//! `send-message` on a background task that records the outcome (status,
-//! provider id, readable `external_error`). That hand-off is not yet durable:
-//! the delivery queue with retries arrives with the durable-pipeline issue.
+//! An outgoing message is stored with its delivery job in one transaction;
+//! the pipeline's delivery workers send it (see `crate::pipeline::delivery`)
+//! and push `message.updated` when the outcome is recorded.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{delete, get, post};
@@ -17,10 +16,8 @@ use super::conversations::visible_conversation;
 use super::extract::AppJson;
 use super::views;
 use super::{ApiError, AppState};
-use crate::channel::{AttachmentKind, ChannelContext, DeliveryStatus, OutboundAttachment, OutboundMessage};
 use crate::conversations::{message_status, message_type};
-use crate::runtime::PluginError;
-use crate::store::{ConversationRow, MessageRow, NewAttachment, NewMessage};
+use crate::store::{ConversationRow, NewAttachment, NewMessage};
 
 /// Messages per page, as in Chatwoot; `after` pages are larger.
 const PER_PAGE: i64 = 20;
@@ -195,15 +192,6 @@ fn file_type(mime: &str) -> i64 {
     }
 }
 
-fn kind_of(file_type: i64) -> AttachmentKind {
-    match file_type {
-        0 => AttachmentKind::Image,
-        1 => AttachmentKind::Audio,
-        2 => AttachmentKind::Video,
-        _ => AttachmentKind::File,
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages",
@@ -263,6 +251,7 @@ async fn create(
         sender_type: Some("User".into()),
         sender_id: Some(member.user.user_id),
         echo_id: body.echo_id,
+        deliver: !body.private,
     };
     let stored = state
         .store
@@ -279,7 +268,7 @@ async fn create(
         )
         .await;
     if !stored.private {
-        tokio::spawn(deliver(state.clone(), conversation, stored.clone()));
+        state.pipeline.delivery_queued();
     }
     Ok(Json(json))
 }
@@ -312,7 +301,7 @@ async fn check_sendable(
     let outgoing: Vec<crate::conversations::OutgoingFile<'_>> = files
         .iter()
         .map(|f| crate::conversations::OutgoingFile {
-            kind: kind_of(f.file_type),
+            kind: crate::conversations::attachment_kind(f.file_type),
             mime_type: &f.content_type,
             bytes: f.data.len() as u64,
         })
@@ -337,40 +326,8 @@ async fn check_sendable(
     Ok(())
 }
 
-/// Sends a stored outgoing message through its channel plugin and records the outcome.
-pub async fn deliver(state: AppState, conversation: ConversationRow, message: MessageRow) {
-    let outcome = send(&state, &conversation, &message).await;
-    let (status, source_id, error) = match outcome {
-        Ok((status, id)) if !id.trim().is_empty() => (status, Some(id), None),
-        Ok((status, _)) => (status, None, None),
-        Err(reason) => (message_status::FAILED, None, Some(reason)),
-    };
-    let recorded = state
-        .store
-        .set_message_status(message.id, status, source_id.as_deref(), error.as_deref())
-        .await;
-    if let Err(e) = recorded {
-        // E.g. the provider answered an id another message of the inbox has:
-        // keep the outcome visible rather than leaving the message "sent".
-        tracing::error!(message = message.id, "cannot record the delivery outcome: {e}");
-        let reason = format!("the provider answered message id {source_id:?}, which is already taken");
-        let fallback = state
-            .store
-            .set_message_status(message.id, status, None, Some(&reason))
-            .await;
-        if let Err(e) = fallback {
-            tracing::error!(
-                message = message.id,
-                "cannot record the delivery outcome at all: {e}"
-            );
-            return;
-        }
-    }
-    publish_update(&state, &conversation, message.id).await;
-}
-
 /// Pushes the message's current JSON as `message.updated`.
-async fn publish_update(state: &AppState, conversation: &ConversationRow, id: i64) {
+pub(super) async fn publish_update(state: &AppState, conversation: &ConversationRow, id: i64) {
     match state.store.get_message(conversation.id, id).await {
         Ok(current) => {
             let json = views::message(&current, conversation.display_id);
@@ -385,64 +342,6 @@ async fn publish_update(state: &AppState, conversation: &ConversationRow, id: i6
                 .await;
         }
         Err(e) => tracing::warn!(message = id, "cannot publish message.updated: {e}"),
-    }
-}
-
-async fn send(
-    state: &AppState,
-    conversation: &ConversationRow,
-    message: &MessageRow,
-) -> Result<(i64, String), String> {
-    let inbox = state
-        .store
-        .get_inbox(conversation.account_id, conversation.inbox_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let plugin = state
-        .plugins
-        .get(&inbox.channel)
-        .ok_or_else(|| format!("the {} channel is not enabled", inbox.channel))?;
-    let recipient = conversation.source_id.clone().unwrap_or_default();
-    let context = ChannelContext {
-        settings: state.plugins.settings_for(&plugin.manifest),
-        external_id: inbox.external_id.clone().unwrap_or_default(),
-        credentials: Default::default(),
-    };
-    let attachments = state
-        .store
-        .message_attachment_data(message.id)
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|(a, data)| OutboundAttachment {
-            kind: kind_of(a.file_type),
-            file_name: a.file_name.unwrap_or_default(),
-            mime_type: a.content_type.unwrap_or_default(),
-            data,
-        })
-        .collect();
-    let outbound = OutboundMessage {
-        conversation_id: recipient.clone(),
-        recipient_id: recipient,
-        text: message.content.clone(),
-        attachments,
-        reply_to: serde_json::from_str::<Value>(&message.content_attributes)
-            .ok()
-            .and_then(|a| a["in_reply_to_external_id"].as_str().map(str::to_owned)),
-        idempotency_key: format!("message-{}", message.id),
-    };
-    match plugin.instance.send_message(&context, &outbound).await {
-        Ok(sent) => {
-            let status = match sent.status {
-                DeliveryStatus::Delivered => message_status::DELIVERED,
-                DeliveryStatus::Read => message_status::READ,
-                DeliveryStatus::Failed => message_status::FAILED,
-                DeliveryStatus::Sent => message_status::SENT,
-            };
-            Ok((status, sent.message_id))
-        }
-        Err(PluginError::Channel { error, .. }) => Err(error.message),
-        Err(other) => Err(other.to_string()),
     }
 }
 
@@ -498,16 +397,16 @@ async fn retry(
         &[],
     )
     .await?;
-    // Only one retry wins the failed → sent transition, so two concurrent
-    // retries never send twice.
-    if !state.store.reopen_failed_message(id).await? {
+    // Only one retry wins the failed → sent transition (and requeues the
+    // job), so two concurrent retries never send twice.
+    if !state.store.requeue_delivery(id).await? {
         return Err(ApiError::Unprocessable(
             "only failed outgoing messages can be retried".into(),
         ));
     }
+    state.pipeline.delivery_queued();
     publish_update(&state, &conversation, id).await;
     let message = state.store.get_message(conversation.id, id).await?;
-    tokio::spawn(deliver(state.clone(), conversation, message.clone()));
     Ok(Json(views::message(&message, display_id)))
 }
 

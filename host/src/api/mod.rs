@@ -5,7 +5,9 @@
 
 mod accounts;
 mod admin;
+pub mod announce;
 mod auth;
+mod channels;
 mod contacts;
 mod conversations;
 mod error;
@@ -15,6 +17,7 @@ mod inboxes;
 mod live;
 mod messages;
 mod openapi;
+mod pipeline;
 mod plugins;
 mod views;
 
@@ -41,6 +44,8 @@ pub struct AppState {
     pub plugins: Arc<PluginHost>,
     /// Live-update events for WebSocket clients.
     pub live: Arc<crate::live::LiveEvents>,
+    /// The durable pipeline's settings, wake-ups and rate limits.
+    pub pipeline: Arc<crate::pipeline::Pipeline>,
 }
 
 /// Rewrites the plain-text rejections axum's own extractors produce (a
@@ -70,6 +75,7 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
 /// The whole application. Layers, outermost first: request tracing, then the
 /// rewriting of framework rejections into `{"error": …}`.
 pub fn router(state: AppState) -> Router {
+    let webhook_limit = state.pipeline.config.webhook_max_bytes;
     Router::new()
         .merge(health::router())
         .merge(accounts::router())
@@ -80,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(live::router())
         .merge(openapi::router())
+        .merge(channels::router(webhook_limit))
+        .merge(pipeline::router())
         .nest("/api/v1/admin/plugins", plugins::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(json_errors))

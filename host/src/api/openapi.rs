@@ -204,6 +204,16 @@ impl Modify for TokenHeader {
         super::messages::remove,
         super::messages::retry,
         super::messages::download,
+        super::channels::authorize,
+        super::channels::webhook,
+        super::channels::callback,
+        super::pipeline::counts,
+        super::pipeline::list_events,
+        super::pipeline::replay_events,
+        super::pipeline::list_deliveries,
+        super::pipeline::retry_delivery,
+        super::pipeline::current_webhook,
+        super::pipeline::register_webhook,
     )
 )]
 pub struct ApiDoc;

@@ -289,6 +289,15 @@ pub struct SentMessage {
     pub status: DeliveryStatus,
 }
 
+/// What a provider reports about an app's webhook callback (contract 0.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WebhookRegistration {
+    /// The URL the provider calls; none when nothing is registered.
+    pub callback_url: Option<String>,
+    /// Other facts the provider reports, for admins.
+    pub details: Pairs,
+}
+
 /// Fetched media.
 #[derive(Debug, Clone)]
 pub struct Media {

@@ -5,6 +5,7 @@ mod account;
 mod bench;
 mod bench_api;
 mod config;
+mod pipeline;
 mod plugin;
 mod serve;
 mod user;
@@ -56,6 +57,15 @@ pub enum Command {
     /// Encryption keys of secrets at rest.
     #[command(subcommand)]
     Secrets(config::SecretsCommand),
+    /// A channel's registration at its provider (e.g. TikTok's webhook callback).
+    #[command(subcommand)]
+    Channel(pipeline::ChannelCommand),
+    /// The inbound event log: list, replay.
+    #[command(subcommand)]
+    Events(pipeline::EventsCommand),
+    /// Outbound delivery jobs and the dead-letter list: list, retry.
+    #[command(subcommand)]
+    Deliveries(pipeline::DeliveriesCommand),
     /// Measure plugins (compile, call latency, memory) or the API at scale.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -88,6 +98,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Feature(command) => account::run_feature(&cli.config, command).await,
         Command::Config(command) => config::run(&cli.config, command).await,
         Command::Secrets(command) => config::run_secrets(&cli.config, command).await,
+        Command::Channel(command) => pipeline::run_channel(&cli.config, command).await,
+        Command::Events(command) => pipeline::run_events(&cli.config, command).await,
+        Command::Deliveries(command) => pipeline::run_deliveries(&cli.config, command).await,
         Command::Bench(command) => bench::run(&cli.config, command).await,
     }
 }

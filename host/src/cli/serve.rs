@@ -1,5 +1,6 @@
 //! `switchboard serve`: migrate, install bundled plugins, load plugins, serve
-//! HTTP, follow plugin changes made by other processes, stop gracefully.
+//! HTTP, run the pipeline's workers, follow plugin changes made by other
+//! processes, and on SIGTERM stop accepting, finish in-flight work, exit.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -25,6 +26,10 @@ pub struct ServeArgs {
     /// Do not install the plugins bundled in this binary.
     #[arg(long, env = "SWITCHBOARD_NO_BUNDLED", default_value_t = false)]
     pub no_bundled: bool,
+
+    /// The durable pipeline's settings.
+    #[command(flatten)]
+    pub pipeline: crate::pipeline::PipelineConfig,
 }
 
 pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -39,7 +44,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         shutdown_rx.clone(),
     ));
     let live = crate::live::LiveEvents::new(store.clone());
-    let live_follower = tokio::spawn(live.clone().follow(config.database_url(), shutdown_rx));
+    let live_follower = tokio::spawn(live.clone().follow(config.database_url(), shutdown_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -48,18 +53,21 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
     println!("switchboard listening on http://{local}");
 
-    crate::api::serve(
-        listener,
-        AppState {
-            store: store.clone(),
-            plugins,
-            live,
-        },
-        shutdown_signal(),
-    )
-    .await
-    .context("serving HTTP")?;
+    let state = AppState {
+        store: store.clone(),
+        plugins,
+        live,
+        pipeline: crate::pipeline::Pipeline::new(args.pipeline),
+    };
+    let workers = crate::pipeline::spawn_workers(&state, shutdown_rx.clone());
+    crate::api::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    // Requests are finished; workers finish the work they hold, then stop.
     let _ = shutdown_tx.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
     let _ = follower.await;
     let _ = live_follower.await;
     store.close().await;

@@ -87,6 +87,32 @@ pub mod message_status {
     }
 }
 
+/// Chatwoot's attachment `file_type` code of an attachment kind.
+pub fn file_type_of(kind: crate::channel::AttachmentKind) -> i64 {
+    use crate::channel::AttachmentKind as K;
+    match kind {
+        K::Image => 0,
+        K::Audio => 1,
+        K::Video => 2,
+        K::File => 3,
+        K::Location => 4,
+        K::Embed => 12,
+    }
+}
+
+/// The attachment kind of a Chatwoot `file_type` code.
+pub fn attachment_kind(file_type: i64) -> crate::channel::AttachmentKind {
+    use crate::channel::AttachmentKind as K;
+    match file_type {
+        0 => K::Image,
+        1 => K::Audio,
+        2 => K::Video,
+        4 => K::Location,
+        12 => K::Embed,
+        _ => K::File,
+    }
+}
+
 /// Whether an agent may reply now, given the channel's window and the time of
 /// the contact's last inbound message (unix ms).
 pub fn can_reply(window: ReplyWindow, last_inbound_ms: Option<i64>, now_ms: i64) -> bool {

@@ -132,10 +132,17 @@ pub async fn inspect(runtime: &Arc<Runtime>, bytes: Vec<u8>) -> Result<Inspected
         .validate()
         .map_err(|e| AdminError::InvalidPlugin(format!("manifest: {e}")))?;
     let contract = semver::Version::parse(&manifest.contract_version).expect("validated");
-    if !supports_contract(&contract) {
+    if !crate::runtime::supports_contract(&contract) {
         return Err(AdminError::InvalidPlugin(format!(
             "it was built for contract {contract}; this host supports {}",
             crate::runtime::SUPPORTED_CONTRACTS
+        )));
+    }
+    let exported = instance.compiled().contract();
+    if (contract.major, contract.minor) != (exported.major, exported.minor) {
+        return Err(AdminError::InvalidPlugin(format!(
+            "its manifest says contract {contract} but the component implements {}.{}",
+            exported.major, exported.minor
         )));
     }
     Ok(Inspected {
@@ -144,10 +151,6 @@ pub async fn inspect(runtime: &Arc<Runtime>, bytes: Vec<u8>) -> Result<Inspected
         sha256,
         load_ms,
     })
-}
-
-fn supports_contract(version: &semver::Version) -> bool {
-    version.major == 0 && version.minor == 1
 }
 
 fn stored<'a>(inspected: &'a Inspected, manifest_json: &'a str, bundled: bool) -> StoredPlugin<'a> {

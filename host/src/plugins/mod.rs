@@ -91,6 +91,15 @@ impl PluginHost {
         settings::resolve(manifest, &self.config.read().expect("config lock"))
     }
 
+    /// A host-wide setting by name (e.g. `FRONTEND_URL`): installation
+    /// config first, then the environment.
+    pub fn host_setting(&self, name: &str) -> Option<String> {
+        let configured = self.config.read().expect("config lock").get(name).cloned();
+        configured
+            .or_else(|| std::env::var(name).ok())
+            .filter(|v| !v.trim().is_empty())
+    }
+
     async fn load_config(&self) -> Result<HashMap<String, String>, StoreError> {
         let mut opened = HashMap::new();
         for row in self.store.list_config().await? {

@@ -23,6 +23,7 @@ pub fn env_name(plugin_id: &str, key: &str) -> String {
 /// or the system, which no plugin setting may map to.
 const RESERVED_PREFIXES: &[&str] = &[
     "SWITCHBOARD_",
+    "FRONTEND_URL",
     "DATABASE_",
     "RUST_",
     "CARGO_",

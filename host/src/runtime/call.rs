@@ -10,14 +10,14 @@ use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::exports::switchboard::channel::channel::Guest as ChannelExports;
-use super::bindings::{ChannelPlugin, ChannelPluginPre};
+use super::bindings::v0_2::exports::switchboard::channel0_2_0::webhooks::Guest as WebhookExports;
+use super::bindings::{ChannelPlugin, ChannelPluginPre, v0_2};
 use super::{CompiledPlugin, PluginError, Runtime, convert};
 use crate::caps::CallState;
 use crate::caps::egress::EgressPolicy;
 use crate::channel::{
     Authorization, ChannelContext, ChannelError, ChannelEvent, Credentials, IncomingRequest, Manifest, Media,
-    OutboundMessage, SentMessage, Settings, Verification,
+    OutboundMessage, SentMessage, Settings, Verification, WebhookRegistration,
 };
 
 /// Limits of one call.
@@ -152,22 +152,78 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
 }
 
 /// The contract versions this host loads, for messages.
-pub const SUPPORTED_CONTRACTS: &str = "0.1.x";
+pub const SUPPORTED_CONTRACTS: &str = "0.1.x and 0.2.x";
+
+/// Whether the host loads plugins built for this contract version.
+pub fn supports_contract(version: &semver::Version) -> bool {
+    version.major == 0 && (version.minor == 1 || version.minor == 2)
+}
 
 /// The bindings of the contract version a component implements. Only this
-/// enum knows which versions exist.
+/// enum knows which versions exist; each older version is adapted onto the
+/// same host code (0.2.0 reuses every 0.1.0 interface, so both share the
+/// `channel` export's Rust type).
 pub(super) enum Bindings {
     V0_1(ChannelPluginPre<StoreData>),
+    V0_2(v0_2::ChannelPluginPre<StoreData>),
 }
 
 impl Bindings {
-    pub(super) fn new(pre: InstancePre<StoreData>) -> Result<Self, PluginError> {
+    /// Picks the newest contract the component implements: 0.2 when it
+    /// exports `webhooks@0.2.x`, else 0.1.
+    pub(super) fn new(pre: InstancePre<StoreData>, exports_webhooks: bool) -> Result<Self, PluginError> {
+        if exports_webhooks {
+            return v0_2::ChannelPluginPre::new(pre).map(Bindings::V0_2).map_err(|e| {
+                PluginError::InvalidComponent(format!(
+                    "it does not implement contract switchboard:channel@{}: {e:#}",
+                    v0_2::CONTRACT
+                ))
+            });
+        }
         ChannelPluginPre::new(pre).map(Bindings::V0_1).map_err(|e| {
             PluginError::InvalidComponent(format!(
                 "it does not export the interface switchboard:channel/channel@{}: {e:#}",
                 super::bindings::CONTRACT
             ))
         })
+    }
+
+    /// The contract version (major.minor) these bindings implement.
+    pub(super) fn contract(&self) -> &'static semver::Version {
+        static V0_1: semver::Version = super::bindings::CONTRACT;
+        static V0_2: semver::Version = v0_2::CONTRACT;
+        match self {
+            Bindings::V0_1(_) => &V0_1,
+            Bindings::V0_2(_) => &V0_2,
+        }
+    }
+}
+
+/// One instantiated plugin, whichever contract version it implements.
+pub(super) enum Instance {
+    V0_1(ChannelPlugin),
+    V0_2(v0_2::ChannelPlugin),
+}
+
+/// Calls a function of the `channel` export, whichever version the
+/// instance implements. Every version's `channel` export takes and returns
+/// the 0.1.0 types (0.2.0 maps its types onto them), so the arms agree.
+macro_rules! on_channel {
+    ($instance:expr, $call:ident($($arg:expr),*)) => {
+        match $instance {
+            Instance::V0_1(p) => p.switchboard_channel_channel().$call($($arg),*).await,
+            Instance::V0_2(p) => p.switchboard_channel0_1_0_channel().$call($($arg),*).await,
+        }
+    };
+}
+
+impl Instance {
+    /// The `webhooks` export (0.2 and later).
+    fn webhooks(&self) -> Option<&WebhookExports> {
+        match self {
+            Instance::V0_1(_) => None,
+            Instance::V0_2(p) => Some(p.switchboard_channel0_2_0_webhooks()),
+        }
     }
 }
 
@@ -219,15 +275,17 @@ impl PluginInstance {
 
     async fn run<R: Send>(
         &self,
-        f: impl for<'a> FnOnce(&'a ChannelExports, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
+        f: impl for<'a> FnOnce(&'a Instance, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
     ) -> Result<R, PluginError> {
         let mut store = self
             .runtime
             .new_store(self.plugin_id.clone(), &self.limits, self.egress.clone());
-        let Bindings::V0_1(pre) = &self.compiled.bindings;
         let work = async {
-            let plugin: ChannelPlugin = pre.instantiate_async(&mut store).await?;
-            f(plugin.switchboard_channel_channel(), &mut store).await
+            let instance = match &self.compiled.bindings {
+                Bindings::V0_1(pre) => Instance::V0_1(pre.instantiate_async(&mut store).await?),
+                Bindings::V0_2(pre) => Instance::V0_2(pre.instantiate_async(&mut store).await?),
+            };
+            f(&instance, &mut store).await
         };
         // The epoch callback stops guest code at the deadline; this timeout also
         // covers time spent inside host imports (e.g. a slow HTTP response).
@@ -274,7 +332,9 @@ impl PluginInstance {
 
     /// The plugin's self-description.
     pub async fn describe(&self) -> Result<Manifest, PluginError> {
-        let manifest = self.run(|p, s| Box::pin(p.call_describe(s))).await?;
+        let manifest = self
+            .run(|p, s| Box::pin(async move { on_channel!(p, call_describe(s)) }))
+            .await?;
         Ok(convert::manifest(manifest))
     }
 
@@ -293,8 +353,7 @@ impl PluginInstance {
         let out = self
             .run(move |p, s| {
                 Box::pin(async move {
-                    p.call_authorization_url(s, &settings, &state, &redirect_uri)
-                        .await
+                    on_channel!(p, call_authorization_url(s, &settings, &state, &redirect_uri))
                 })
             })
             .await?;
@@ -316,8 +375,10 @@ impl PluginInstance {
         let out = self
             .run(move |p, s| {
                 Box::pin(async move {
-                    p.call_complete_authorization(s, &settings, &query, &redirect_uri)
-                        .await
+                    on_channel!(
+                        p,
+                        call_complete_authorization(s, &settings, &query, &redirect_uri)
+                    )
                 })
             })
             .await?;
@@ -334,7 +395,7 @@ impl PluginInstance {
         let (settings, current) = (convert::settings(settings), convert::credentials_to_wit(current));
         let out = self
             .run(move |p, s| {
-                Box::pin(async move { p.call_refresh_credentials(s, &settings, &current).await })
+                Box::pin(async move { on_channel!(p, call_refresh_credentials(s, &settings, &current)) })
             })
             .await?;
         out.map(convert::credentials)
@@ -349,7 +410,9 @@ impl PluginInstance {
     ) -> Result<Verification, PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.call_verify_webhook(s, &settings, &request).await }))
+            .run(move |p, s| {
+                Box::pin(async move { on_channel!(p, call_verify_webhook(s, &settings, &request)) })
+            })
             .await?;
         Ok(convert::verification(out))
     }
@@ -362,7 +425,9 @@ impl PluginInstance {
     ) -> Result<Vec<ChannelEvent>, PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.call_parse_event(s, &settings, &request).await }))
+            .run(move |p, s| {
+                Box::pin(async move { on_channel!(p, call_parse_event(s, &settings, &request)) })
+            })
             .await?;
         out.map(|events| events.into_iter().map(convert::event).collect())
             .map_err(|e| self.channel_error(convert::channel_error(e)))
@@ -376,17 +441,88 @@ impl PluginInstance {
     ) -> Result<SentMessage, PluginError> {
         let (context, message) = (convert::context(context), convert::outbound_message(message));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.call_send_message(s, &context, &message).await }))
+            .run(move |p, s| {
+                Box::pin(async move { on_channel!(p, call_send_message(s, &context, &message)) })
+            })
             .await?;
         out.map(convert::sent_message)
             .map_err(|e| self.channel_error(convert::channel_error(e)))
+    }
+
+    /// webhooks.register-webhook (contract 0.2): points the provider's webhook
+    /// callback at `callback_url`.
+    pub async fn register_webhook(
+        &self,
+        settings: &Settings,
+        callback_url: &str,
+    ) -> Result<WebhookRegistration, PluginError> {
+        let (settings, callback_url) = (convert::settings(settings), callback_url.to_owned());
+        let out = self
+            .run(move |p, s| {
+                Box::pin(async move {
+                    match p.webhooks() {
+                        Some(w) => w
+                            .call_register_webhook(s, &settings, &callback_url)
+                            .await
+                            .map(Some),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await?;
+        self.webhook_answer(out)
+    }
+
+    /// webhooks.current-webhook (contract 0.2): the provider's registration now.
+    pub async fn current_webhook(&self, settings: &Settings) -> Result<WebhookRegistration, PluginError> {
+        let settings = convert::settings(settings);
+        let out = self
+            .run(move |p, s| {
+                Box::pin(async move {
+                    match p.webhooks() {
+                        Some(w) => w.call_current_webhook(s, &settings).await.map(Some),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await?;
+        self.webhook_answer(out)
+    }
+
+    fn webhook_answer(
+        &self,
+        out: Option<
+            Result<
+                v0_2::exports::switchboard::channel0_2_0::webhooks::WebhookRegistration,
+                super::bindings::switchboard::channel::types::ChannelError,
+            >,
+        >,
+    ) -> Result<WebhookRegistration, PluginError> {
+        match out {
+            None => Err(self.channel_error(ChannelError {
+                code: crate::channel::ErrorCode::Unsupported,
+                message: format!(
+                    "this plugin implements contract {}; registering webhooks needs 0.2 or later",
+                    self.compiled.bindings.contract()
+                ),
+                retryable: false,
+                retry_after_ms: None,
+            })),
+            Some(Ok(registration)) => Ok(WebhookRegistration {
+                callback_url: registration.callback_url,
+                details: convert::pairs(registration.details),
+            }),
+            Some(Err(e)) => Err(self.channel_error(convert::channel_error(e))),
+        }
     }
 
     /// fetch-media.
     pub async fn fetch_media(&self, context: &ChannelContext, media_ref: &str) -> Result<Media, PluginError> {
         let (context, media_ref) = (convert::context(context), media_ref.to_owned());
         let out = self
-            .run(move |p, s| Box::pin(async move { p.call_fetch_media(s, &context, &media_ref).await }))
+            .run(move |p, s| {
+                Box::pin(async move { on_channel!(p, call_fetch_media(s, &context, &media_ref)) })
+            })
             .await?;
         out.map(convert::media)
             .map_err(|e| self.channel_error(convert::channel_error(e)))

@@ -14,7 +14,7 @@ pub(super) fn pairs_to_wit(pairs: &[(String, String)]) -> Vec<wit::KeyValue> {
         .collect()
 }
 
-fn pairs(list: Vec<wit::KeyValue>) -> host::Pairs {
+pub(super) fn pairs(list: Vec<wit::KeyValue>) -> host::Pairs {
     list.into_iter().map(|kv| (kv.key, kv.value)).collect()
 }
 

@@ -19,7 +19,7 @@ mod convert;
 mod error;
 mod host_imports;
 
-pub use call::{CallLimits, PluginInstance, SUPPORTED_CONTRACTS};
+pub use call::{CallLimits, PluginInstance, SUPPORTED_CONTRACTS, supports_contract};
 pub use error::PluginError;
 
 use std::hash::{Hash, Hasher};
@@ -65,6 +65,14 @@ pub struct CompiledPlugin {
     pub from_cache: bool,
     /// Time spent compiling or loading.
     pub load_time: Duration,
+}
+
+impl CompiledPlugin {
+    /// The contract version (major.minor) the component implements, read from
+    /// what it exports.
+    pub fn contract(&self) -> &'static semver::Version {
+        self.bindings.contract()
+    }
 }
 
 impl Runtime {
@@ -132,14 +140,17 @@ impl Runtime {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::InvalidComponent(format!("it needs something the host does not provide: {e:#}"))
         })?;
-        let bindings =
-            call::Bindings::new(pre).map_err(|e| match exported_contract(&component, &self.engine) {
+        let exports_webhooks =
+            exports_interface(&component, &self.engine, "switchboard:channel/webhooks@0.2.");
+        let bindings = call::Bindings::new(pre, exports_webhooks).map_err(|e| {
+            match exported_contract(&component, &self.engine) {
                 Some(version) => PluginError::InvalidComponent(format!(
                     "it was built for contract switchboard:channel@{version}; this host supports {}",
                     call::SUPPORTED_CONTRACTS
                 )),
                 None => e,
-            })?;
+            }
+        })?;
         Ok(Arc::new(CompiledPlugin {
             bindings,
             sha256,
@@ -203,6 +214,14 @@ impl Runtime {
         };
         call::new_store(&self.engine, call, limits)
     }
+}
+
+/// Whether the component exports an interface whose name starts with `prefix`.
+fn exports_interface(component: &Component, engine: &Engine, prefix: &str) -> bool {
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name.starts_with(prefix))
 }
 
 /// The version of `switchboard:channel/channel` a component exports, if any.

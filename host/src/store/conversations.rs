@@ -139,6 +139,9 @@ pub struct NewMessage {
     pub sender_id: Option<i64>,
     /// Client id.
     pub echo_id: Option<String>,
+    /// Queue a delivery job for it in the same transaction (an agent's
+    /// outgoing message that the channel must send).
+    pub deliver: bool,
 }
 
 /// What to list.
@@ -171,14 +174,15 @@ pub struct ConversationCounts {
     pub all: i64,
 }
 
-const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.display_id, c.inbox_id, c.contact_id, ci.source_id, c.status, \
+pub(super) const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.display_id, c.inbox_id, c.contact_id, ci.source_id, c.status, \
      c.assignee_id, c.snoozed_until, c.last_activity_at, c.contact_last_inbound_at, c.agent_last_seen_at, \
      c.additional_attributes, c.custom_attributes, c.created_at";
-const CONVERSATION_FROM: &str = "conversations c LEFT JOIN contact_inboxes ci ON ci.id = c.contact_inbox_id";
-const MESSAGE_COLUMNS: &str = "id, account_id, inbox_id, conversation_id, message_type, content_type, content, \
+pub(super) const CONVERSATION_FROM: &str =
+    "conversations c LEFT JOIN contact_inboxes ci ON ci.id = c.contact_inbox_id";
+pub(super) const MESSAGE_COLUMNS: &str = "id, account_id, inbox_id, conversation_id, message_type, content_type, content, \
      content_attributes, private, status, external_error, source_id, sender_type, sender_id, echo_id, deleted, created_at";
 
-fn conversation_from(row: &AnyRow) -> Result<ConversationRow, sqlx::Error> {
+pub(super) fn conversation_from(row: &AnyRow) -> Result<ConversationRow, sqlx::Error> {
     Ok(ConversationRow {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
@@ -198,7 +202,7 @@ fn conversation_from(row: &AnyRow) -> Result<ConversationRow, sqlx::Error> {
     })
 }
 
-fn message_from(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
+pub(super) fn message_from(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
     Ok(MessageRow {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
@@ -235,7 +239,7 @@ fn attachment_from(row: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
 }
 
 /// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
+pub(super) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -244,7 +248,10 @@ fn placeholders(from: usize, n: usize) -> String {
 
 impl Store {
     /// Loads the attachments of `messages` in one query.
-    async fn with_attachments(&self, mut messages: Vec<MessageRow>) -> Result<Vec<MessageRow>, StoreError> {
+    pub(super) async fn with_attachments(
+        &self,
+        mut messages: Vec<MessageRow>,
+    ) -> Result<Vec<MessageRow>, StoreError> {
         if messages.is_empty() {
             return Ok(messages);
         }
@@ -343,6 +350,18 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.get_conversation(account_id, display_id).await
+    }
+
+    /// One conversation by its internal id.
+    pub async fn conversation_by_id(&self, id: i64) -> Result<ConversationRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE c.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
+        Ok(conversation_from(&row)?)
     }
 
     /// One conversation by its display id.
@@ -588,8 +607,9 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Stores a message with its attachments and moves the conversation's
-    /// activity times, in one transaction.
+    /// Stores a message with its attachments (and, when it is to be sent, its
+    /// delivery job) and moves the conversation's activity times, in one
+    /// transaction: an accepted outgoing message is never without its job.
     pub async fn insert_message(
         &self,
         conversation: &ConversationRow,
@@ -635,6 +655,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        }
+        if m.deliver {
+            super::pipeline::insert_job(&mut tx, message_id, now).await?;
         }
         let inbound = if m.message_type == 0 { Some(now) } else { None };
         sqlx::query(

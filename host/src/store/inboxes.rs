@@ -49,10 +49,10 @@ pub struct InboxChanges {
     pub greeting_message: Option<String>,
 }
 
-const COLUMNS: &str = "id, account_id, name, channel, external_id, reauthorization_required, \
+pub(super) const COLUMNS: &str = "id, account_id, name, channel, external_id, reauthorization_required, \
      lock_to_single_conversation, enable_auto_assignment, greeting_enabled, greeting_message, avatar_url, created_at";
 
-fn inbox_from(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
+pub(super) fn inbox_from(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
     Ok(InboxRow {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,

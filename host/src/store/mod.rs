@@ -10,8 +10,10 @@ mod accounts;
 mod config;
 mod contacts;
 mod conversations;
+mod inbound;
 mod inboxes;
 pub mod live;
+pub mod pipeline;
 mod plugins;
 mod seed;
 mod users;
@@ -23,7 +25,9 @@ pub use conversations::{
     AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewAttachment,
     NewMessage,
 };
+pub use inbound::{AppliedMessage, InboundMessage, NewInboundAttachment};
 pub use inboxes::{InboxChanges, InboxRow};
+pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
 pub use users::TokenOwner;
 
@@ -52,6 +56,9 @@ pub enum StoreError {
     /// The write would break a uniqueness rule.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The write breaks a rule of the domain; the message says which.
+    #[error("{0}")]
+    Refused(String),
     /// The row changed since it was read (optimistic concurrency).
     #[error("{0} changed concurrently; try again")]
     Changed(String),

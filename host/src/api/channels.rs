@@ -1,0 +1,219 @@
+//! Routes that providers and browsers reach for a channel, named by its
+//! plugin id (`tiktok`, …), so the host stays generic:
+//!
+//! - `POST|GET /webhooks/{channel}`: a provider's webhook (stored before it
+//!   is acknowledged; see `crate::pipeline::ingest`);
+//! - `POST /api/v1/accounts/{account_id}/channels/{channel}/authorization`
+//!   (and Chatwoot's `/api/v1/accounts/{account_id}/{channel}/authorization`):
+//!   the provider URL that starts an authorization;
+//! - `GET /{channel}/callback`: the provider's OAuth redirect, which ends on
+//!   the dashboard with the outcome.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Member;
+use super::extract::OptionalJson;
+use super::{ApiError, AppState};
+use crate::channel::IncomingRequest;
+use crate::channels::authorization::{self, AuthorizationError};
+use crate::pipeline::ingest::{self, IngestError, Received};
+
+pub fn router(max_webhook_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhooks/{channel}",
+            post(webhook)
+                .get(webhook)
+                // One byte over the limit reaches the handler, which answers 413
+                // in the API's shape.
+                .layer(DefaultBodyLimit::max(max_webhook_bytes.saturating_add(1))),
+        )
+        .route("/{channel}/callback", get(callback))
+        .route(
+            "/api/v1/accounts/{account_id}/channels/{channel}/authorization",
+            post(authorize),
+        )
+        .route(
+            "/api/v1/accounts/{account_id}/{channel}/authorization",
+            post(authorize),
+        )
+}
+
+/// A provider's webhook: 200 once stored (or already stored), the plugin's
+/// own answer to a handshake, else a 4xx that says why.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{channel}",
+    tag = "Channels",
+    summary = "Receive a provider's webhook (verified by the channel plugin, stored, then acknowledged)",
+    params(("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
+    request_body(content = String, content_type = "application/json", description = "The provider's payload, byte for byte"),
+    responses((status = 200, description = "Stored"), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody), (status = 429, body = super::openapi::ErrorBody)),
+)]
+async fn webhook(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Err(e) => return ApiError::BadRequest(e.body_text()).into_response(),
+    };
+    let request = IncomingRequest {
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: query.unwrap_or_default(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    match ingest::receive(&state, &channel, request).await {
+        Ok(Received::Stored(_) | Received::Duplicate) => StatusCode::OK.into_response(),
+        Ok(Received::Challenge(answer)) => {
+            let mut response = (
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+                answer.body,
+            )
+                .into_response();
+            for (name, value) in answer.headers {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::try_from(name.as_str()),
+                    HeaderValue::try_from(value.as_str()),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        Err(IngestError::RateLimited { retry_after_secs }) => {
+            let mut response = ApiError::TooManyRequests(format!(
+                "too many webhooks for the {channel} channel; retry in {retry_after_secs} s"
+            ))
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::UnknownChannel(_) => ApiError::NotFound(e.to_string()),
+            IngestError::TooLarge { .. } => ApiError::PayloadTooLarge,
+            IngestError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
+            // The reason is logged; the sender learns only that it failed.
+            IngestError::Rejected(_) => ApiError::WebhookRejected,
+            // Not stored, so the provider must retry: 503, not 4xx.
+            IngestError::Plugin(p) => ApiError::Unavailable(format!("the channel plugin failed: {p}")),
+            IngestError::Store(s) => ApiError::Unavailable(format!("the event log cannot be written: {s}")),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+struct AuthorizeBody {
+    /// Where the dashboard returns afterwards (e.g. `onboarding`).
+    return_to: Option<String>,
+}
+
+/// Starts an authorization: answers the provider URL to send the browser to.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/channels/{channel}/authorization",
+    tag = "Channels",
+    summary = "Start connecting a provider account (account administrators)",
+    params(("account_id" = i64, Path, description = "Account id"), ("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
+    request_body(content = AuthorizeBody, description = "Optional"),
+    responses((status = 200, description = "`{\"success\": true, \"url\": …}`"), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    security(("api_access_token" = [])),
+)]
+async fn authorize(
+    member: Member,
+    State(state): State<AppState>,
+    Path(path): Path<(i64, String)>,
+    OptionalJson(body): OptionalJson<AuthorizeBody>,
+) -> Result<Json<Value>, ApiError> {
+    member.require_admin()?;
+    let channel = path.1;
+    let return_to = body.and_then(|b| b.return_to);
+    let url = authorization::start(
+        &state.store,
+        &state.plugins,
+        member.account_id,
+        &channel,
+        return_to,
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "url": url })))
+}
+
+impl From<AuthorizationError> for ApiError {
+    fn from(e: AuthorizationError) -> Self {
+        match e {
+            AuthorizationError::UnknownChannel(_) => ApiError::NotFound(e.to_string()),
+            AuthorizationError::NotSupported(_) | AuthorizationError::InvalidState(_) => {
+                ApiError::Unprocessable(e.to_string())
+            }
+            AuthorizationError::FeatureDisabled { .. } => ApiError::FeatureDisabled(e.to_string()),
+            AuthorizationError::Plugin(p) => p.into(),
+            AuthorizationError::Store(s) => s.into(),
+            AuthorizationError::Secrets(s) => ApiError::Internal(s),
+        }
+    }
+}
+
+/// The provider's OAuth redirect: connects the inbox and sends the browser
+/// to the dashboard with the outcome. A state that names no account gets a
+/// 400 here, since there is no dashboard page to send it to.
+#[utoipa::path(
+    get,
+    path = "/{channel}/callback",
+    tag = "Channels",
+    summary = "OAuth redirect target (registered at the provider as <FRONTEND_URL>/<channel>/callback)",
+    params(("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
+    responses((status = 302, description = "To the dashboard, with the outcome"), (status = 400, body = super::openapi::ErrorBody)),
+)]
+async fn callback(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let outcome = authorization::complete(&state.store, &state.plugins, &channel, pairs)
+        .await
+        .map_err(|e| match e {
+            AuthorizationError::InvalidState(_) => ApiError::BadRequest(e.to_string()),
+            other => other.into(),
+        })?;
+    let base = authorization::public_base_url(&state.plugins);
+    let location = authorization::dashboard_location(&base, &channel, &outcome);
+    // 302, as the reference integration answers.
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}

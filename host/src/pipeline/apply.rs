@@ -1,0 +1,397 @@
+//! Applying logged webhooks: the plugin parses, the host applies.
+//!
+//! Every step is idempotent, so an event may be applied any number of times
+//! (a worker crashed after applying but before marking it, a lease ran out,
+//! an admin replayed it) and still yields one message per provider message:
+//! the store's apply checks `(inbox, provider message id)` inside the
+//! transaction that writes the message, under a lock on the inbox row.
+//!
+//! An echo of a message this host is sending can arrive before the send's
+//! answer is recorded; its apply waits while the conversation has a send in
+//! progress, so the echo finds the recorded id and adds nothing. (Should it
+//! still win the race, recording the send removes the echo's copy.)
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{backoff_ms, idle};
+use crate::api::AppState;
+use crate::channel::{
+    ChannelContext, ChannelEvent, DeliveryStatus, IncomingRequest, MessageEvent, StatusEvent,
+};
+use crate::channels::credentials;
+use crate::conversations::{file_type_of, message_status};
+use crate::plugins::LoadedPlugin;
+use crate::runtime::PluginError;
+use crate::store::pipeline::event_status;
+use crate::store::{InboundEventRow, InboundMessage, InboxRow, NewInboundAttachment, now_ms};
+
+/// Events claimed at once by a worker.
+const BATCH: i64 = 8;
+/// Attempts before an event that keeps failing is marked failed.
+const MAX_ATTEMPTS: i64 = 8;
+/// How long an echo waits for a send in progress in its conversation.
+const ECHO_WAIT_MS: i64 = 30_000;
+/// Largest media file stored from a provider.
+const MAX_MEDIA_BYTES: usize = 40 << 20;
+
+/// What applying one normalized event came to.
+enum Applied {
+    /// Done (or already done before).
+    Done,
+    /// Nothing to do, for this reason.
+    Ignored(String),
+    /// Try the whole webhook again after this delay (applying is idempotent).
+    Later(String, i64),
+    /// Retrying will not help; kept in the log as failed, for replay.
+    Failed(String),
+}
+
+/// One inbound worker: claims batches of events and applies them until
+/// shutdown, finishing the batch it holds.
+pub async fn run_worker(state: AppState, worker: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let lease = state.pipeline.config.lease_ms;
+    loop {
+        match state.store.claim_inbound_events(BATCH, lease).await {
+            Ok(events) if !events.is_empty() => {
+                for event in events {
+                    apply_event_row(&state, event).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(worker, "cannot claim inbound events: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if !idle(
+            &state.pipeline.inbound_ready,
+            state.pipeline.poll_interval(),
+            &mut shutdown,
+        )
+        .await
+        {
+            break;
+        }
+    }
+}
+
+fn request_of(event: &InboundEventRow) -> IncomingRequest {
+    IncomingRequest {
+        method: event.method.clone(),
+        path: event.path.clone(),
+        query: event.query.clone(),
+        headers: serde_json::from_str(&event.headers_json).unwrap_or_default(),
+        body: event.body.clone(),
+    }
+}
+
+/// Parses and applies one logged webhook, and records how it ended.
+pub async fn apply_event_row(state: &AppState, event: InboundEventRow) {
+    let outcome = apply_webhook(state, &event).await;
+    let store = &state.store;
+    let recorded = match outcome {
+        Applied::Done => {
+            store
+                .finish_inbound_event(event.id, event_status::APPLIED, None)
+                .await
+        }
+        Applied::Ignored(reason) => {
+            store
+                .finish_inbound_event(event.id, event_status::IGNORED, Some(&reason))
+                .await
+        }
+        Applied::Failed(reason) => {
+            tracing::warn!(event = event.id, channel = %event.channel, %reason, "inbound event failed");
+            store
+                .finish_inbound_event(event.id, event_status::FAILED, Some(&reason))
+                .await
+        }
+        Applied::Later(reason, _) if event.attempts >= MAX_ATTEMPTS => {
+            tracing::warn!(event = event.id, %reason, "inbound event failed after {MAX_ATTEMPTS} attempts");
+            store
+                .finish_inbound_event(event.id, event_status::FAILED, Some(&reason))
+                .await
+        }
+        Applied::Later(reason, delay) => store.postpone_inbound_event(event.id, delay, &reason).await,
+    };
+    if let Err(e) = recorded {
+        // The lease runs out and the event is applied again: harmless.
+        tracing::error!(event = event.id, "cannot record the inbound event's outcome: {e}");
+    }
+}
+
+async fn apply_webhook(state: &AppState, event: &InboundEventRow) -> Applied {
+    let Some(plugin) = state.plugins.get(&event.channel) else {
+        // Kept, not dropped: it applies once the channel is enabled again.
+        return Applied::Later(format!("the {} channel is not enabled", event.channel), 30_000);
+    };
+    let settings = state.plugins.settings_for(&plugin.manifest);
+    let parsed = plugin.instance.parse_event(&settings, &request_of(event)).await;
+    let events = match parsed {
+        Ok(events) => events,
+        Err(PluginError::Channel { error, .. }) if !error.retryable => {
+            // Kept as failed: a replay after a plugin upgrade can still apply it.
+            return Applied::Failed(format!("the plugin cannot parse it: {}", error.message));
+        }
+        Err(e) => return Applied::Later(e.to_string(), backoff_ms(1000, event.attempts, 60_000)),
+    };
+    let mut ignored = Vec::new();
+    let mut applied_any = false;
+    for parsed in events {
+        match apply_one(state, &plugin, event, parsed).await {
+            Applied::Done => applied_any = true,
+            Applied::Ignored(reason) => ignored.push(reason),
+            stop @ (Applied::Later(..) | Applied::Failed(_)) => return stop,
+        }
+    }
+    if applied_any || ignored.is_empty() {
+        Applied::Done
+    } else {
+        Applied::Ignored(ignored.join("; "))
+    }
+}
+
+async fn apply_one(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    event: &InboundEventRow,
+    parsed: ChannelEvent,
+) -> Applied {
+    let result = match parsed {
+        ChannelEvent::Ignored(reason) => return Applied::Ignored(reason),
+        ChannelEvent::Message(message) => apply_message(state, plugin, event, message, false).await,
+        ChannelEvent::Echo(message) => apply_message(state, plugin, event, message, true).await,
+        ChannelEvent::Status(status) => apply_status(state, event, status).await,
+    };
+    result.unwrap_or_else(|e| Applied::Later(e, backoff_ms(1000, event.attempts, 60_000)))
+}
+
+async fn inbox_for(state: &AppState, channel: &str, external_id: &str) -> Result<Option<InboxRow>, String> {
+    state
+        .store
+        .inbox_for_external(channel, external_id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn apply_message(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    event: &InboundEventRow,
+    m: MessageEvent,
+    echo: bool,
+) -> Result<Applied, String> {
+    let Some(inbox) = inbox_for(state, &event.channel, &m.channel_external_id).await? else {
+        return Ok(Applied::Ignored(format!(
+            "no inbox is connected for {} account {}",
+            event.channel, m.channel_external_id
+        )));
+    };
+    let store = &state.store;
+    if store
+        .has_message_source(inbox.id, &m.message_id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(Applied::Done);
+    }
+    if echo && now_ms() - event.received_at < ECHO_WAIT_MS {
+        let conversation = store
+            .latest_conversation_for_source(inbox.id, &m.conversation_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(conversation) = conversation
+            && store
+                .send_in_progress(conversation.id)
+                .await
+                .map_err(|e| e.to_string())?
+        {
+            return Ok(Applied::Later(
+                "an echo waits for the send in progress in its conversation".into(),
+                500,
+            ));
+        }
+    }
+    let attachments = match fetch_attachments(state, plugin, &inbox, &m, event.attempts).await {
+        Ok(attachments) => attachments,
+        Err(later) => return Ok(later),
+    };
+    let mut attributes = serde_json::Map::new();
+    if let Some(reply_to) = &m.reply_to {
+        attributes.insert("in_reply_to_external_id".into(), json!(reply_to));
+    }
+    if m.unsupported.is_some() {
+        attributes.insert("is_unsupported".into(), json!(true));
+    }
+    if echo {
+        attributes.insert("external_echo".into(), json!(true));
+    }
+    let contact_name = m
+        .contact
+        .name
+        .clone()
+        .or_else(|| m.contact.username.clone())
+        .unwrap_or_else(|| m.contact.external_id.clone());
+    let mut contact_attributes = json!({
+        format!("social_{}_user_id", event.channel): m.contact.external_id,
+    });
+    if let Some(username) = &m.contact.username {
+        contact_attributes["username"] = json!(username);
+        contact_attributes[format!("social_{}_user_name", event.channel)] = json!(username);
+        contact_attributes["social_profiles"] = json!({ event.channel.clone(): username });
+    }
+    let message = InboundMessage {
+        conversation_source: m.conversation_id.clone(),
+        contact_external_id: m.contact.external_id.clone(),
+        contact_name,
+        contact_attributes: contact_attributes.to_string(),
+        contact_avatar_url: m.contact.avatar_url.clone(),
+        source_id: m.message_id.clone(),
+        outgoing: echo,
+        sent_at: i64::try_from(m.sent_at_ms).unwrap_or(i64::MAX),
+        content: m.text.clone().or_else(|| m.unsupported.clone()),
+        content_attributes: Value::Object(attributes).to_string(),
+        attachments,
+    };
+    let Some(applied) = store
+        .apply_inbound_message(&inbox, &message)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(Applied::Done);
+    };
+    if applied.conversation_created {
+        crate::api::announce::conversation(state, &applied.conversation, "conversation.created").await;
+    }
+    crate::api::announce::message(state, &applied.conversation, &applied.message, "message.created").await;
+    Ok(Applied::Done)
+}
+
+/// Resolves media handles through the plugin. A failure that may pass
+/// retries the webhook; one that will not stores the message without the
+/// bytes, noting why, rather than losing the message.
+async fn fetch_attachments(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    inbox: &InboxRow,
+    m: &MessageEvent,
+    attempts: i64,
+) -> Result<Vec<NewInboundAttachment>, Applied> {
+    let mut out = Vec::with_capacity(m.attachments.len());
+    for a in &m.attachments {
+        let meta: serde_json::Map<String, Value> =
+            a.metadata.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let mut stored = NewInboundAttachment {
+            file_type: file_type_of(a.kind),
+            external_url: a.url.clone(),
+            file_name: a.file_name.clone(),
+            content_type: a.mime_type.clone(),
+            data: None,
+            meta: Value::Object(meta).to_string(),
+        };
+        if let Some(media_ref) = &a.media_ref {
+            match fetch_media(state, plugin, inbox, media_ref).await {
+                Ok(media) => {
+                    stored.content_type = Some(media.mime_type);
+                    stored.file_name = media.file_name.or(stored.file_name);
+                    stored.data = Some(media.data);
+                }
+                Err((reason, retryable)) if retryable && attempts < MAX_ATTEMPTS => {
+                    return Err(Applied::Later(
+                        format!("cannot fetch media: {reason}"),
+                        backoff_ms(1000, attempts, 60_000),
+                    ));
+                }
+                Err((reason, _)) => {
+                    tracing::warn!(inbox = inbox.id, %reason, "storing a message without its media");
+                    let mut meta: serde_json::Map<String, Value> =
+                        serde_json::from_str(&stored.meta).unwrap_or_default();
+                    meta.insert("fetch_error".into(), json!(reason));
+                    stored.meta = Value::Object(meta).to_string();
+                }
+            }
+        }
+        out.push(stored);
+    }
+    Ok(out)
+}
+
+async fn fetch_media(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    inbox: &InboxRow,
+    media_ref: &str,
+) -> Result<crate::channel::Media, (String, bool)> {
+    let credentials = credentials::for_call(&state.store, &state.plugins, plugin, inbox)
+        .await
+        .map_err(|e| (e.to_string(), e.retryable()))?;
+    let context = ChannelContext {
+        settings: state.plugins.settings_for(&plugin.manifest),
+        external_id: inbox.external_id.clone().unwrap_or_default(),
+        credentials,
+    };
+    let media = plugin
+        .instance
+        .fetch_media(&context, media_ref)
+        .await
+        .map_err(|e| match e {
+            PluginError::Channel { error, .. } => (error.message, error.retryable),
+            other => (other.to_string(), true),
+        })?;
+    if media.data.len() > MAX_MEDIA_BYTES {
+        return Err((format!("the media is over {MAX_MEDIA_BYTES} bytes"), false));
+    }
+    Ok(media)
+}
+
+async fn apply_status(state: &AppState, event: &InboundEventRow, s: StatusEvent) -> Result<Applied, String> {
+    let Some(inbox) = inbox_for(state, &event.channel, &s.channel_external_id).await? else {
+        return Ok(Applied::Ignored(format!(
+            "no inbox is connected for {} account {}",
+            event.channel, s.channel_external_id
+        )));
+    };
+    let store = &state.store;
+    let changed = match s.status {
+        DeliveryStatus::Sent => return Ok(Applied::Ignored("a `sent` status changes nothing".into())),
+        DeliveryStatus::Failed => {
+            let Some(source_id) = &s.message_id else {
+                return Ok(Applied::Ignored("a failure without a message id".into()));
+            };
+            let reason = s
+                .error
+                .clone()
+                .unwrap_or_else(|| "the provider could not deliver it".into());
+            store
+                .fail_outgoing_by_source(inbox.id, source_id, &reason)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .collect()
+        }
+        DeliveryStatus::Delivered | DeliveryStatus::Read => {
+            let code = if s.status == DeliveryStatus::Read {
+                message_status::READ
+            } else {
+                message_status::DELIVERED
+            };
+            store
+                .advance_outgoing_status(
+                    inbox.id,
+                    s.conversation_id.as_deref(),
+                    s.message_id.as_deref(),
+                    s.up_to_ms.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+                    code,
+                )
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
+    for (message_id, conversation_id) in changed.iter().take(100) {
+        crate::api::announce::message_by_id(state, inbox.account_id, *conversation_id, *message_id).await;
+    }
+    Ok(Applied::Done)
+}

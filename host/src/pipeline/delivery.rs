@@ -1,0 +1,276 @@
+//! Sending outgoing messages from their durable jobs.
+//!
+//! The claim records the attempt (attempts + 1, `attempt_open`) before the
+//! plugin sends; the outcome is recorded with the message in one
+//! transaction. What remains is an at-least-once window: if the process dies
+//! after the provider accepted a message and before the outcome is recorded,
+//! the lease runs out and the message is sent again. The next claim sees the
+//! open attempt and counts it in `attempts_in_doubt`, so every possible
+//! duplicate is visible. Providers that accept idempotency keys get the
+//! message's stable key and close the window themselves.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{backoff_ms, idle};
+use crate::api::AppState;
+use crate::channel::{
+    ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
+};
+use crate::channels::credentials::{self, CredentialError};
+use crate::conversations::{attachment_kind, message_status};
+use crate::plugins::LoadedPlugin;
+use crate::runtime::PluginError;
+use crate::store::{ConversationRow, DeliveryJobRow, InboxRow, MessageRow, StoreError};
+
+/// Longest wait between two attempts.
+const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
+
+/// Why an attempt did not deliver.
+struct Failure {
+    message: String,
+    retryable: bool,
+    retry_after_ms: Option<i64>,
+}
+
+impl Failure {
+    fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+            retry_after_ms: None,
+        }
+    }
+
+    fn transient(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::transient(e.to_string())
+    }
+}
+
+impl From<CredentialError> for Failure {
+    fn from(e: CredentialError) -> Self {
+        Failure {
+            retryable: e.retryable(),
+            message: e.to_string(),
+            retry_after_ms: None,
+        }
+    }
+}
+
+/// One delivery worker: claims one job at a time (each is a provider call)
+/// until shutdown, finishing the one it holds.
+pub async fn run_worker(state: AppState, worker: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let lease = state.pipeline.config.lease_ms;
+    loop {
+        match state.store.claim_delivery_jobs(1, lease).await {
+            Ok(jobs) if !jobs.is_empty() => {
+                for job in jobs {
+                    deliver(&state, job).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(worker, "cannot claim delivery jobs: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if !idle(
+            &state.pipeline.delivery_ready,
+            state.pipeline.poll_interval(),
+            &mut shutdown,
+        )
+        .await
+        {
+            break;
+        }
+    }
+}
+
+/// Makes one attempt at a claimed job and records its outcome.
+pub async fn deliver(state: &AppState, job: DeliveryJobRow) {
+    let config = &state.pipeline.config;
+    let outcome = attempt(state, &job).await;
+    let store = &state.store;
+    let recorded = match outcome {
+        Ok(Sent {
+            status,
+            source_id,
+            inbox_id,
+        }) => {
+            match store
+                .record_delivery(&job, inbox_id, status, source_id.as_deref())
+                .await
+            {
+                Ok(Some(echo_copy)) => {
+                    tracing::info!(
+                        message = job.message_id,
+                        echo_copy,
+                        "removed the echo's copy of a sent message"
+                    );
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Err(failure) if failure.retryable && job.attempts < config.delivery_max_attempts => {
+            let delay = failure
+                .retry_after_ms
+                .unwrap_or_else(|| backoff_ms(config.delivery_backoff_ms, job.attempts, MAX_BACKOFF_MS));
+            tracing::info!(message = job.message_id, attempt = job.attempts, delay_ms = delay,
+                reason = %failure.message, "send failed; retrying later");
+            store.retry_delivery_later(job.id, delay, &failure.message).await
+        }
+        Err(failure) => {
+            tracing::warn!(message = job.message_id, attempts = job.attempts, reason = %failure.message,
+                "send failed; the message is failed and its job dead-lettered");
+            store.fail_delivery(&job, &failure.message).await
+        }
+    };
+    match recorded {
+        Ok(()) => announce(state, &job).await,
+        // The lease runs out and the job is attempted again, counted in doubt.
+        Err(e) => tracing::error!(message = job.message_id, "cannot record the send's outcome: {e}"),
+    }
+}
+
+async fn announce(state: &AppState, job: &DeliveryJobRow) {
+    if let Ok(conversation) = state.store.conversation_by_id(job.conversation_id).await {
+        crate::api::announce::message_by_id(state, conversation.account_id, conversation.id, job.message_id)
+            .await;
+    }
+}
+
+/// What a successful attempt recorded.
+struct Sent {
+    status: i64,
+    source_id: Option<String>,
+    inbox_id: i64,
+}
+
+async fn attempt(state: &AppState, job: &DeliveryJobRow) -> Result<Sent, Failure> {
+    if job.attempts_in_doubt > 0 && job.attempts > 1 {
+        tracing::warn!(
+            message = job.message_id,
+            in_doubt = job.attempts_in_doubt,
+            "an earlier attempt ended without an outcome; the provider may receive this message twice"
+        );
+    }
+    let store = &state.store;
+    let message = store.message_by_id(job.account_id, job.message_id).await?;
+    let conversation = store.conversation_by_id(job.conversation_id).await?;
+    let inbox = store
+        .get_inbox(conversation.account_id, conversation.inbox_id)
+        .await?;
+    if message.deleted {
+        return Err(Failure::permanent(
+            "the message was deleted before it could be sent",
+        ));
+    }
+    let plugin = state
+        .plugins
+        .get(&inbox.channel)
+        .ok_or_else(|| Failure::transient(format!("the {} channel is not enabled", inbox.channel)))?;
+    let outbound = outbound_message(state, &conversation, &message).await?;
+    let credentials = if plugin.manifest.supports_authorization {
+        credentials::for_call(store, &state.plugins, &plugin, &inbox).await?
+    } else {
+        Credentials::default()
+    };
+    match send(state, &plugin, &inbox, credentials, &outbound).await {
+        Err(PluginError::Channel { error, .. })
+            if error.code == ErrorCode::Unauthorized && plugin.manifest.supports_authorization =>
+        {
+            // The provider refused a token we thought valid: refresh once
+            // (single-flight) and try again within this attempt.
+            let stale = credentials::sealed_now(store, inbox.id)
+                .await?
+                .unwrap_or_default();
+            let fresh = credentials::refresh(store, &state.plugins, &plugin, &inbox, &stale).await?;
+            finish(send(state, &plugin, &inbox, fresh, &outbound).await, inbox.id)
+        }
+        other => finish(other, inbox.id),
+    }
+}
+
+async fn send(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    inbox: &InboxRow,
+    credentials: Credentials,
+    outbound: &OutboundMessage,
+) -> Result<crate::channel::SentMessage, PluginError> {
+    let context = ChannelContext {
+        settings: state.plugins.settings_for(&plugin.manifest),
+        external_id: inbox.external_id.clone().unwrap_or_default(),
+        credentials,
+    };
+    plugin.instance.send_message(&context, outbound).await
+}
+
+fn finish(result: Result<crate::channel::SentMessage, PluginError>, inbox_id: i64) -> Result<Sent, Failure> {
+    match result {
+        Ok(sent) => Ok(Sent {
+            status: match sent.status {
+                DeliveryStatus::Delivered => message_status::DELIVERED,
+                DeliveryStatus::Read => message_status::READ,
+                DeliveryStatus::Failed => message_status::FAILED,
+                DeliveryStatus::Sent => message_status::SENT,
+            },
+            source_id: Some(sent.message_id).filter(|id| !id.trim().is_empty()),
+            inbox_id,
+        }),
+        Err(PluginError::Channel { error, .. }) => Err(Failure {
+            retryable: error.retryable && error.code != ErrorCode::ReauthorizationRequired,
+            retry_after_ms: error
+                .retry_after_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            message: error.message,
+        }),
+        // A trap or timeout may be the provider hanging; bounded by the
+        // attempt limit like any other transient failure.
+        Err(other) => Err(Failure::transient(other.to_string())),
+    }
+}
+
+async fn outbound_message(
+    state: &AppState,
+    conversation: &ConversationRow,
+    message: &MessageRow,
+) -> Result<OutboundMessage, Failure> {
+    let attachments = state
+        .store
+        .message_attachment_data(message.id)
+        .await?
+        .into_iter()
+        .map(|(a, data)| OutboundAttachment {
+            kind: attachment_kind(a.file_type),
+            file_name: a.file_name.unwrap_or_default(),
+            mime_type: a.content_type.unwrap_or_default(),
+            data,
+        })
+        .collect();
+    let recipient = conversation.source_id.clone().unwrap_or_default();
+    Ok(OutboundMessage {
+        conversation_id: recipient.clone(),
+        recipient_id: recipient,
+        text: message.content.clone().filter(|t| !t.is_empty()),
+        attachments,
+        reply_to: serde_json::from_str::<Value>(&message.content_attributes)
+            .ok()
+            .and_then(|a| a["in_reply_to_external_id"].as_str().map(str::to_owned)),
+        idempotency_key: format!("message-{}", message.id),
+    })
+}
