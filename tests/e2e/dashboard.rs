@@ -1050,18 +1050,18 @@ async fn attachments_follow_the_channels_rules(backend: Backend) -> anyhow::Resu
             reqwest::multipart::Form::new()
                 .text("content", "look")
                 .part("attachments[]", file("cat.png", "image/png", &png)),
-            "cannot send text and an attachment together",
+            "Sending attachments with text is not supported on Probe.",
         ),
         (
             reqwest::multipart::Form::new()
                 .part("attachments[]", file("a.png", "image/png", &png))
                 .part("attachments[]", file("b.png", "image/png", &png)),
-            "only one attachment",
+            "Sending multiple attachments in a single Probe message is not supported.",
         ),
         (
             reqwest::multipart::Form::new()
                 .part("attachments[]", file("doc.pdf", "application/pdf", b"%PDF")),
-            "cannot send file attachments",
+            "Only image attachments are supported on Probe.",
         ),
     ];
     for (form, reason) in refused {

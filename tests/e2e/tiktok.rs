@@ -57,11 +57,14 @@ async fn fixture(backend: Backend, extra_env: &[(&str, &str)]) -> anyhow::Result
     for (key, value) in extra_env {
         env.vars.push(((*key).to_owned(), (*value).to_owned()));
     }
-    let server = env.serve().await?;
+    // The bundled plugin is installed by the first start; settings and
+    // grants made before a server starts are in effect from its first request.
+    drop(env.serve().await?);
     let secret = env.cli(&["config", "set", "TIKTOK_APP_SECRET", &mock.app_secret()]);
     assert_eq!(secret.code, 0, "{}", secret.stderr);
     let grant = env.cli(&["plugin", "grant-host", "tiktok", mock.url()]);
     assert_eq!(grant.code, 0, "{}", grant.stderr);
+    let server = env.serve().await?;
     let account = env.cli_json(&["account", "create", "Acme", "--json"])["id"]
         .as_i64()
         .unwrap();
@@ -137,11 +140,11 @@ impl Fixture {
         let code = format!("code-{}", now_ms());
         self.mock.add_auth_code(&code, grant);
         let _ = business;
-        let (status, location, _) = self
+        let (status, location, body) = self
             .server
             .get_redirect(&format!("/tiktok/callback?code={code}&state={state}"))
             .await?;
-        Ok((status, location.unwrap_or_default()))
+        Ok((status, location.unwrap_or(body)))
     }
 
     /// Connects `BUSINESS` and answers its inbox id.
@@ -152,7 +155,7 @@ impl Fixture {
             Profile::new("acme_shop", "Acme Shop").with_image("https://cdn.example/acme.png"),
         );
         let (status, location) = self.connect(BUSINESS, AuthGrant::new(BUSINESS)).await?;
-        assert_eq!(status, 302);
+        assert_eq!(status, 302, "{location}");
         assert!(location.contains("/agents"), "{location}");
         let inboxes = self.server.get(&self.path("/inboxes"), Some(&self.admin)).await?;
         Ok(inboxes.json["payload"][0]["id"].as_i64().unwrap())
@@ -521,7 +524,12 @@ async fn inbound_events_become_conversations(backend: Backend) -> anyhow::Result
     assert_eq!(text["content"], "Hello from TikTok");
     assert_eq!(text["message_type"], 0);
     let image = by_source("msg-2");
-    assert_eq!(image["attachments"][0]["file_type"], "image");
+    assert_eq!(
+        image["attachments"][0]["file_type"],
+        "image",
+        "{image:#}\n{}",
+        f.server.log()
+    );
     let data_url = image["attachments"][0]["data_url"].as_str().unwrap();
     let path = data_url.strip_prefix(&f.server.base).unwrap_or(data_url);
     let (status, content_type, bytes) = f.server.get_bytes(path, &f.admin).await?;
@@ -815,25 +823,25 @@ async fn sending_follows_tiktoks_rules(backend: Backend) -> anyhow::Result<()> {
             reqwest::multipart::Form::new()
                 .text("content", "caption")
                 .part("attachments[]", part(png.clone(), "a.png", "image/png")),
-            "with text",
+            "Sending attachments with text is not supported on TikTok.",
         ),
         (
             reqwest::multipart::Form::new()
                 .part("attachments[]", part(png.clone(), "a.png", "image/png"))
                 .part("attachments[]", part(png.clone(), "b.png", "image/png")),
-            "multiple attachments",
+            "Sending multiple attachments in a single TikTok message is not supported.",
         ),
         (
             reqwest::multipart::Form::new()
                 .part("attachments[]", part(b"GIF89a".to_vec(), "a.gif", "image/gif")),
-            "JPG and PNG",
+            "TikTok supports only JPG and PNG images.",
         ),
         (
             reqwest::multipart::Form::new().part(
                 "attachments[]",
                 part(vec![0; (3 << 20) + 1], "big.png", "image/png"),
             ),
-            "smaller than",
+            "TikTok image attachments must be smaller than 3 MB.",
         ),
     ];
     for (form, expected) in refused {
@@ -970,7 +978,7 @@ async fn provider_errors_fail_or_retry(backend: Backend) -> anyhow::Result<()> {
         .server
         .post_json(
             &f.path(&format!("/conversations/{display}/messages/{bad_id}/retry")),
-            Some(&f.agent),
+            Some(&f.admin),
             &json!({}),
         )
         .await?;

@@ -183,7 +183,10 @@ fn read_state(
     let key = DecodingKey::from_secret(&state_key(plugins)?);
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "sub"]);
+    // `sub` is the account id, a number (as Chatwoot issues it); the
+    // library's spec-claim check wants a string there, so only `exp` is
+    // required by it and `sub` by the claims type.
+    validation.set_required_spec_claims(&["exp"]);
     let (claims, problem) = match jsonwebtoken::decode::<StateClaims>(token, &key, &validation) {
         Ok(data) => (data.claims, None),
         Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {

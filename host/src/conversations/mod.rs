@@ -160,42 +160,79 @@ pub fn check_attachments(
     if files.is_empty() {
         return Ok(());
     }
-    if files.len() > limits.max_attachments as usize {
-        return Err(match limits.max_attachments {
-            0 => format!("{channel} messages cannot carry attachments"),
-            1 => format!("{channel} messages can carry only one attachment; send them one at a time"),
-            n => format!("{channel} messages can carry at most {n} attachments"),
-        });
-    }
+    // The wording follows the reference TikTok integration, so agents moving
+    // over read the reasons they know.
     if has_text && !limits.text_with_attachments {
         return Err(format!(
-            "{channel} cannot send text and an attachment together; send them as separate messages"
+            "Sending attachments with text is not supported on {channel}."
         ));
+    }
+    if files.len() > limits.max_attachments as usize {
+        return Err(match limits.max_attachments {
+            0 => format!("Sending attachments is not supported on {channel}."),
+            1 => format!("Sending multiple attachments in a single {channel} message is not supported."),
+            n => format!("{channel} messages can carry at most {n} attachments."),
+        });
     }
     for file in files {
         if !limits.attachment_kinds.contains(&file.kind) {
-            return Err(format!("{channel} cannot send {:?} attachments", file.kind).to_lowercase());
+            let kinds: Vec<String> = limits
+                .attachment_kinds
+                .iter()
+                .map(|k| format!("{k:?}").to_lowercase())
+                .collect();
+            return Err(format!(
+                "Only {} attachments are supported on {channel}.",
+                kinds.join(" and ")
+            ));
         }
         if !limits.attachment_mime_types.is_empty()
             && !limits.attachment_mime_types.iter().any(|m| m == file.mime_type)
         {
-            return Err(format!(
-                "{channel} accepts only {} attachments, not {}",
-                limits.attachment_mime_types.join(", "),
-                file.mime_type
-            ));
+            let names: Vec<String> = limits
+                .attachment_mime_types
+                .iter()
+                .map(|m| mime_label(m))
+                .collect();
+            let noun = if limits
+                .attachment_mime_types
+                .iter()
+                .all(|m| m.starts_with("image/"))
+            {
+                "images"
+            } else {
+                "files"
+            };
+            return Err(format!("{channel} supports only {} {noun}.", names.join(" and ")));
         }
         if let Some(max) = limits.max_attachment_bytes
             && file.bytes > max
         {
+            let kind = format!("{:?}", file.kind).to_lowercase();
             return Err(format!(
-                "{channel} attachments can be at most {} KiB; this one is {} KiB",
-                max / 1024,
-                file.bytes / 1024
+                "{channel} {kind} attachments must be smaller than {}.",
+                size_label(max)
             ));
         }
     }
     Ok(())
+}
+
+/// A MIME type as people name the format: `image/jpeg` → `JPG`.
+fn mime_label(mime: &str) -> String {
+    match mime.rsplit('/').next().unwrap_or(mime) {
+        "jpeg" => "JPG".into(),
+        subtype => subtype.to_uppercase(),
+    }
+}
+
+/// A byte count in the largest whole unit: `3145728` → `3 MB`.
+fn size_label(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KB", b >> 10),
+        b => format!("{b} bytes"),
+    }
 }
 
 #[cfg(test)]

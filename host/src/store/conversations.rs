@@ -601,10 +601,8 @@ impl Store {
                 rows
             }
         };
-        rows.iter()
-            .map(message_from)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
+        let messages = rows.iter().map(message_from).collect::<Result<Vec<_>, _>>()?;
+        self.with_attachments(messages).await
     }
 
     /// Stores a message with its attachments (and, when it is to be sent, its
