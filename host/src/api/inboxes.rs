@@ -81,6 +81,9 @@ async fn show(
 struct ChannelSpec {
     #[serde(rename = "type")]
     kind: String,
+    /// The provider's id of the account whose webhooks this inbox receives
+    /// (events are routed to the inbox by it); one inbox per id and channel.
+    external_id: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -117,9 +120,13 @@ async fn create(
             plugin.manifest.name
         )));
     }
+    let external_id = body.channel.external_id.as_deref().map(str::trim);
+    if external_id.is_some_and(str::is_empty) {
+        return Err(ApiError::Unprocessable("external_id can't be blank".into()));
+    }
     let inbox = state
         .store
-        .insert_inbox(member.account_id, body.name.trim(), &plugin.manifest.id)
+        .insert_inbox(member.account_id, body.name.trim(), &plugin.manifest.id, external_id)
         .await?;
     Ok(Json(views::inbox(&inbox)))
 }

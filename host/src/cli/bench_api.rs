@@ -58,7 +58,7 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
         },
     )
     .await?;
-    let inbox = store.insert_inbox(account.id, "Bench", "bench").await?;
+    let inbox = store.insert_inbox(account.id, "Bench", "bench", None).await?;
 
     eprintln!(
         "seeding {} conversations and {} messages…",

@@ -76,15 +76,17 @@ impl Store {
         account_id: i64,
         name: &str,
         channel: &str,
+        external_id: Option<&str>,
     ) -> Result<InboxRow, StoreError> {
         let now = now_ms();
         let row = sqlx::query(&format!(
-            "INSERT INTO inboxes (account_id, name, channel, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-             RETURNING {COLUMNS}"
+            "INSERT INTO inboxes (account_id, name, channel, external_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {COLUMNS}"
         ))
         .bind(account_id)
         .bind(name)
         .bind(channel)
+        .bind(external_id)
         .bind(now)
         .fetch_one(&self.pool)
         .await
