@@ -5,11 +5,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use switchboard_e2e::connected::{BUSINESS, Connected, PUBLIC_URL};
 use switchboard_e2e::tiktok::{
-    self, AuthGrant, Endpoint, Failure, MockTikTok, Profile, codes, mark_read, received_image,
-    received_share_post, received_sticker, received_text, sent_echo_text,
+    self, AuthGrant, Endpoint, Failure, Profile, codes, mark_read, received_image, received_share_post,
+    received_sticker, received_text, sent_echo_text,
 };
-use switchboard_e2e::{Answer, Backend, Env, Server};
+use switchboard_e2e::{Answer, Backend, Server};
 
 switchboard_e2e::on_both_databases!(
     connecting_an_account,
@@ -21,144 +22,41 @@ switchboard_e2e::on_both_databases!(
     registering_the_webhook,
 );
 
-const PUBLIC_URL: &str = "https://sb.example";
-const BUSINESS: &str = "biz-1";
-
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-/// A server with the TikTok plugin pointed at the mock, an account with an
-/// administrator and an agent, and the channel's feature flag on.
+/// A running server on a [`Connected`] environment.
 struct Fixture {
-    env: Env,
-    mock: MockTikTok,
+    base: Connected,
     server: Server,
-    account: i64,
-    admin: String,
-    agent: String,
-    super_admin: String,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Connected;
+
+    fn deref(&self) -> &Connected {
+        &self.base
+    }
 }
 
 async fn fixture(backend: Backend, extra_env: &[(&str, &str)]) -> anyhow::Result<Fixture> {
-    let mut env = Env::new(backend).await?;
-    let mock = MockTikTok::start().await?;
-    // The app id, base URLs and public URL come from the environment (as in
-    // Chatwoot); the secret from the installation config, stored sealed.
-    for (key, value) in [
-        ("TIKTOK_APP_ID", mock.app_id()),
-        ("TIKTOK_API_BASE_URL", mock.api_base_url()),
-        ("TIKTOK_AUTH_BASE_URL", mock.auth_base_url().to_owned()),
-        ("FRONTEND_URL", PUBLIC_URL.to_owned()),
-        ("SWITCHBOARD_DELIVERY_BACKOFF_MS", "50".to_owned()),
-    ] {
-        env.vars.push((key.to_owned(), value));
-    }
-    for (key, value) in extra_env {
-        env.vars.push(((*key).to_owned(), (*value).to_owned()));
-    }
-    // The bundled plugin is installed by the first start; settings and
-    // grants made before a server starts are in effect from its first request.
-    drop(env.serve().await?);
-    let secret = env.cli(&["config", "set", "TIKTOK_APP_SECRET", &mock.app_secret()]);
-    assert_eq!(secret.code, 0, "{}", secret.stderr);
-    let grant = env.cli(&["plugin", "grant-host", "tiktok", mock.url()]);
-    assert_eq!(grant.code, 0, "{}", grant.stderr);
-    let server = env.serve().await?;
-    let account = env.cli_json(&["account", "create", "Acme", "--json"])["id"]
-        .as_i64()
-        .unwrap();
-    let id = account.to_string();
-    let admin = env.cli_json(&[
-        "user",
-        "create",
-        "--email",
-        "admin@acme.example",
-        "--account",
-        &id,
-        "--role",
-        "administrator",
-        "--json",
-    ]);
-    let agent = env.cli_json(&[
-        "user",
-        "create",
-        "--email",
-        "agent@acme.example",
-        "--account",
-        &id,
-        "--json",
-    ]);
-    let super_admin = env.super_admin_token();
-    let token = |u: &Value| u["access_token"].as_str().unwrap().to_owned();
-    Ok(Fixture {
-        admin: token(&admin),
-        agent: token(&agent),
-        env,
-        mock,
-        server,
-        account,
-        super_admin,
-    })
+    let base = Connected::prepare(backend, extra_env).await?;
+    let server = base.env.serve().await?;
+    Ok(Fixture { base, server })
 }
 
 impl Fixture {
-    fn path(&self, rest: &str) -> String {
-        format!("/api/v1/accounts/{}{rest}", self.account)
-    }
-
-    fn enable_feature(&self) {
-        let out = self.env.cli(&[
-            "feature",
-            "enable",
-            "channel_tiktok",
-            "--account",
-            &self.account.to_string(),
-        ]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-    }
-
-    /// Starts an authorization and answers the state the host issued.
     async fn authorization_state(&self) -> anyhow::Result<String> {
-        let answer = self
-            .server
-            .post_json(&self.path("/tiktok/authorization"), Some(&self.admin), &json!({}))
-            .await?;
-        assert_eq!(answer.status, 200, "{:?}", answer.json);
-        assert_eq!(answer.json["success"], true);
-        let url = reqwest::Url::parse(answer.json["url"].as_str().unwrap())?;
-        Ok(url
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .expect("a state"))
+        self.base.authorization_state(&self.server).await
     }
 
-    /// Runs the whole authorization for `business` with a fresh code.
-    async fn connect(&self, business: &str, grant: AuthGrant) -> anyhow::Result<(u16, String)> {
-        let state = self.authorization_state().await?;
-        let code = format!("code-{}", now_ms());
-        self.mock.add_auth_code(&code, grant);
-        let _ = business;
-        let (status, location, body) = self
-            .server
-            .get_redirect(&format!("/tiktok/callback?code={code}&state={state}"))
-            .await?;
-        Ok((status, location.unwrap_or(body)))
+    async fn connect(&self, grant: AuthGrant) -> anyhow::Result<(u16, String)> {
+        self.base.connect(&self.server, grant).await
     }
 
-    /// Connects `BUSINESS` and answers its inbox id.
     async fn connected(&self) -> anyhow::Result<i64> {
-        self.enable_feature();
-        self.mock.add_business(
-            BUSINESS,
-            Profile::new("acme_shop", "Acme Shop").with_image("https://cdn.example/acme.png"),
-        );
-        let (status, location) = self.connect(BUSINESS, AuthGrant::new(BUSINESS)).await?;
-        assert_eq!(status, 302, "{location}");
-        assert!(location.contains("/agents"), "{location}");
-        let inboxes = self.server.get(&self.path("/inboxes"), Some(&self.admin)).await?;
-        Ok(inboxes.json["payload"][0]["id"].as_i64().unwrap())
+        self.base.connected_inbox(&self.server).await
     }
 
     /// Delivers a webhook as TikTok does (signed now) and answers the status.
@@ -336,7 +234,7 @@ async fn connecting_an_account(backend: Backend) -> anyhow::Result<()> {
     // Reconnecting the same business updates the inbox, never duplicates it.
     f.mock
         .add_business(BUSINESS, Profile::new("acme_shop", "Acme Renamed"));
-    let (status, location) = f.connect(BUSINESS, AuthGrant::new(BUSINESS)).await?;
+    let (status, location) = f.connect(AuthGrant::new(BUSINESS)).await?;
     assert_eq!(status, 302);
     assert_eq!(
         location,
@@ -366,7 +264,7 @@ async fn connecting_an_account(backend: Backend) -> anyhow::Result<()> {
         location.contains("error_type=access_denied") && location.contains("error_message=User+cancelled")
     );
     let (_, location) = f
-        .connect(BUSINESS, AuthGrant::new(BUSINESS).with_scope("user.info.basic"))
+        .connect(AuthGrant::new(BUSINESS).with_scope("user.info.basic"))
         .await?;
     assert!(location.contains("error_type=access_denied"), "{location}");
     assert!(location.contains("required+scopes"), "{location}");
@@ -377,7 +275,7 @@ async fn connecting_an_account(backend: Backend) -> anyhow::Result<()> {
         1,
         Failure::code(codes::INTERNAL_ERROR, "system busy"),
     );
-    let (_, location) = f.connect(BUSINESS, AuthGrant::new(BUSINESS)).await?;
+    let (_, location) = f.connect(AuthGrant::new(BUSINESS)).await?;
     assert!(
         location.contains("error_type=provider_error") && location.contains("system+busy"),
         "{location}"
@@ -997,7 +895,7 @@ async fn tokens_refresh_once_and_expired_refresh_asks_for_reauthorization(
     // A token that expires within the refresh margin is refreshed before use.
     let mut grant = AuthGrant::new(BUSINESS);
     grant.expires_in = 60;
-    let (status, _) = f.connect(BUSINESS, grant).await?;
+    let (status, _) = f.connect(grant).await?;
     assert_eq!(status, 302);
     let display = f.inbound_conversation("conv-1", "user-1").await?;
     f.mock.set_refresh_delay(Duration::from_millis(400));
@@ -1043,7 +941,7 @@ async fn tokens_refresh_once_and_expired_refresh_asks_for_reauthorization(
     let refused = f.send_text(display, "refused", json!({})).await?;
     assert_eq!(refused.status, 422, "the host refuses before queueing");
     // Reconnecting clears the flag.
-    let (status, location) = f.connect(BUSINESS, AuthGrant::new(BUSINESS)).await?;
+    let (status, location) = f.connect(AuthGrant::new(BUSINESS)).await?;
     assert_eq!(status, 302, "{location}");
     let inboxes = f.server.get(&f.path("/inboxes"), Some(&f.admin)).await?;
     assert_eq!(inboxes.json["payload"][0]["reauthorization_required"], false);

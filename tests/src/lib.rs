@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+pub mod connected;
 pub mod tiktok;
 
 /// Declares each listed `async fn NAME(backend: Backend) -> anyhow::Result<()>`
@@ -76,7 +77,7 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
+pub(crate) static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// One test's environment: a data folder and a database, shared by every
 /// server process and CLI command the test runs (as an admin would).
