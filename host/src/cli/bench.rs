@@ -23,6 +23,8 @@ pub enum BenchCommand {
     Plugins(BenchArgs),
     /// Dashboard API latency on a large seeded database.
     Api(super::bench_api::BenchApiArgs),
+    /// Durable webhook ingest: acknowledged webhooks/s and latency under load.
+    Webhooks(super::bench_webhooks::BenchWebhooksArgs),
 }
 
 /// Flags of `bench plugins`.
@@ -40,6 +42,7 @@ pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<E
     match command {
         BenchCommand::Plugins(args) => run_plugins(config, args).await,
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
+        BenchCommand::Webhooks(args) => super::bench_webhooks::run(config, args).await,
     }
 }
 

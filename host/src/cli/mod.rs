@@ -4,6 +4,7 @@
 mod account;
 mod bench;
 mod bench_api;
+mod bench_webhooks;
 mod config;
 mod pipeline;
 mod plugin;

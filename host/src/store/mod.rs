@@ -115,12 +115,25 @@ impl Store {
         let pool_options = match dialect {
             // WAL lets readers run beside the one writer; the busy timeout makes a
             // CLI command wait for a running server's write instead of failing.
-            Dialect::Sqlite => pool_options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").await?;
-                    Ok(())
+            // synchronous=FULL syncs the WAL at every commit, so an acknowledged
+            // webhook survives a power cut, not only a killed process;
+            // SWITCHBOARD_SQLITE_SYNCHRONOUS=NORMAL trades that for speed.
+            Dialect::Sqlite => {
+                let synchronous = sqlite_synchronous();
+                pool_options.after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                                 PRAGMA synchronous = {synchronous};"
+                            )
+                            .as_str(),
+                        )
+                        .await?;
+                        Ok(())
+                    })
                 })
-            }),
+            }
             Dialect::Postgres => pool_options,
         };
         let pool = pool_options
@@ -152,6 +165,20 @@ impl Store {
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// SQLite's `synchronous` level: `FULL` unless SWITCHBOARD_SQLITE_SYNCHRONOUS
+/// names another valid level.
+fn sqlite_synchronous() -> &'static str {
+    match std::env::var("SWITCHBOARD_SQLITE_SYNCHRONOUS")
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "NORMAL" => "NORMAL",
+        "EXTRA" => "EXTRA",
+        _ => "FULL",
     }
 }
 

@@ -139,4 +139,23 @@ impl Store {
         }
         Ok(())
     }
+
+    /// A scratch table for the raw-INSERT comparison of `bench webhooks`.
+    pub async fn create_raw_insert_table(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS bench_raw_insert (id BIGSERIAL PRIMARY KEY, channel TEXT NOT NULL, \
+             body TEXT NOT NULL, received_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Drops the scratch table of the raw-INSERT comparison.
+    pub async fn drop_raw_insert_table(&self) -> Result<(), StoreError> {
+        sqlx::query("DROP TABLE IF EXISTS bench_raw_insert")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -1,0 +1,239 @@
+//! `switchboard bench webhooks`: durable ingest under load. Serves the real
+//! API on loopback with the bundled TikTok plugin verifying every request
+//! (HMAC over the body), and `--clients` concurrent senders post signed
+//! webhooks for `--seconds`; every 200 means the event was committed to the
+//! inbound log. Reports acknowledged webhooks per second, acknowledge latency
+//! p50/p99, and how fast the workers applied them to conversations. On
+//! PostgreSQL it also runs `pgbench` with the same number of clients doing
+//! single-row INSERTs of a similar row: the physical limit of durable ingest
+//! on this machine, for comparison.
+
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use hmac::Mac;
+
+use crate::config::HostConfig;
+use crate::plugins::{PluginHost, bundled, settings};
+use crate::store::Store;
+
+/// Flags of `bench webhooks`.
+#[derive(Debug, clap::Args)]
+pub struct BenchWebhooksArgs {
+    /// Concurrent senders (and pgbench clients).
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// An empty database to use (default: a temporary SQLite file).
+    #[arg(long = "bench-database-url")]
+    pub database_url: Option<String>,
+}
+
+const SECRET: &str = "bench-secret";
+const BUSINESS: &str = "biz-bench";
+
+pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result<ExitCode> {
+    let scratch = std::env::temp_dir().join(format!("switchboard-bench-webhooks-{}", std::process::id()));
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()));
+    let store = Store::open(&url).await.context("opening the bench database")?;
+    if store.get_account(1).await.is_ok() {
+        bail!("the bench database must be empty");
+    }
+    let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig {
+        cache_dir: Some(scratch.join("cache")),
+        ..config.runtime()
+    })?;
+    let secrets = crate::secrets::SecretBox::with_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
+    let plugins = PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
+    bundled::install_all(&plugins).await;
+    settings::set_config(&plugins, "TIKTOK_APP_ID", "bench-app", false).await?;
+    settings::set_config(&plugins, "TIKTOK_APP_SECRET", SECRET, true).await?;
+    plugins.sync().await?;
+    let account = crate::accounts::create_account(&store, "Bench", None).await?;
+    let credentials = crate::channels::credentials::seal(&plugins, &Default::default())?;
+    store
+        .connect_inbox(account.id, "tiktok", BUSINESS, "Bench", None, &credentials)
+        .await?;
+
+    let state = crate::api::AppState {
+        store: store.clone(),
+        plugins,
+        live: crate::live::LiveEvents::new(store.clone()),
+        pipeline: crate::pipeline::Pipeline::new(Default::default()),
+    };
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let workers = crate::pipeline::spawn_workers(&state, workers_stopped);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let target = format!("http://{}/webhooks/tiktok", listener.local_addr()?);
+    let server = tokio::spawn(crate::api::serve(listener, state, std::future::pending()));
+
+    println!(
+        "sending signed webhooks from {} clients for {} s to {:?}…",
+        args.clients,
+        args.seconds,
+        store.dialect()
+    );
+    let running = Arc::new(AtomicBool::new(true));
+    let sequence = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..args.clients {
+        let (running, sequence, target) = (running.clone(), sequence.clone(), target.clone());
+        senders.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+            while running.load(Ordering::Relaxed) {
+                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let body = webhook(n);
+                let signature = sign(&body);
+                let sent = Instant::now();
+                let answer = http
+                    .post(&target)
+                    .header("content-type", "application/json")
+                    .header("Tiktok-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) if r.status() == 200 => {
+                        latencies
+                            .record(sent.elapsed().as_micros() as u64)
+                            .expect("record");
+                    }
+                    Ok(r) => return Err(anyhow::anyhow!("webhook answered {}", r.status())),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    running.store(false, Ordering::Relaxed);
+    let mut latencies = Histogram::<u64>::new(3)?;
+    for sender in senders {
+        latencies.add(sender.await??)?;
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let acknowledged = latencies.len();
+
+    // How long the workers take to apply what was acknowledged.
+    let apply_deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let counts = store.pipeline_counts().await?;
+        let pending = counts
+            .events
+            .iter()
+            .find(|(s, _)| s == "pending")
+            .map_or(0, |(_, n)| *n);
+        if pending == 0 || Instant::now() > apply_deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let applied_secs = started.elapsed().as_secs_f64();
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    server.abort();
+
+    println!(
+        "| database | clients | acknowledged | webhooks/s | acknowledge p50 / p99 | applied/s (workers) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {:?} | {} | {} | {:.0} | {:.2} / {:.2} ms | {:.0} |",
+        store.dialect(),
+        args.clients,
+        acknowledged,
+        acknowledged as f64 / load_secs,
+        latencies.value_at_quantile(0.5) as f64 / 1000.0,
+        latencies.value_at_quantile(0.99) as f64 / 1000.0,
+        acknowledged as f64 / applied_secs,
+    );
+    if store.dialect() == crate::store::Dialect::Postgres {
+        pgbench(&store, &url, args.clients, args.seconds).await?;
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One `im_receive_msg` webhook with a unique message id.
+fn webhook(n: u64) -> Vec<u8> {
+    let content = serde_json::json!({
+        "type": "text",
+        "message_id": format!("bench-{n}"),
+        "timestamp": crate::store::now_ms(),
+        "conversation_id": format!("conv-{}", n % 1000),
+        "text": { "body": "benchmark message" },
+        "from": "user", "from_user": { "id": format!("user-{}", n % 1000) },
+        "to": "bench", "to_user": { "id": BUSINESS },
+    });
+    serde_json::to_vec(&serde_json::json!({
+        "event": "im_receive_msg",
+        "user_openid": BUSINESS,
+        "content": content.to_string(),
+    }))
+    .expect("json")
+}
+
+/// TikTok's signature header over `body`, made now.
+fn sign(body: &[u8]) -> String {
+    let t = crate::store::now_ms() / 1000;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},s={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Runs pgbench with single-row INSERTs of a row like an inbound event.
+async fn pgbench(store: &Store, url: &str, clients: usize, seconds: u64) -> anyhow::Result<()> {
+    if Command::new("pgbench").arg("--version").output().is_err() {
+        println!("(pgbench not found: no raw INSERT comparison)");
+        return Ok(());
+    }
+    store.create_raw_insert_table().await?;
+    let script = std::env::temp_dir().join(format!("switchboard-pgbench-{}.sql", std::process::id()));
+    std::fs::write(
+        &script,
+        "INSERT INTO bench_raw_insert (channel, body, received_at) VALUES ('tiktok', repeat('x', 400), 0);\n",
+    )?;
+    println!("running pgbench: {clients} clients, {seconds} s of single-row INSERTs…");
+    let output = Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(&script)
+        .arg(url.split('?').next().unwrap_or(url))
+        .output()
+        .context("running pgbench")?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps"))
+        .unwrap_or("pgbench printed no tps line");
+    println!("pgbench single-row INSERT, {clients} clients: {tps}");
+    if !output.status.success() {
+        println!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    store.drop_raw_insert_table().await?;
+    Ok(())
+}
