@@ -9,6 +9,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod conversations;
+pub mod kit;
 pub mod live;
 pub mod pipeline;
 pub mod plugins;

@@ -3,9 +3,9 @@
 //! A channel plugin is a WebAssembly component that implements the channel
 //! contract `switchboard:channel` (the `.wit` files under `wit/`). This crate
 //! owns the generated bindings so that every plugin shares one copy,
-//! re-exports the contract's types under [`types`], and wraps the host's
-//! imports ([`http`], [`log`], [`now_ms`]). It knows nothing about any
-//! particular provider.
+//! re-exports the contract's types under [`types`], wraps the host's
+//! imports ([`http`], [`log`], [`now_ms`]), and carries the helpers every
+//! channel needs. It knows nothing about any particular provider.
 //!
 //! A plugin implements two traits and exports itself with one macro:
 //!
@@ -30,6 +30,26 @@
 //! switchboard_sdk::export_channel!(MyChannel);
 //! ```
 //!
+//! # Helpers
+//!
+//! - [`manifest`]: the plugin's self-description in one expression
+//!   ([`Manifest::builder`](types::Manifest::builder), [`manifest::Setting`],
+//!   [`manifest::Limits`]);
+//! - [`http`]: outbound requests through the host ([`http::Request`]), JSON
+//!   answers, query/form/multipart encoding, and the one mapping of HTTP
+//!   failures onto [`ChannelError`](types::ChannelError)s;
+//! - [`signature`]: HMAC-SHA256 signing and constant-time verification, and
+//!   timestamped signature headers (`t=…,v1=…`) with a freshness window;
+//! - [`oauth`]: OAuth 2 authorization-code flows against standard token
+//!   endpoints, producing [`Credentials`](types::Credentials);
+//! - inherent helpers on the contract's types: settings lookups
+//!   ([`Settings::required_config`](types::Settings::required_config)), error
+//!   constructors ([`ChannelError::invalid_request`](types::ChannelError::invalid_request)),
+//!   webhook request accessors ([`IncomingRequest::header`](types::IncomingRequest::header));
+//! - `testing` (cargo feature `testing`): a scripted fake transport and a
+//!   fake host behind the SDK's imports, so a plugin unit-tests its verbs
+//!   natively (`cargo test`), without a host.
+//!
 //! # Contract versions
 //!
 //! By default a plugin is built against contract 0.2.0 (`wit/since_v0.2.0`):
@@ -40,7 +60,22 @@
 //! exists so the host's tests can build a real 0.1.0 plugin; new plugins
 //! should not need it.
 
+#![warn(missing_docs)]
+
+pub mod http;
+pub mod manifest;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+pub mod oauth;
+pub mod signature;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod values;
+
+pub use values::find_value;
+
 #[doc(hidden)]
+#[allow(missing_docs)]
 #[cfg(not(feature = "contract-v0-1"))]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -56,6 +91,7 @@ pub mod bindings {
 }
 
 #[doc(hidden)]
+#[allow(missing_docs)]
 #[cfg(feature = "contract-v0-1")]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -183,35 +219,13 @@ mod webhook_types {
     }
 }
 
-/// Outbound HTTP through the host (the plugin's only network access).
-pub mod http {
-    use crate::types::{Header, HttpError, HttpRequest, HttpResponse};
-
-    /// Sends a request through the host's egress checks.
-    pub fn send(request: &HttpRequest) -> Result<HttpResponse, HttpError> {
-        crate::imported::http_client::send(request)
-    }
-
-    /// Builds a request with the given method, URL, headers and body.
-    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> HttpRequest {
-        HttpRequest {
-            method: method.to_owned(),
-            url: url.to_owned(),
-            headers: headers
-                .iter()
-                .map(|(name, value)| Header {
-                    name: (*name).to_owned(),
-                    value: (*value).to_owned(),
-                })
-                .collect(),
-            body,
-        }
-    }
-}
-
 /// Structured logs into the host's log, tagged with the plugin id.
+///
+/// In a native build (unit tests) records go to the fake host of
+/// `testing::FakeHost` when one is installed, else to standard error.
 pub mod log {
-    use crate::imported::log::{Level, write};
+    /// Severity of a log record.
+    pub use crate::imported::log::Level;
     use crate::types::KeyValue;
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
@@ -224,64 +238,47 @@ pub mod log {
             .collect()
     }
 
+    /// Writes one record at `level` with structured fields.
+    pub fn write(level: Level, message: &str, pairs: &[(&str, &str)]) {
+        #[cfg(target_arch = "wasm32")]
+        crate::imported::log::write(level, message, &fields(pairs));
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::native::log(level, message, &fields(pairs));
+    }
+
+    /// Logs at debug level.
+    pub fn debug(message: &str, pairs: &[(&str, &str)]) {
+        write(Level::Debug, message, pairs);
+    }
+
     /// Logs at info level.
     pub fn info(message: &str, pairs: &[(&str, &str)]) {
-        write(Level::Info, message, &fields(pairs));
+        write(Level::Info, message, pairs);
     }
 
     /// Logs at warn level.
     pub fn warn(message: &str, pairs: &[(&str, &str)]) {
-        write(Level::Warn, message, &fields(pairs));
+        write(Level::Warn, message, pairs);
     }
 
     /// Logs at error level.
     pub fn error(message: &str, pairs: &[(&str, &str)]) {
-        write(Level::Error, message, &fields(pairs));
+        write(Level::Error, message, pairs);
     }
 }
 
 /// The host's clock, in unix milliseconds.
+///
+/// In a native build (unit tests) this is the fake host's clock when one is
+/// installed (`testing::FakeHost::set_now_ms`), else the system clock.
 pub fn now_ms() -> u64 {
-    imported::clock::now_ms()
+    #[cfg(target_arch = "wasm32")]
+    return imported::clock::now_ms();
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::now_ms();
 }
 
-/// Settings lookups.
-impl types::Settings {
-    /// A config value by key.
-    pub fn config(&self, key: &str) -> Option<&str> {
-        self.config
-            .iter()
-            .find(|kv| kv.key == key)
-            .map(|kv| kv.value.as_str())
-    }
-
-    /// A secret by key.
-    pub fn secret(&self, key: &str) -> Option<&str> {
-        self.secrets
-            .iter()
-            .find(|kv| kv.key == key)
-            .map(|kv| kv.value.as_str())
-    }
-}
-
-impl types::ChannelError {
-    /// An error that retrying will not fix.
-    pub fn permanent(code: types::ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            retryable: false,
-            retry_after_ms: None,
-        }
-    }
-
-    /// An error that retrying later may fix.
-    pub fn transient(code: types::ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            retryable: true,
-            retry_after_ms: None,
-        }
-    }
+/// The host's clock, in unix seconds (what signature timestamps use).
+pub fn now_secs() -> u64 {
+    now_ms() / 1000
 }

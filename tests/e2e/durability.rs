@@ -200,7 +200,7 @@ async fn acknowledged_work_survives_sigkill(backend: Backend) -> anyhow::Result<
         })
         .await?;
 
-    let acked = acked.lock().unwrap();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     // Inbound: every acknowledged webhook became exactly one message.
     let mut counts: HashMap<String, i64> = HashMap::new();
     for row in

@@ -79,11 +79,17 @@ async fn bundled_plugin_installs_on_first_start(backend: Backend) -> anyhow::Res
     let server = env.serve().await?;
     let health = server.get("/health", None).await?;
     assert_eq!(health.status, 200);
-    assert_eq!(health.json["plugins"], json!(["tiktok"]));
+    assert_eq!(health.json["plugins"], json!(["api-channel", "tiktok"]));
     let listed = env.cli_json(&["plugin", "list", "--json"]);
-    assert_eq!(ids(&listed), ["tiktok"]);
-    assert_eq!(listed[0]["bundled"], json!(true));
-    assert_eq!(listed[0]["manifest"]["limits"]["max_text_chars"], json!(6000));
+    assert_eq!(ids(&listed), ["api-channel", "tiktok"]);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["bundled"] == json!(true))
+    );
+    assert_eq!(listed[1]["manifest"]["limits"]["max_text_chars"], json!(6000));
     Ok(())
 }
 
@@ -97,7 +103,8 @@ async fn install_call_upgrade_call_remove_on_a_running_server(backend: Backend) 
     assert_eq!(installed["version"], "1.0.0");
     server
         .eventually("the server loading probe", 100, || async {
-            Ok(server.get("/health", None).await?.json["plugins"] == json!(["probe", "tiktok"]))
+            Ok(server.get("/health", None).await?.json["plugins"]
+                == json!(["api-channel", "probe", "tiktok"]))
         })
         .await?;
     let call = server.dry_run("probe", &token, "text:hello").await?;
@@ -163,14 +170,14 @@ async fn install_call_upgrade_call_remove_on_a_running_server(backend: Backend) 
     assert_eq!(removed.status, 204);
     assert_eq!(
         server.get("/health", None).await?.json["plugins"],
-        json!(["tiktok"])
+        json!(["api-channel", "tiktok"])
     );
     assert_eq!(server.dry_run("probe", &token, "text:x").await?.status, 409);
     let db = database(&env).await?;
     let blobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_blobs")
         .fetch_one(&db)
         .await?;
-    assert_eq!(blobs, 1, "only the bundled plugin's bytes remain");
+    assert_eq!(blobs, 2, "only the bundled plugins' bytes remain");
     let again = env.cli(&["plugin", "remove", "probe"]);
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("not installed"), "{}", again.stderr);
@@ -292,7 +299,11 @@ async fn admin_api_requires_a_super_admin(backend: Backend) -> anyhow::Result<()
         .await?;
     assert_eq!(forbidden.status, 403);
     let plugins = env.cli_json(&["plugin", "list", "--json"]);
-    assert_eq!(ids(&plugins), ["tiktok"], "a refused install stores nothing");
+    assert_eq!(
+        ids(&plugins),
+        ["api-channel", "tiktok"],
+        "a refused install stores nothing"
+    );
     let token = env.super_admin_token();
     assert_eq!(
         server.get("/api/v1/admin/plugins", Some(&token)).await?.status,
@@ -567,7 +578,7 @@ async fn admin_commands_work_without_a_server_and_removal_of_a_bundled_plugin_st
     let server = env.serve().await?;
     assert_eq!(
         server.get("/health", None).await?.json["plugins"],
-        json!(["probe", "tiktok"])
+        json!(["api-channel", "probe", "tiktok"])
     );
     let removed = env.cli(&["plugin", "remove", "tiktok"]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
@@ -576,7 +587,7 @@ async fn admin_commands_work_without_a_server_and_removal_of_a_bundled_plugin_st
     let server = env.serve().await?;
     assert_eq!(
         server.get("/health", None).await?.json["plugins"],
-        json!(["probe"]),
+        json!(["api-channel", "probe"]),
         "a bundled plugin an admin removed is not reinstalled"
     );
     assert_eq!(server.dry_run("probe", &token, "text:x").await?.status, 200);

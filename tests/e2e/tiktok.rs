@@ -508,6 +508,26 @@ async fn inbound_events_become_conversations(backend: Backend) -> anyhow::Result
         "{failed:?}"
     );
 
+    // Admins see the same from the command line, and can replay from it.
+    let listed = f
+        .env
+        .cli_json(&["events", "list", "--status", "failed", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let replayed = f.env.cli(&["events", "replay", "--status", "failed"]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert!(
+        replayed.stdout.contains("1 event(s) queued"),
+        "{}",
+        replayed.stdout
+    );
+    f.server
+        .eventually("the replayed event to fail again", 200, || async {
+            Ok(f.events("failed").await?.len() == 1 && f.events("pending").await?.is_empty())
+        })
+        .await?;
+    let bad_status = f.env.cli(&["events", "list", "--status", "bogus"]);
+    assert_eq!(bad_status.code, 2, "{}", bad_status.stderr);
+
     // Replaying every event is idempotent: nothing is duplicated.
     let replay = f
         .server

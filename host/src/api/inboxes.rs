@@ -126,7 +126,12 @@ async fn create(
     }
     let inbox = state
         .store
-        .insert_inbox(member.account_id, body.name.trim(), &plugin.manifest.id, external_id)
+        .insert_inbox(
+            member.account_id,
+            body.name.trim(),
+            &plugin.manifest.id,
+            external_id,
+        )
         .await?;
     Ok(Json(views::inbox(&inbox)))
 }

@@ -125,7 +125,10 @@ pub async fn refresh(
         if sealed != stale_sealed {
             return open(plugins, &sealed);
         }
-        if store.take_refresh_lease(inbox.id, LEASE_MS).await? {
+        // The lease is taken only while the credentials are still the stale
+        // ones: a worker that read them just before another finished its
+        // refresh must not refresh again with a used refresh token.
+        if store.take_refresh_lease(inbox.id, stale_sealed, LEASE_MS).await? {
             return refresh_holding_lease(store, plugins, plugin, inbox, &sealed).await;
         }
         if now_ms() > give_up {

@@ -23,6 +23,9 @@ pub enum BenchCommand {
     Plugins(BenchArgs),
     /// Dashboard API latency on a large seeded database.
     Api(super::bench_api::BenchApiArgs),
+    /// verify-webhook + parse-event of one signed TikTok webhook in the
+    /// sandbox (compare with `cargo bench -p switchboard-plugin-tiktok`).
+    Tiktok(BenchArgs),
     /// Durable webhook ingest: acknowledged webhooks/s and latency under load.
     Webhooks(super::bench_webhooks::BenchWebhooksArgs),
 }
@@ -43,6 +46,7 @@ pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<E
         BenchCommand::Plugins(args) => run_plugins(config, args).await,
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
         BenchCommand::Webhooks(args) => super::bench_webhooks::run(config, args).await,
+        BenchCommand::Tiktok(args) => run_tiktok(config, args).await,
     }
 }
 
@@ -119,18 +123,84 @@ async fn bench_component(
     Ok(())
 }
 
-async fn measure<F, Fut, T>(iterations: u32, mut call: F) -> anyhow::Result<Histogram<u64>>
+/// The same webhook as the TikTok crate's `bench_webhook` (native side of
+/// the comparison), signed now with `bench-secret`.
+async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let bytes = match &args.file {
+        Some(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        None => bundled::BUNDLED
+            .iter()
+            .find(|(name, _)| name.contains("tiktok"))
+            .map(|(_, bytes)| bytes.to_vec())
+            .context("no bundled TikTok plugin")?,
+    };
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tempfile_dir()?),
+        ..config.runtime()
+    })?;
+    let compiled = runtime.compile(Arc::new(bytes)).await?;
+    let egress = Arc::new(EgressPolicy::new("tiktok", vec![], &[], EgressLimits::default()));
+    let instance = runtime.instance("tiktok", compiled, runtime.config().default_limits, egress);
+    let settings = crate::channel::Settings {
+        config: vec![("app_id".into(), "bench-app".into())],
+        secrets: vec![("app_secret".into(), "bench-secret".into())],
+    };
+    let now_ms = crate::store::now_ms() as u64;
+    let content = serde_json::json!({
+        "type": "text",
+        "message_id": "bench-1",
+        "timestamp": now_ms,
+        "conversation_id": "conv-1",
+        "text": { "body": "Hello from a TikTok user, with a sentence of realistic length." },
+        "from": "user", "from_user": { "id": "user-1" },
+        "to": "bench", "to_user": { "id": "biz-bench" },
+    });
+    let body = serde_json::to_vec(&serde_json::json!({
+        "event": "im_receive_msg",
+        "user_openid": "biz-bench",
+        "content": content.to_string(),
+    }))?;
+    let t = now_ms / 1000;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"bench-secret").expect("key");
+    hmac::Mac::update(&mut mac, format!("{t}.").as_bytes());
+    hmac::Mac::update(&mut mac, &body);
+    let signature = format!("t={t},s={}", hex::encode(hmac::Mac::finalize(mac).into_bytes()));
+    let request = IncomingRequest {
+        method: "POST".into(),
+        path: "/webhooks/tiktok".into(),
+        query: String::new(),
+        headers: vec![("Tiktok-Signature".into(), signature)],
+        body,
+    };
+    let both = measure(args.iterations, || async {
+        let verified = instance.verify_webhook(&settings, &request).await?;
+        anyhow::ensure!(matches!(verified, crate::channel::Verification::Accepted), "not accepted: {verified:?}");
+        let events = instance.parse_event(&settings, &request).await?;
+        anyhow::ensure!(events.len() == 1, "expected one event");
+        Ok::<_, anyhow::Error>(())
+    })
+    .await?;
+    println!(
+        "wasm verify+parse of one TikTok webhook (two sandboxed calls, fresh store each): p50 {}, p99 {}",
+        us(both.value_at_quantile(0.5)),
+        us(both.value_at_quantile(0.99))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure<F, Fut, T, E>(iterations: u32, mut call: F) -> anyhow::Result<Histogram<u64>>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::runtime::PluginError>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Into<anyhow::Error>,
 {
     for _ in 0..iterations.min(100) {
-        call().await?;
+        call().await.map_err(Into::into)?;
     }
     let mut histogram = Histogram::<u64>::new(3)?;
     for _ in 0..iterations {
         let started = Instant::now();
-        call().await?;
+        call().await.map_err(Into::into)?;
         histogram.record(started.elapsed().as_nanos() as u64)?;
     }
     Ok(histogram)

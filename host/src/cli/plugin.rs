@@ -1,6 +1,8 @@
-//! `switchboard plugin …`: the admin's plugin commands. They write to the
-//! database directly, so they work whether or not a server runs; running
-//! servers pick each change up within their sync interval.
+//! `switchboard plugin …`: the admin's plugin commands, and the plugin
+//! author's (`new`, `build`, `test`, in `plugin_kit.rs`). The admin's write
+//! to the database directly, so they work whether or not a server runs;
+//! running servers pick each change up within their sync interval. The
+//! author's touch no database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +13,24 @@ use crate::channel::IncomingRequest;
 use crate::config::HostConfig;
 use crate::plugins::admin::{self, AdminError, PluginInfo};
 
-/// Plugin commands.
+// The author's commands live beside the admin's, in their own file.
+#[path = "plugin_kit.rs"]
+mod kit;
+
+/// Plugin commands: the admin's, then the plugin author's.
 #[derive(Debug, clap::Subcommand)]
 pub enum PluginCommand {
+    /// Managing installed plugins.
+    #[command(flatten)]
+    Admin(AdminCommand),
+    /// Writing plugins.
+    #[command(flatten)]
+    Author(kit::AuthorCommand),
+}
+
+/// The admin's commands on installed plugins.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
     /// Validate and install a plugin from a `.wasm` component file.
     Install {
         /// The component file.
@@ -132,15 +149,22 @@ pub enum PluginCommand {
 }
 
 pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::Admin(command) => run_admin(config, command).await,
+        PluginCommand::Author(command) => kit::run(config, command).await,
+    }
+}
+
+async fn run_admin(config: &HostConfig, command: AdminCommand) -> anyhow::Result<ExitCode> {
     let (_, host) = super::open(config).await?;
     let outcome = match command {
-        PluginCommand::Install { file, json } => {
+        AdminCommand::Install { file, json } => {
             let bytes = read(&file)?;
             admin::install(&host, bytes, false)
                 .await
                 .map(|info| report(&info, json, "installed"))
         }
-        PluginCommand::Upgrade {
+        AdminCommand::Upgrade {
             file,
             allow_downgrade,
             json,
@@ -150,40 +174,40 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
                 .await
                 .map(|info| report(&info, json, "upgraded"))
         }
-        PluginCommand::List { json } => admin::list(&host, false).await.map(|list| {
+        AdminCommand::List { json } => admin::list(&host, false).await.map(|list| {
             if json {
                 let _ = super::print_json(&list);
             } else {
                 print_table(&list);
             }
         }),
-        PluginCommand::Show { name, json } => admin::show(&host, &name, false).await.map(|info| {
+        AdminCommand::Show { name, json } => admin::show(&host, &name, false).await.map(|info| {
             if json {
                 let _ = super::print_json(&info);
             } else {
                 print_details(&info);
             }
         }),
-        PluginCommand::Enable { name, json } => admin::set_enabled(&host, &name, true)
+        AdminCommand::Enable { name, json } => admin::set_enabled(&host, &name, true)
             .await
             .map(|info| report(&info, json, "enabled")),
-        PluginCommand::Disable { name, json } => admin::set_enabled(&host, &name, false)
+        AdminCommand::Disable { name, json } => admin::set_enabled(&host, &name, false)
             .await
             .map(|info| report(&info, json, "disabled")),
-        PluginCommand::Remove { name, force, json } => admin::remove(&host, &name, force).await.map(|()| {
+        AdminCommand::Remove { name, force, json } => admin::remove(&host, &name, force).await.map(|()| {
             if json {
                 let _ = super::print_json(&serde_json::json!({ "removed": name }));
             } else {
                 println!("removed plugin {name}");
             }
         }),
-        PluginCommand::GrantHost { name, origin, json } => admin::grant_host(&host, &name, &origin)
+        AdminCommand::GrantHost { name, origin, json } => admin::grant_host(&host, &name, &origin)
             .await
             .map(|info| report(&info, json, "granted a host to")),
-        PluginCommand::RevokeHost { name, origin, json } => admin::revoke_host(&host, &name, &origin)
+        AdminCommand::RevokeHost { name, origin, json } => admin::revoke_host(&host, &name, &origin)
             .await
             .map(|info| report(&info, json, "revoked a host of")),
-        PluginCommand::Limits {
+        AdminCommand::Limits {
             name,
             timeout_ms,
             memory_mib,
@@ -191,7 +215,7 @@ pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<
         } => admin::set_limits(&host, &name, timeout_ms, memory_mib)
             .await
             .map(|info| report(&info, json, "set limits of")),
-        PluginCommand::Call {
+        AdminCommand::Call {
             name,
             body,
             body_file,

@@ -493,16 +493,23 @@ impl Store {
     }
 
     /// Takes the credential-refresh lease of an inbox for `lease_ms` unless
-    /// another worker holds it; answers whether this call took it.
-    pub async fn take_refresh_lease(&self, inbox_id: i64, lease_ms: i64) -> Result<bool, StoreError> {
+    /// another worker holds it or the credentials are no longer `stale_sealed`
+    /// (someone refreshed them meanwhile); answers whether this call took it.
+    pub async fn take_refresh_lease(
+        &self,
+        inbox_id: i64,
+        stale_sealed: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let taken = sqlx::query(
-            "UPDATE inboxes SET credentials_refreshing_until = $1 WHERE id = $2 \
+            "UPDATE inboxes SET credentials_refreshing_until = $1 WHERE id = $2 AND credentials = $4 \
              AND (credentials_refreshing_until IS NULL OR credentials_refreshing_until < $3)",
         )
         .bind(now + lease_ms)
         .bind(inbox_id)
         .bind(now)
+        .bind(stale_sealed)
         .execute(&self.pool)
         .await?;
         Ok(taken.rows_affected() == 1)

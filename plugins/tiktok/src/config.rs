@@ -2,7 +2,7 @@
 //! and the two base URLs (overridable so tests and staging can point the
 //! plugin at another server).
 
-use switchboard_sdk::types::{ChannelError, ErrorCode, Settings};
+use switchboard_sdk::types::{ChannelError, Settings};
 
 /// Default base of TikTok's Business API; endpoint paths such as
 /// `/business/message/send/` are appended to it.
@@ -25,30 +25,11 @@ impl Config {
     /// Reads the settings; `app_id` and `app_secret` are required, the base
     /// URLs default to TikTok's and lose any trailing slash.
     pub fn from_settings(settings: &Settings) -> Result<Self, ChannelError> {
-        let required = |value: Option<&str>, key: &str| {
-            value
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ChannelError::permanent(
-                        ErrorCode::InvalidRequest,
-                        format!("the TikTok setting `{key}` is not configured"),
-                    )
-                })
-        };
-        let base_url = |key: &str, default: &str| {
-            settings
-                .config(key)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .unwrap_or(default)
-                .trim_end_matches('/')
-                .to_owned()
-        };
+        let base_url =
+            |key: &str, default: &str| settings.config_or(key, default).trim_end_matches('/').to_owned();
         Ok(Self {
-            app_id: required(settings.config("app_id"), "app_id")?,
-            app_secret: required(settings.secret("app_secret"), "app_secret")?,
+            app_id: settings.required_config("app_id")?.to_owned(),
+            app_secret: settings.required_secret("app_secret")?.to_owned(),
             api_base_url: base_url("api_base_url", DEFAULT_API_BASE_URL),
             auth_base_url: base_url("auth_base_url", DEFAULT_AUTH_BASE_URL),
         })
@@ -68,7 +49,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_sdk::types::KeyValue;
+    use switchboard_sdk::types::{ErrorCode, KeyValue};
 
     fn kv(key: &str, value: &str) -> KeyValue {
         KeyValue {

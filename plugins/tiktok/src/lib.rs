@@ -35,8 +35,9 @@ pub mod webhooks;
 #[cfg(test)]
 mod testing;
 
+use switchboard_sdk::manifest::{Limits, Setting};
 use switchboard_sdk::types::*;
-use switchboard_sdk::{CONTRACT_VERSION, Channel, Webhooks};
+use switchboard_sdk::{Channel, Webhooks};
 
 use crate::api::HostTransport;
 use crate::config::Config;
@@ -45,72 +46,35 @@ pub use crate::config::{DEFAULT_API_BASE_URL, DEFAULT_AUTH_BASE_URL};
 /// The TikTok channel.
 pub struct TikTok;
 
-fn setting(key: &str, description: &str, required: bool, secret: bool, default: Option<&str>) -> SettingSpec {
-    SettingSpec {
-        key: key.into(),
-        description: description.into(),
-        required,
-        secret,
-        default_value: default.map(Into::into),
-    }
-}
-
 /// The plugin's manifest.
 pub fn manifest() -> Manifest {
-    Manifest {
-        id: "tiktok".into(),
-        name: "TikTok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        contract_version: CONTRACT_VERSION.into(),
-        description: "TikTok Business Messaging: direct messages with TikTok business accounts".into(),
-        settings: vec![
-            setting("app_id", "TikTok app id (client key)", true, false, None),
-            setting(
-                "app_secret",
-                "TikTok app secret; also signs webhooks",
-                true,
-                true,
-                None,
-            ),
-            setting(
-                "api_base_url",
-                "Business API base URL",
-                false,
-                false,
-                Some(DEFAULT_API_BASE_URL),
-            ),
-            setting(
-                "auth_base_url",
-                "OAuth base URL",
-                false,
-                false,
-                Some(DEFAULT_AUTH_BASE_URL),
-            ),
-        ],
-        outbound_hosts: vec![
-            // Every Business API call: OAuth tokens, profile, messages, media,
-            // webhook registration.
-            "https://business-api.tiktok.com".into(),
-            "https://www.tiktok.com".into(),
-            // The media download endpoint answers a URL on TikTok's CDN.
-            // Assumption: TikTok serves those images from its image CDNs
-            // (`p16-….tiktokcdn.com`, `….tiktokcdn-us.com` for US data), as it
-            // does for profile pictures. A URL elsewhere fails with a host
-            // denial whose message names the `grant-host` command to allow it.
-            "https://*.tiktokcdn.com".into(),
-            "https://*.tiktokcdn-us.com".into(),
-        ],
-        limits: ContentLimits {
-            max_text_chars: Some(6000),
-            max_attachments: 1,
-            text_with_attachments: false,
-            attachment_kinds: vec![AttachmentKind::Image],
-            attachment_mime_types: vec!["image/jpeg".into(), "image/png".into()],
-            max_attachment_bytes: Some(send::MAX_IMAGE_BYTES as u64),
-        },
-        reply_window: ReplyWindow::AfterInboundSecs(48 * 3600),
-        supports_authorization: true,
-    }
+    Manifest::builder("tiktok", "TikTok")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description("TikTok Business Messaging: direct messages with TikTok business accounts")
+        .setting(Setting::config("app_id", "TikTok app id (client key)").required())
+        .setting(Setting::secret("app_secret", "TikTok app secret; also signs webhooks").required())
+        .setting(Setting::config("api_base_url", "Business API base URL").with_default(DEFAULT_API_BASE_URL))
+        .setting(Setting::config("auth_base_url", "OAuth base URL").with_default(DEFAULT_AUTH_BASE_URL))
+        // Every Business API call: OAuth tokens, profile, messages, media,
+        // webhook registration.
+        .outbound_host("https://business-api.tiktok.com")
+        .outbound_host("https://www.tiktok.com")
+        // The media download endpoint answers a URL on TikTok's CDN.
+        // Assumption: TikTok serves those images from its image CDNs
+        // (`p16-….tiktokcdn.com`, `….tiktokcdn-us.com` for US data), as it
+        // does for profile pictures. A URL elsewhere fails with a host
+        // denial whose message names the `grant-host` command to allow it.
+        .outbound_host("https://*.tiktokcdn.com")
+        .outbound_host("https://*.tiktokcdn-us.com")
+        .limits(
+            Limits::text_only(6000)
+                .attachments(1, [AttachmentKind::Image])
+                .mime_types(["image/jpeg", "image/png"])
+                .max_attachment_bytes(send::MAX_IMAGE_BYTES as u64),
+        )
+        .reply_window(ReplyWindow::AfterInboundSecs(48 * 3600))
+        .supports_authorization(true)
+        .build()
 }
 
 impl Channel for TikTok {
@@ -151,16 +115,7 @@ impl Channel for TikTok {
         let Some(secret) = settings.secret("app_secret") else {
             return Verification::Rejected("app_secret is not configured".into());
         };
-        let header = api::header(&request.headers, "tiktok-signature");
-        match signature::verify(
-            secret.as_bytes(),
-            header,
-            &request.body,
-            switchboard_sdk::now_ms() / 1000,
-        ) {
-            Ok(()) => Verification::Accepted,
-            Err(reason) => Verification::Rejected(reason.to_string()),
-        }
+        signature::SIGNATURE.verify_request(secret.as_bytes(), &request, switchboard_sdk::now_secs())
     }
 
     fn parse_event(_: Settings, request: IncomingRequest) -> Result<Vec<ChannelEvent>, ChannelError> {
@@ -207,15 +162,21 @@ switchboard_sdk::export_channel!(TikTok);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_sdk::CONTRACT_VERSION;
 
     #[test]
     fn the_manifest_declares_contract_0_2_and_tiktoks_origins() {
         let manifest = manifest();
+        assert_eq!(manifest.check(), Ok(()));
         assert_eq!(manifest.id, "tiktok");
         assert_eq!(manifest.contract_version, CONTRACT_VERSION);
         assert!(manifest.supports_authorization);
         for origin in &manifest.outbound_hosts {
-            assert_eq!(api::origin(origin), origin, "an origin, no path: {origin}");
+            assert_eq!(
+                switchboard_sdk::http::origin(origin),
+                origin,
+                "an origin, no path: {origin}"
+            );
             assert!(origin.starts_with("https://"), "{origin}");
         }
         assert!(
@@ -226,4 +187,25 @@ mod tests {
         );
         assert_eq!(manifest.limits.max_attachment_bytes, Some(3 * 1024 * 1024));
     }
+}
+
+/// The signed-webhook body both sides of the verify+parse benchmark use (the
+/// native `benches/verify_parse.rs` and the host's `switchboard bench tiktok`):
+/// one `im_receive_msg` text for business `biz-bench`, sent at `sent_at_ms`.
+pub fn bench_webhook(sent_at_ms: u64) -> Vec<u8> {
+    let content = serde_json::json!({
+        "type": "text",
+        "message_id": "bench-1",
+        "timestamp": sent_at_ms,
+        "conversation_id": "conv-1",
+        "text": { "body": "Hello from a TikTok user, with a sentence of realistic length." },
+        "from": "user", "from_user": { "id": "user-1" },
+        "to": "bench", "to_user": { "id": "biz-bench" },
+    });
+    serde_json::to_vec(&serde_json::json!({
+        "event": "im_receive_msg",
+        "user_openid": "biz-bench",
+        "content": content.to_string(),
+    }))
+    .expect("json")
 }

@@ -10,6 +10,7 @@
 //! access token in the `x-user` header.
 
 use serde::{Deserialize, Serialize};
+use switchboard_sdk::http::{Request, percent_decode};
 use switchboard_sdk::types::{ChannelContext, ChannelError, ErrorCode, Media};
 
 use crate::api::{self, Transport};
@@ -81,12 +82,11 @@ pub fn fetch_media(
             media_type: "IMAGE",
         },
     );
-    let Download { download_url } = api::call(transport, &lookup)?;
-    let response = api::fetch(transport, &api::get(&download_url, &[("x-user", token)]))?;
-    let mime_type = api::header(&response.headers, "content-type")
-        .and_then(|value| value.split(';').next())
-        .map(|mime| mime.trim().to_ascii_lowercase())
-        .filter(|mime| !mime.is_empty() && !is_generic(mime))
+    let Download { download_url } = api::call(transport, lookup)?;
+    let response = api::fetch(transport, Request::get(&download_url).header("x-user", token))?;
+    let mime_type = response
+        .content_type()
+        .filter(|mime| !is_generic(mime))
         .or_else(|| sniff_image(&response.body).map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_MIME_TYPE.to_owned());
     Ok(Media {
@@ -122,7 +122,7 @@ fn file_name(url: &str) -> Option<String> {
     let path = url.split(['?', '#']).next()?;
     let path = path.split_once("://").map_or(path, |(_, rest)| rest);
     let (_, path) = path.split_once('/')?;
-    let name = api::percent_decode(path.rsplit('/').next()?);
+    let name = percent_decode(path.rsplit('/').next()?);
     let (stem, extension) = name.rsplit_once('.')?;
     let looks_like_a_file = !stem.is_empty()
         && (1..=5).contains(&extension.len())

@@ -7,6 +7,8 @@
 //! `expires_at_ms`); this module only answers whether it still can.
 
 use serde::{Deserialize, Serialize};
+use switchboard_sdk::http::{Request, with_query};
+use switchboard_sdk::oauth::{CallbackError, TokenResponse, callback_code};
 use switchboard_sdk::types::{
     Authorization, ChannelError, ChannelIdentity, Credentials, ErrorCode, KeyValue,
 };
@@ -36,7 +38,7 @@ const CANCELLED: &str = "User cancelled the Authorization";
 /// The page to send the user to. Parameters are in alphabetical order, as in
 /// the URLs TikTok's own client libraries produce.
 pub fn authorization_url(config: &Config, state: &str, redirect_uri: &str) -> String {
-    api::with_query(
+    with_query(
         &config.auth_url("/v2/auth/authorize"),
         &[
             ("client_key", &config.app_id),
@@ -65,17 +67,14 @@ struct Refresh<'a> {
     refresh_token: &'a str,
 }
 
-/// `data` of the token and refresh endpoints. Lifetimes are in seconds.
+/// `data` of the token and refresh endpoints: the standard token fields
+/// (lifetimes in seconds, `scope` comma-separated) plus the account's id.
 #[derive(Deserialize)]
 struct Token {
     /// The business account's id (the code exchange only).
     open_id: Option<String>,
-    /// Granted scopes, comma-separated.
-    scope: Option<String>,
-    access_token: String,
-    refresh_token: Option<String>,
-    expires_in: Option<u64>,
-    refresh_token_expires_in: Option<u64>,
+    #[serde(flatten)]
+    token: TokenResponse,
 }
 
 /// `data` of `/business/get/`.
@@ -96,28 +95,18 @@ pub fn complete_authorization(
     transport: &impl Transport,
     now_ms: u64,
 ) -> Result<Authorization, ChannelError> {
-    let param = |key: &str| {
-        query
-            .iter()
-            .find(|kv| kv.key == key)
-            .map(|kv| kv.value.trim())
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(error) = param("error") {
-        let message = match param("error_description") {
-            Some(description) => description.to_owned(),
-            None if error == "access_denied" => CANCELLED.to_owned(),
-            // e.g. `invalid_scope` when the TikTok app lacks the messaging
-            // scopes: "cancelled" would send the admin looking in the wrong place.
-            None => format!("TikTok refused the authorization: {error}"),
-        };
-        return Err(ChannelError::permanent(ErrorCode::AccessDenied, message));
-    }
-    let code = param("code").ok_or_else(|| {
-        ChannelError::permanent(
-            ErrorCode::InvalidRequest,
-            "the authorization callback has neither `code` nor `error`",
-        )
+    let code = callback_code(query).map_err(|error| match error {
+        CallbackError::Denied { error, description } => {
+            let message = match description {
+                Some(description) => description,
+                None if error == "access_denied" => CANCELLED.to_owned(),
+                // e.g. `invalid_scope` when the TikTok app lacks the messaging
+                // scopes: "cancelled" would send the admin looking in the wrong place.
+                None => format!("TikTok refused the authorization: {error}"),
+            };
+            ChannelError::permanent(ErrorCode::AccessDenied, message)
+        }
+        missing @ CallbackError::MissingCode => missing.into(),
     })?;
 
     let exchange = api::post_json(
@@ -131,12 +120,10 @@ pub fn complete_authorization(
             redirect_uri,
         },
     );
-    let token: Token = api::call(transport, &exchange)?;
-    let open_id = token
-        .open_id
-        .clone()
+    let Token { open_id, token } = api::call(transport, exchange)?;
+    let open_id = open_id
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApiError::Malformed("the token answer has no `open_id`".into()))?;
+        .ok_or_else(|| ApiError::malformed("the token answer has no `open_id`"))?;
     let scope = token.scope.clone().unwrap_or_default();
     let missing = missing_scopes(&scope);
     if !missing.is_empty() {
@@ -149,23 +136,14 @@ pub fn complete_authorization(
         ));
     }
 
-    let profile_url = api::with_query(
-        &config.api_url("/business/get/"),
-        &[
+    let profile = Request::get(config.api_url("/business/get/"))
+        .query(&[
             ("business_id", &open_id),
             ("fields", r#"["username","display_name","profile_image"]"#),
-        ],
-    );
-    let profile: Profile = api::call(
-        transport,
-        &api::get(
-            &profile_url,
-            &[
-                ("Accept", "application/json"),
-                ("Access-Token", &token.access_token),
-            ],
-        ),
-    )?;
+        ])
+        .header("Accept", "application/json")
+        .header("Access-Token", &token.access_token);
+    let profile: Profile = api::call(transport, profile)?;
     let non_empty = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     let username = non_empty(profile.username);
     let display_name = non_empty(profile.display_name)
@@ -178,7 +156,7 @@ pub fn complete_authorization(
         avatar_url: non_empty(profile.profile_image),
     };
     Ok(Authorization {
-        credentials: credentials(token, vec![], now_ms),
+        credentials: token.into_credentials(now_ms, vec![]),
         identity,
     })
 }
@@ -213,7 +191,7 @@ pub fn refresh_credentials(
             refresh_token,
         },
     );
-    let token: Token = api::call(transport, &request).map_err(|error| match error {
+    let Token { token, .. } = api::call(transport, request).map_err(|error| match error {
         // On this endpoint an invalid or expired token is the refresh token:
         // refreshing again cannot help, a person must reconnect.
         ApiError::Provider {
@@ -222,13 +200,8 @@ pub fn refresh_credentials(
         } => reauthorize(&format!("{code}: {message}")),
         other => other.into(),
     })?;
-    let mut fresh = credentials(token, current.extra.clone(), now_ms);
     // TikTok may answer without a new refresh token; the old one still holds.
-    if fresh.refresh_token.is_none() {
-        fresh.refresh_token = current.refresh_token;
-        fresh.refresh_expires_at_ms = current.refresh_expires_at_ms;
-    }
-    Ok(fresh)
+    Ok(token.into_refreshed(current, now_ms))
 }
 
 /// The required scopes missing from TikTok's comma-separated `scope`.
@@ -238,27 +211,6 @@ fn missing_scopes(granted: &str) -> Vec<&'static str> {
         .into_iter()
         .filter(|scope| !granted.contains(scope))
         .collect()
-}
-
-/// Credentials from a token answer; `extra` keeps what the plugin stored
-/// before, with `scope` replaced when TikTok reports it.
-fn credentials(token: Token, mut extra: Vec<KeyValue>, now_ms: u64) -> Credentials {
-    let at = |secs: Option<u64>| secs.map(|s| now_ms.saturating_add(s.saturating_mul(1000)));
-    if let Some(scope) = token.scope {
-        extra.retain(|kv| kv.key != "scope");
-        extra.push(KeyValue {
-            key: "scope".into(),
-            value: scope,
-        });
-    }
-    let refresh_token = token.refresh_token.filter(|t| !t.is_empty());
-    Credentials {
-        access_token: token.access_token,
-        refresh_expires_at_ms: refresh_token.as_ref().and(at(token.refresh_token_expires_in)),
-        refresh_token,
-        expires_at_ms: at(token.expires_in),
-        extra,
-    }
 }
 
 #[cfg(test)]

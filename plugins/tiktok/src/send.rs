@@ -6,7 +6,7 @@
 //! cannot make TikTok fail with a vaguer error.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use switchboard_sdk::http::{Multipart, Request};
 use switchboard_sdk::types::{
     AttachmentKind, ChannelContext, ChannelError, DeliveryStatus, ErrorCode, OutboundAttachment,
     OutboundMessage, SentMessage,
@@ -141,16 +141,19 @@ pub fn send_message(
     match content {
         Content::Text(body) => request.text = Some(TextBody { body }),
         Content::Image(attachment) => {
-            let boundary = boundary(now_ms, &message.idempotency_key, &attachment.data);
-            let upload = upload_request(config, token, business_id, attachment, &boundary);
-            let Uploaded { media_id } = api::call(transport, &upload)?;
+            // The SDK has no randomness; the time and the message's
+            // idempotency key are unique enough per upload, and the SDK
+            // checks the boundary against the data.
+            let seed = format!("{now_ms}:{}", message.idempotency_key);
+            let upload = upload_request(config, token, business_id, attachment, &seed);
+            let Uploaded { media_id } = api::call(transport, upload)?;
             request.message_type = "IMAGE";
             request.image = Some(ImageBody { media_id });
         }
     }
     let sent: Sent = api::call(
         transport,
-        &api::post_json(&config.api_url("/business/message/send/"), Some(token), &request),
+        api::post_json(&config.api_url("/business/message/send/"), Some(token), &request),
     )?;
     Ok(SentMessage {
         message_id: sent.message.message_id,
@@ -167,8 +170,8 @@ fn upload_request(
     token: &str,
     business_id: &str,
     attachment: &OutboundAttachment,
-    boundary: &str,
-) -> switchboard_sdk::types::HttpRequest {
+    boundary_seed: &str,
+) -> Request {
     let file_name = match attachment.file_name.trim() {
         "" => format!(
             "image.{}",
@@ -176,57 +179,19 @@ fn upload_request(
         ),
         name => name.to_owned(),
     };
-    let mut body = Vec::with_capacity(attachment.data.len() + 512);
-    for (name, value) in [("business_id", business_id), ("media_type", "IMAGE")] {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
+    let form = Multipart::new(boundary_seed)
+        .text("business_id", business_id)
+        .text("media_type", "IMAGE")
+        .file(
+            "file",
+            &file_name,
+            &attachment.mime_type,
+            attachment.data.as_slice(),
         );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\
-             Content-Type: {}\r\n\r\n",
-            quote(&file_name),
-            attachment.mime_type.trim()
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(&attachment.data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let content_type = format!("multipart/form-data; boundary={boundary}");
-    switchboard_sdk::http::request(
-        "POST",
-        &config.api_url("/business/message/media/upload/"),
-        &[
-            ("Accept", "application/json"),
-            ("Access-Token", token),
-            ("Content-Type", &content_type),
-        ],
-        body,
-    )
-}
-
-/// A file name inside a quoted header parameter, escaped the way browsers
-/// escape form uploads (WHATWG HTML: `"` → `%22`, CR → `%0D`, LF → `%0A`).
-fn quote(file_name: &str) -> String {
-    file_name
-        .replace('"', "%22")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// A multipart boundary that does not occur in `data`. The SDK has no
-/// randomness; the time and the message's idempotency key are unique enough
-/// per upload, and the check against the data makes a clash impossible.
-fn boundary(now_ms: u64, idempotency_key: &str, data: &[u8]) -> String {
-    (0u32..)
-        .map(|attempt| {
-            let digest = Sha256::digest(format!("{now_ms}:{idempotency_key}:{attempt}"));
-            format!("switchboard-{}", hex::encode(&digest[..16]))
-        })
-        .find(|boundary| !data.windows(boundary.len()).any(|w| w == boundary.as_bytes()))
-        .expect("some boundary is absent from any finite data")
+    Request::post(config.api_url("/business/message/media/upload/"))
+        .header("Accept", "application/json")
+        .header("Access-Token", token)
+        .multipart(form)
 }
 
 #[cfg(test)]
@@ -422,24 +387,31 @@ mod tests {
     }
 
     #[test]
-    fn boundaries_differ_per_upload_and_avoid_the_data() {
-        let a = boundary(1, "key-1", b"");
-        assert_ne!(a, boundary(2, "key-1", b""));
-        assert_ne!(a, boundary(1, "key-2", b""));
-        let tricky = format!("xx{a}yy").into_bytes();
-        let b = boundary(1, "key-1", &tricky);
-        assert_ne!(a, b);
-        assert!(!String::from_utf8_lossy(&tricky).contains(&b));
+    fn uploads_differ_per_message_and_time() {
+        let png = image("image/png", vec![1]);
+        let boundary = |now_ms: u64, key: &str| {
+            let seed = format!("{now_ms}:{key}");
+            let request = upload_request(&config(), "t", "b", &png, &seed).build();
+            header(&request, "content-type").unwrap().to_owned()
+        };
+        assert_ne!(boundary(1, "key-1"), boundary(2, "key-1"));
+        assert_ne!(boundary(1, "key-1"), boundary(1, "key-2"));
+        assert_eq!(boundary(1, "key-1"), boundary(1, "key-1"));
     }
 
     #[test]
     fn file_names_are_quoted_or_made_up() {
-        assert_eq!(quote("a\"b\r\n.png"), "a%22b%0D%0A.png");
+        let quoted = OutboundAttachment {
+            file_name: "a\"b\r\n.png".into(),
+            ..image("image/png", vec![1])
+        };
+        let request = upload_request(&config(), "t", "b", &quoted, "B").build();
+        assert!(String::from_utf8_lossy(&request.body).contains("filename=\"a%22b%0D%0A.png\""));
         let unnamed = OutboundAttachment {
             file_name: " ".into(),
             ..image("image/png", vec![1])
         };
-        let request = upload_request(&config(), "t", "b", &unnamed, "B");
+        let request = upload_request(&config(), "t", "b", &unnamed, "B").build();
         assert!(String::from_utf8_lossy(&request.body).contains("filename=\"image.png\""));
     }
 }

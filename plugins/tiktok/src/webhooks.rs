@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use switchboard_sdk::http::Request;
 use switchboard_sdk::types::{ChannelError, KeyValue, WebhookRegistration};
 
 use crate::api::{self, Transport};
@@ -42,7 +43,7 @@ pub fn register_webhook(
             callback_url,
         },
     );
-    let answer: Value = api::call(transport, &request)?;
+    let answer: Value = api::call(transport, request)?;
     // TikTok's answer to an update is not documented in what we have; when
     // it echoes the registration that wins, otherwise what TikTok accepted
     // is what was sent (one request instead of a second read).
@@ -56,29 +57,25 @@ pub fn current_webhook(
 ) -> Result<WebhookRegistration, ChannelError> {
     // The secret travels in the query: that is how TikTok's endpoint takes
     // it. `api` keeps queries out of error messages for that reason.
-    let url = api::with_query(
-        &config.api_url("/business/webhook/list/"),
-        &[
+    let request = Request::get(config.api_url("/business/webhook/list/"))
+        .query(&[
             ("app_id", &config.app_id),
             ("secret", &config.app_secret),
             ("event_type", EVENT_TYPE),
-        ],
-    );
+        ])
+        .header("Accept", "application/json");
     // Assumed answer (the reference integration passes TikTok's JSON through
     // without reading it): `data` = {"app_id": "…", "event_type":
     // "DIRECT_MESSAGE", "callback_url": "…"}; an empty or absent
     // `callback_url` means nothing is registered.
-    let answer: Value = api::call(transport, &api::get(&url, &[("Accept", "application/json")]))?;
+    let answer: Value = api::call(transport, request)?;
     Ok(registration(config, &answer, None))
 }
 
 /// A registration from TikTok's `data`, falling back to what was sent.
 fn registration(config: &Config, data: &Value, sent_callback_url: Option<&str>) -> WebhookRegistration {
     let field = |key: &str| data.get(key).and_then(Value::as_str).filter(|v| !v.is_empty());
-    let detail = |key: &str, value: &str| KeyValue {
-        key: key.into(),
-        value: value.into(),
-    };
+    let detail = KeyValue::new;
     WebhookRegistration {
         callback_url: field("callback_url").or(sent_callback_url).map(str::to_owned),
         details: vec![

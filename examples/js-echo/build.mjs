@@ -1,0 +1,34 @@
+// Builds src/echo.js into a WebAssembly component:
+//   node build.mjs OUT.wasm [WIT_DIR]
+// WIT_DIR defaults to the repository's wit/since_v0.2.0.
+//
+// This uses componentize-js's library API: the `jco componentize` command
+// fails on this WIT path ("failed to get path metadata"), the library works.
+
+import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { componentize } from '@bytecodealliance/componentize-js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const [out, witDir] = process.argv.slice(2);
+if (!out) {
+  console.error('usage: node build.mjs OUT.wasm [WIT_DIR]');
+  process.exit(2);
+}
+const sourcePath = resolve(here, 'src/echo.js');
+const started = Date.now();
+const { component } = await componentize({
+  sourcePath,
+  witPath: resolve(witDir ?? resolve(here, '../../wit/since_v0.2.0')),
+  worldName: 'switchboard:channel/channel-plugin@0.2.0',
+  // Every StarlingMonkey feature that needs WASI is off, so the component
+  // imports nothing but the contract (the host links WASI with a deny-all
+  // context anyway). What that costs the code: no fetch() (use the host's
+  // http-client), no console output, no Date.now() or timers (use the
+  // host's clock), a deterministic Math.random(); an uncaught exception
+  // traps, which the host reports as a crash of that one call.
+  disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
+});
+await writeFile(out, component);
+console.log(`built ${out}: ${component.length} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s`);

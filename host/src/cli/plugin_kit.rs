@@ -1,0 +1,366 @@
+//! `switchboard plugin new | build | test`: the plugin author's commands, on
+//! top of `crate::kit`. They touch no database: `test` loads the component
+//! in a runtime of its own, with the server's default call limits.
+//!
+//! Exit codes: 0 done (every case passed), 1 refused or a case failed, 2 the
+//! command could not run.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::config::HostConfig;
+use crate::kit::cargo::{self, BuildError};
+use crate::kit::conformance::{self, CaseOutcome, KitConfig, PluginSummary, Progress, Report};
+use crate::kit::fixtures::Fixtures;
+use crate::kit::scaffold::{self, NewPlugin, ScaffoldError, SdkSource};
+use crate::runtime::{Runtime, RuntimeConfig};
+
+/// The plugin author's commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AuthorCommand {
+    /// Create a plugin crate: a signed-webhook channel with fixtures that
+    /// `switchboard plugin test` passes as it is.
+    New {
+        /// Plugin id, also its webhook path `/webhooks/NAME`: a-z, 0-9 and
+        /// '-', starting with a letter (e.g. `acme-chat`).
+        name: String,
+        /// Folder to create (default: ./NAME); it must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Depend on the SDK in this folder (the `sdk/` of a Switchboard
+        /// checkout). Default: $SWITCHBOARD_SDK_PATH, else the `sdk/` of the
+        /// checkout this binary was built from.
+        #[arg(long, value_name = "PATH", conflicts_with = "sdk_git")]
+        sdk: Option<PathBuf>,
+        /// Depend on the SDK from this git repository (the Switchboard
+        /// repository's URL).
+        #[arg(long, value_name = "URL")]
+        sdk_git: Option<String>,
+    },
+    /// Build a plugin crate into a component (`cargo build --target
+    /// wasm32-wasip2`) and print the `.wasm` path.
+    Build {
+        /// The plugin crate (default: the current folder).
+        dir: Option<PathBuf>,
+        /// Cargo profile.
+        #[arg(long, default_value = "release")]
+        profile: String,
+    },
+    /// Test a component as a server would run it: its self-description,
+    /// recorded webhooks and sends (`--fixtures`), and the host's limits.
+    /// Exits 1 when a case fails.
+    Test {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Folder of fixtures: `webhooks/*.json` and `send/*.json`.
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The largest webhook body the server accepts; the limit cases send
+        /// bodies this large.
+        #[arg(
+            long,
+            env = "SWITCHBOARD_WEBHOOK_MAX_BYTES",
+            default_value_t = crate::pipeline::PipelineConfig::default().webhook_max_bytes
+        )]
+        webhook_max_bytes: usize,
+    },
+}
+
+pub async fn run(config: &HostConfig, command: AuthorCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuthorCommand::New {
+            name,
+            dir,
+            sdk,
+            sdk_git,
+        } => new(name, dir, sdk, sdk_git),
+        AuthorCommand::Build { dir, profile } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            tokio::task::spawn_blocking(move || build(dir, &profile)).await?
+        }
+        AuthorCommand::Test {
+            file,
+            fixtures,
+            json,
+            webhook_max_bytes,
+        } => test(config, file, fixtures, json, webhook_max_bytes).await,
+    }
+}
+
+fn new(
+    name: String,
+    dir: Option<PathBuf>,
+    sdk: Option<PathBuf>,
+    sdk_git: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let style = Style::for_stream(std::io::stdout().is_terminal());
+    if let Err(refused) = scaffold::check_name(&name) {
+        eprintln!("error: {refused}");
+        return Ok(ExitCode::from(1));
+    }
+    let sdk = sdk_source(sdk, sdk_git)?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+    let plugin = NewPlugin { id: name, dir, sdk };
+    let created = match scaffold::create(&plugin) {
+        Ok(created) => created,
+        Err(e @ ScaffoldError::Io { .. }) => return Err(e.into()),
+        Err(refused) => {
+            eprintln!("error: {refused}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let shown = created.dir.display();
+    println!(
+        "{} plugin {} in {shown} (SDK: {})",
+        style.green("created"),
+        style.bold(&plugin.id),
+        plugin.sdk
+    );
+    for file in &created.files {
+        println!("  {}", style.dim(file));
+    }
+    println!("\nnext:");
+    println!("  cd {shown}");
+    println!("  switchboard plugin build");
+    println!(
+        "  switchboard plugin test target/{}/release/{} --fixtures fixtures",
+        cargo::TARGET,
+        created.wasm_file
+    );
+    println!(
+        "\nsettings are read from {prefix}_WEBHOOK_SECRET and {prefix}_API_BASE on the server \
+         (`switchboard config set {prefix}_WEBHOOK_SECRET …`)",
+        prefix = created.env_prefix
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--sdk-git`, else `--sdk`, else `$SWITCHBOARD_SDK_PATH`, else the checkout
+/// this binary was built from.
+fn sdk_source(sdk: Option<PathBuf>, sdk_git: Option<String>) -> anyhow::Result<SdkSource> {
+    if let Some(url) = sdk_git {
+        return Ok(SdkSource::Git(url));
+    }
+    let path = sdk.or_else(|| {
+        std::env::var_os("SWITCHBOARD_SDK_PATH")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    match path {
+        // Absolute, because the new crate lives elsewhere.
+        Some(path) => std::fs::canonicalize(&path)
+            .map(SdkSource::Path)
+            .with_context(|| format!("the SDK folder {}", path.display())),
+        None => SdkSource::from_build_checkout().context(
+            "cannot find the Switchboard SDK (this binary was not built from a checkout that is still \
+             there): pass --sdk PATH (the sdk/ folder of a checkout) or --sdk-git URL (the Switchboard \
+             repository)",
+        ),
+    }
+}
+
+fn build(dir: PathBuf, profile: &str) -> anyhow::Result<ExitCode> {
+    match cargo::build(&dir, profile) {
+        Ok(component) => {
+            let size = std::fs::metadata(&component).map(|m| m.len()).unwrap_or(0);
+            let style = Style::for_stream(std::io::stderr().is_terminal());
+            eprintln!(
+                "{} {} ({} KiB); test it with `switchboard plugin test {} --fixtures {}`",
+                style.green("built"),
+                component.display(),
+                size.div_ceil(1024),
+                component.display(),
+                dir.join("fixtures").display()
+            );
+            // The path alone on stdout, for scripts.
+            println!("{}", component.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ BuildError::NoToolchain { .. }) => Err(e.into()),
+        Err(failed) => {
+            eprintln!("error: {failed}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn test(
+    config: &HostConfig,
+    file: PathBuf,
+    fixtures: Option<PathBuf>,
+    json: bool,
+    webhook_max_bytes: usize,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let fixtures = fixtures.map(|dir| Fixtures::load(&dir)).transpose()?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: component_cache(),
+        ..config.runtime()
+    })
+    .context("starting the WebAssembly runtime")?;
+    let style = Style::for_stream(std::io::stdout().is_terminal());
+    let started = Instant::now();
+    if !json {
+        println!("{} {}", style.bold("testing"), file.display());
+    }
+    let kit = KitConfig {
+        egress: config.egress(),
+        webhook_max_bytes,
+    };
+    let report = conformance::run(&runtime, bytes, fixtures.as_ref(), kit, &mut |progress| {
+        if !json {
+            print_progress(&style, progress);
+        }
+    })
+    .await
+    .context("starting the kit's mock provider")?;
+    if json {
+        super::super::print_json(&report)?;
+    } else {
+        print_summary(
+            &style,
+            &report,
+            fixtures.is_some(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Where compiled components are cached between runs: the user's cache
+/// folder (never a shared one such as /tmp: the runtime loads native code
+/// from it).
+fn component_cache() -> Option<PathBuf> {
+    let nonempty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    nonempty("XDG_CACHE_HOME")
+        .or_else(|| nonempty("HOME").map(|home| home.join(".cache")))
+        .map(|cache| cache.join("switchboard").join("components"))
+}
+
+/// Width of the case-name column.
+const NAME_WIDTH: usize = 34;
+
+fn print_progress(style: &Style, progress: Progress<'_>) {
+    match progress {
+        Progress::Loaded(plugin) => print_loaded(style, plugin),
+        Progress::Case(case) => print_case(style, case),
+    }
+}
+
+fn print_loaded(style: &Style, plugin: &PluginSummary) {
+    println!(
+        "  {}",
+        style.dim(&format!(
+            "calls run under the server's limits ({} ms, {} MiB); outbound HTTP reaches only the mock \
+             provider {{{{mock_url}}}} = {}",
+            plugin.timeout_ms,
+            plugin.memory_limit_bytes >> 20,
+            plugin.mock_url
+        ))
+    );
+}
+
+fn print_case(style: &Style, case: &CaseOutcome) {
+    let mark = if case.passed {
+        style.green("✔")
+    } else {
+        style.red("✘")
+    };
+    let name = format!("{:<width$}", case.name, width = NAME_WIDTH);
+    let name = if case.passed { name } else { style.red(&name) };
+    let note = case
+        .note
+        .as_deref()
+        .map(|n| format!("  {}", style.dim(n)))
+        .unwrap_or_default();
+    println!(
+        "{mark} {name} {}{note}",
+        style.dim(&format!("{:>8}", conformance::format_ms(case.ms)))
+    );
+    if case.passed {
+        return;
+    }
+    if let Some(description) = &case.description {
+        println!("    {}", style.dim(description));
+    }
+    for detail in &case.details {
+        for line in detail.lines() {
+            println!("    {line}");
+        }
+    }
+}
+
+fn print_summary(style: &Style, report: &Report, had_fixtures: bool, seconds: f64) {
+    if !had_fixtures && report.plugin.is_some() {
+        println!(
+            "  {}",
+            style.dim("no --fixtures: only the self-description and the limits were checked")
+        );
+    }
+    let passed = format!("{} passed", report.passed);
+    let failed = format!("{} failed", report.failed);
+    let line = format!("{passed}, {failed} ({seconds:.2} s)");
+    println!(
+        "\n{}",
+        if report.failed == 0 {
+            style.green(&line)
+        } else {
+            style.red(&style.bold(&line))
+        }
+    );
+}
+
+/// Colours, only for a terminal and never with NO_COLOR set
+/// (https://no-color.org); CLICOLOR_FORCE forces them (e.g. in CI logs).
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn for_stream(is_terminal: bool) -> Self {
+        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            color: !no_color && (is_terminal || set("CLICOLOR_FORCE")),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}

@@ -1,0 +1,600 @@
+//! Channel plugins written in other languages than Rust, built from source by
+//! this suite against `wit/since_v0.2.0` and run by the real binary:
+//! `examples/python-echo` (componentize-py) and `examples/js-echo`
+//! (componentize-js). Each one is installed, described, called through the
+//! CLI, the admin dry-run endpoint and the real webhook route into an inbox,
+//! and answers an agent's reply through the delivery queue.
+//!
+//! The toolchains are installed by `tests/run` (a venv under
+//! `target/polyglot/venv`, `npm ci` in `examples/js-echo`). A build is cached
+//! in `target/polyglot/build`, keyed by a hash of its sources, the WIT and the
+//! toolchain's version, so only the first run after a change pays for it
+//! (6-7 s each on a quiet machine), and so is the host's compiled code of it
+//! (`target/polyglot/compiled`, 7-13 s of Cranelift each): a warm run takes
+//! a few seconds.
+//!
+//! SQLite only: what is under test is the toolchains' output in the host's
+//! sandbox; the pipeline's behaviour on PostgreSQL is covered by the other
+//! suites with the Rust probe.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use switchboard_e2e::{Backend, Env, Server};
+
+const SECRET: &str = "polyglot-signing-secret";
+/// The provider account id the inbox is bound to (`account_id` in events).
+const ACCOUNT: &str = "echo-acct-1";
+
+/// A guest language and how to build its example.
+#[derive(Clone, Copy)]
+enum Toolchain {
+    /// componentize-py from the venv `tests/run` makes.
+    Python,
+    /// componentize-js from `examples/js-echo/node_modules`.
+    JavaScript,
+}
+
+/// One example plugin.
+struct Example {
+    /// The manifest id, also the file name of the build.
+    id: &'static str,
+    /// Its folder under `examples/`.
+    dir: &'static str,
+    toolchain: Toolchain,
+    /// Manifest name.
+    name: &'static str,
+}
+
+const PYTHON: Example = Example {
+    id: "py-echo",
+    dir: "python-echo",
+    toolchain: Toolchain::Python,
+    name: "Python echo",
+};
+
+const JAVASCRIPT: Example = Example {
+    id: "js-echo",
+    dir: "js-echo",
+    toolchain: Toolchain::JavaScript,
+    name: "JavaScript echo",
+};
+
+/// The world both examples are built against.
+const WORLD: &str = "switchboard:channel/channel-plugin@0.2.0";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_channel_runs_in_the_host() {
+    channel_runs_in_the_host(&PYTHON).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_channel_runs_in_the_host() {
+    channel_runs_in_the_host(&JAVASCRIPT).await.unwrap()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn polyglot_dir() -> PathBuf {
+    workspace().join("target").join("polyglot")
+}
+
+/// Progress on the terminal even while the test harness captures output
+/// (it captures only the `print!` family).
+fn progress(line: &str) {
+    let _ = writeln!(std::io::stderr(), "polyglot: {line}");
+}
+
+/// Runs a command; its output is shown only when it fails.
+fn run(command: &mut Command, what: &str) -> anyhow::Result<String> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot start {what} ({command:?})"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+/// Every file under `dir` (sorted, recursively), skipping `skip` names and
+/// symbolic links (the WIT's `deps/channel-0.1.0` points at a folder that is
+/// hashed on its own).
+fn files_under(dir: &Path, skip: &[&str], out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let kind = entry.file_type()?;
+        let name = entry.file_name();
+        if kind.is_symlink() || skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        if kind.is_dir() {
+            files_under(&entry.path(), skip, out)?;
+        } else {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+fn componentize_py() -> PathBuf {
+    polyglot_dir().join("venv").join("bin").join("componentize-py")
+}
+
+/// The toolchain's version, part of the cache key; an error says how to
+/// install a missing toolchain.
+fn toolchain_version(example: &Example) -> anyhow::Result<String> {
+    let install = "tests/run installs it";
+    match example.toolchain {
+        Toolchain::Python => {
+            let bin = componentize_py();
+            ensure!(
+                bin.exists(),
+                "{} is missing; {install} (python3 -m venv target/polyglot/venv && \
+                 target/polyglot/venv/bin/pip install componentize-py==0.25.1)",
+                bin.display()
+            );
+            Ok(run(
+                Command::new(&bin).arg("--version"),
+                "componentize-py --version",
+            )?)
+        }
+        Toolchain::JavaScript => {
+            let package = workspace()
+                .join("examples/js-echo/node_modules/@bytecodealliance/componentize-js/package.json");
+            ensure!(
+                package.exists(),
+                "{} is missing; {install} (cd examples/js-echo && npm ci)",
+                package.display()
+            );
+            let version: Value = serde_json::from_slice(&std::fs::read(&package)?)?;
+            let node = run(Command::new("node").arg("--version"), "node --version")?;
+            Ok(format!(
+                "componentize-js {} node {}",
+                version["version"].as_str().unwrap_or("?"),
+                node.trim()
+            ))
+        }
+    }
+}
+
+/// Builds `example` from source, or answers the cached build of the same
+/// sources, WIT and toolchain.
+fn build(example: &Example) -> anyhow::Result<PathBuf> {
+    let root = workspace();
+    let source_dir = root.join("examples").join(example.dir);
+    let version = toolchain_version(example)?;
+    let mut inputs = Vec::new();
+    files_under(
+        &source_dir,
+        &["node_modules", "__pycache__", "test", ".gitignore", "README.md"],
+        &mut inputs,
+    )?;
+    files_under(&root.join("wit"), &["README.md"], &mut inputs)?;
+    let mut hash = Sha256::new();
+    hash.update(version.as_bytes());
+    hash.update(WORLD.as_bytes());
+    for path in &inputs {
+        hash.update(path.strip_prefix(&root)?.to_string_lossy().as_bytes());
+        hash.update([0]);
+        hash.update(std::fs::read(path)?);
+        hash.update([0]);
+    }
+    let key = &hex::encode(hash.finalize())[..16];
+    let out_dir = polyglot_dir().join("build");
+    std::fs::create_dir_all(&out_dir)?;
+    let out = out_dir.join(format!("{}-{key}.wasm", example.id));
+    if out.exists() {
+        progress(&format!(
+            "{} is built from these sources already: {} ({} KiB)",
+            example.id,
+            out.display(),
+            std::fs::metadata(&out)?.len() / 1024
+        ));
+        return Ok(out);
+    }
+    progress(&format!("building {} with {}…", example.id, version.trim()));
+    let started = Instant::now();
+    let partial = out_dir.join(format!(
+        "{}-{key}.wasm.partial-{}",
+        example.id,
+        std::process::id()
+    ));
+    let wit = root.join("wit").join("since_v0.2.0");
+    match example.toolchain {
+        Toolchain::Python => {
+            // Built from a copy: componentize-py writes __pycache__ next to
+            // the module it compiles.
+            let stage = polyglot_dir().join("stage").join(format!("{}-{key}", example.id));
+            let _ = std::fs::remove_dir_all(&stage);
+            std::fs::create_dir_all(&stage)?;
+            for path in &inputs {
+                if path.starts_with(&source_dir) && path.extension().is_some_and(|x| x == "py") {
+                    std::fs::copy(path, stage.join(path.file_name().unwrap()))?;
+                }
+            }
+            run(
+                Command::new(componentize_py())
+                    .arg("-d")
+                    .arg(&wit)
+                    .args(["-w", WORLD, "componentize", "-p"])
+                    .arg(&stage)
+                    .arg("app")
+                    .arg("-o")
+                    .arg(&partial),
+                "componentize-py",
+            )?;
+            let _ = std::fs::remove_dir_all(&stage);
+        }
+        Toolchain::JavaScript => {
+            run(
+                Command::new("node")
+                    .current_dir(&source_dir)
+                    .arg("build.mjs")
+                    .arg(&partial)
+                    .arg(&wit),
+                "componentize-js (node build.mjs)",
+            )?;
+        }
+    }
+    std::fs::rename(&partial, &out)?;
+    // Older builds of this example are of no further use.
+    for entry in std::fs::read_dir(&out_dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{}-", example.id)) && entry.path() != out && !name.contains(".partial-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    progress(&format!(
+        "built {} in {:.1} s: {} ({} KiB)",
+        example.id,
+        started.elapsed().as_secs_f64(),
+        out.display(),
+        std::fs::metadata(&out)?.len() / 1024
+    ));
+    Ok(out)
+}
+
+/// Where compiled builds of an example are kept between runs.
+fn compile_cache(example: &Example) -> PathBuf {
+    polyglot_dir().join("compiled").join(example.id)
+}
+
+/// Gives the test's data folder the compiled code of this build from an
+/// earlier run, if there is one: Cranelift takes 5-25 s on these
+/// components. The host names its cache files
+/// `<component sha256>-<engine compatibility hash>.cwasm` and loads only
+/// those its own engine wrote, so a file from another host build is ignored.
+fn seed_compile_cache(env: &Env, example: &Example, sha256: &str) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(compile_cache(example)) else {
+        return Ok(());
+    };
+    let cache = env.data.path().join("cache");
+    std::fs::create_dir_all(&cache)?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(sha256) {
+            std::fs::copy(entry.path(), cache.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the compiled code the install wrote for the next run.
+fn keep_compile_cache(env: &Env, example: &Example, sha256: &str) -> anyhow::Result<()> {
+    let kept = compile_cache(example);
+    let fresh: Vec<_> = std::fs::read_dir(env.data.path().join("cache"))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(sha256))
+        .collect();
+    if fresh.iter().all(|e| kept.join(e.file_name()).exists()) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(&kept);
+    std::fs::create_dir_all(&kept)?;
+    for entry in fresh {
+        let partial = kept.join(format!(".partial-{}", std::process::id()));
+        std::fs::copy(entry.path(), &partial)?;
+        std::fs::rename(&partial, kept.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+/// The hex HMAC-SHA256 of `body` under `secret`, as the examples expect in
+/// `x-echo-signature`.
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn event_body(message_id: &str, text: &str) -> String {
+    json!({
+        "account_id": ACCOUNT,
+        "conversation_id": "conv-1",
+        "contact": { "id": "user-1", "name": "Ann Example" },
+        "message": { "id": message_id, "text": text, "sent_at_ms": 1_700_000_000_000u64 },
+    })
+    .to_string()
+}
+
+/// A webhook through the admin dry-run endpoint.
+async fn dry_run(
+    server: &Server,
+    token: &str,
+    id: &str,
+    headers: Value,
+    body: &str,
+) -> anyhow::Result<Value> {
+    let answer = server
+        .post_json(
+            &format!("/api/v1/admin/plugins/{id}/dry-run/webhook"),
+            Some(token),
+            &json!({
+                "method": "POST",
+                "path": format!("/webhooks/{id}"),
+                "query": "",
+                "headers": headers,
+                "body": base64::engine::general_purpose::STANDARD.encode(body),
+            }),
+        )
+        .await?;
+    ensure!(
+        answer.status == 200,
+        "dry run answered {}: {:?}",
+        answer.status,
+        answer.json
+    );
+    Ok(answer.json)
+}
+
+async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<()> {
+    let id = example.id;
+    // Building takes seconds: off the runtime's workers.
+    let wasm = tokio::task::spawn_blocking(move || build(example)).await??;
+    let env = Env::new(Backend::Sqlite).await?;
+    let sha256 = hex::encode(Sha256::digest(std::fs::read(&wasm)?));
+    seed_compile_cache(&env, example, &sha256)?;
+    let wasm = wasm.to_str().context("a UTF-8 path")?;
+
+    // Install: compiled, linked against the host (WASI denied), described,
+    // validated; contract 0.2.0.
+    let installed = env.cli(&["plugin", "install", wasm, "--json"]);
+    assert_eq!(installed.code, 0, "install {id}: {}", installed.stderr);
+    keep_compile_cache(&env, example, &sha256)?;
+    let shown = env.cli_json(&["plugin", "show", id, "--json"]);
+    assert_eq!(shown["id"], id);
+    assert_eq!(shown["contract_version"], "0.2.0");
+    assert_eq!(shown["load_error"], Value::Null);
+    let manifest = &shown["manifest"];
+    assert_eq!(manifest["name"], example.name);
+    assert_eq!(manifest["version"], "1.0.0");
+    assert_eq!(manifest["contract_version"], "0.2.0");
+    assert_eq!(
+        manifest["settings"],
+        json!([{
+            "key": "signing_secret",
+            "description": "Key of the HMAC-SHA256 in the x-echo-signature header of every webhook",
+            "required": true,
+            "secret": true,
+            "default_value": null,
+        }])
+    );
+    assert_eq!(manifest["outbound_hosts"], json!(["https://example.com"]));
+    assert_eq!(shown["declared_hosts"], json!(["https://example.com"]));
+    assert_eq!(
+        manifest["limits"],
+        json!({
+            "max_text_chars": 1000,
+            "max_attachments": 0,
+            "text_with_attachments": false,
+            "attachment_kinds": [],
+            "attachment_mime_types": [],
+            "max_attachment_bytes": null,
+        })
+    );
+    assert_eq!(manifest["reply_window"], json!({ "kind": "unlimited" }));
+    assert_eq!(manifest["supports_authorization"], false);
+
+    // The secret is stored sealed and reaches the plugin as a secret setting.
+    let env_name = format!("{}_SIGNING_SECRET", id.to_ascii_uppercase().replace('-', "_"));
+    let set = env.cli(&["config", "set", &env_name, SECRET]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+
+    // The CLI's dry run: verify-webhook, then parse-event.
+    let body = event_body("msg-1", "hello from the provider");
+    let signature = sign(SECRET, body.as_bytes());
+    let header = format!("x-echo-signature: {signature}");
+    let call = env.cli_json(&["plugin", "call", id, "--body", &body, "-H", &header, "--json"]);
+    assert_eq!(call["verification"]["outcome"], "accepted", "{call}");
+    assert_eq!(
+        call["events"],
+        json!([{
+            "type": "message",
+            "event": {
+                "channel_external_id": ACCOUNT,
+                "conversation_id": "conv-1",
+                "contact": { "external_id": "user-1", "name": "Ann Example", "username": null, "avatar_url": null },
+                "message_id": "msg-1",
+                "sent_at_ms": 1_700_000_000_000u64,
+                "text": "hello from the provider",
+                "attachments": [],
+                "reply_to": null,
+                "unsupported": null,
+            },
+        }])
+    );
+    let forged = format!("x-echo-signature: {}", sign("another-secret", body.as_bytes()));
+    let call = env.cli_json(&["plugin", "call", id, "--body", &body, "-H", &forged, "--json"]);
+    assert_eq!(
+        call["verification"],
+        json!({ "outcome": "rejected", "detail": "signature does not match" })
+    );
+    assert_eq!(call["events"], Value::Null, "nothing is parsed when rejected");
+    // A genuine request that is not an event: the plugin's own error.
+    let junk = "not json";
+    let junk_header = format!("x-echo-signature: {}", sign(SECRET, junk.as_bytes()));
+    let refused = env.cli(&["plugin", "call", id, "--body", junk, "-H", &junk_header]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not an echo event") && refused.stderr.contains("InvalidRequest"),
+        "{}",
+        refused.stderr
+    );
+    // The 0.2.0 `webhooks` interface answers `unsupported`.
+    let webhook = env.cli(&["channel", "webhook", id]);
+    assert_eq!(webhook.code, 1, "{}", webhook.stderr);
+    assert!(
+        webhook
+            .stderr
+            .contains("does not support webhook registration (Unsupported)"),
+        "{}",
+        webhook.stderr
+    );
+
+    // A running server: the admin dry-run endpoint.
+    let root = env.super_admin_token();
+    let account = env.cli_json(&["account", "create", "Acme", "--json"])["id"]
+        .as_i64()
+        .context("account id")?;
+    let admin = env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        "admin@acme.example",
+        "--account",
+        &account.to_string(),
+        "--role",
+        "administrator",
+        "--json",
+    ])["access_token"]
+        .as_str()
+        .context("token")?
+        .to_owned();
+    let server = env.serve().await?;
+    server
+        .eventually(&format!("the server loading {id}"), 200, || async {
+            Ok(server.get("/health", None).await?.json["plugins"]
+                .as_array()
+                .is_some_and(|p| p.contains(&json!(id))))
+        })
+        .await?;
+    let answer = dry_run(
+        &server,
+        &root,
+        id,
+        json!([["X-Echo-Signature", signature]]),
+        &body,
+    )
+    .await?;
+    assert_eq!(answer["verification"]["outcome"], "accepted", "{answer}");
+    assert_eq!(answer["events"][0]["event"]["text"], "hello from the provider");
+    let answer = dry_run(&server, &root, id, json!([]), &body).await?;
+    assert_eq!(
+        answer["verification"],
+        json!({ "outcome": "rejected", "detail": "x-echo-signature header missing" })
+    );
+
+    // The real webhook route into an inbox bound to the provider account.
+    let path = |rest: &str| format!("/api/v1/accounts/{account}{rest}");
+    let inbox = server
+        .post_json(
+            &path("/inboxes"),
+            Some(&admin),
+            &json!({ "name": "Echo", "channel": { "type": id, "external_id": ACCOUNT } }),
+        )
+        .await?;
+    assert_eq!(inbox.status, 200, "{:?}", inbox.json);
+    assert_eq!(inbox.json["external_id"], ACCOUNT);
+    let webhook = format!("/webhooks/{id}");
+    let stored = server
+        .post_webhook(
+            &webhook,
+            &[("x-echo-signature", &signature)],
+            body.clone().into_bytes(),
+        )
+        .await?;
+    assert_eq!(stored.status, 200, "{:?}", stored.json);
+    let conversation = server
+        .wait_for("the inbound conversation", 200, || async {
+            let list = server
+                .get(&path("/conversations?status=all"), Some(&admin))
+                .await?;
+            Ok(list.json["data"]["payload"]
+                .as_array()
+                .and_then(|c| c.first())
+                .cloned())
+        })
+        .await?;
+    assert_eq!(conversation["meta"]["sender"]["name"], "Ann Example");
+    let display = conversation["id"].as_i64().context("conversation id")?;
+    let messages_path = path(&format!("/conversations/{display}/messages"));
+    let messages = server.get(&messages_path, Some(&admin)).await?.json["payload"].clone();
+    assert_eq!(messages.as_array().map(Vec::len), Some(1), "{messages}");
+    assert_eq!(messages[0]["content"], "hello from the provider");
+    assert_eq!(messages[0]["source_id"], "msg-1");
+
+    // Not genuine: 401, nothing stored.
+    for (case, headers) in [
+        (
+            "a forged signature",
+            vec![("x-echo-signature", sign("nope", body.as_bytes()))],
+        ),
+        ("no signature", vec![]),
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = server
+            .post_webhook(&webhook, &headers, event_body("msg-2", "forged").into_bytes())
+            .await?;
+        assert_eq!(answer.status, 401, "{case}: {:?}", answer.json);
+    }
+    let events = server.get("/api/v1/admin/events", Some(&root)).await?;
+    assert_eq!(
+        events.json.as_array().map(Vec::len),
+        Some(1),
+        "only the genuine webhook is in the event log: {:?}",
+        events.json
+    );
+
+    // An agent's reply goes through the delivery queue to send-message,
+    // which answers `<id>-<idempotency key>`.
+    let reply = server
+        .post_json(&messages_path, Some(&admin), &json!({ "content": "hello back" }))
+        .await?;
+    assert_eq!(reply.status, 200, "{:?}", reply.json);
+    let reply_id = reply.json["id"].as_i64().context("message id")?;
+    let expected = format!("{id}-message-{reply_id}");
+    let sent = server
+        .wait_for("the reply's provider id", 200, || async {
+            let list = server.get(&messages_path, Some(&admin)).await?.json["payload"].clone();
+            Ok(list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| m["id"] == reply_id && m["source_id"] == expected.as_str())
+                .cloned())
+        })
+        .await?;
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(sent["content"], "hello back");
+    Ok(())
+}
