@@ -174,7 +174,10 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
     };
     let both = measure(args.iterations, || async {
         let verified = instance.verify_webhook(&settings, &request).await?;
-        anyhow::ensure!(matches!(verified, crate::channel::Verification::Accepted), "not accepted: {verified:?}");
+        anyhow::ensure!(
+            matches!(verified, crate::channel::Verification::Accepted),
+            "not accepted: {verified:?}"
+        );
         let events = instance.parse_event(&settings, &request).await?;
         anyhow::ensure!(events.len() == 1, "expected one event");
         Ok::<_, anyhow::Error>(())

@@ -68,7 +68,12 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
         store: store.clone(),
         plugins,
         live: crate::live::LiveEvents::new(store.clone()),
-        pipeline: crate::pipeline::Pipeline::new(Default::default()),
+        // The per-channel rate limit would cap what is measured.
+        pipeline: crate::pipeline::Pipeline::new(crate::pipeline::PipelineConfig {
+            webhook_rate: 1_000_000,
+            webhook_burst: 1_000_000,
+            ..Default::default()
+        }),
     };
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let workers = crate::pipeline::spawn_workers(&state, workers_stopped);

@@ -18,9 +18,17 @@ fn main() {
     let body = switchboard_plugin_tiktok::bench_webhook(now_secs * 1000);
     let signature = format!(
         "t={now_secs},s={}",
-        switchboard_sdk::signature::hmac_sha256_hex(b"bench-secret", &[format!("{now_secs}.").as_bytes(), &body])
+        switchboard_sdk::signature::hmac_sha256_hex(
+            b"bench-secret",
+            &[format!("{now_secs}.").as_bytes(), &body]
+        )
     );
-    let request = incoming("POST", "/webhooks/tiktok", &[("Tiktok-Signature", &signature)], body);
+    let request = incoming(
+        "POST",
+        "/webhooks/tiktok",
+        &[("Tiktok-Signature", &signature)],
+        body,
+    );
     let settings = settings(&[("app_id", "bench-app")], &[("app_secret", "bench-secret")]);
     let mut samples = Vec::with_capacity(ITERATIONS);
     for n in 0..ITERATIONS + 1000 {
@@ -36,5 +44,9 @@ fn main() {
     }
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] as f64 / 1000.0;
-    println!("native verify+parse of one TikTok webhook: p50 {:.2} µs, p99 {:.2} µs", at(0.5), at(0.99));
+    println!(
+        "native verify+parse of one TikTok webhook: p50 {:.2} µs, p99 {:.2} µs",
+        at(0.5),
+        at(0.99)
+    );
 }
