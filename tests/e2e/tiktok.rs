@@ -67,25 +67,11 @@ impl Fixture {
     }
 
     async fn conversations(&self) -> anyhow::Result<Vec<Value>> {
-        let list = self
-            .server
-            .get(&self.path("/conversations?status=all"), Some(&self.admin))
-            .await?;
-        Ok(list.json["data"]["payload"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
+        self.server.conversations(self.account, &self.admin).await
     }
 
     async fn messages(&self, display_id: i64) -> anyhow::Result<Vec<Value>> {
-        let list = self
-            .server
-            .get(
-                &self.path(&format!("/conversations/{display_id}/messages")),
-                Some(&self.admin),
-            )
-            .await?;
-        Ok(list.json["payload"].as_array().cloned().unwrap_or_default())
+        self.server.messages(self.account, display_id, &self.admin).await
     }
 
     /// Waits until the conversation has `n` messages and answers them.
@@ -101,15 +87,7 @@ impl Fixture {
     }
 
     async fn events(&self, status: &str) -> anyhow::Result<Vec<Value>> {
-        let list = self
-            .server
-            .get(
-                &format!("/api/v1/admin/events?status={status}"),
-                Some(&self.super_admin),
-            )
-            .await?;
-        assert_eq!(list.status, 200, "{:?}", list.json);
-        Ok(list.json.as_array().cloned().unwrap_or_default())
+        self.server.inbound_events(status, &self.super_admin).await
     }
 
     async fn send_text(&self, display_id: i64, text: &str, attributes: Value) -> anyhow::Result<Answer> {

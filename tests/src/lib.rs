@@ -471,6 +471,43 @@ impl Server {
         self.send(request.body(body), None).await
     }
 
+    /// Every conversation of `account` (all statuses, first page) as `token` sees them.
+    pub async fn conversations(&self, account: i64, token: &str) -> anyhow::Result<Vec<Value>> {
+        let list = self
+            .get(
+                &format!("/api/v1/accounts/{account}/conversations?status=all"),
+                Some(token),
+            )
+            .await?;
+        Ok(list.json["data"]["payload"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The newest messages of a conversation as `token` sees them.
+    pub async fn messages(&self, account: i64, display_id: i64, token: &str) -> anyhow::Result<Vec<Value>> {
+        let list = self
+            .get(
+                &format!("/api/v1/accounts/{account}/conversations/{display_id}/messages"),
+                Some(token),
+            )
+            .await?;
+        Ok(list.json["payload"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The inbound event log in one status, through the super-admin API.
+    pub async fn inbound_events(&self, status: &str, super_admin: &str) -> anyhow::Result<Vec<Value>> {
+        let list = self
+            .get(
+                &format!("/api/v1/admin/events?status={status}"),
+                Some(super_admin),
+            )
+            .await?;
+        anyhow::ensure!(list.status == 200, "event list: {:?}", list.json);
+        Ok(list.json.as_array().cloned().unwrap_or_default())
+    }
+
     /// Polls `find` every 50 ms until it finds something, failing after `limit` tries.
     pub async fn wait_for<T, F, Fut>(&self, what: &str, limit: u32, mut find: F) -> anyhow::Result<T>
     where
