@@ -143,7 +143,7 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
     let instance = runtime.instance("tiktok", compiled, runtime.config().default_limits, egress);
     let settings = crate::channel::Settings {
         config: vec![("app_id".into(), "bench-app".into())],
-        secrets: vec![("app_secret".into(), "bench-secret".into())],
+        secrets: vec![("app_secret".into(), super::bench_webhooks::SECRET.into())],
     };
     let now_ms = crate::store::now_ms() as u64;
     let content = serde_json::json!({
@@ -160,11 +160,7 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
         "user_openid": "biz-bench",
         "content": content.to_string(),
     }))?;
-    let t = now_ms / 1000;
-    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"bench-secret").expect("key");
-    hmac::Mac::update(&mut mac, format!("{t}.").as_bytes());
-    hmac::Mac::update(&mut mac, &body);
-    let signature = format!("t={t},s={}", hex::encode(hmac::Mac::finalize(mac).into_bytes()));
+    let signature = super::bench_webhooks::sign(&body);
     let request = IncomingRequest {
         method: "POST".into(),
         path: "/webhooks/tiktok".into(),

@@ -35,7 +35,7 @@ pub struct BenchWebhooksArgs {
     pub database_url: Option<String>,
 }
 
-const SECRET: &str = "bench-secret";
+pub(super) const SECRET: &str = "bench-secret";
 const BUSINESS: &str = "biz-bench";
 
 pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result<ExitCode> {
@@ -192,8 +192,9 @@ fn webhook(n: u64) -> Vec<u8> {
     .expect("json")
 }
 
-/// TikTok's signature header over `body`, made now.
-fn sign(body: &[u8]) -> String {
+/// TikTok's signature header over `body` with the benchmarks' app secret
+/// (`bench-secret`), made now.
+pub(super) fn sign(body: &[u8]) -> String {
     let t = crate::store::now_ms() / 1000;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
     mac.update(format!("{t}.").as_bytes());
