@@ -1,130 +1,42 @@
-//! Server administration shared by the CLI and the super-admin API: create
-//! accounts and users (with a first API token), turn feature flags on.
+//! Rules of accounts and their users that need no storage: roles (Chatwoot's
+//! integers and names) and API tokens (random, stored only as a digest).
 
-use crate::store::{AccountRow, Store, StoreError};
+/// Roles in an account (Chatwoot's integers).
+pub mod role {
+    /// May read and answer conversations in the inboxes they belong to.
+    pub const AGENT: i64 = 0;
+    /// May do everything in the account.
+    pub const ADMINISTRATOR: i64 = 1;
 
-/// Why an administration request was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminRequestError {
-    /// The input is wrong.
-    #[error("{0}")]
-    Invalid(String),
-    /// Storage refused or failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A user to create.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    /// Email (unique).
-    pub email: String,
-    /// Name (defaults to the email's local part).
-    pub name: Option<String>,
-    /// Server-wide super admin.
-    #[serde(default)]
-    pub super_admin: bool,
-    /// Account to join.
-    pub account_id: Option<i64>,
-    /// Role there: `agent` (default) or `administrator`.
-    pub role: Option<String>,
-}
-
-/// A created user with the token shown once.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CreatedUser {
-    /// Id.
-    pub id: i64,
-    /// Email.
-    pub email: String,
-    /// Name.
-    pub name: String,
-    /// Super admin.
-    pub super_admin: bool,
-    /// Account joined.
-    pub account_id: Option<i64>,
-    /// Role there.
-    pub role: Option<String>,
-    /// The API access token (not stored in clear; shown only now).
-    pub access_token: String,
-}
-
-/// Creates an account.
-pub async fn create_account(
-    store: &Store,
-    name: &str,
-    locale: Option<&str>,
-) -> Result<AccountRow, AdminRequestError> {
-    if name.trim().is_empty() {
-        return Err(AdminRequestError::Invalid("an account needs a name".into()));
+    /// The role's name in JSON.
+    pub fn name(role: i64) -> &'static str {
+        if role == ADMINISTRATOR {
+            "administrator"
+        } else {
+            "agent"
+        }
     }
-    Ok(store.insert_account(name.trim(), locale.unwrap_or("en")).await?)
+
+    /// A role from its JSON name.
+    pub fn parse(name: &str) -> Option<i64> {
+        match name {
+            "agent" => Some(AGENT),
+            "administrator" => Some(ADMINISTRATOR),
+            _ => None,
+        }
+    }
 }
 
-/// Creates a user and their first token, and adds them to an account.
-pub async fn create_user(store: &Store, user: NewUser) -> Result<CreatedUser, AdminRequestError> {
-    if !user.email.contains('@') || user.email.contains(char::is_whitespace) {
-        return Err(AdminRequestError::Invalid(format!(
-            "{:?} is not an email address",
-            user.email
-        )));
-    }
-    let role_name = user.role.clone().unwrap_or_else(|| "agent".into());
-    let role = crate::api::role::parse(&role_name).ok_or_else(|| {
-        AdminRequestError::Invalid(format!("role {role_name:?} is not agent or administrator"))
-    })?;
-    if let Some(account_id) = user.account_id {
-        store.get_account(account_id).await?;
-    }
-    let name = user
-        .name
-        .clone()
-        .unwrap_or_else(|| user.email.split('@').next().unwrap_or_default().to_owned());
-    let token = crate::api::new_token();
-    let digest = crate::runtime::Runtime::sha256(token.as_bytes());
-    let id = store
-        .insert_user_with_token(&name, &user.email, user.super_admin, &digest)
-        .await?;
-    if let Some(account_id) = user.account_id {
-        store.set_membership(account_id, id, role).await?;
-    }
-    Ok(CreatedUser {
-        id,
-        email: user.email,
-        name,
-        super_admin: user.super_admin,
-        account_id: user.account_id,
-        role: user.account_id.map(|_| role_name),
-        access_token: token,
-    })
+/// A new random API token (or other unguessable id): 32 bytes, URL-safe base64.
+pub fn new_token() -> String {
+    use base64::Engine as _;
+    use rand::Rng as _;
+    let bytes: [u8; 32] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Turns a feature flag on; answers the account's flags.
-pub async fn enable_feature(
-    store: &Store,
-    account_id: i64,
-    flag: &str,
-) -> Result<Vec<String>, AdminRequestError> {
-    if flag.is_empty()
-        || !flag
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(AdminRequestError::Invalid(format!(
-            "flag {flag:?} must be lower case a-z, 0-9 and '_'"
-        )));
-    }
-    store.enable_feature(account_id, flag).await?;
-    Ok(store.account_features(account_id).await?)
-}
-
-/// Issues another API token for an existing user (shown once).
-pub async fn issue_token(store: &Store, user_id: i64) -> Result<String, AdminRequestError> {
-    store.get_user(user_id).await?;
-    let token = crate::api::new_token();
-    store
-        .insert_token(user_id, &crate::runtime::Runtime::sha256(token.as_bytes()))
-        .await?;
-    Ok(token)
+/// sha256 of a token, the form tokens are stored in.
+pub fn token_digest(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }

@@ -3,16 +3,17 @@
 
 pub mod accounts;
 pub mod api;
+pub mod app;
 pub mod caps;
-pub mod channel;
-pub mod channels;
+pub mod channel_accounts;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod conversations;
 pub mod kit;
 pub mod live;
 pub mod pipeline;
-pub mod plugins;
+pub mod plugin_host;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

@@ -7,10 +7,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{Caller, Member, role};
+use super::auth::Caller;
 use super::extract::AppJson;
-use super::views;
 use super::{ApiError, AppState};
+use crate::accounts::role;
+use crate::app::Member;
+use crate::app::views;
 use crate::store::AccountChanges;
 
 pub fn router() -> Router<AppState> {

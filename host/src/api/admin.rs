@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::auth::SuperAdmin;
 use super::extract::AppJson;
-use super::views;
 use super::{ApiError, AppState};
-use crate::accounts::{self, AdminRequestError, NewUser};
-use crate::plugins::settings::{self, ConfigEntry, ConfigError};
+use crate::app::administration::{self, AdminRequestError, NewUser};
+use crate::app::views;
+use crate::plugin_host::settings::{self, ConfigEntry, ConfigError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,7 +56,7 @@ async fn create_account(
     State(state): State<AppState>,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = accounts::create_account(&state.store, &body.name, body.locale.as_deref()).await?;
+    let account = administration::create_account(&state.store, &body.name, body.locale.as_deref()).await?;
     Ok(Json(views::account(&account, &[])))
 }
 
@@ -64,8 +64,8 @@ async fn create_user(
     _: SuperAdmin,
     State(state): State<AppState>,
     AppJson(body): AppJson<NewUser>,
-) -> Result<Json<accounts::CreatedUser>, ApiError> {
-    Ok(Json(accounts::create_user(&state.store, body).await?))
+) -> Result<Json<administration::CreatedUser>, ApiError> {
+    Ok(Json(administration::create_user(&state.store, body).await?))
 }
 
 async fn issue_token(
@@ -73,7 +73,7 @@ async fn issue_token(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = accounts::issue_token(&state.store, id).await?;
+    let token = administration::issue_token(&state.store, id).await?;
     Ok(Json(json!({ "id": id, "access_token": token })))
 }
 
@@ -89,7 +89,7 @@ async fn enable_feature(
     Path(id): Path<i64>,
     AppJson(body): AppJson<FeatureBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let flags = accounts::enable_feature(&state.store, id, &body.flag).await?;
+    let flags = administration::enable_feature(&state.store, id, &body.flag).await?;
     Ok(Json(json!({ "account_id": id, "features": flags })))
 }
 

@@ -4,23 +4,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
+use crate::accounts::token_digest;
+use crate::app::Member;
 use crate::store::TokenOwner;
 
 /// A caller that is a server-wide super admin.
 pub struct SuperAdmin(#[allow(dead_code)] pub TokenOwner);
-
-/// A new random API token (or other unguessable id): 32 bytes, URL-safe base64.
-pub fn new_token() -> String {
-    use base64::Engine as _;
-    use rand::Rng as _;
-    let bytes: [u8; 32] = rand::rng().random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// sha256 of a token, the form tokens are stored in.
-pub fn token_digest(token: &str) -> String {
-    crate::runtime::Runtime::sha256(token.as_bytes())
-}
 
 /// The `api_access_token` query parameter of a `/live` WebSocket request,
 /// for browsers, which cannot set headers on a WebSocket.
@@ -74,58 +63,6 @@ impl FromRequestParts<AppState> for SuperAdmin {
             return Err(ApiError::Forbidden);
         }
         Ok(SuperAdmin(owner))
-    }
-}
-
-/// Roles in an account (Chatwoot's integers).
-pub mod role {
-    /// May read and answer conversations in the inboxes they belong to.
-    pub const AGENT: i64 = 0;
-    /// May do everything in the account.
-    pub const ADMINISTRATOR: i64 = 1;
-
-    /// The role's name in JSON.
-    pub fn name(role: i64) -> &'static str {
-        if role == ADMINISTRATOR {
-            "administrator"
-        } else {
-            "agent"
-        }
-    }
-
-    /// A role from its JSON name.
-    pub fn parse(name: &str) -> Option<i64> {
-        match name {
-            "agent" => Some(AGENT),
-            "administrator" => Some(ADMINISTRATOR),
-            _ => None,
-        }
-    }
-}
-
-/// A member of the account named by the path's `{account_id}`.
-pub struct Member {
-    /// The user.
-    pub user: TokenOwner,
-    /// The account.
-    pub account_id: i64,
-    /// Their role in it.
-    pub role: i64,
-}
-
-impl Member {
-    /// Whether the member administers the account.
-    pub fn is_admin(&self) -> bool {
-        self.role == role::ADMINISTRATOR
-    }
-
-    /// Fails unless the member administers the account.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::NotAllowed)
-        }
     }
 }
 

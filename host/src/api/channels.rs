@@ -2,7 +2,7 @@
 //! plugin id (`tiktok`, …), so the host stays generic:
 //!
 //! - `POST|GET /webhooks/{channel}`: a provider's webhook (stored before it
-//!   is acknowledged; see `crate::pipeline::ingest`);
+//!   is acknowledged; see `crate::app::ingest`);
 //! - `POST /api/v1/accounts/{account_id}/channels/{channel}/authorization`
 //!   (and Chatwoot's `/api/v1/accounts/{account_id}/{channel}/authorization`):
 //!   the provider URL that starts an authorization;
@@ -18,12 +18,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Member;
 use super::extract::OptionalJson;
 use super::{ApiError, AppState};
-use crate::channel::IncomingRequest;
-use crate::channels::authorization::{self, AuthorizationError};
-use crate::pipeline::ingest::{self, IngestError, Received};
+use crate::app::Member;
+use crate::app::ingest::{self, IngestError, Received};
+use crate::channel_accounts::authorization::{self, AuthorizationError};
+use crate::contract::IncomingRequest;
 
 pub fn router(max_webhook_bytes: usize) -> Router<AppState> {
     Router::new()

@@ -7,10 +7,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Member;
 use super::extract::AppJson;
-use super::views;
 use super::{ApiError, AppState};
+use crate::app::Member;
+use crate::app::views;
 use crate::store::{ContactChanges, NewContact};
 
 /// Contacts per page, as in Chatwoot.
@@ -164,8 +164,8 @@ async fn create(
     body.validate()?;
     let inbox = match body.inbox_id {
         Some(inbox_id) => {
-            super::inboxes::visible_inbox(&state, &member, inbox_id).await?;
-            let source_id = body.source_id.clone().unwrap_or_else(super::new_token);
+            crate::app::conversations::visible_inbox(&state, &member, inbox_id).await?;
+            let source_id = body.source_id.clone().unwrap_or_else(crate::accounts::new_token);
             Some((inbox_id, source_id))
         }
         None => None,

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::plugins::admin::AdminError;
+use crate::plugin_host::admin::AdminError;
 use crate::runtime::PluginError;
 
 /// An error answer.
@@ -135,9 +135,7 @@ impl From<PluginError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as S;
-        if let S::Query(sqlx::Error::Database(db)) = &e
-            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
-        {
+        if e.is_invalid_text() {
             // PostgreSQL refuses NUL characters in text; SQLite stores them.
             return Self::BadRequest("text may not contain NUL characters".into());
         }
@@ -147,6 +145,23 @@ impl From<crate::store::StoreError> for ApiError {
                 Self::Unprocessable(e.to_string())
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::app::AppError> for ApiError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError as A;
+        match e {
+            A::NotFound(message) => Self::NotFound(message),
+            A::Invalid(message) => Self::BadRequest(message),
+            A::Refused(message) => Self::Unprocessable(message),
+            A::NotAllowed => Self::NotAllowed,
+            A::FeatureDisabled(message) => Self::FeatureDisabled(message),
+            A::Store(e) => e.into(),
+            A::Plugin(e) => e.into(),
+            A::Admin(e) => e.into(),
+            A::Internal(cause) => Self::Internal(cause),
         }
     }
 }

@@ -7,10 +7,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Member;
 use super::extract::AppJson;
-use super::views;
 use super::{ApiError, AppState};
+use crate::app::Member;
+use crate::app::conversations::visible_inbox;
+use crate::app::views;
 use crate::store::InboxChanges;
 
 pub fn router() -> Router<AppState> {
@@ -28,19 +29,6 @@ pub fn router() -> Router<AppState> {
             "/api/v1/accounts/{account_id}/inbox_members",
             post(add_members).patch(replace_members).delete(remove_members),
         )
-}
-
-/// The inbox, if the member may see it (administrators: any of the account's).
-pub async fn visible_inbox(
-    state: &AppState,
-    member: &Member,
-    id: i64,
-) -> Result<crate::store::InboxRow, ApiError> {
-    let inbox = state.store.get_inbox(member.account_id, id).await?;
-    if !member.is_admin() && !state.store.is_inbox_member(id, member.user.user_id).await? {
-        return Err(ApiError::NotFound("Resource could not be found".into()));
-    }
-    Ok(inbox)
 }
 
 #[utoipa::path(

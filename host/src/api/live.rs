@@ -14,8 +14,8 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::Member;
 use super::{ApiError, AppState};
+use crate::app::Member;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/accounts/{account_id}/live", get(connect))
@@ -45,7 +45,7 @@ impl Access {
         let Some(role) = state.store.membership(account_id, user_id).await? else {
             return Ok(None);
         };
-        if role == super::auth::role::ADMINISTRATOR {
+        if role == crate::accounts::role::ADMINISTRATOR {
             return Ok(Some(Self { inboxes: None }));
         }
         let visible = state.store.list_inboxes(account_id, Some(user_id)).await?;

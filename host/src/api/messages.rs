@@ -11,21 +11,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Member;
-use super::conversations::visible_conversation;
 use super::extract::AppJson;
-use super::views;
 use super::{ApiError, AppState};
-use crate::conversations::{message_status, message_type};
-use crate::store::{ConversationRow, NewAttachment, NewMessage};
-
-/// Messages per page, as in Chatwoot; `after` pages are larger.
-const PER_PAGE: i64 = 20;
-const AFTER_PAGE: i64 = 100;
-/// Longest message content accepted, as in Chatwoot.
-const MAX_CONTENT_CHARS: usize = 150_000;
-/// Most attachments per message, as in Chatwoot.
-const MAX_ATTACHMENTS: usize = 15;
+use crate::app::Member;
+use crate::app::messages::{self as use_case, Draft};
+use crate::app::views;
+use crate::store::NewAttachment;
 /// Largest create-message request (attachments included).
 const MAX_UPLOAD_BYTES: usize = 40 << 20;
 
@@ -65,44 +56,17 @@ async fn list(
     Path((_account, display_id)): Path<(i64, i64)>,
     Query(cursor): Query<Cursor>,
 ) -> Result<Json<Value>, ApiError> {
-    let conversation = visible_conversation(&state, &member, display_id).await?;
-    let limit = if cursor.after.is_some() {
-        AFTER_PAGE
-    } else {
-        PER_PAGE
-    };
-    let messages = state
-        .store
-        .list_messages(conversation.id, cursor.before, cursor.after, limit)
-        .await?;
-    let contact = state
-        .store
-        .get_contact(member.account_id, conversation.contact_id)
-        .await?;
-    let assignee = match conversation.assignee_id {
-        Some(id) => Some(views::agent(
-            &state.store.get_agent(member.account_id, id).await?,
-            member.account_id,
-        )),
-        None => None,
-    };
-    let labels: Vec<String> = state
-        .store
-        .labels_of(&[conversation.id])
-        .await?
-        .into_iter()
-        .map(|(_, l)| l)
-        .collect();
+    let page = use_case::page(&state, &member, display_id, cursor.before, cursor.after).await?;
     Ok(Json(json!({
         "meta": {
-            "labels": labels,
+            "labels": page.labels,
             "additional_attributes": {},
-            "contact": views::contact(&contact),
-            "assignee": assignee,
-            "agent_last_seen_at": conversation.agent_last_seen_at.map(views::secs).unwrap_or(0),
+            "contact": page.contact,
+            "assignee": page.assignee,
+            "agent_last_seen_at": page.conversation.agent_last_seen_at.map(views::secs).unwrap_or(0),
             "assignee_last_seen_at": 0,
         },
-        "payload": messages.iter().map(|m| views::message(m, display_id)).collect::<Vec<_>>(),
+        "payload": page.messages.iter().map(|m| views::message(m, display_id)).collect::<Vec<_>>(),
     })))
 }
 
@@ -208,141 +172,16 @@ async fn create(
     Path((_account, display_id)): Path<(i64, i64)>,
     MessageInput { body, files }: MessageInput,
 ) -> Result<Json<Value>, ApiError> {
-    let conversation = visible_conversation(&state, &member, display_id).await?;
-    let kind = match body.message_type.as_deref() {
-        None => message_type::OUTGOING,
-        Some(name) => message_type::parse(name)
-            .filter(|t| *t == message_type::OUTGOING)
-            .ok_or_else(|| {
-                ApiError::Unprocessable(format!("message_type {name:?} cannot be created here"))
-            })?,
-    };
-    let content = body.content.unwrap_or_default();
-    if content.trim().is_empty() && files.is_empty() {
-        return Err(ApiError::Unprocessable("Content can't be blank".into()));
-    }
-    if content.chars().count() > MAX_CONTENT_CHARS {
-        return Err(ApiError::Unprocessable(format!(
-            "Content is too long (maximum is {MAX_CONTENT_CHARS} characters)"
-        )));
-    }
-    if files.len() > MAX_ATTACHMENTS {
-        return Err(ApiError::Unprocessable(format!(
-            "at most {MAX_ATTACHMENTS} attachments per message"
-        )));
-    }
-    let content_type = body.content_type.unwrap_or_else(|| "text".into());
-    if content_type != "text" {
-        return Err(ApiError::Unprocessable(format!(
-            "content_type {content_type:?} is not supported"
-        )));
-    }
-    if !body.private {
-        check_sendable(&state, &conversation, &content, &files).await?;
-    }
-    let message = NewMessage {
-        message_type: kind,
-        content_type,
-        content: (!content.is_empty()).then_some(content),
-        content_attributes: Value::Object(body.content_attributes.unwrap_or_default()).to_string(),
+    let draft = Draft {
+        content: body.content,
+        message_type: body.message_type,
         private: body.private,
-        status: message_status::SENT,
-        source_id: None,
-        sender_type: Some("User".into()),
-        sender_id: Some(member.user.user_id),
+        content_type: body.content_type,
+        content_attributes: body.content_attributes,
         echo_id: body.echo_id,
-        deliver: !body.private,
+        files,
     };
-    let stored = state
-        .store
-        .insert_message(&conversation, &message, &files)
-        .await?;
-    let json = views::message(&stored, display_id);
-    state
-        .live
-        .publish(
-            member.account_id,
-            Some(conversation.inbox_id),
-            "message.created",
-            json.clone(),
-        )
-        .await;
-    if !stored.private {
-        state.pipeline.delivery_queued();
-    }
-    Ok(Json(json))
-}
-
-/// The host enforces the channel's declared rules before any send: the
-/// channel must be enabled and connected, the content within its limits, and
-/// the conversation within its reply window. Nothing is stored when refused.
-async fn check_sendable(
-    state: &AppState,
-    conversation: &ConversationRow,
-    content: &str,
-    files: &[NewAttachment],
-) -> Result<(), ApiError> {
-    let inbox = state
-        .store
-        .get_inbox(conversation.account_id, conversation.inbox_id)
-        .await?;
-    let plugin = state
-        .plugins
-        .get(&inbox.channel)
-        .ok_or_else(|| ApiError::Unprocessable(format!("the {} channel is not enabled", inbox.channel)))?;
-    let channel = &plugin.manifest.name;
-    if inbox.reauthorization_required {
-        return Err(ApiError::Unprocessable(format!(
-            "this {channel} inbox must be reconnected before it can send"
-        )));
-    }
-    crate::conversations::check_text(&plugin.manifest.limits, content, channel)
-        .map_err(ApiError::Unprocessable)?;
-    let outgoing: Vec<crate::conversations::OutgoingFile<'_>> = files
-        .iter()
-        .map(|f| crate::conversations::OutgoingFile {
-            kind: crate::conversations::attachment_kind(f.file_type),
-            mime_type: &f.content_type,
-            bytes: f.data.len() as u64,
-        })
-        .collect();
-    crate::conversations::check_attachments(
-        &plugin.manifest.limits,
-        !content.trim().is_empty(),
-        &outgoing,
-        channel,
-    )
-    .map_err(ApiError::Unprocessable)?;
-    let now = crate::store::now_ms();
-    if !crate::conversations::can_reply(
-        plugin.manifest.reply_window,
-        conversation.contact_last_inbound_at,
-        now,
-    ) {
-        return Err(ApiError::Unprocessable(format!(
-            "the {channel} reply window for this conversation has closed; wait for the contact to write again"
-        )));
-    }
-    Ok(())
-}
-
-/// Pushes the message's current JSON as `message.updated`.
-pub(super) async fn publish_update(state: &AppState, conversation: &ConversationRow, id: i64) {
-    match state.store.get_message(conversation.id, id).await {
-        Ok(current) => {
-            let json = views::message(&current, conversation.display_id);
-            state
-                .live
-                .publish(
-                    conversation.account_id,
-                    Some(conversation.inbox_id),
-                    "message.updated",
-                    json,
-                )
-                .await;
-        }
-        Err(e) => tracing::warn!(message = id, "cannot publish message.updated: {e}"),
-    }
+    Ok(Json(use_case::send(&state, &member, display_id, draft).await?))
 }
 
 #[utoipa::path(
@@ -359,14 +198,7 @@ async fn remove(
     State(state): State<AppState>,
     Path((_account, display_id, id)): Path<(i64, i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let conversation = visible_conversation(&state, &member, display_id).await?;
-    state.store.get_message(conversation.id, id).await?;
-    state.store.soft_delete_message(id).await?;
-    publish_update(&state, &conversation, id).await;
-    Ok(Json(views::message(
-        &state.store.get_message(conversation.id, id).await?,
-        display_id,
-    )))
+    Ok(Json(use_case::delete(&state, &member, display_id, id).await?))
 }
 
 #[utoipa::path(
@@ -383,31 +215,7 @@ async fn retry(
     State(state): State<AppState>,
     Path((_account, display_id, id)): Path<(i64, i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let conversation = visible_conversation(&state, &member, display_id).await?;
-    let message = state.store.get_message(conversation.id, id).await?;
-    if message.message_type != message_type::OUTGOING || message.private {
-        return Err(ApiError::Unprocessable(
-            "only failed outgoing messages can be retried".into(),
-        ));
-    }
-    check_sendable(
-        &state,
-        &conversation,
-        message.content.as_deref().unwrap_or_default(),
-        &[],
-    )
-    .await?;
-    // Only one retry wins the failed → sent transition (and requeues the
-    // job), so two concurrent retries never send twice.
-    if !state.store.requeue_delivery(id).await? {
-        return Err(ApiError::Unprocessable(
-            "only failed outgoing messages can be retried".into(),
-        ));
-    }
-    state.pipeline.delivery_queued();
-    publish_update(&state, &conversation, id).await;
-    let message = state.store.get_message(conversation.id, id).await?;
-    Ok(Json(views::message(&message, display_id)))
+    Ok(Json(use_case::retry(&state, &member, display_id, id).await?))
 }
 
 /// The bytes of an attachment, for members who may see its conversation.
@@ -426,12 +234,7 @@ async fn download(
     Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (attachment, data) = state.store.attachment_data(member.account_id, id).await?;
-    let message = state
-        .store
-        .message_by_id(member.account_id, attachment.message_id)
-        .await?;
-    super::inboxes::visible_inbox(&state, &member, message.inbox_id).await?;
+    let (attachment, data) = use_case::attachment(&state, &member, id).await?;
     let content_type = attachment
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());

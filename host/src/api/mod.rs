@@ -5,7 +5,6 @@
 
 mod accounts;
 mod admin;
-pub mod announce;
 mod auth;
 mod channels;
 mod contacts;
@@ -19,34 +18,16 @@ mod messages;
 mod openapi;
 mod pipeline;
 mod plugins;
-mod views;
 
-pub use auth::{new_token, role};
 pub use error::ApiError;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse;
 
-use crate::plugins::PluginHost;
-use crate::store::Store;
+use crate::app::AppState;
 
 /// Largest plugin upload (Python and JavaScript components are 10-20 MiB).
 pub const MAX_PLUGIN_BYTES: usize = 64 << 20;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Loaded plugins and their admin operations.
-    pub plugins: Arc<PluginHost>,
-    /// Live-update events for WebSocket clients.
-    pub live: Arc<crate::live::LiveEvents>,
-    /// The durable pipeline's settings, wake-ups and rate limits.
-    pub pipeline: Arc<crate::pipeline::Pipeline>,
-}
 
 /// Rewrites the plain-text rejections axum's own extractors produce (a
 /// malformed path segment or query string) into the API's one error shape.

@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::AppState;
-use super::views::{Agent, Contact, Conversation, Inbox, Message};
+use crate::app::views::{Agent, Contact, Conversation, Inbox, Message};
 
 /// An error answer.
 #[derive(Serialize, ToSchema)]

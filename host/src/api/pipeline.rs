@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::auth::SuperAdmin;
 use super::extract::{AppJson, OptionalJson};
 use super::{ApiError, AppState};
-use crate::channel::WebhookRegistration;
-use crate::channels::webhooks::{self, RegistrationError};
+use crate::channel_accounts::webhooks::{self, RegistrationError};
+use crate::contract::WebhookRegistration;
 use crate::store::pipeline::{event_status, job_state};
 use crate::store::{DeliveryJobRow, InboundEventRow};
 
@@ -266,7 +266,7 @@ async fn retry_delivery(
         )));
     }
     state.pipeline.delivery_queued();
-    crate::api::announce::message_by_id(&state, job.account_id, job.conversation_id, job.message_id).await;
+    crate::app::announce::message_by_id(&state, job.account_id, job.conversation_id, job.message_id).await;
     Ok(Json(state.store.get_delivery_job(id).await?.into()))
 }
 

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::auth::SuperAdmin;
 use super::extract::{AppJson, RawBody};
 use super::{ApiError, AppState, MAX_PLUGIN_BYTES};
-use crate::channel::IncomingRequest;
-use crate::plugins::admin::{self, PluginInfo, WebhookDryRun};
+use crate::contract::IncomingRequest;
+use crate::plugin_host::admin::{self, PluginInfo, WebhookDryRun};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -43,7 +43,7 @@ pub enum FeatureCommand {
 pub async fn run(config: &HostConfig, command: AccountCommand) -> anyhow::Result<ExitCode> {
     let AccountCommand::Create { name, locale, json } = command;
     let (store, _) = super::open(config).await?;
-    let account = crate::accounts::create_account(&store, &name, Some(&locale)).await?;
+    let account = crate::app::administration::create_account(&store, &name, Some(&locale)).await?;
     if json {
         super::print_json(&json!({ "id": account.id, "name": account.name, "locale": account.locale }))?;
     } else {

@@ -11,9 +11,9 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 
 use crate::caps::egress::{EgressLimits, EgressPolicy};
-use crate::channel::IncomingRequest;
 use crate::config::HostConfig;
-use crate::plugins::{bundled, settings};
+use crate::contract::IncomingRequest;
+use crate::plugin_host::{bundled, settings};
 use crate::runtime::{PluginInstance, Runtime, RuntimeConfig};
 
 /// What to measure.
@@ -141,7 +141,7 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
     let compiled = runtime.compile(Arc::new(bytes)).await?;
     let egress = Arc::new(EgressPolicy::new("tiktok", vec![], &[], EgressLimits::default()));
     let instance = runtime.instance("tiktok", compiled, runtime.config().default_limits, egress);
-    let settings = crate::channel::Settings {
+    let settings = crate::contract::Settings {
         config: vec![("app_id".into(), "bench-app".into())],
         secrets: vec![("app_secret".into(), super::bench_webhooks::SECRET.into())],
     };
@@ -171,7 +171,7 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
     let both = measure(args.iterations, || async {
         let verified = instance.verify_webhook(&settings, &request).await?;
         anyhow::ensure!(
-            matches!(verified, crate::channel::Verification::Accepted),
+            matches!(verified, crate::contract::Verification::Accepted),
             "not accepted: {verified:?}"
         );
         let events = instance.parse_event(&settings, &request).await?;

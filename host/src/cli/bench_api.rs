@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use rand::Rng;
 
-use crate::accounts::{self, NewUser};
+use crate::app::administration::{self, NewUser};
 use crate::config::HostConfig;
 use crate::store::Store;
 
@@ -46,8 +46,8 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
             args.conversations
         );
     }
-    let account = accounts::create_account(&store, "Bench", None).await?;
-    let admin = accounts::create_user(
+    let account = administration::create_account(&store, "Bench", None).await?;
+    let admin = administration::create_user(
         &store,
         NewUser {
             email: "bench@bench.example".into(),
@@ -86,13 +86,14 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
         ..config.runtime()
     })?;
     let secrets = crate::secrets::SecretBox::with_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
-    let plugins = crate::plugins::PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
+    let plugins =
+        crate::plugin_host::PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
     let live = crate::live::LiveEvents::new(store.clone());
-    let state = crate::api::AppState {
+    let state = crate::app::AppState {
         store: store.clone(),
         plugins,
         live,
-        pipeline: crate::pipeline::Pipeline::new(Default::default()),
+        pipeline: crate::app::Pipeline::new(Default::default()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/api/v1/accounts/{}", listener.local_addr()?, account.id);

@@ -18,7 +18,7 @@ use hdrhistogram::Histogram;
 use hmac::Mac;
 
 use crate::config::HostConfig;
-use crate::plugins::{PluginHost, bundled, settings};
+use crate::plugin_host::{PluginHost, bundled, settings};
 use crate::store::Store;
 
 /// Flags of `bench webhooks`.
@@ -58,18 +58,18 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     settings::set_config(&plugins, "TIKTOK_APP_ID", "bench-app", false).await?;
     settings::set_config(&plugins, "TIKTOK_APP_SECRET", SECRET, true).await?;
     plugins.sync().await?;
-    let account = crate::accounts::create_account(&store, "Bench", None).await?;
-    let credentials = crate::channels::credentials::seal(&plugins, &Default::default())?;
+    let account = crate::app::administration::create_account(&store, "Bench", None).await?;
+    let credentials = crate::channel_accounts::credentials::seal(&plugins, &Default::default())?;
     store
         .connect_inbox(account.id, "tiktok", BUSINESS, "Bench", None, &credentials)
         .await?;
 
-    let state = crate::api::AppState {
+    let state = crate::app::AppState {
         store: store.clone(),
         plugins,
         live: crate::live::LiveEvents::new(store.clone()),
         // The per-channel rate limit would cap what is measured.
-        pipeline: crate::pipeline::Pipeline::new(crate::pipeline::PipelineConfig {
+        pipeline: crate::app::Pipeline::new(crate::app::PipelineConfig {
             webhook_rate: 1_000_000,
             webhook_burst: 1_000_000,
             ..Default::default()

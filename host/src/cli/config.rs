@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use crate::config::HostConfig;
-use crate::plugins::settings;
+use crate::plugin_host::settings;
 
 /// Config commands.
 #[derive(Debug, clap::Subcommand)]

@@ -18,7 +18,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::HostConfig;
-use crate::plugins::PluginHost;
+use crate::plugin_host::PluginHost;
 use crate::runtime::Runtime;
 use crate::store::Store;
 

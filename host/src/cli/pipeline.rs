@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::{open, print_json};
-use crate::channels::webhooks;
+use crate::channel_accounts::webhooks;
 use crate::config::HostConfig;
 use crate::store::pipeline::{event_status, job_state};
 

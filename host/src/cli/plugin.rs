@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::channel::IncomingRequest;
 use crate::config::HostConfig;
-use crate::plugins::admin::{self, AdminError, PluginInfo};
+use crate::contract::IncomingRequest;
+use crate::plugin_host::admin::{self, AdminError, PluginInfo};
 
 // The author's commands live beside the admin's, in their own file.
 #[path = "plugin_kit.rs"]

@@ -67,7 +67,7 @@ pub enum AuthorCommand {
         #[arg(
             long,
             env = "SWITCHBOARD_WEBHOOK_MAX_BYTES",
-            default_value_t = crate::pipeline::PipelineConfig::default().webhook_max_bytes
+            default_value_t = crate::app::PipelineConfig::default().webhook_max_bytes
         )]
         webhook_max_bytes: usize,
     },

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::config::HostConfig;
-use crate::plugins::bundled;
+use crate::plugin_host::bundled;
 
 /// Flags of `serve`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +29,7 @@ pub struct ServeArgs {
 
     /// The durable pipeline's settings.
     #[command(flatten)]
-    pub pipeline: crate::pipeline::PipelineConfig,
+    pub pipeline: crate::app::PipelineConfig,
 }
 
 pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -57,7 +57,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         store: store.clone(),
         plugins,
         live,
-        pipeline: crate::pipeline::Pipeline::new(args.pipeline),
+        pipeline: crate::app::Pipeline::new(args.pipeline),
     };
     let workers = crate::pipeline::spawn_workers(&state, shutdown_rx.clone());
     crate::api::serve(listener, state, shutdown_signal())

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::accounts::{self, NewUser};
+use crate::app::administration::{self, NewUser};
 use crate::config::HostConfig;
 
 /// User commands.
@@ -61,7 +61,7 @@ pub async fn run(config: &HostConfig, command: UserCommand) -> anyhow::Result<Ex
         account_id: account,
         role: Some(role),
     };
-    let created = accounts::create_user(&store, user).await?;
+    let created = administration::create_user(&store, user).await?;
     if json {
         super::print_json(&created)?;
     } else {
@@ -85,7 +85,7 @@ async fn issue(config: &HostConfig, email: &str, json: bool) -> anyhow::Result<E
         eprintln!("error: no user has the email {email:?}");
         return Ok(ExitCode::from(1));
     };
-    let token = accounts::issue_token(&store, user.id).await?;
+    let token = administration::issue_token(&store, user.id).await?;
     if json {
         super::print_json(&serde_json::json!({ "id": user.id, "email": user.email, "access_token": token }))?;
     } else {

@@ -2,7 +2,7 @@
 //! Chatwoot's enum codes and names, status transitions, the reply window and
 //! the content limits a channel declares.
 
-use crate::channel::{AttachmentKind, ContentLimits, ReplyWindow};
+use crate::contract::{AttachmentKind, ContentLimits, ReplyWindow};
 
 /// Conversation status codes (Chatwoot's integers) and names.
 pub mod status {
@@ -88,8 +88,8 @@ pub mod message_status {
 }
 
 /// Chatwoot's attachment `file_type` code of an attachment kind.
-pub fn file_type_of(kind: crate::channel::AttachmentKind) -> i64 {
-    use crate::channel::AttachmentKind as K;
+pub fn file_type_of(kind: crate::contract::AttachmentKind) -> i64 {
+    use crate::contract::AttachmentKind as K;
     match kind {
         K::Image => 0,
         K::Audio => 1,
@@ -101,8 +101,8 @@ pub fn file_type_of(kind: crate::channel::AttachmentKind) -> i64 {
 }
 
 /// The attachment kind of a Chatwoot `file_type` code.
-pub fn attachment_kind(file_type: i64) -> crate::channel::AttachmentKind {
-    use crate::channel::AttachmentKind as K;
+pub fn attachment_kind(file_type: i64) -> crate::contract::AttachmentKind {
+    use crate::contract::AttachmentKind as K;
     match file_type {
         0 => K::Image,
         1 => K::Audio,

@@ -3,7 +3,7 @@
 //! limits. Each check is a named case that passes or fails with readable
 //! details:
 //!
-//! 1. `load`: `plugins::admin::inspect`, the server's install check (header,
+//! 1. `load`: `plugin_host::admin::inspect`, the server's install check (header,
 //!    compile, link against the host's imports, exported contract,
 //!    `describe()` with no network, manifest rules, contract version);
 //!    `describe/pure`: a second `describe()` answers the same manifest;
@@ -32,8 +32,8 @@ use super::fixtures::{
 use super::json_diff::{Match, differences};
 use super::mock::{MockProvider, RecordedRequest};
 use crate::caps::egress::{EgressLimits, EgressPolicy};
-use crate::channel::{ErrorCode, IncomingRequest, Manifest, Settings, Verification};
-use crate::plugins::admin;
+use crate::contract::{ErrorCode, IncomingRequest, Manifest, Settings, Verification};
+use crate::plugin_host::admin;
 use crate::runtime::{CallLimits, PluginError, PluginInstance, Runtime};
 
 /// Settings of a run.
@@ -524,7 +524,7 @@ fn check_webhook_expect(fixture: &WebhookFixture) -> Result<(), String> {
 
 fn challenge_differences(
     want: &super::fixtures::ChallengeExpect,
-    got: &crate::channel::OutgoingResponse,
+    got: &crate::contract::OutgoingResponse,
 ) -> Vec<String> {
     let mut found = Vec::new();
     if let Some(status) = want.status.filter(|s| *s != got.status) {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use super::mock::MockRoute;
-use crate::channel::{
+use crate::contract::{
     AttachmentKind, ChannelContext, Credentials, IncomingRequest, Manifest, OutboundAttachment,
     OutboundMessage, Settings,
 };
@@ -488,7 +488,7 @@ pub fn settings_for(manifest: &Manifest, values: &BTreeMap<String, String>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{ContentLimits, ReplyWindow, SettingSpec};
+    use crate::contract::{ContentLimits, ReplyWindow, SettingSpec};
 
     fn manifest() -> Manifest {
         let setting = |key: &str, secret: bool, default: Option<&str>| SettingSpec {

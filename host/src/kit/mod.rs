@@ -4,7 +4,7 @@
 //!   which builds and passes the conformance run as it is;
 //! - [`cargo`]: builds a plugin crate into a component for `wasm32-wasip2`;
 //! - [`conformance`]: loads a component exactly as the server does
-//!   (`plugins::admin::inspect`) and runs its self-description, recorded
+//!   (`plugin_host::admin::inspect`) and runs its self-description, recorded
 //!   webhooks ([`fixtures`]) and sends against it under the host's call
 //!   limits, with outbound HTTP answered by a local [`mock`] provider;
 //! - [`json_diff`]: the structural comparison of expected and actual JSON.

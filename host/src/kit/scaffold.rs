@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::channel::{ContentLimits, Manifest, ReplyWindow, SettingSpec};
+use crate::contract::{ContentLimits, Manifest, ReplyWindow, SettingSpec};
 
 /// Each file of a new plugin crate: its path in the crate and its template.
 const TEMPLATE: &[(&str, &str)] = &[
@@ -209,7 +209,7 @@ pub fn create(plugin: &NewPlugin) -> Result<Created, ScaffoldError> {
     let created = Created {
         dir: dir.clone(),
         wasm_file: format!("{}.wasm", package.replace('-', "_")),
-        env_prefix: crate::plugins::settings::env_name(&plugin.id, "")
+        env_prefix: crate::plugin_host::settings::env_name(&plugin.id, "")
             .trim_end_matches('_')
             .to_owned(),
         package,

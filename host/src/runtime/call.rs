@@ -1,21 +1,23 @@
 //! One sandboxed call: a fresh store with limits, an instance, the export,
 //! and the mapping of every way it can fail into a [`PluginError`].
+//!
+//! Version-agnostic: a plugin is a [`Plugin`] whichever contract version it
+//! implements (`wit/` adapts each version onto the newest), and arguments and
+//! answers are latest's generated types, converted in `convert.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::v0_2::exports::switchboard::channel0_2_0::webhooks::Guest as WebhookExports;
-use super::bindings::{ChannelPlugin, ChannelPluginPre, v0_2};
+use super::wit::{Call, Plugin, latest};
 use super::{CompiledPlugin, PluginError, Runtime, convert};
 use crate::caps::CallState;
 use crate::caps::egress::EgressPolicy;
-use crate::channel::{
+use crate::contract::{
     Authorization, ChannelContext, ChannelError, ChannelEvent, Credentials, IncomingRequest, Manifest, Media,
     OutboundMessage, SentMessage, Settings, Verification, WebhookRegistration,
 };
@@ -151,82 +153,6 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
     store
 }
 
-/// The contract versions this host loads, for messages.
-pub const SUPPORTED_CONTRACTS: &str = "0.1.x and 0.2.x";
-
-/// Whether the host loads plugins built for this contract version.
-pub fn supports_contract(version: &semver::Version) -> bool {
-    version.major == 0 && (version.minor == 1 || version.minor == 2)
-}
-
-/// The bindings of the contract version a component implements. Only this
-/// enum knows which versions exist; each older version is adapted onto the
-/// same host code (0.2.0 reuses every 0.1.0 interface, so both share the
-/// `channel` export's Rust type).
-pub(super) enum Bindings {
-    V0_1(ChannelPluginPre<StoreData>),
-    V0_2(v0_2::ChannelPluginPre<StoreData>),
-}
-
-impl Bindings {
-    /// Picks the newest contract the component implements: 0.2 when it
-    /// exports `webhooks@0.2.x`, else 0.1.
-    pub(super) fn new(pre: InstancePre<StoreData>, exports_webhooks: bool) -> Result<Self, PluginError> {
-        if exports_webhooks {
-            return v0_2::ChannelPluginPre::new(pre).map(Bindings::V0_2).map_err(|e| {
-                PluginError::InvalidComponent(format!(
-                    "it does not implement contract switchboard:channel@{}: {e:#}",
-                    v0_2::CONTRACT
-                ))
-            });
-        }
-        ChannelPluginPre::new(pre).map(Bindings::V0_1).map_err(|e| {
-            PluginError::InvalidComponent(format!(
-                "it does not export the interface switchboard:channel/channel@{}: {e:#}",
-                super::bindings::CONTRACT
-            ))
-        })
-    }
-
-    /// The contract version (major.minor) these bindings implement.
-    pub(super) fn contract(&self) -> &'static semver::Version {
-        static V0_1: semver::Version = super::bindings::CONTRACT;
-        static V0_2: semver::Version = v0_2::CONTRACT;
-        match self {
-            Bindings::V0_1(_) => &V0_1,
-            Bindings::V0_2(_) => &V0_2,
-        }
-    }
-}
-
-/// One instantiated plugin, whichever contract version it implements.
-pub(super) enum Instance {
-    V0_1(ChannelPlugin),
-    V0_2(v0_2::ChannelPlugin),
-}
-
-/// Calls a function of the `channel` export, whichever version the
-/// instance implements. Every version's `channel` export takes and returns
-/// the 0.1.0 types (0.2.0 maps its types onto them), so the arms agree.
-macro_rules! on_channel {
-    ($instance:expr, $call:ident($($arg:expr),*)) => {
-        match $instance {
-            Instance::V0_1(p) => p.switchboard_channel_channel().$call($($arg),*).await,
-            Instance::V0_2(p) => p.switchboard_channel0_1_0_channel().$call($($arg),*).await,
-        }
-    };
-}
-
-impl Instance {
-    /// The `webhooks` export (0.2 and later).
-    fn webhooks(&self) -> Option<&WebhookExports> {
-        match self {
-            Instance::V0_1(_) => None,
-            Instance::V0_2(p) => Some(p.switchboard_channel0_2_0_webhooks()),
-        }
-    }
-}
-
 /// Calls into one loaded plugin. Cheap to clone the `Arc` it lives in; each
 /// call runs in its own store.
 pub struct PluginInstance {
@@ -237,8 +163,6 @@ pub struct PluginInstance {
     egress: Arc<EgressPolicy>,
     last_peak_memory: AtomicUsize,
 }
-
-type Call<'a, R> = BoxFuture<'a, wasmtime::Result<R>>;
 
 impl PluginInstance {
     pub(super) fn new(
@@ -275,17 +199,14 @@ impl PluginInstance {
 
     async fn run<R: Send>(
         &self,
-        f: impl for<'a> FnOnce(&'a Instance, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
+        f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
     ) -> Result<R, PluginError> {
         let mut store = self
             .runtime
             .new_store(self.plugin_id.clone(), &self.limits, self.egress.clone());
         let work = async {
-            let instance = match &self.compiled.bindings {
-                Bindings::V0_1(pre) => Instance::V0_1(pre.instantiate_async(&mut store).await?),
-                Bindings::V0_2(pre) => Instance::V0_2(pre.instantiate_async(&mut store).await?),
-            };
-            f(&instance, &mut store).await
+            let instance = self.compiled.bindings.instantiate(&mut store).await?;
+            f(&*instance, &mut store).await
         };
         // The epoch callback stops guest code at the deadline; this timeout also
         // covers time spent inside host imports (e.g. a slow HTTP response).
@@ -332,9 +253,7 @@ impl PluginInstance {
 
     /// The plugin's self-description.
     pub async fn describe(&self) -> Result<Manifest, PluginError> {
-        let manifest = self
-            .run(|p, s| Box::pin(async move { on_channel!(p, call_describe(s)) }))
-            .await?;
+        let manifest = self.run(|p, s| p.describe(s)).await?;
         Ok(convert::manifest(manifest))
     }
 
@@ -352,9 +271,7 @@ impl PluginInstance {
         );
         let out = self
             .run(move |p, s| {
-                Box::pin(async move {
-                    on_channel!(p, call_authorization_url(s, &settings, &state, &redirect_uri))
-                })
+                Box::pin(async move { p.authorization_url(s, &settings, &state, &redirect_uri).await })
             })
             .await?;
         out.map_err(|e| self.channel_error(convert::channel_error(e)))
@@ -375,10 +292,8 @@ impl PluginInstance {
         let out = self
             .run(move |p, s| {
                 Box::pin(async move {
-                    on_channel!(
-                        p,
-                        call_complete_authorization(s, &settings, &query, &redirect_uri)
-                    )
+                    p.complete_authorization(s, &settings, &query, &redirect_uri)
+                        .await
                 })
             })
             .await?;
@@ -394,9 +309,7 @@ impl PluginInstance {
     ) -> Result<Credentials, PluginError> {
         let (settings, current) = (convert::settings(settings), convert::credentials_to_wit(current));
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move { on_channel!(p, call_refresh_credentials(s, &settings, &current)) })
-            })
+            .run(move |p, s| Box::pin(async move { p.refresh_credentials(s, &settings, &current).await }))
             .await?;
         out.map(convert::credentials)
             .map_err(|e| self.channel_error(convert::channel_error(e)))
@@ -410,9 +323,7 @@ impl PluginInstance {
     ) -> Result<Verification, PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move { on_channel!(p, call_verify_webhook(s, &settings, &request)) })
-            })
+            .run(move |p, s| Box::pin(async move { p.verify_webhook(s, &settings, &request).await }))
             .await?;
         Ok(convert::verification(out))
     }
@@ -425,9 +336,7 @@ impl PluginInstance {
     ) -> Result<Vec<ChannelEvent>, PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move { on_channel!(p, call_parse_event(s, &settings, &request)) })
-            })
+            .run(move |p, s| Box::pin(async move { p.parse_event(s, &settings, &request).await }))
             .await?;
         out.map(|events| events.into_iter().map(convert::event).collect())
             .map_err(|e| self.channel_error(convert::channel_error(e)))
@@ -441,15 +350,13 @@ impl PluginInstance {
     ) -> Result<SentMessage, PluginError> {
         let (context, message) = (convert::context(context), convert::outbound_message(message));
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move { on_channel!(p, call_send_message(s, &context, &message)) })
-            })
+            .run(move |p, s| Box::pin(async move { p.send_message(s, &context, &message).await }))
             .await?;
         out.map(convert::sent_message)
             .map_err(|e| self.channel_error(convert::channel_error(e)))
     }
 
-    /// webhooks.register-webhook (contract 0.2): points the provider's webhook
+    /// webhooks.register-webhook (contract 0.2 and later): points the provider's webhook
     /// callback at `callback_url`.
     pub async fn register_webhook(
         &self,
@@ -460,11 +367,8 @@ impl PluginInstance {
         let out = self
             .run(move |p, s| {
                 Box::pin(async move {
-                    match p.webhooks() {
-                        Some(w) => w
-                            .call_register_webhook(s, &settings, &callback_url)
-                            .await
-                            .map(Some),
+                    match p.register_webhook(s, &settings, &callback_url) {
+                        Some(call) => call.await.map(Some),
                         None => Ok(None),
                     }
                 })
@@ -473,14 +377,14 @@ impl PluginInstance {
         self.webhook_answer(out)
     }
 
-    /// webhooks.current-webhook (contract 0.2): the provider's registration now.
+    /// webhooks.current-webhook (contract 0.2 and later): the provider's registration now.
     pub async fn current_webhook(&self, settings: &Settings) -> Result<WebhookRegistration, PluginError> {
         let settings = convert::settings(settings);
         let out = self
             .run(move |p, s| {
                 Box::pin(async move {
-                    match p.webhooks() {
-                        Some(w) => w.call_current_webhook(s, &settings).await.map(Some),
+                    match p.current_webhook(s, &settings) {
+                        Some(call) => call.await.map(Some),
                         None => Ok(None),
                     }
                 })
@@ -491,16 +395,11 @@ impl PluginInstance {
 
     fn webhook_answer(
         &self,
-        out: Option<
-            Result<
-                v0_2::exports::switchboard::channel0_2_0::webhooks::WebhookRegistration,
-                super::bindings::switchboard::channel::types::ChannelError,
-            >,
-        >,
+        out: Option<Result<latest::webhooks::WebhookRegistration, latest::types::ChannelError>>,
     ) -> Result<WebhookRegistration, PluginError> {
         match out {
             None => Err(self.channel_error(ChannelError {
-                code: crate::channel::ErrorCode::Unsupported,
+                code: crate::contract::ErrorCode::Unsupported,
                 message: format!(
                     "this plugin implements contract {}; registering webhooks needs 0.2 or later",
                     self.compiled.bindings.contract()
@@ -508,10 +407,7 @@ impl PluginInstance {
                 retryable: false,
                 retry_after_ms: None,
             })),
-            Some(Ok(registration)) => Ok(WebhookRegistration {
-                callback_url: registration.callback_url,
-                details: convert::pairs(registration.details),
-            }),
+            Some(Ok(registration)) => Ok(convert::webhook_registration(registration)),
             Some(Err(e)) => Err(self.channel_error(convert::channel_error(e))),
         }
     }
@@ -520,9 +416,7 @@ impl PluginInstance {
     pub async fn fetch_media(&self, context: &ChannelContext, media_ref: &str) -> Result<Media, PluginError> {
         let (context, media_ref) = (convert::context(context), media_ref.to_owned());
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move { on_channel!(p, call_fetch_media(s, &context, &media_ref)) })
-            })
+            .run(move |p, s| Box::pin(async move { p.fetch_media(s, &context, &media_ref).await }))
             .await?;
         out.map(convert::media)
             .map_err(|e| self.channel_error(convert::channel_error(e)))

@@ -1,8 +1,12 @@
-//! Conversions between the 0.1 bindings' generated types and the host's
-//! `channel` types. Mechanical by design: one function per record.
+//! Conversions between the newest contract's generated types
+//! (`wit::latest`) and the host's `contract` types. Mechanical by design: one
+//! function per record. Older contract versions reach the host through
+//! latest's types (their bindings in `wit/` adapt onto them), so nothing here
+//! knows which version a plugin implements.
 
-use super::bindings::switchboard::channel::types as wit;
-use crate::channel as host;
+use super::wit::latest::types as wit;
+use super::wit::latest::webhooks;
+use crate::contract as host;
 
 pub(super) fn pairs_to_wit(pairs: &[(String, String)]) -> Vec<wit::KeyValue> {
     pairs
@@ -265,5 +269,12 @@ pub(super) fn manifest(m: wit::Manifest) -> host::Manifest {
             wit::ReplyWindow::AfterInboundSecs(secs) => host::ReplyWindow::AfterInboundSecs(secs),
         },
         supports_authorization: m.supports_authorization,
+    }
+}
+
+pub(super) fn webhook_registration(r: webhooks::WebhookRegistration) -> host::WebhookRegistration {
+    host::WebhookRegistration {
+        callback_url: r.callback_url,
+        details: pairs(r.details),
     }
 }

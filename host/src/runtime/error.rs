@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::channel::ChannelError;
+use crate::contract::ChannelError;
 
 /// A failure of one plugin call or load. The host and other plugins are never
 /// affected; the caller decides what to answer.

@@ -1,9 +1,11 @@
-//! The 0.1 contract's imports, adapted onto the host capabilities in `caps`.
-//! Outer `wasmtime::Result` = trap (host bug); inner `Result` = an error the
-//! plugin sees and handles.
+//! The contract's imports as the newest version binds them (`wit::latest`),
+//! adapted onto the host capabilities in `caps`. Every contract version links
+//! these same implementations (older versions map their imports onto
+//! latest's). Outer `wasmtime::Result` = trap (host bug); inner `Result` = an
+//! error the plugin sees and handles.
 
-use super::bindings::switchboard::channel::{clock, http_client, log, types};
 use super::call::StoreData;
+use super::wit::latest::{clock, http_client, log, types};
 use crate::caps;
 use crate::caps::egress::{EgressErrorCode, EgressRequest};
 

@@ -13,14 +13,15 @@
 //!   import WASI and would not instantiate without it;
 //! - compilation runs on a blocking thread, never on an async worker.
 
-mod bindings;
 mod call;
 mod convert;
 mod error;
 mod host_imports;
+mod wit;
 
-pub use call::{CallLimits, PluginInstance, SUPPORTED_CONTRACTS, supports_contract};
+pub use call::{CallLimits, PluginInstance};
 pub use error::PluginError;
+pub use wit::{SUPPORTED_CONTRACTS, SupportedContracts, supports_contract};
 
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::caps::CallState;
@@ -58,7 +59,7 @@ pub struct Runtime {
 
 /// A compiled component, ready to instantiate.
 pub struct CompiledPlugin {
-    bindings: call::Bindings,
+    bindings: wit::Bindings,
     /// sha256 of the component bytes.
     pub sha256: String,
     /// Whether the compiled code came from the disk cache.
@@ -96,8 +97,7 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(host_err)?;
         let mut linker = Linker::<StoreData>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_err)?;
-        bindings::ChannelPlugin::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| data)
-            .map_err(host_err)?;
+        wit::add_to_linker(&mut linker).map_err(host_err)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = format!("{:016x}", hasher.finish());
@@ -140,13 +140,12 @@ impl Runtime {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::InvalidComponent(format!("it needs something the host does not provide: {e:#}"))
         })?;
-        let exports_webhooks =
-            exports_interface(&component, &self.engine, "switchboard:channel/webhooks@0.2.");
-        let bindings = call::Bindings::new(pre, exports_webhooks).map_err(|e| {
+        let exports = |prefix: &str| exports_interface(&component, &self.engine, prefix);
+        let bindings = wit::Bindings::new(pre, exports).map_err(|e| {
             match exported_contract(&component, &self.engine) {
                 Some(version) => PluginError::InvalidComponent(format!(
                     "it was built for contract switchboard:channel@{version}; this host supports {}",
-                    call::SUPPORTED_CONTRACTS
+                    wit::SUPPORTED_CONTRACTS
                 )),
                 None => e,
             }

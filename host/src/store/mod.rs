@@ -74,6 +74,15 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database refused text it cannot hold: PostgreSQL refuses
+    /// NUL characters (SQLite stores them).
+    pub fn is_invalid_text(&self) -> bool {
+        matches!(self, Self::Query(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("22021" | "22P05")))
+    }
+}
+
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

@@ -2,8 +2,8 @@
 //! `webhooks` interface), for providers that set an app's callback through
 //! their API rather than in a developer portal.
 
-use crate::channel::WebhookRegistration;
-use crate::plugins::PluginHost;
+use crate::contract::WebhookRegistration;
+use crate::plugin_host::PluginHost;
 use crate::runtime::PluginError;
 
 /// Why a registration failed.

@@ -10,52 +10,9 @@
 //! ([`reserved_env_name`]), and an install whose names collide with an
 //! installed plugin's is refused (`admin::install`).
 
-use crate::channel::{Manifest, Settings};
+use crate::contract::{Manifest, Settings};
 
-/// The environment variable that sets `key` of plugin `plugin_id`.
-pub fn env_name(plugin_id: &str, key: &str) -> String {
-    format!("{plugin_id}_{key}")
-        .to_ascii_uppercase()
-        .replace('-', "_")
-}
-
-/// Prefixes of environment variables that belong to the host, its libraries
-/// or the system, which no plugin setting may map to.
-const RESERVED_PREFIXES: &[&str] = &[
-    "SWITCHBOARD_",
-    "FRONTEND_URL",
-    "DATABASE_",
-    "RUST_",
-    "CARGO_",
-    "PG",
-    "HTTP_",
-    "HTTPS_",
-    "ALL_",
-    "NO_",
-    "AWS_",
-    "GOOGLE_",
-    "AZURE_",
-    "SSL_",
-    "LD_",
-    "DYLD_",
-    "XDG_",
-    "PATH",
-    "HOME",
-    "USER",
-    "SHELL",
-    "TMP",
-    "TEMP",
-    "LANG",
-    "LC_",
-];
-
-/// The reserved namespace an environment name falls in, if any.
-pub fn reserved_env_name(name: &str) -> Option<&'static str> {
-    RESERVED_PREFIXES
-        .iter()
-        .copied()
-        .find(|prefix| name.starts_with(prefix))
-}
+pub use crate::contract::settings::{env_name, reserved_env_name};
 
 /// Every environment name a manifest's settings map to.
 pub fn env_names(manifest: &Manifest) -> Vec<String> {

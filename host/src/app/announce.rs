@@ -8,7 +8,7 @@ use crate::store::{ConversationRow, MessageRow};
 
 /// Announces a conversation (`conversation.created`, `conversation.updated`, …).
 pub async fn conversation(state: &AppState, conversation: &ConversationRow, name: &str) {
-    if let Err(e) = super::conversations::push(state, conversation, name).await {
+    if let Err(e) = super::conversations::announce(state, conversation, name).await {
         tracing::warn!(conversation = conversation.id, "cannot announce {name}: {e}");
     }
 }
@@ -35,5 +35,5 @@ pub async fn message_by_id(state: &AppState, account_id: i64, conversation_id: i
             return;
         }
     };
-    super::messages::publish_update(state, &conversation, message_id).await;
+    super::messages::announce_update(state, &conversation, message_id).await;
 }

@@ -4,8 +4,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::api::AppState;
-use crate::channel::{IncomingRequest, OutgoingResponse, Verification};
+use crate::app::AppState;
+use crate::contract::{IncomingRequest, OutgoingResponse, Verification};
 use crate::runtime::PluginError;
 use crate::store::{NewInboundEvent, StoreError};
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::auth::role;
+use crate::accounts::role;
 use crate::store::{AccountRow, AttachmentRow, ContactRow, ConversationRow, InboxRow, MessageRow, UserRow};
 
 /// Unix milliseconds → unix seconds (Chatwoot's JSON time).

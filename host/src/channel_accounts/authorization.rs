@@ -10,8 +10,8 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
-use crate::channel::ErrorCode;
-use crate::plugins::{LoadedPlugin, PluginHost};
+use crate::contract::ErrorCode;
+use crate::plugin_host::{LoadedPlugin, PluginHost};
 use crate::runtime::PluginError;
 use crate::store::{Store, StoreError, now_ms};
 

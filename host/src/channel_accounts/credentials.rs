@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use crate::channel::{Credentials, ErrorCode};
-use crate::plugins::{LoadedPlugin, PluginHost};
+use crate::contract::{Credentials, ErrorCode};
+use crate::plugin_host::{LoadedPlugin, PluginHost};
 use crate::runtime::PluginError;
 use crate::store::{InboxRow, Store, StoreError, now_ms};
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::caps::egress::{EgressLimits, EgressPolicy};
-use crate::channel::Manifest;
+use crate::contract::Manifest;
 use crate::runtime::{CallLimits, PluginInstance, Runtime};
 use crate::secrets::SecretBox;
 use crate::store::{PluginRow, Store, StoreError};
@@ -87,7 +87,7 @@ impl PluginHost {
 
     /// A plugin's settings for a call: installation config, then the
     /// environment, then the manifest's defaults.
-    pub fn settings_for(&self, manifest: &Manifest) -> crate::channel::Settings {
+    pub fn settings_for(&self, manifest: &Manifest) -> crate::contract::Settings {
         settings::resolve(manifest, &self.config.read().expect("config lock"))
     }
 

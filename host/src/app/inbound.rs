@@ -11,24 +11,21 @@
 //! progress, so the echo finds the recorded id and adds nothing. (Should it
 //! still win the race, recording the send removes the echo's copy.)
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use super::{backoff_ms, idle};
-use crate::api::AppState;
-use crate::channel::{
+use super::{AppState, backoff_ms};
+use crate::channel_accounts::credentials;
+use crate::contract::{
     ChannelContext, ChannelEvent, DeliveryStatus, IncomingRequest, MessageEvent, StatusEvent,
 };
-use crate::channels::credentials;
 use crate::conversations::{file_type_of, message_status};
-use crate::plugins::LoadedPlugin;
+use crate::plugin_host::LoadedPlugin;
 use crate::runtime::PluginError;
 use crate::store::pipeline::event_status;
 use crate::store::{InboundEventRow, InboundMessage, InboxRow, NewInboundAttachment, now_ms};
 
 /// Events claimed at once by a worker.
-const BATCH: i64 = 8;
+pub const BATCH: i64 = 8;
 /// Attempts before an event that keeps failing is marked failed.
 const MAX_ATTEMPTS: i64 = 8;
 /// How long an echo waits for a send in progress in its conversation.
@@ -46,36 +43,6 @@ enum Applied {
     Later(String, i64),
     /// Retrying will not help; kept in the log as failed, for replay.
     Failed(String),
-}
-
-/// One inbound worker: claims batches of events and applies them until
-/// shutdown, finishing the batch it holds.
-pub async fn run_worker(state: AppState, worker: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let lease = state.pipeline.config.lease_ms;
-    loop {
-        match state.store.claim_inbound_events(BATCH, lease).await {
-            Ok(events) if !events.is_empty() => {
-                for event in events {
-                    apply_event_row(&state, event).await;
-                }
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(worker, "cannot claim inbound events: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-        if !idle(
-            &state.pipeline.inbound_ready,
-            state.pipeline.poll_interval(),
-            &mut shutdown,
-        )
-        .await
-        {
-            break;
-        }
-    }
 }
 
 fn request_of(event: &InboundEventRow) -> IncomingRequest {
@@ -264,9 +231,9 @@ async fn apply_message(
         return Ok(Applied::Done);
     };
     if applied.conversation_created {
-        crate::api::announce::conversation(state, &applied.conversation, "conversation.created").await;
+        crate::app::announce::conversation(state, &applied.conversation, "conversation.created").await;
     }
-    crate::api::announce::message(state, &applied.conversation, &applied.message, "message.created").await;
+    crate::app::announce::message(state, &applied.conversation, &applied.message, "message.created").await;
     Ok(Applied::Done)
 }
 
@@ -324,7 +291,7 @@ async fn fetch_media(
     plugin: &LoadedPlugin,
     inbox: &InboxRow,
     media_ref: &str,
-) -> Result<crate::channel::Media, (String, bool)> {
+) -> Result<crate::contract::Media, (String, bool)> {
     let credentials = credentials::for_call(&state.store, &state.plugins, plugin, inbox)
         .await
         .map_err(|e| (e.to_string(), e.retryable()))?;
@@ -391,7 +358,7 @@ async fn apply_status(state: &AppState, event: &InboundEventRow, s: StatusEvent)
         }
     };
     for (message_id, conversation_id) in changed.iter().take(100) {
-        crate::api::announce::message_by_id(state, inbox.account_id, *conversation_id, *message_id).await;
+        crate::app::announce::message_by_id(state, inbox.account_id, *conversation_id, *message_id).await;
     }
     Ok(Applied::Done)
 }

@@ -148,8 +148,8 @@ impl Manifest {
             if !keys.insert(setting.key.as_str()) {
                 return fail(format!("setting key {:?} is declared twice", setting.key));
             }
-            let env = crate::plugins::settings::env_name(&self.id, &setting.key);
-            if let Some(prefix) = crate::plugins::settings::reserved_env_name(&env) {
+            let env = super::settings::env_name(&self.id, &setting.key);
+            if let Some(prefix) = super::settings::reserved_env_name(&env) {
                 return fail(format!(
                     "setting {:?} would be read from ${env}, in the host's reserved {prefix}* namespace",
                     setting.key

@@ -9,18 +9,15 @@
 //! duplicate is visible. Providers that accept idempotency keys get the
 //! message's stable key and close the window themselves.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
-use super::{backoff_ms, idle};
-use crate::api::AppState;
-use crate::channel::{
+use super::{AppState, backoff_ms};
+use crate::channel_accounts::credentials::{self, CredentialError};
+use crate::contract::{
     ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
 };
-use crate::channels::credentials::{self, CredentialError};
 use crate::conversations::{attachment_kind, message_status};
-use crate::plugins::LoadedPlugin;
+use crate::plugin_host::LoadedPlugin;
 use crate::runtime::PluginError;
 use crate::store::{ConversationRow, DeliveryJobRow, InboxRow, MessageRow, StoreError};
 
@@ -64,36 +61,6 @@ impl From<CredentialError> for Failure {
             retryable: e.retryable(),
             message: e.to_string(),
             retry_after_ms: None,
-        }
-    }
-}
-
-/// One delivery worker: claims one job at a time (each is a provider call)
-/// until shutdown, finishing the one it holds.
-pub async fn run_worker(state: AppState, worker: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let lease = state.pipeline.config.lease_ms;
-    loop {
-        match state.store.claim_delivery_jobs(1, lease).await {
-            Ok(jobs) if !jobs.is_empty() => {
-                for job in jobs {
-                    deliver(&state, job).await;
-                }
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(worker, "cannot claim delivery jobs: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-        if !idle(
-            &state.pipeline.delivery_ready,
-            state.pipeline.poll_interval(),
-            &mut shutdown,
-        )
-        .await
-        {
-            break;
         }
     }
 }
@@ -148,7 +115,7 @@ pub async fn deliver(state: &AppState, job: DeliveryJobRow) {
 
 async fn announce(state: &AppState, job: &DeliveryJobRow) {
     if let Ok(conversation) = state.store.conversation_by_id(job.conversation_id).await {
-        crate::api::announce::message_by_id(state, conversation.account_id, conversation.id, job.message_id)
+        crate::app::announce::message_by_id(state, conversation.account_id, conversation.id, job.message_id)
             .await;
     }
 }
@@ -211,7 +178,7 @@ async fn send(
     inbox: &InboxRow,
     credentials: Credentials,
     outbound: &OutboundMessage,
-) -> Result<crate::channel::SentMessage, PluginError> {
+) -> Result<crate::contract::SentMessage, PluginError> {
     let context = ChannelContext {
         settings: state.plugins.settings_for(&plugin.manifest),
         external_id: inbox.external_id.clone().unwrap_or_default(),
@@ -220,7 +187,7 @@ async fn send(
     plugin.instance.send_message(&context, outbound).await
 }
 
-fn finish(result: Result<crate::channel::SentMessage, PluginError>, inbox_id: i64) -> Result<Sent, Failure> {
+fn finish(result: Result<crate::contract::SentMessage, PluginError>, inbox_id: i64) -> Result<Sent, Failure> {
     match result {
         Ok(sent) => Ok(Sent {
             status: match sent.status {

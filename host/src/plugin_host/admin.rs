@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{PluginHost, settings};
 use crate::caps::egress::{EgressLimits, EgressPolicy, OriginPattern};
-use crate::channel::{ChannelEvent, IncomingRequest, Manifest, Verification};
+use crate::contract::{ChannelEvent, IncomingRequest, Manifest, Verification};
 use crate::runtime::{PluginError, Runtime};
 use crate::store::{PluginRow, StoreError, StoredPlugin};
 

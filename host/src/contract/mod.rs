@@ -7,6 +7,7 @@
 //! process boundaries (admin API answers, the event log).
 
 mod manifest;
+pub mod settings;
 
 pub use manifest::{AttachmentKind, ContentLimits, Manifest, ManifestError, ReplyWindow, SettingSpec};
 

@@ -1,0 +1,391 @@
+//! Use cases of conversations: who may see which, listing with counts,
+//! opening one, changing its status, assigning it, labelling it, and the
+//! rendering that the API, live updates and the dashboard share.
+//!
+//! Agents see only the conversations of inboxes they belong to;
+//! administrators see the whole account. Every read here goes through
+//! [`visible_inbox`] or [`visible_conversation`], so that rule lives once.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::views::{self, ConversationParts};
+use super::{AppError, AppState, Member};
+use crate::conversations::status;
+use crate::store::{ConversationCounts, ConversationFilter, ConversationRow, InboxRow, UserRow, now_ms};
+
+/// Conversations per page, as in Chatwoot.
+pub const PER_PAGE: i64 = 25;
+/// Highest page number accepted (keeps OFFSET arithmetic far from overflow).
+const MAX_PAGE: i64 = 1_000_000;
+
+fn not_found() -> AppError {
+    AppError::NotFound("Resource could not be found".into())
+}
+
+/// An inbox the member may see: any of the account's for administrators,
+/// those they belong to for agents.
+pub async fn visible_inbox(state: &AppState, member: &Member, id: i64) -> Result<InboxRow, AppError> {
+    let inbox = state.store.get_inbox(member.account_id, id).await?;
+    if !member.is_admin() && !state.store.is_inbox_member(id, member.user.user_id).await? {
+        return Err(not_found());
+    }
+    Ok(inbox)
+}
+
+/// A conversation the member may see.
+pub async fn visible_conversation(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+) -> Result<ConversationRow, AppError> {
+    let conversation = state
+        .store
+        .get_conversation(member.account_id, display_id)
+        .await?;
+    visible_inbox(state, member, conversation.inbox_id).await?;
+    Ok(conversation)
+}
+
+/// Renders conversations with their contacts, assignees, last messages and labels.
+pub async fn render(state: &AppState, conversations: &[ConversationRow]) -> Result<Vec<Value>, AppError> {
+    let Some(first) = conversations.first() else {
+        return Ok(Vec::new());
+    };
+    let account_id = first.account_id;
+    let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
+    let mut contact_ids: Vec<i64> = conversations.iter().map(|c| c.contact_id).collect();
+    contact_ids.sort_unstable();
+    contact_ids.dedup();
+    let contacts: HashMap<i64, _> = state
+        .store
+        .contacts_by_id(account_id, &contact_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let agents: HashMap<i64, _> = state
+        .store
+        .list_agents(account_id)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let last: HashMap<i64, _> = state
+        .store
+        .last_messages(&ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.conversation_id, m))
+        .collect();
+    let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, label) in state.store.labels_of(&ids).await? {
+        labels.entry(id).or_default().push(label);
+    }
+    let mut inboxes = HashMap::new();
+    let now = now_ms();
+    let mut out = Vec::with_capacity(conversations.len());
+    for c in conversations {
+        if let std::collections::hash_map::Entry::Vacant(slot) = inboxes.entry(c.inbox_id) {
+            slot.insert(state.store.get_inbox(account_id, c.inbox_id).await?);
+        }
+        let inbox = &inboxes[&c.inbox_id];
+        let can_reply = state.plugins.get(&inbox.channel).is_some_and(|p| {
+            crate::conversations::can_reply(p.manifest.reply_window, c.contact_last_inbound_at, now)
+        });
+        let contact = contacts
+            .get(&c.contact_id)
+            .ok_or_else(|| AppError::Internal("contact vanished".into()))?;
+        let parts = ConversationParts {
+            contact,
+            assignee: c.assignee_id.and_then(|id| agents.get(&id)),
+            last_message: last.get(&c.id),
+            labels: labels.remove(&c.id).unwrap_or_default(),
+            channel: &inbox.channel,
+            can_reply,
+        };
+        out.push(views::conversation(c, &parts));
+    }
+    Ok(out)
+}
+
+/// Renders one conversation as it is now.
+pub async fn render_one(state: &AppState, conversation: ConversationRow) -> Result<Value, AppError> {
+    let mut rendered = render(state, std::slice::from_ref(&conversation)).await?;
+    rendered
+        .pop()
+        .ok_or_else(|| AppError::Internal("a rendered conversation vanished".into()))
+}
+
+/// Re-reads a conversation, renders it, and announces it to live clients as
+/// `name` (`conversation.created`, `conversation.updated`, …); answers what
+/// was announced.
+pub async fn announce(
+    state: &AppState,
+    conversation: &ConversationRow,
+    name: &str,
+) -> Result<Value, AppError> {
+    let current = state
+        .store
+        .get_conversation(conversation.account_id, conversation.display_id)
+        .await?;
+    let json = render_one(state, current).await?;
+    state
+        .live
+        .publish(
+            conversation.account_id,
+            Some(conversation.inbox_id),
+            name,
+            json.clone(),
+        )
+        .await;
+    Ok(json)
+}
+
+/// What a conversation list asks for (Chatwoot's query parameters).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// A status name, or `all`; open when absent.
+    pub status: Option<String>,
+    /// `me`, `unassigned`, `assigned` or `all` (the default).
+    pub assignee_type: Option<String>,
+    /// Only this inbox.
+    pub inbox_id: Option<i64>,
+    /// 1-based page.
+    pub page: Option<i64>,
+}
+
+fn filter_for(member: &Member, query: &ListQuery, per_page: i64) -> Result<ConversationFilter, AppError> {
+    let status = match query.status.as_deref().unwrap_or("open") {
+        "all" => None,
+        name => {
+            Some(status::parse(name).ok_or_else(|| AppError::Invalid(format!("unknown status {name:?}")))?)
+        }
+    };
+    let assignee_type = query.assignee_type.clone().unwrap_or_else(|| "all".into());
+    if !["me", "unassigned", "assigned", "all"].contains(&assignee_type.as_str()) {
+        return Err(AppError::Invalid(format!(
+            "unknown assignee_type {assignee_type:?}"
+        )));
+    }
+    let page = query.page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(AppError::Invalid(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    Ok(ConversationFilter {
+        status,
+        inbox_id: query.inbox_id,
+        member_id: member.only_member(),
+        assignee_type,
+        user_id: member.user.user_id,
+        page,
+        per_page,
+    })
+}
+
+/// A page of rendered conversations with the Mine / Unassigned / All counts.
+pub async fn list(
+    state: &AppState,
+    member: &Member,
+    query: &ListQuery,
+) -> Result<(Vec<Value>, ConversationCounts), AppError> {
+    let filter = filter_for(member, query, PER_PAGE)?;
+    let (conversations, counts) = state.store.list_conversations(member.account_id, &filter).await?;
+    Ok((render(state, &conversations).await?, counts))
+}
+
+/// The counts alone.
+pub async fn counts(
+    state: &AppState,
+    member: &Member,
+    query: &ListQuery,
+) -> Result<ConversationCounts, AppError> {
+    let filter = filter_for(member, query, 0)?;
+    let (_, counts) = state.store.list_conversations(member.account_id, &filter).await?;
+    Ok(counts)
+}
+
+/// A contact's conversations the member may see, rendered.
+pub async fn of_contact(state: &AppState, member: &Member, contact_id: i64) -> Result<Vec<Value>, AppError> {
+    state.store.get_contact(member.account_id, contact_id).await?;
+    let conversations = state
+        .store
+        .contact_conversations(member.account_id, contact_id, member.only_member())
+        .await?;
+    render(state, &conversations).await
+}
+
+/// A conversation to open.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    /// Its inbox (one the member may see).
+    pub inbox_id: i64,
+    /// Its contact.
+    pub contact_id: Option<i64>,
+    /// The contact's identity in the inbox, when it has none yet.
+    pub source_id: Option<String>,
+    /// An agent of the account.
+    pub assignee_id: Option<i64>,
+    /// A status name; open when absent.
+    pub status: Option<String>,
+}
+
+/// Opens a conversation with a contact; answers it rendered, as announced.
+pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Result<Value, AppError> {
+    let inbox = visible_inbox(state, member, new.inbox_id).await?;
+    let status = match new.status.as_deref() {
+        None => status::OPEN,
+        Some(name) => {
+            status::parse(name).ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?
+        }
+    };
+    if let Some(assignee) = new.assignee_id {
+        state.store.get_agent(member.account_id, assignee).await?;
+    }
+    let Some(contact_id) = new.contact_id else {
+        return Err(AppError::Refused("a conversation needs a contact_id".into()));
+    };
+    state.store.get_contact(member.account_id, contact_id).await?;
+    let contact_inbox_id = match state.store.contact_inbox(contact_id, inbox.id).await? {
+        Some((id, _)) => id,
+        None => {
+            let source = new.source_id.unwrap_or_else(crate::accounts::new_token);
+            state
+                .store
+                .insert_contact_inbox(contact_id, inbox.id, &source)
+                .await?
+        }
+    };
+    let conversation = state
+        .store
+        .insert_conversation(
+            member.account_id,
+            inbox.id,
+            contact_id,
+            Some(contact_inbox_id),
+            status,
+            new.assignee_id,
+        )
+        .await?;
+    announce(state, &conversation, "conversation.created").await
+}
+
+/// A status change: to a named status, or toggled (open ↔ resolved) when
+/// none is named; `snoozed_until` in unix seconds.
+#[derive(Debug, Clone, Default)]
+pub struct StatusChange {
+    /// The status name.
+    pub status: Option<String>,
+    /// Until when a snooze lasts, unix seconds.
+    pub snoozed_until: Option<i64>,
+}
+
+/// Changes a conversation's status; answers the new status code.
+pub async fn change_status(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+    change: StatusChange,
+) -> Result<i64, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    let snoozed_ms = match change.snoozed_until {
+        Some(secs) => Some(
+            secs.checked_mul(1000)
+                .filter(|ms| *ms >= 0)
+                .ok_or_else(|| AppError::Refused("snoozed_until is not a valid unix time".into()))?,
+        ),
+        None => None,
+    };
+    let next = match change.status.as_deref() {
+        None => status::toggled(conversation.status),
+        Some(name) => {
+            status::parse(name).ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?
+        }
+    };
+    state
+        .store
+        .set_conversation_status(conversation.id, next, snoozed_ms)
+        .await?;
+    announce(state, &conversation, "conversation.status_changed").await?;
+    Ok(next)
+}
+
+/// Assigns a conversation to an agent of the account, or unassigns it with
+/// `None`; answers the assignee.
+pub async fn assign(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+    assignee_id: Option<i64>,
+) -> Result<Option<UserRow>, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    let assignee = match assignee_id {
+        Some(id) => Some(state.store.get_agent(member.account_id, id).await?),
+        None => None,
+    };
+    state
+        .store
+        .assign_conversation(conversation.id, assignee.as_ref().map(|a| a.id))
+        .await?;
+    announce(state, &conversation, "conversation.updated").await?;
+    Ok(assignee)
+}
+
+/// The labels of a conversation the member may see.
+pub async fn labels(state: &AppState, member: &Member, display_id: i64) -> Result<Vec<String>, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    labels_of(state, &conversation).await
+}
+
+/// The labels of a conversation.
+pub async fn labels_of(state: &AppState, conversation: &ConversationRow) -> Result<Vec<String>, AppError> {
+    Ok(state
+        .store
+        .labels_of(&[conversation.id])
+        .await?
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect())
+}
+
+/// Replaces a conversation's labels (trimmed, lower-cased, sorted, unique;
+/// single words of at most 255 characters); answers them.
+pub async fn set_labels(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+    labels: &[String],
+) -> Result<Vec<String>, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    let mut labels: Vec<String> = labels
+        .iter()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if labels
+        .iter()
+        .any(|l| l.len() > 255 || l.contains(char::is_whitespace))
+    {
+        return Err(AppError::Refused(
+            "labels are single words of at most 255 characters".into(),
+        ));
+    }
+    labels.sort();
+    labels.dedup();
+    state.store.set_labels(conversation.id, &labels).await?;
+    announce(state, &conversation, "conversation.updated").await?;
+    Ok(labels)
+}
+
+/// Counts as Chatwoot's JSON names them.
+pub fn counts_json(counts: &ConversationCounts) -> Value {
+    serde_json::json!({
+        "mine_count": counts.mine,
+        "unassigned_count": counts.unassigned,
+        "assigned_count": counts.all - counts.unassigned,
+        "all_count": counts.all,
+    })
+}

@@ -1,0 +1,286 @@
+//! Use cases of messages: read a page, send (or add a private note), retry a
+//! failed send, delete, and download an attachment.
+//!
+//! The host enforces a channel's declared rules before anything is stored:
+//! the channel enabled and connected, the content within its limits, the
+//! conversation within its reply window. An accepted outgoing message is
+//! stored with its delivery job in one transaction; the pipeline's workers
+//! send it (`app::delivery`).
+
+use serde_json::Value;
+
+use super::conversations::{labels_of, visible_conversation, visible_inbox};
+use super::{AppError, AppState, Member, views};
+use crate::conversations::{self as rules, message_status, message_type};
+use crate::store::{AttachmentRow, ConversationRow, MessageRow, NewAttachment, NewMessage, now_ms};
+
+/// Messages per page, as in Chatwoot; `after` pages are larger.
+const PER_PAGE: i64 = 20;
+const AFTER_PAGE: i64 = 100;
+/// Longest message content accepted, as in Chatwoot.
+pub const MAX_CONTENT_CHARS: usize = 150_000;
+/// Most attachments per message, as in Chatwoot.
+pub const MAX_ATTACHMENTS: usize = 15;
+
+/// A page of a conversation's messages with what a client shows beside them.
+pub struct MessagePage {
+    /// The conversation.
+    pub conversation: ConversationRow,
+    /// Oldest first.
+    pub messages: Vec<MessageRow>,
+    /// Its contact, rendered.
+    pub contact: Value,
+    /// Its assignee, rendered.
+    pub assignee: Option<Value>,
+    /// Its labels.
+    pub labels: Vec<String>,
+}
+
+/// The newest messages, or those before / after a message id, oldest first.
+pub async fn page(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+    before: Option<i64>,
+    after: Option<i64>,
+) -> Result<MessagePage, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    let limit = if after.is_some() { AFTER_PAGE } else { PER_PAGE };
+    let messages = state
+        .store
+        .list_messages(conversation.id, before, after, limit)
+        .await?;
+    let contact = state
+        .store
+        .get_contact(member.account_id, conversation.contact_id)
+        .await?;
+    let assignee = match conversation.assignee_id {
+        Some(id) => Some(views::agent(
+            &state.store.get_agent(member.account_id, id).await?,
+            member.account_id,
+        )),
+        None => None,
+    };
+    let labels = labels_of(state, &conversation).await?;
+    Ok(MessagePage {
+        contact: views::contact(&contact),
+        conversation,
+        messages,
+        assignee,
+        labels,
+    })
+}
+
+/// A message an agent writes.
+#[derive(Debug, Default)]
+pub struct Draft {
+    /// The text.
+    pub content: Option<String>,
+    /// Only `outgoing` may be created here (the default).
+    pub message_type: Option<String>,
+    /// A private note: stored, shown to agents, never sent.
+    pub private: bool,
+    /// Only `text`.
+    pub content_type: Option<String>,
+    /// Chatwoot's free-form attributes.
+    pub content_attributes: Option<serde_json::Map<String, Value>>,
+    /// The client's id for matching the live echo of its own message.
+    pub echo_id: Option<String>,
+    /// Files to send.
+    pub files: Vec<NewAttachment>,
+}
+
+/// Sends a message (or adds a private note) to a conversation the member
+/// may see; answers the stored message after announcing it.
+pub async fn send(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+    draft: Draft,
+) -> Result<Value, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    let kind = match draft.message_type.as_deref() {
+        None => message_type::OUTGOING,
+        Some(name) => message_type::parse(name)
+            .filter(|t| *t == message_type::OUTGOING)
+            .ok_or_else(|| AppError::Refused(format!("message_type {name:?} cannot be created here")))?,
+    };
+    let content = draft.content.unwrap_or_default();
+    let files = draft.files;
+    if content.trim().is_empty() && files.is_empty() {
+        return Err(AppError::Refused("Content can't be blank".into()));
+    }
+    if content.chars().count() > MAX_CONTENT_CHARS {
+        return Err(AppError::Refused(format!(
+            "Content is too long (maximum is {MAX_CONTENT_CHARS} characters)"
+        )));
+    }
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(AppError::Refused(format!(
+            "at most {MAX_ATTACHMENTS} attachments per message"
+        )));
+    }
+    let content_type = draft.content_type.unwrap_or_else(|| "text".into());
+    if content_type != "text" {
+        return Err(AppError::Refused(format!(
+            "content_type {content_type:?} is not supported"
+        )));
+    }
+    if !draft.private {
+        check_sendable(state, &conversation, &content, &files).await?;
+    }
+    let message = NewMessage {
+        message_type: kind,
+        content_type,
+        content: (!content.is_empty()).then_some(content),
+        content_attributes: Value::Object(draft.content_attributes.unwrap_or_default()).to_string(),
+        private: draft.private,
+        status: message_status::SENT,
+        source_id: None,
+        sender_type: Some("User".into()),
+        sender_id: Some(member.user.user_id),
+        echo_id: draft.echo_id,
+        deliver: !draft.private,
+    };
+    let stored = state
+        .store
+        .insert_message(&conversation, &message, &files)
+        .await?;
+    let json = views::message(&stored, display_id);
+    state
+        .live
+        .publish(
+            member.account_id,
+            Some(conversation.inbox_id),
+            "message.created",
+            json.clone(),
+        )
+        .await;
+    if !stored.private {
+        state.pipeline.delivery_queued();
+    }
+    Ok(json)
+}
+
+/// The host enforces the channel's declared rules before any send: the
+/// channel must be enabled and connected, the content within its limits, and
+/// the conversation within its reply window. Nothing is stored when refused.
+async fn check_sendable(
+    state: &AppState,
+    conversation: &ConversationRow,
+    content: &str,
+    files: &[NewAttachment],
+) -> Result<(), AppError> {
+    let inbox = state
+        .store
+        .get_inbox(conversation.account_id, conversation.inbox_id)
+        .await?;
+    let plugin = state
+        .plugins
+        .get(&inbox.channel)
+        .ok_or_else(|| AppError::Refused(format!("the {} channel is not enabled", inbox.channel)))?;
+    let channel = &plugin.manifest.name;
+    if inbox.reauthorization_required {
+        return Err(AppError::Refused(format!(
+            "this {channel} inbox must be reconnected before it can send"
+        )));
+    }
+    rules::check_text(&plugin.manifest.limits, content, channel).map_err(AppError::Refused)?;
+    let outgoing: Vec<rules::OutgoingFile<'_>> = files
+        .iter()
+        .map(|f| rules::OutgoingFile {
+            kind: rules::attachment_kind(f.file_type),
+            mime_type: &f.content_type,
+            bytes: f.data.len() as u64,
+        })
+        .collect();
+    rules::check_attachments(
+        &plugin.manifest.limits,
+        !content.trim().is_empty(),
+        &outgoing,
+        channel,
+    )
+    .map_err(AppError::Refused)?;
+    if !rules::can_reply(
+        plugin.manifest.reply_window,
+        conversation.contact_last_inbound_at,
+        now_ms(),
+    ) {
+        return Err(AppError::Refused(format!(
+            "the {channel} reply window for this conversation has closed; wait for the contact to write again"
+        )));
+    }
+    Ok(())
+}
+
+/// Announces a message's current state as `message.updated`.
+pub async fn announce_update(state: &AppState, conversation: &ConversationRow, id: i64) {
+    match state.store.get_message(conversation.id, id).await {
+        Ok(current) => {
+            let json = views::message(&current, conversation.display_id);
+            state
+                .live
+                .publish(
+                    conversation.account_id,
+                    Some(conversation.inbox_id),
+                    "message.updated",
+                    json,
+                )
+                .await;
+        }
+        Err(e) => tracing::warn!(message = id, "cannot publish message.updated: {e}"),
+    }
+}
+
+/// Deletes a message's content (its row stays, as in Chatwoot); answers it.
+pub async fn delete(state: &AppState, member: &Member, display_id: i64, id: i64) -> Result<Value, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    state.store.get_message(conversation.id, id).await?;
+    state.store.soft_delete_message(id).await?;
+    announce_update(state, &conversation, id).await;
+    Ok(views::message(
+        &state.store.get_message(conversation.id, id).await?,
+        display_id,
+    ))
+}
+
+/// Sends a failed outgoing message again; answers it.
+pub async fn retry(state: &AppState, member: &Member, display_id: i64, id: i64) -> Result<Value, AppError> {
+    let conversation = visible_conversation(state, member, display_id).await?;
+    let message = state.store.get_message(conversation.id, id).await?;
+    let not_retryable = || AppError::Refused("only failed outgoing messages can be retried".into());
+    if message.message_type != message_type::OUTGOING || message.private {
+        return Err(not_retryable());
+    }
+    check_sendable(
+        state,
+        &conversation,
+        message.content.as_deref().unwrap_or_default(),
+        &[],
+    )
+    .await?;
+    // Only one retry wins the failed → sent transition (and requeues the
+    // job), so two concurrent retries never send twice.
+    if !state.store.requeue_delivery(id).await? {
+        return Err(not_retryable());
+    }
+    state.pipeline.delivery_queued();
+    announce_update(state, &conversation, id).await;
+    let message = state.store.get_message(conversation.id, id).await?;
+    Ok(views::message(&message, display_id))
+}
+
+/// An attachment's row and bytes, for a member who may see its conversation.
+pub async fn attachment(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+) -> Result<(AttachmentRow, Vec<u8>), AppError> {
+    let (attachment, data) = state.store.attachment_data(member.account_id, id).await?;
+    let message = state
+        .store
+        .message_by_id(member.account_id, attachment.message_id)
+        .await?;
+    visible_inbox(state, member, message.inbox_id).await?;
+    Ok((attachment, data))
+}

@@ -1,0 +1,146 @@
+//! The durable message pipeline: nothing accepted is lost, nothing applied
+//! twice, on one SQLite node or many PostgreSQL nodes.
+//!
+//! - [`ingest`]: a webhook is verified by its plugin, then written to the
+//!   inbound event log, and only then acknowledged.
+//! - [`apply`]: workers claim logged events, let the plugin parse them, and
+//!   apply the events to conversations idempotently (one message per
+//!   provider message id per inbox).
+//! - [`delivery`]: an outgoing message is stored with its delivery job in one
+//!   transaction; workers claim jobs, record the attempt, send through the
+//!   plugin, and record the outcome; retryable failures back off with
+//!   jitter, the rest land in the dead-letter list.
+//!
+//! Workers find work by polling the database (so work written by another
+//! node is found too) and are woken at once for work this node wrote.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::rate;
+
+/// Tunables of the pipeline, from flags and the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PipelineConfig {
+    /// Largest webhook body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_MAX_BYTES", default_value_t = 1 << 20)]
+    pub webhook_max_bytes: usize,
+
+    /// Webhooks accepted per second per channel, sustained (more get 429).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_RATE", default_value_t = 2000)]
+    pub webhook_rate: u32,
+
+    /// Burst of webhooks accepted per channel above the sustained rate.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_BURST", default_value_t = 4000)]
+    pub webhook_burst: u32,
+
+    /// Workers applying inbound events, per node.
+    #[arg(long, env = "SWITCHBOARD_INBOUND_WORKERS", default_value_t = 2)]
+    pub inbound_workers: usize,
+
+    /// Workers sending outbound messages, per node.
+    #[arg(long, env = "SWITCHBOARD_DELIVERY_WORKERS", default_value_t = 4)]
+    pub delivery_workers: usize,
+
+    /// Attempts of a send before it goes to the dead-letter list.
+    #[arg(long, env = "SWITCHBOARD_DELIVERY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub delivery_max_attempts: i64,
+
+    /// First retry delay of a failed send, in ms (doubles per attempt).
+    #[arg(long, env = "SWITCHBOARD_DELIVERY_BACKOFF_MS", default_value_t = 2000)]
+    pub delivery_backoff_ms: i64,
+
+    /// How often idle workers look for work written by other nodes, in ms.
+    #[arg(long, env = "SWITCHBOARD_QUEUE_POLL_MS", default_value_t = 200)]
+    pub queue_poll_ms: u64,
+
+    /// How long a claimed event or job stays with its worker, in ms: work of
+    /// a worker that died is taken up again after this.
+    #[arg(long, env = "SWITCHBOARD_QUEUE_LEASE_MS", default_value_t = 60_000)]
+    pub lease_ms: i64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            webhook_max_bytes: 1 << 20,
+            webhook_rate: 2000,
+            webhook_burst: 4000,
+            inbound_workers: 2,
+            delivery_workers: 4,
+            delivery_max_attempts: 8,
+            delivery_backoff_ms: 2000,
+            queue_poll_ms: 200,
+            lease_ms: 60_000,
+        }
+    }
+}
+
+/// The pipeline's shared state: its settings, the wake-ups of this node's
+/// workers, and the per-channel rate limits.
+pub struct Pipeline {
+    /// Settings.
+    pub config: PipelineConfig,
+    pub(crate) inbound_ready: Notify,
+    pub(crate) delivery_ready: Notify,
+    pub(super) rates: rate::ChannelRates,
+}
+
+impl Pipeline {
+    /// A pipeline with these settings.
+    pub fn new(config: PipelineConfig) -> Arc<Self> {
+        let rates = rate::ChannelRates::new(config.webhook_rate, config.webhook_burst);
+        Arc::new(Self {
+            config,
+            inbound_ready: Notify::new(),
+            delivery_ready: Notify::new(),
+            rates,
+        })
+    }
+
+    /// Wakes an inbound worker of this node (an event was just stored).
+    pub fn inbound_stored(&self) {
+        self.inbound_ready.notify_one();
+    }
+
+    /// Wakes a delivery worker of this node (a job was just queued).
+    pub fn delivery_queued(&self) {
+        self.delivery_ready.notify_one();
+    }
+
+    /// How long idle workers wait before looking for work again.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.config.queue_poll_ms.max(10))
+    }
+}
+
+/// Exponential backoff with full jitter: a random delay up to
+/// `base * 2^(attempt-1)`, at most `cap`, at least a quarter of the step so
+/// retries do not stampede.
+pub fn backoff_ms(base_ms: i64, attempt: i64, cap_ms: i64) -> i64 {
+    let step = base_ms
+        .saturating_mul(1_i64 << (attempt - 1).clamp(0, 30))
+        .min(cap_ms);
+    let floor = step / 4;
+    floor + (rand::random::<u64>() % (step - floor).max(1) as u64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_grows_per_attempt_stays_under_the_cap_and_varies() {
+        for attempt in 1..12 {
+            let step = (1000_i64 << (attempt - 1)).min(60_000);
+            for _ in 0..50 {
+                let delay = backoff_ms(1000, attempt, 60_000);
+                assert!(delay >= step / 4 && delay <= step, "attempt {attempt}: {delay}");
+            }
+        }
+        let samples: std::collections::HashSet<i64> = (0..20).map(|_| backoff_ms(1000, 5, 60_000)).collect();
+        assert!(samples.len() > 1, "jitter varies the delay");
+    }
+}
