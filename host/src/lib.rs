@@ -5,11 +5,13 @@ pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod caps;
+pub mod chatwoot;
 pub mod channel_accounts;
 pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod conversations;
+#[cfg(feature = "kit")]
 pub mod kit;
 pub mod live;
 pub mod pipeline;

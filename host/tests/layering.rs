@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules of `host/src`, by layer: 0 is the bottom.
 const LAYERS: &[(usize, &[&str])] = &[
-    (0, &["caps", "contract", "secrets"]),
+    (0, &["caps", "chatwoot", "contract", "secrets"]),
     (1, &["store", "runtime"]),
     (
         2,

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use super::auth::SuperAdmin;
 use super::extract::AppJson;
 use super::{ApiError, AppState};
-use crate::app::administration::{self, AdminRequestError, NewUser};
+use crate::app::administration::{self, NewUser};
 use crate::app::views;
-use crate::plugin_host::settings::{self, ConfigEntry, ConfigError};
+use crate::plugin_host::settings::ConfigEntry;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,25 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/users/{id}/tokens", post(issue_token))
         .route("/api/v1/admin/config", get(list_config))
         .route("/api/v1/admin/config/{key}", put(set_config))
-}
-
-impl From<AdminRequestError> for ApiError {
-    fn from(e: AdminRequestError) -> Self {
-        match e {
-            AdminRequestError::Invalid(message) => ApiError::Unprocessable(message),
-            AdminRequestError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<ConfigError> for ApiError {
-    fn from(e: ConfigError) -> Self {
-        match e {
-            ConfigError::BadKey(_) => ApiError::Unprocessable(e.to_string()),
-            ConfigError::Secret(_) => ApiError::Internal(e.to_string()),
-            ConfigError::Store(store) => store.into(),
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -97,7 +78,7 @@ async fn list_config(
     _: SuperAdmin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ConfigEntry>>, ApiError> {
-    Ok(Json(settings::list_config(&state.plugins).await?))
+    Ok(Json(administration::list_config(&state.plugins).await?))
 }
 
 #[derive(Deserialize)]
@@ -114,7 +95,6 @@ async fn set_config(
     Path(key): Path<String>,
     AppJson(body): AppJson<ConfigBody>,
 ) -> Result<Json<ConfigEntry>, ApiError> {
-    let entry = settings::set_config(&state.plugins, &key, &body.value, body.secret).await?;
-    state.plugins.sync().await?;
+    let entry = administration::set_config(&state.plugins, &key, &body.value, body.secret).await?;
     Ok(Json(entry))
 }

@@ -9,37 +9,36 @@
 //! - `GET /{channel}/callback`: the provider's OAuth redirect, which ends on
 //!   the dashboard with the outcome.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::extract::OptionalJson;
 use super::{ApiError, AppState};
-use crate::app::Member;
 use crate::app::ingest::{self, IngestError, Received};
-use crate::channel_accounts::authorization::{self, AuthorizationError};
+use crate::app::{Member, channels};
 use crate::contract::IncomingRequest;
 
-pub fn router(max_webhook_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/webhooks/{channel}",
-            post(webhook)
-                .get(webhook)
+pub fn router(max_webhook_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(
+            routes!(webhook)
+                // GET serves providers' handshakes; documented as the POST.
+                .map(|route| route.get(webhook))
                 // One byte over the limit reaches the handler, which answers 413
                 // in the API's shape.
                 .layer(DefaultBodyLimit::max(max_webhook_bytes.saturating_add(1))),
         )
-        .route("/{channel}/callback", get(callback))
-        .route(
-            "/api/v1/accounts/{account_id}/channels/{channel}/authorization",
-            post(authorize),
-        )
+        .routes(routes!(callback))
+        .routes(routes!(authorize))
+        // Chatwoot's path for the same, not documented a second time.
         .route(
             "/api/v1/accounts/{account_id}/{channel}/authorization",
             post(authorize),
@@ -55,7 +54,7 @@ pub fn router(max_webhook_bytes: usize) -> Router<AppState> {
     summary = "Receive a provider's webhook (verified by the channel plugin, stored, then acknowledged)",
     params(("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
     request_body(content = String, content_type = "application/json", description = "The provider's payload, byte for byte"),
-    responses((status = 200, description = "Stored"), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody), (status = 429, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "Stored"), super::openapi::WebhookErrors),
 )]
 async fn webhook(
     State(state): State<AppState>,
@@ -73,7 +72,19 @@ async fn webhook(
         }
         Err(e) => return ApiError::BadRequest(e.body_text()).into_response(),
     };
-    let request = IncomingRequest {
+    let request = incoming_request(&method, &uri, query, &headers, &body);
+    received_response(&channel, ingest::receive(&state, &channel, request).await)
+}
+
+/// The webhook as the channel plugin sees it.
+fn incoming_request(
+    method: &Method,
+    uri: &axum::http::Uri,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> IncomingRequest {
+    IncomingRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
         query: query.unwrap_or_default(),
@@ -87,8 +98,13 @@ async fn webhook(
             })
             .collect(),
         body: body.to_vec(),
-    };
-    match ingest::receive(&state, &channel, request).await {
+    }
+}
+
+/// The answer to the provider: 200, the plugin's handshake answer, or the
+/// error (429 with `Retry-After` when rate limited).
+fn received_response(channel: &str, received: Result<Received, IngestError>) -> Response {
+    match received {
         Ok(Received::Stored(_) | Received::Duplicate) => StatusCode::OK.into_response(),
         Ok(Received::Challenge(answer)) => {
             let mut response = (
@@ -149,7 +165,7 @@ struct AuthorizeBody {
     summary = "Start connecting a provider account (account administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
     request_body(content = AuthorizeBody, description = "Optional"),
-    responses((status = 200, description = "`{\"success\": true, \"url\": …}`"), (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "`{\"success\": true, \"url\": …}`"), super::openapi::AuthorizeErrors),
     security(("api_access_token" = [])),
 )]
 async fn authorize(
@@ -158,33 +174,9 @@ async fn authorize(
     Path(path): Path<(i64, String)>,
     OptionalJson(body): OptionalJson<AuthorizeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    member.require_admin()?;
-    let channel = path.1;
     let return_to = body.and_then(|b| b.return_to);
-    let url = authorization::start(
-        &state.store,
-        &state.plugins,
-        member.account_id,
-        &channel,
-        return_to,
-    )
-    .await?;
+    let url = channels::start_authorization(&state, &member, &path.1, return_to).await?;
     Ok(Json(json!({ "success": true, "url": url })))
-}
-
-impl From<AuthorizationError> for ApiError {
-    fn from(e: AuthorizationError) -> Self {
-        match e {
-            AuthorizationError::UnknownChannel(_) => ApiError::NotFound(e.to_string()),
-            AuthorizationError::NotSupported(_) | AuthorizationError::InvalidState(_) => {
-                ApiError::Unprocessable(e.to_string())
-            }
-            AuthorizationError::FeatureDisabled { .. } => ApiError::FeatureDisabled(e.to_string()),
-            AuthorizationError::Plugin(p) => p.into(),
-            AuthorizationError::Store(s) => s.into(),
-            AuthorizationError::Secrets(s) => ApiError::Internal(s),
-        }
-    }
 }
 
 /// The provider's OAuth redirect: connects the inbox and sends the browser
@@ -196,7 +188,7 @@ impl From<AuthorizationError> for ApiError {
     tag = "Channels",
     summary = "OAuth redirect target (registered at the provider as <FRONTEND_URL>/<channel>/callback)",
     params(("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
-    responses((status = 302, description = "To the dashboard, with the outcome"), (status = 400, body = super::openapi::ErrorBody)),
+    responses((status = 302, description = "To the dashboard, with the outcome"), super::openapi::CallbackErrors),
 )]
 async fn callback(
     State(state): State<AppState>,
@@ -206,14 +198,7 @@ async fn callback(
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
-    let outcome = authorization::complete(&state.store, &state.plugins, &channel, pairs)
-        .await
-        .map_err(|e| match e {
-            AuthorizationError::InvalidState(_) => ApiError::BadRequest(e.to_string()),
-            other => other.into(),
-        })?;
-    let base = authorization::public_base_url(&state.plugins);
-    let location = authorization::dashboard_location(&base, &channel, &outcome);
+    let location = channels::complete_authorization(&state, &channel, pairs).await?;
     // 302, as the reference integration answers.
     Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }

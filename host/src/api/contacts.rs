@@ -1,31 +1,25 @@
 //! `/api/v1/accounts/{account_id}/contacts`: list (15 a page, with
 //! `meta.count`), search, show, create, update and (administrators) delete.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::extract::AppJson;
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::views;
-use crate::store::{ContactChanges, NewContact};
+use crate::app::contacts::{self as use_case, ContactInput, ContactPage};
 
-/// Contacts per page, as in Chatwoot.
-const PER_PAGE: i64 = 15;
-/// Highest page number accepted (keeps OFFSET arithmetic far from overflow).
-const MAX_PAGE: i64 = 1_000_000;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/accounts/{account_id}/contacts", get(list).post(create))
-        .route("/api/v1/accounts/{account_id}/contacts/search", get(search))
-        .route(
-            "/api/v1/accounts/{account_id}/contacts/{id}",
-            get(show).patch(update).put(update).delete(remove),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(search))
+        // PUT is Chatwoot's other spelling of PATCH, documented with it.
+        .routes(routes!(show, update, remove).map(|route| route.put(update)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -35,22 +29,11 @@ struct ListParams {
     q: Option<String>,
 }
 
-async fn page_of(state: &AppState, member: &Member, params: ListParams) -> Result<Json<Value>, ApiError> {
-    let page = params.page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ApiError::BadRequest(format!(
-            "page must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let (contacts, count) = state
-        .store
-        .list_contacts(member.account_id, q, page, PER_PAGE)
-        .await?;
-    Ok(Json(json!({
-        "meta": { "count": count, "current_page": page },
-        "payload": contacts.iter().map(views::contact).collect::<Vec<_>>(),
-    })))
+fn page_json(page: &ContactPage) -> Json<Value> {
+    Json(json!({
+        "meta": { "count": page.count, "current_page": page.page },
+        "payload": page.contacts.iter().map(views::contact).collect::<Vec<_>>(),
+    }))
 }
 
 #[utoipa::path(
@@ -59,7 +42,7 @@ async fn page_of(state: &AppState, member: &Member, params: ListParams) -> Resul
     tag = "Contacts",
     summary = "List contacts, 15 a page, newest first",
     params(("account_id" = i64, Path, description = "Account id"), ListParams),
-    responses((status = 200, body = super::openapi::ContactList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ContactList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn list(
@@ -67,7 +50,8 @@ async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    page_of(&state, &member, params).await
+    let page = use_case::list(&state, &member, params.page, params.q.as_deref()).await?;
+    Ok(page_json(&page))
 }
 
 #[utoipa::path(
@@ -76,7 +60,7 @@ async fn list(
     tag = "Contacts",
     summary = "Search contacts by name, email, phone or identifier",
     params(("account_id" = i64, Path, description = "Account id"), ListParams),
-    responses((status = 200, body = super::openapi::ContactList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ContactList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn search(
@@ -84,10 +68,8 @@ async fn search(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    if params.q.as_deref().is_none_or(|q| q.trim().is_empty()) {
-        return Err(ApiError::BadRequest("search needs a q parameter".into()));
-    }
-    page_of(&state, &member, params).await
+    let page = use_case::search(&state, &member, params.page, params.q.as_deref()).await?;
+    Ok(page_json(&page))
 }
 
 #[utoipa::path(
@@ -96,7 +78,7 @@ async fn search(
     tag = "Contacts",
     summary = "Show a contact",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = super::openapi::ContactPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ContactPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn show(
@@ -104,7 +86,7 @@ async fn show(
     State(state): State<AppState>,
     Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let contact = state.store.get_contact(member.account_id, id).await?;
+    let contact = use_case::show(&state, &member, id).await?;
     Ok(Json(json!({ "payload": views::contact(&contact) })))
 }
 
@@ -123,27 +105,21 @@ struct ContactBody {
     source_id: Option<String>,
 }
 
-impl ContactBody {
-    fn validate(&self) -> Result<(), ApiError> {
-        if let Some(email) = self.email.as_deref().filter(|e| !e.is_empty())
-            && (!email.contains('@') || email.contains(char::is_whitespace))
-        {
-            return Err(ApiError::Unprocessable(format!("Email {email:?} is invalid")));
+impl From<ContactBody> for ContactInput {
+    fn from(b: ContactBody) -> Self {
+        Self {
+            name: b.name,
+            email: b.email,
+            phone_number: b.phone_number,
+            identifier: b.identifier,
+            avatar_url: b.avatar_url,
+            blocked: b.blocked,
+            additional_attributes: b.additional_attributes,
+            custom_attributes: b.custom_attributes,
+            inbox_id: b.inbox_id,
+            source_id: b.source_id,
         }
-        if let Some(phone) = self.phone_number.as_deref().filter(|p| !p.is_empty()) {
-            let digits = phone.strip_prefix('+').unwrap_or("");
-            if digits.len() < 2 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                return Err(ApiError::Unprocessable(format!(
-                    "Phone number {phone:?} should be in e164 format (+ and digits)"
-                )));
-            }
-        }
-        Ok(())
     }
-}
-
-fn blank_to_none(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.trim().is_empty())
 }
 
 #[utoipa::path(
@@ -153,7 +129,7 @@ fn blank_to_none(value: Option<String>) -> Option<String> {
     summary = "Create a contact, optionally with its identity in an inbox",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = ContactBody,
-    responses((status = 200, body = super::openapi::ContactCreated), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ContactCreated), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn create(
@@ -161,36 +137,12 @@ async fn create(
     State(state): State<AppState>,
     AppJson(body): AppJson<ContactBody>,
 ) -> Result<Json<Value>, ApiError> {
-    body.validate()?;
-    let inbox = match body.inbox_id {
-        Some(inbox_id) => {
-            crate::app::conversations::visible_inbox(&state, &member, inbox_id).await?;
-            let source_id = body.source_id.clone().unwrap_or_else(crate::accounts::new_token);
-            Some((inbox_id, source_id))
-        }
-        None => None,
-    };
-    let contact = NewContact {
-        name: body.name.unwrap_or_default(),
-        email: blank_to_none(body.email),
-        phone_number: blank_to_none(body.phone_number),
-        identifier: blank_to_none(body.identifier),
-        avatar_url: blank_to_none(body.avatar_url),
-        additional_attributes: Value::Object(body.additional_attributes.unwrap_or_default()).to_string(),
-        custom_attributes: Value::Object(body.custom_attributes.unwrap_or_default()).to_string(),
-    };
-    let created = state
-        .store
-        .insert_contact(
-            member.account_id,
-            &contact,
-            inbox.as_ref().map(|(id, source)| (*id, source.as_str())),
-        )
-        .await?;
-    let contact_inbox =
-        inbox.map(|(inbox_id, source_id)| json!({ "inbox_id": inbox_id, "source_id": source_id }));
+    let created = use_case::create(&state, &member, body.into()).await?;
+    let contact_inbox = created
+        .contact_inbox
+        .map(|(inbox_id, source_id)| json!({ "inbox_id": inbox_id, "source_id": source_id }));
     Ok(Json(
-        json!({ "payload": { "contact": views::contact(&created), "contact_inbox": contact_inbox } }),
+        json!({ "payload": { "contact": views::contact(&created.contact), "contact_inbox": contact_inbox } }),
     ))
 }
 
@@ -201,7 +153,7 @@ async fn create(
     summary = "Update a contact (PUT works too)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = ContactBody,
-    responses((status = 200, body = super::openapi::ContactPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ContactPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn update(
@@ -210,21 +162,7 @@ async fn update(
     Path((_account, id)): Path<(i64, i64)>,
     AppJson(body): AppJson<ContactBody>,
 ) -> Result<Json<Value>, ApiError> {
-    body.validate()?;
-    let changes = ContactChanges {
-        name: body.name,
-        email: blank_to_none(body.email),
-        phone_number: blank_to_none(body.phone_number),
-        identifier: blank_to_none(body.identifier),
-        avatar_url: body.avatar_url,
-        blocked: body.blocked,
-        additional_attributes: body.additional_attributes.map(|m| Value::Object(m).to_string()),
-        custom_attributes: body.custom_attributes.map(|m| Value::Object(m).to_string()),
-    };
-    let contact = state
-        .store
-        .update_contact(member.account_id, id, &changes)
-        .await?;
+    let contact = use_case::update(&state, &member, id, body.into()).await?;
     Ok(Json(json!({ "payload": views::contact(&contact) })))
 }
 
@@ -234,7 +172,7 @@ async fn update(
     tag = "Contacts",
     summary = "Delete a contact and its conversations (administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = Object), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn remove(
@@ -242,7 +180,6 @@ async fn remove(
     State(state): State<AppState>,
     Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    member.require_admin()?;
-    state.store.delete_contact(member.account_id, id).await?;
+    use_case::delete(&state, &member, id).await?;
     Ok(Json(json!({})))
 }

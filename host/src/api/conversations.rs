@@ -3,38 +3,29 @@
 //! assignments, labels, and a contact's conversations. Agents see only the
 //! conversations of inboxes they belong to.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{AppJson, OptionalJson};
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::conversations::{self as use_case, ListQuery, counts_json};
 use crate::app::views;
-use crate::conversations::status;
+use crate::conversations::ChatwootCode;
 
-pub fn router() -> Router<AppState> {
-    let base = "/api/v1/accounts/{account_id}/conversations";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(&format!("{base}/meta"), get(meta))
-        .route(&format!("{base}/{{display_id}}"), get(show))
-        .route(
-            &format!("{base}/{{display_id}}/toggle_status"),
-            post(toggle_status),
-        )
-        .route(&format!("{base}/{{display_id}}/assignments"), post(assign))
-        .route(
-            &format!("{base}/{{display_id}}/labels"),
-            get(labels).post(set_labels),
-        )
-        .route(
-            "/api/v1/accounts/{account_id}/contacts/{id}/conversations",
-            get(of_contact),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(meta))
+        .routes(routes!(show))
+        .routes(routes!(toggle_status))
+        .routes(routes!(assign))
+        .routes(routes!(labels, set_labels))
+        .routes(routes!(of_contact))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -63,7 +54,7 @@ impl From<ListParams> for ListQuery {
     tag = "Conversations",
     summary = "List conversations, 25 a page, with the Mine / Unassigned / All counts",
     params(("account_id" = i64, Path, description = "Account id"), ListParams),
-    responses((status = 200, body = super::openapi::ConversationList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ConversationList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn list(
@@ -83,7 +74,7 @@ async fn list(
     tag = "Conversations",
     summary = "The counts only",
     params(("account_id" = i64, Path, description = "Account id"), ListParams),
-    responses((status = 200, body = super::openapi::ConversationCountsOnly), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ConversationCountsOnly), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn meta(
@@ -101,7 +92,7 @@ async fn meta(
     tag = "Conversations",
     summary = "Show a conversation",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
-    responses((status = 200, body = views::Conversation), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Conversation), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn show(
@@ -129,7 +120,7 @@ struct NewConversation {
     summary = "Open a conversation with a contact",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = NewConversation,
-    responses((status = 200, body = views::Conversation), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Conversation), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn create(
@@ -160,7 +151,7 @@ struct ToggleBody {
     summary = "Change the status (without a body: open ↔ resolved)",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
     request_body = ToggleBody,
-    responses((status = 200, body = super::openapi::ToggleResult), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ToggleResult), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn toggle_status(
@@ -178,7 +169,7 @@ async fn toggle_status(
     let next = use_case::change_status(&state, &member, display_id, change).await?;
     Ok(Json(json!({
         "meta": {},
-        "payload": { "success": true, "current_status": status::name(next), "conversation_id": display_id },
+        "payload": { "success": true, "current_status": next.name(), "conversation_id": display_id },
     })))
 }
 
@@ -194,7 +185,7 @@ struct AssignBody {
     summary = "Assign to an agent, or unassign with null",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
     request_body = AssignBody,
-    responses((status = 200, body = Option<views::Agent>), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = Option<views::Agent>), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn assign(
@@ -217,7 +208,7 @@ async fn assign(
     tag = "Conversations",
     summary = "A conversation's labels",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
-    responses((status = 200, body = super::openapi::Labels), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::Labels), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn labels(
@@ -241,7 +232,7 @@ struct LabelsBody {
     summary = "Replace a conversation's labels",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
     request_body = LabelsBody,
-    responses((status = 200, body = super::openapi::Labels), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::Labels), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn set_labels(
@@ -260,7 +251,7 @@ async fn set_labels(
     tag = "Contacts",
     summary = "A contact's conversations",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = super::openapi::ConversationPayloadList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::ConversationPayloadList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn of_contact(

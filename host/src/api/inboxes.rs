@@ -1,34 +1,27 @@
 //! `/api/v1/accounts/{account_id}/inboxes` and `/inbox_members`. Agents see
 //! only the inboxes they belong to; administrators see and manage all.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::AppJson;
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::conversations::visible_inbox;
 use crate::app::views;
-use crate::store::InboxChanges;
+use crate::app::inboxes::{self as use_case, MembersChange};
+use crate::store::{InboxChanges, UserRow};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/accounts/{account_id}/inboxes", get(list).post(create))
-        .route(
-            "/api/v1/accounts/{account_id}/inboxes/{id}",
-            get(show).patch(update).delete(remove),
-        )
-        .route(
-            "/api/v1/accounts/{account_id}/inbox_members/{inbox_id}",
-            get(members),
-        )
-        .route(
-            "/api/v1/accounts/{account_id}/inbox_members",
-            post(add_members).patch(replace_members).delete(remove_members),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(members))
+        .routes(routes!(add_members, replace_members, remove_members))
 }
 
 #[utoipa::path(
@@ -37,12 +30,11 @@ pub fn router() -> Router<AppState> {
     tag = "Inboxes",
     summary = "List inboxes (agents: those they belong to)",
     params(("account_id" = i64, Path, description = "Account id")),
-    responses((status = 200, body = super::openapi::InboxList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::InboxList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let only = (!member.is_admin()).then_some(member.user.user_id);
-    let inboxes = state.store.list_inboxes(member.account_id, only).await?;
+    let inboxes = use_case::list(&state, &member).await?;
     Ok(Json(
         json!({ "payload": inboxes.iter().map(views::inbox).collect::<Vec<_>>() }),
     ))
@@ -54,7 +46,7 @@ async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Valu
     tag = "Inboxes",
     summary = "Show an inbox",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = views::Inbox), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Inbox), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn show(
@@ -87,7 +79,7 @@ struct NewInbox {
     summary = "Create an inbox on a channel without an authorization flow (administrators)",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = NewInbox,
-    responses((status = 200, body = views::Inbox), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Inbox), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn create(
@@ -95,33 +87,12 @@ async fn create(
     State(state): State<AppState>,
     AppJson(body): AppJson<NewInbox>,
 ) -> Result<Json<Value>, ApiError> {
-    member.require_admin()?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::Unprocessable("Name can't be blank".into()));
-    }
-    let plugin = state.plugins.get(&body.channel.kind).ok_or_else(|| {
-        ApiError::Unprocessable(format!("no enabled channel plugin {:?}", body.channel.kind))
-    })?;
-    if plugin.manifest.supports_authorization {
-        return Err(ApiError::Unprocessable(format!(
-            "{} inboxes are created by connecting an account (the channel's authorization flow)",
-            plugin.manifest.name
-        )));
-    }
-    let external_id = body.channel.external_id.as_deref().map(str::trim);
-    if external_id.is_some_and(str::is_empty) {
-        return Err(ApiError::Unprocessable("external_id can't be blank".into()));
-    }
-    let inbox = state
-        .store
-        .insert_inbox(
-            member.account_id,
-            body.name.trim(),
-            &plugin.manifest.id,
-            external_id,
-        )
-        .await?;
-    Ok(Json(views::inbox(&inbox)))
+    let new = use_case::NewInbox {
+        name: body.name,
+        channel: body.channel.kind,
+        external_id: body.channel.external_id,
+    };
+    Ok(Json(views::inbox(&use_case::create(&state, &member, new).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -140,7 +111,7 @@ struct InboxBody {
     summary = "Update an inbox (administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = InboxBody,
-    responses((status = 200, body = views::Inbox), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Inbox), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn update(
@@ -149,10 +120,6 @@ async fn update(
     Path((_account, id)): Path<(i64, i64)>,
     AppJson(body): AppJson<InboxBody>,
 ) -> Result<Json<Value>, ApiError> {
-    member.require_admin()?;
-    if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::Unprocessable("Name can't be blank".into()));
-    }
     let changes = InboxChanges {
         name: body.name,
         lock_to_single_conversation: body.lock_to_single_conversation,
@@ -161,7 +128,7 @@ async fn update(
         greeting_message: body.greeting_message,
     };
     Ok(Json(views::inbox(
-        &state.store.update_inbox(member.account_id, id, &changes).await?,
+        &use_case::update(&state, &member, id, changes).await?,
     )))
 }
 
@@ -171,7 +138,7 @@ async fn update(
     tag = "Inboxes",
     summary = "Delete an inbox and its conversations (administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = Object), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = Object), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn remove(
@@ -179,20 +146,13 @@ async fn remove(
     State(state): State<AppState>,
     Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    member.require_admin()?;
-    state.store.delete_inbox(member.account_id, id).await?;
+    use_case::delete(&state, &member, id).await?;
     Ok(Json(json!({})))
 }
 
-async fn member_list(state: &AppState, account_id: i64, inbox_id: i64) -> Result<Json<Value>, ApiError> {
-    let ids = state.store.inbox_member_ids(inbox_id).await?;
-    let agents = state.store.list_agents(account_id).await?;
-    let payload: Vec<Value> = agents
-        .iter()
-        .filter(|a| ids.contains(&a.id))
-        .map(|a| views::agent(a, account_id))
-        .collect();
-    Ok(Json(json!({ "payload": payload })))
+fn agents_json(agents: &[UserRow], account_id: i64) -> Json<Value> {
+    let payload: Vec<Value> = agents.iter().map(|a| views::agent(a, account_id)).collect();
+    Json(json!({ "payload": payload }))
 }
 
 #[utoipa::path(
@@ -201,7 +161,7 @@ async fn member_list(state: &AppState, account_id: i64, inbox_id: i64) -> Result
     tag = "Inboxes",
     summary = "List an inbox's members",
     params(("account_id" = i64, Path, description = "Account id"), ("inbox_id" = i64, Path, description = "Inbox id")),
-    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::AgentPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn members(
@@ -209,8 +169,8 @@ async fn members(
     State(state): State<AppState>,
     Path((_account, inbox_id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    visible_inbox(&state, &member, inbox_id).await?;
-    member_list(&state, member.account_id, inbox_id).await
+    let agents = use_case::members(&state, &member, inbox_id).await?;
+    Ok(agents_json(&agents, member.account_id))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -223,15 +183,10 @@ async fn change_members(
     state: &AppState,
     member: &Member,
     body: &MembersBody,
-    replace: bool,
-) -> Result<(), ApiError> {
-    member.require_admin()?;
-    state.store.get_inbox(member.account_id, body.inbox_id).await?;
-    state
-        .store
-        .set_inbox_members(member.account_id, body.inbox_id, &body.user_ids, replace)
-        .await?;
-    Ok(())
+    change: MembersChange,
+) -> Result<Json<Value>, ApiError> {
+    let agents = use_case::change_members(state, member, body.inbox_id, &body.user_ids, change).await?;
+    Ok(agents_json(&agents, member.account_id))
 }
 
 #[utoipa::path(
@@ -241,7 +196,7 @@ async fn change_members(
     summary = "Add members to an inbox (administrators)",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = MembersBody,
-    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::AgentPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn add_members(
@@ -249,8 +204,7 @@ async fn add_members(
     State(state): State<AppState>,
     AppJson(body): AppJson<MembersBody>,
 ) -> Result<Json<Value>, ApiError> {
-    change_members(&state, &member, &body, false).await?;
-    member_list(&state, member.account_id, body.inbox_id).await
+    change_members(&state, &member, &body, MembersChange::Add).await
 }
 
 #[utoipa::path(
@@ -260,7 +214,7 @@ async fn add_members(
     summary = "Replace an inbox's members (administrators)",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = MembersBody,
-    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::AgentPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn replace_members(
@@ -268,8 +222,7 @@ async fn replace_members(
     State(state): State<AppState>,
     AppJson(body): AppJson<MembersBody>,
 ) -> Result<Json<Value>, ApiError> {
-    change_members(&state, &member, &body, true).await?;
-    member_list(&state, member.account_id, body.inbox_id).await
+    change_members(&state, &member, &body, MembersChange::Replace).await
 }
 
 #[utoipa::path(
@@ -279,7 +232,7 @@ async fn replace_members(
     summary = "Remove members from an inbox (administrators)",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = MembersBody,
-    responses((status = 200, body = super::openapi::AgentPayload), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::AgentPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn remove_members(
@@ -287,11 +240,5 @@ async fn remove_members(
     State(state): State<AppState>,
     AppJson(body): AppJson<MembersBody>,
 ) -> Result<Json<Value>, ApiError> {
-    member.require_admin()?;
-    state.store.get_inbox(member.account_id, body.inbox_id).await?;
-    state
-        .store
-        .remove_inbox_members(body.inbox_id, &body.user_ids)
-        .await?;
-    member_list(&state, member.account_id, body.inbox_id).await
+    change_members(&state, &member, &body, MembersChange::Remove).await
 }

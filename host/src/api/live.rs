@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{ApiError, AppState};
 use crate::app::Member;
+use crate::app::live_access::{self, LiveAccess};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/accounts/{account_id}/live", get(connect))
@@ -26,40 +27,12 @@ async fn connect(
     State(state): State<AppState>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let access = Access::read(&state, member.account_id, member.user.user_id)
+    let access = live_access::access(&state, member.account_id, member.user.user_id)
         .await?
         .ok_or(ApiError::NotAccountMember)?;
     let events = state.live.subscribe();
     let (account_id, user_id) = (member.account_id, member.user.user_id);
     Ok(upgrade.on_upgrade(move |socket| pump(socket, state, account_id, user_id, access, events)))
-}
-
-/// What a connected user may see: everything (administrators) or some inboxes.
-struct Access {
-    inboxes: Option<Vec<i64>>,
-}
-
-impl Access {
-    /// The user's access now, or `None` when they are no longer a member.
-    async fn read(state: &AppState, account_id: i64, user_id: i64) -> Result<Option<Self>, ApiError> {
-        let Some(role) = state.store.membership(account_id, user_id).await? else {
-            return Ok(None);
-        };
-        if role == crate::accounts::role::ADMINISTRATOR {
-            return Ok(Some(Self { inboxes: None }));
-        }
-        let visible = state.store.list_inboxes(account_id, Some(user_id)).await?;
-        Ok(Some(Self {
-            inboxes: Some(visible.into_iter().map(|i| i.id).collect()),
-        }))
-    }
-
-    fn allows(&self, inbox_id: Option<i64>) -> bool {
-        match (&self.inboxes, inbox_id) {
-            (Some(mine), Some(inbox)) => mine.contains(&inbox),
-            _ => true,
-        }
-    }
 }
 
 /// How often an open socket re-reads the user's membership and inboxes, so
@@ -71,14 +44,14 @@ async fn pump(
     state: AppState,
     account_id: i64,
     user_id: i64,
-    mut access: Access,
+    mut access: LiveAccess,
     mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::live::LiveEvent>>,
 ) {
     let mut refresh = tokio::time::interval(ACCESS_REFRESH);
     refresh.tick().await;
     loop {
         tokio::select! {
-            _ = refresh.tick() => match Access::read(&state, account_id, user_id).await {
+            _ = refresh.tick() => match live_access::access(&state, account_id, user_id).await {
                 Ok(Some(current)) => access = current,
                 Ok(None) => {
                     let _ = socket.send(Message::Close(None)).await;
@@ -92,7 +65,7 @@ async fn pump(
             },
             event = events.recv() => match event {
                 Ok(event) => {
-                    if event.account_id != account_id || !access.allows(event.inbox_id) {
+                    if !access.allows(&event) {
                         continue;
                     }
                     let mut data = event.data.clone();

@@ -5,11 +5,12 @@
 //! the pipeline's delivery workers send it (see `crate::pipeline::delivery`)
 //! and push `message.updated` when the outcome is recorded.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::extract::AppJson;
 use super::{ApiError, AppState};
@@ -20,18 +21,12 @@ use crate::store::NewAttachment;
 /// Largest create-message request (attachments included).
 const MAX_UPLOAD_BYTES: usize = 40 << 20;
 
-pub fn router() -> Router<AppState> {
-    let base = "/api/v1/accounts/{account_id}/conversations/{display_id}/messages";
-    Router::new()
-        .route(
-            base,
-            get(list)
-                .post(create)
-                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
-        )
-        .route(&format!("{base}/{{id}}"), delete(remove))
-        .route(&format!("{base}/{{id}}/retry"), post(retry))
-        .route("/api/v1/accounts/{account_id}/attachments/{id}", get(download))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .routes(routes!(remove))
+        .routes(routes!(retry))
+        .routes(routes!(download))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -47,7 +42,7 @@ struct Cursor {
     tag = "Messages",
     summary = "The newest 20 messages, or 20 before / up to 100 after a message id, oldest first",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id"), Cursor),
-    responses((status = 200, body = super::openapi::MessageList), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = super::openapi::MessageList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn list(
@@ -163,7 +158,7 @@ fn file_type(mime: &str) -> i64 {
     summary = "Send a message or add a private note (JSON, or multipart with attachments[])",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
     request_body = NewMessageBody,
-    responses((status = 200, body = views::Message), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Message), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn create(
@@ -190,7 +185,7 @@ async fn create(
     tag = "Messages",
     summary = "Delete a message (its row stays, its content goes)",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = views::Message), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Message), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn remove(
@@ -207,7 +202,7 @@ async fn remove(
     tag = "Messages",
     summary = "Send a failed message again",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = views::Message), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = views::Message), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn retry(
@@ -225,7 +220,7 @@ async fn retry(
     tag = "Messages",
     summary = "Download an attachment",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), super::openapi::DownloadErrors),
     security(("api_access_token" = [])),
 )]
 async fn download(

@@ -23,6 +23,7 @@ pub use error::ApiError;
 
 use axum::Router;
 use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 
@@ -57,19 +58,19 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
 /// rewriting of framework rejections into `{"error": …}`.
 pub fn router(state: AppState) -> Router {
     let webhook_limit = state.pipeline.config.webhook_max_bytes;
-    Router::new()
-        .merge(health::router())
+    let routes = OpenApiRouter::new()
+        .merge(health::router().into())
         .merge(accounts::router())
-        .merge(admin::router())
+        .merge(admin::router().into())
         .merge(inboxes::router())
         .merge(contacts::router())
         .merge(conversations::router())
         .merge(messages::router())
-        .merge(live::router())
-        .merge(openapi::router())
+        .merge(live::router().into())
         .merge(channels::router(webhook_limit))
         .merge(pipeline::router())
-        .nest("/api/v1/admin/plugins", plugins::router())
+        .nest("/api/v1/admin/plugins", plugins::router().into());
+    openapi::router(routes)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -4,11 +4,15 @@
 //! Chatwoot puts around lists; the end-to-end suite checks real answers
 //! against this document.
 
+use std::collections::BTreeMap;
+
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use crate::app::views::{Agent, Contact, Conversation, Inbox, Message};
@@ -18,6 +22,54 @@ use crate::app::views::{Agent, Contact, Conversation, Inbox, Message};
 pub struct ErrorBody {
     /// What went wrong, for people.
     error: String,
+}
+
+/// Error answers with an [`ErrorBody`], one a status.
+fn error_answers(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    let schema = Ref::from_schema_name(ErrorBody::name());
+    let answer = ResponseBuilder::new()
+        .content("application/json", Content::new(Some(schema)))
+        .build();
+    statuses
+        .iter()
+        .map(|status| (status.to_string(), answer.clone().into()))
+        .collect()
+}
+
+/// Declares the sets of error answers that operations share, each a type to
+/// name after the success answer: `responses((status = 200, body = …),
+/// CommonErrors)`.
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),+];)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                error_answers(&[$($status),+])
+            }
+        }
+    )+};
+}
+
+error_sets! {
+    /// A signed-in route on the account's resources (or a super admin's on
+    /// one resource): bad token, nothing there, unacceptable request.
+    CommonErrors = [401, 404, 422];
+    /// A super admin's list or request with input to check.
+    AdminInputErrors = [400, 401];
+    /// A super admin's route with no input.
+    AdminErrors = [401];
+    /// Starting a provider authorization: also 403 for a member who is not
+    /// an administrator.
+    AuthorizeErrors = [401, 403, 404, 422];
+    /// A provider's webhook: unverified, no such channel, over the size
+    /// limit, over the rate limit.
+    WebhookErrors = [401, 404, 413, 429];
+    /// The OAuth redirect with a bad or stale query.
+    CallbackErrors = [400];
+    /// A download of what is not there (or not the caller's).
+    DownloadErrors = [404];
 }
 
 /// Paging of a contact list.
@@ -167,60 +219,17 @@ impl Modify for TokenHeader {
 #[openapi(
     info(title = "Switchboard dashboard API", description = "Chatwoot-compatible Application API"),
     modifiers(&TokenHeader),
-    paths(
-        super::accounts::profile,
-        super::accounts::show_account,
-        super::accounts::update_account,
-        super::accounts::list_agents,
-        super::accounts::create_agent,
-        super::accounts::update_agent,
-        super::accounts::delete_agent,
-        super::contacts::list,
-        super::contacts::search,
-        super::contacts::show,
-        super::contacts::create,
-        super::contacts::update,
-        super::contacts::remove,
-        super::inboxes::list,
-        super::inboxes::show,
-        super::inboxes::create,
-        super::inboxes::update,
-        super::inboxes::remove,
-        super::inboxes::members,
-        super::inboxes::add_members,
-        super::inboxes::replace_members,
-        super::inboxes::remove_members,
-        super::conversations::list,
-        super::conversations::meta,
-        super::conversations::show,
-        super::conversations::create,
-        super::conversations::toggle_status,
-        super::conversations::assign,
-        super::conversations::labels,
-        super::conversations::set_labels,
-        super::conversations::of_contact,
-        super::messages::list,
-        super::messages::create,
-        super::messages::remove,
-        super::messages::retry,
-        super::messages::download,
-        super::channels::authorize,
-        super::channels::webhook,
-        super::channels::callback,
-        super::pipeline::counts,
-        super::pipeline::list_events,
-        super::pipeline::replay_events,
-        super::pipeline::list_deliveries,
-        super::pipeline::retry_delivery,
-        super::pipeline::current_webhook,
-        super::pipeline::register_webhook,
-    )
+    components(schemas(ErrorBody)),
 )]
 pub struct ApiDoc;
 
-pub fn router() -> Router<AppState> {
-    let document = ApiDoc::openapi();
-    Router::new().route(
+/// The documented routes as axum routes, with their document served at
+/// `GET /api/openapi.json`.
+pub fn router(documented: OpenApiRouter<AppState>) -> Router<AppState> {
+    let (routes, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(documented)
+        .split_for_parts();
+    routes.route(
         "/api/openapi.json",
         get(move || std::future::ready(Json(document.clone()))),
     )

@@ -2,35 +2,31 @@
 //! (super admins): the inbound event log and its replay, the delivery jobs
 //! and the dead-letter list, and the provider's webhook registration.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::SuperAdmin;
 use super::extract::{AppJson, OptionalJson};
 use super::{ApiError, AppState};
-use crate::channel_accounts::webhooks::{self, RegistrationError};
+use crate::app::channels;
+use crate::app::pipeline_admin as use_case;
 use crate::contract::WebhookRegistration;
-use crate::store::pipeline::{event_status, job_state};
 use crate::store::{DeliveryJobRow, InboundEventRow};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/pipeline", get(counts))
-        .route("/api/v1/admin/events", get(list_events))
-        .route("/api/v1/admin/events/replay", post(replay_events))
-        .route("/api/v1/admin/deliveries", get(list_deliveries))
-        .route("/api/v1/admin/deliveries/{id}/retry", post(retry_delivery))
-        .route(
-            "/api/v1/admin/channels/{channel}/webhook",
-            get(current_webhook).post(register_webhook),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(counts))
+        .routes(routes!(list_events))
+        .routes(routes!(replay_events))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(retry_delivery))
+        .routes(routes!(current_webhook, register_webhook))
 }
 
-/// Most rows one list answers.
-const MAX_LIST: i64 = 500;
 /// Longest body excerpt shown for an event.
 const BODY_EXCERPT: usize = 2048;
 
@@ -109,36 +105,16 @@ struct EventFilter {
     limit: Option<i64>,
 }
 
-fn check_status(status: Option<&str>) -> Result<(), ApiError> {
-    match status {
-        None => Ok(()),
-        Some(s)
-            if [
-                event_status::PENDING,
-                event_status::APPLIED,
-                event_status::IGNORED,
-                event_status::FAILED,
-            ]
-            .contains(&s) =>
-        {
-            Ok(())
-        }
-        Some(s) => Err(ApiError::BadRequest(format!(
-            "unknown event status {s:?}: use pending, applied, ignored or failed"
-        ))),
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/admin/pipeline",
     tag = "Administration",
     summary = "Inbound events and delivery jobs, counted by state",
-    responses((status = 200, description = "`{\"events\": [[status, n]…], \"deliveries\": [[state, n]…]}`"), (status = 401, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "`{\"events\": [[status, n]…], \"deliveries\": [[state, n]…]}`"), super::openapi::AdminErrors),
     security(("api_access_token" = [])),
 )]
 async fn counts(_: SuperAdmin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.store.pipeline_counts().await?)))
+    Ok(Json(json!(use_case::counts(&state).await?)))
 }
 
 #[utoipa::path(
@@ -147,7 +123,7 @@ async fn counts(_: SuperAdmin, State(state): State<AppState>) -> Result<Json<Val
     tag = "Administration",
     summary = "The inbound event log, newest first (ignored and failed events keep their reason)",
     params(EventFilter),
-    responses((status = 200, body = Vec<EventView>), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<EventView>), super::openapi::AdminInputErrors),
     security(("api_access_token" = [])),
 )]
 async fn list_events(
@@ -155,12 +131,13 @@ async fn list_events(
     State(state): State<AppState>,
     Query(filter): Query<EventFilter>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
-    check_status(filter.status.as_deref())?;
-    let limit = filter.limit.unwrap_or(100).clamp(1, MAX_LIST);
-    let events = state
-        .store
-        .list_inbound_events(filter.status.as_deref(), filter.channel.as_deref(), limit)
-        .await?;
+    let events = use_case::events(
+        &state,
+        filter.status.as_deref(),
+        filter.channel.as_deref(),
+        filter.limit,
+    )
+    .await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
 
@@ -180,7 +157,7 @@ struct ReplayRequest {
     tag = "Administration",
     summary = "Queue stored events to be applied again (idempotent: nothing is duplicated)",
     request_body = ReplayRequest,
-    responses((status = 200, description = "`{\"replayed\": n}`"), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "`{\"replayed\": n}`"), super::openapi::AdminInputErrors),
     security(("api_access_token" = [])),
 )]
 async fn replay_events(
@@ -188,21 +165,13 @@ async fn replay_events(
     State(state): State<AppState>,
     AppJson(request): AppJson<ReplayRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    check_status(request.status.as_deref())?;
-    if request.ids.is_none() && request.status.is_none() && request.channel.is_none() {
-        return Err(ApiError::BadRequest(
-            "name the events to replay: ids, status or channel".into(),
-        ));
-    }
-    let replayed = state
-        .store
-        .replay_inbound_events(
-            request.ids.as_deref(),
-            request.status.as_deref(),
-            request.channel.as_deref(),
-        )
-        .await?;
-    state.pipeline.inbound_stored();
+    let replayed = use_case::replay(
+        &state,
+        request.ids.as_deref(),
+        request.status.as_deref(),
+        request.channel.as_deref(),
+    )
+    .await?;
     Ok(Json(json!({ "replayed": replayed })))
 }
 
@@ -221,7 +190,7 @@ struct DeliveryFilter {
     tag = "Administration",
     summary = "Outbound delivery jobs, newest first; `state=dead` is the dead-letter list",
     params(DeliveryFilter),
-    responses((status = 200, body = Vec<DeliveryView>), (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<DeliveryView>), super::openapi::AdminInputErrors),
     security(("api_access_token" = [])),
 )]
 async fn list_deliveries(
@@ -229,18 +198,7 @@ async fn list_deliveries(
     State(state): State<AppState>,
     Query(filter): Query<DeliveryFilter>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    if let Some(s) = filter.state.as_deref()
-        && ![job_state::QUEUED, job_state::DONE, job_state::DEAD].contains(&s)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown delivery state {s:?}: use queued, done or dead"
-        )));
-    }
-    let limit = filter.limit.unwrap_or(100).clamp(1, MAX_LIST);
-    let jobs = state
-        .store
-        .list_delivery_jobs(filter.state.as_deref(), limit)
-        .await?;
+    let jobs = use_case::deliveries(&state, filter.state.as_deref(), filter.limit).await?;
     Ok(Json(jobs.into_iter().map(DeliveryView::from).collect()))
 }
 
@@ -250,7 +208,7 @@ async fn list_deliveries(
     tag = "Administration",
     summary = "Send a dead-lettered message again (its message goes back to `sent`)",
     params(("id" = i64, Path, description = "Delivery job id")),
-    responses((status = 200, body = DeliveryView), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, body = DeliveryView), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn retry_delivery(
@@ -258,16 +216,7 @@ async fn retry_delivery(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<DeliveryView>, ApiError> {
-    let job = state.store.get_delivery_job(id).await?;
-    if job.state != job_state::DEAD || !state.store.requeue_delivery(job.message_id).await? {
-        return Err(ApiError::Unprocessable(format!(
-            "delivery job {id} is {}; only dead-lettered jobs can be retried",
-            job.state
-        )));
-    }
-    state.pipeline.delivery_queued();
-    crate::app::announce::message_by_id(&state, job.account_id, job.conversation_id, job.message_id).await;
-    Ok(Json(state.store.get_delivery_job(id).await?.into()))
+    Ok(Json(use_case::retry_delivery(&state, id).await?.into()))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -282,7 +231,7 @@ struct RegisterWebhook {
     tag = "Administration",
     summary = "The provider's current webhook registration for the channel's app",
     params(("channel" = String, Path, description = "Channel plugin id")),
-    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn current_webhook(
@@ -290,7 +239,7 @@ async fn current_webhook(
     State(state): State<AppState>,
     Path(channel): Path<String>,
 ) -> Result<Json<WebhookRegistration>, ApiError> {
-    Ok(Json(webhooks::current(&state.plugins, &channel).await?))
+    Ok(Json(channels::current_webhook(&state, &channel).await?))
 }
 
 #[utoipa::path(
@@ -300,7 +249,7 @@ async fn current_webhook(
     summary = "Point the provider's webhook callback at this server",
     params(("channel" = String, Path, description = "Channel plugin id")),
     request_body = RegisterWebhook,
-    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), (status = 401, body = super::openapi::ErrorBody), (status = 404, body = super::openapi::ErrorBody), (status = 422, body = super::openapi::ErrorBody)),
+    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn register_webhook(
@@ -311,15 +260,6 @@ async fn register_webhook(
 ) -> Result<Json<WebhookRegistration>, ApiError> {
     let callback = body.and_then(|b| b.callback_url);
     Ok(Json(
-        webhooks::register(&state.plugins, &channel, callback.as_deref()).await?,
+        channels::register_webhook(&state, &channel, callback.as_deref()).await?,
     ))
-}
-
-impl From<RegistrationError> for ApiError {
-    fn from(e: RegistrationError) -> Self {
-        match e {
-            RegistrationError::UnknownChannel(_) => ApiError::NotFound(e.to_string()),
-            RegistrationError::Plugin(p) => p.into(),
-        }
-    }
 }

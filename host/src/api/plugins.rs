@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::auth::SuperAdmin;
 use super::extract::{AppJson, RawBody};
 use super::{ApiError, AppState, MAX_PLUGIN_BYTES};
+use crate::app::plugins as use_case;
 use crate::contract::IncomingRequest;
-use crate::plugin_host::admin::{self, PluginInfo, WebhookDryRun};
+use crate::plugin_host::admin::{PluginInfo, WebhookDryRun};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,17 +30,12 @@ pub fn router() -> Router<AppState> {
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
-async fn synced<T>(state: &AppState, value: T) -> Result<T, ApiError> {
-    state.plugins.sync().await?;
-    Ok(value)
-}
-
 async fn list(_: SuperAdmin, State(state): State<AppState>) -> Answer<Vec<PluginInfo>> {
-    Ok(Json(admin::list(&state.plugins, true).await?))
+    Ok(Json(use_case::list(&state).await?))
 }
 
 async fn show(_: SuperAdmin, State(state): State<AppState>, Path(id): Path<String>) -> Answer<PluginInfo> {
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    Ok(Json(use_case::show(&state, &id).await?))
 }
 
 async fn install(
@@ -47,12 +43,8 @@ async fn install(
     State(state): State<AppState>,
     RawBody(bytes): RawBody,
 ) -> Result<(StatusCode, Json<PluginInfo>), ApiError> {
-    let info = admin::install(&state.plugins, bytes.to_vec(), false).await?;
-    synced(&state, ()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(admin::show(&state.plugins, &info.id, true).await?),
-    ))
+    let info = use_case::install(&state, bytes.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(info)))
 }
 
 #[derive(Deserialize)]
@@ -68,21 +60,16 @@ async fn upgrade(
     Query(params): Query<UpgradeParams>,
     RawBody(bytes): RawBody,
 ) -> Answer<PluginInfo> {
-    admin::upgrade(&state.plugins, Some(&id), bytes.to_vec(), params.allow_downgrade).await?;
-    synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    let info = use_case::upgrade(&state, &id, bytes.to_vec(), params.allow_downgrade).await?;
+    Ok(Json(info))
 }
 
 async fn enable(_: SuperAdmin, State(state): State<AppState>, Path(id): Path<String>) -> Answer<PluginInfo> {
-    admin::set_enabled(&state.plugins, &id, true).await?;
-    synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    Ok(Json(use_case::set_enabled(&state, &id, true).await?))
 }
 
 async fn disable(_: SuperAdmin, State(state): State<AppState>, Path(id): Path<String>) -> Answer<PluginInfo> {
-    admin::set_enabled(&state.plugins, &id, false).await?;
-    synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    Ok(Json(use_case::set_enabled(&state, &id, false).await?))
 }
 
 #[derive(Deserialize)]
@@ -97,8 +84,8 @@ async fn remove(
     Path(id): Path<String>,
     Query(params): Query<RemoveParams>,
 ) -> Result<StatusCode, ApiError> {
-    admin::remove(&state.plugins, &id, params.force).await?;
-    synced(&state, StatusCode::NO_CONTENT).await
+    use_case::remove(&state, &id, params.force).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -112,9 +99,7 @@ async fn grant_host(
     Path(id): Path<String>,
     AppJson(body): AppJson<OriginBody>,
 ) -> Answer<PluginInfo> {
-    admin::grant_host(&state.plugins, &id, &body.origin).await?;
-    synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    Ok(Json(use_case::grant_host(&state, &id, &body.origin).await?))
 }
 
 async fn revoke_host(
@@ -123,9 +108,7 @@ async fn revoke_host(
     Path(id): Path<String>,
     AppJson(body): AppJson<OriginBody>,
 ) -> Answer<PluginInfo> {
-    admin::revoke_host(&state.plugins, &id, &body.origin).await?;
-    synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    Ok(Json(use_case::revoke_host(&state, &id, &body.origin).await?))
 }
 
 #[derive(Deserialize)]
@@ -141,9 +124,8 @@ async fn set_limits(
     Path(id): Path<String>,
     AppJson(body): AppJson<LimitsBody>,
 ) -> Answer<PluginInfo> {
-    admin::set_limits(&state.plugins, &id, body.timeout_ms, body.memory_mib).await?;
-    synced(&state, ()).await?;
-    Ok(Json(admin::show(&state.plugins, &id, true).await?))
+    let info = use_case::set_limits(&state, &id, body.timeout_ms, body.memory_mib).await?;
+    Ok(Json(info))
 }
 
 async fn dry_run_webhook(
@@ -152,5 +134,5 @@ async fn dry_run_webhook(
     Path(id): Path<String>,
     AppJson(request): AppJson<IncomingRequest>,
 ) -> Answer<WebhookDryRun> {
-    Ok(Json(admin::dry_run_webhook(&state.plugins, &id, request).await?))
+    Ok(Json(use_case::dry_run_webhook(&state, &id, request).await?))
 }

@@ -1,17 +1,20 @@
 //! Server administration shared by the CLI and the super-admin API: create
-//! accounts and users (with a first API token), turn feature flags on.
+//! accounts and users (with a first API token), turn feature flags on, read
+//! and change the installation settings.
 
-use crate::store::{AccountRow, Store, StoreError};
+use super::AppError;
+use crate::plugin_host::PluginHost;
+use crate::plugin_host::settings::{self, ConfigEntry, ConfigError};
+use crate::store::{AccountRow, Store};
 
-/// Why an administration request was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminRequestError {
-    /// The input is wrong.
-    #[error("{0}")]
-    Invalid(String),
-    /// Storage refused or failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+impl From<ConfigError> for AppError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::BadKey(_) => Self::Refused(e.to_string()),
+            ConfigError::Secret(_) => Self::Internal(e.to_string()),
+            ConfigError::Store(store) => Self::Store(store),
+        }
+    }
 }
 
 /// A user to create.
@@ -51,29 +54,24 @@ pub struct CreatedUser {
 }
 
 /// Creates an account.
-pub async fn create_account(
-    store: &Store,
-    name: &str,
-    locale: Option<&str>,
-) -> Result<AccountRow, AdminRequestError> {
+pub async fn create_account(store: &Store, name: &str, locale: Option<&str>) -> Result<AccountRow, AppError> {
     if name.trim().is_empty() {
-        return Err(AdminRequestError::Invalid("an account needs a name".into()));
+        return Err(AppError::Refused("an account needs a name".into()));
     }
     Ok(store.insert_account(name.trim(), locale.unwrap_or("en")).await?)
 }
 
 /// Creates a user and their first token, and adds them to an account.
-pub async fn create_user(store: &Store, user: NewUser) -> Result<CreatedUser, AdminRequestError> {
+pub async fn create_user(store: &Store, user: NewUser) -> Result<CreatedUser, AppError> {
     if !user.email.contains('@') || user.email.contains(char::is_whitespace) {
-        return Err(AdminRequestError::Invalid(format!(
+        return Err(AppError::Refused(format!(
             "{:?} is not an email address",
             user.email
         )));
     }
     let role_name = user.role.clone().unwrap_or_else(|| "agent".into());
-    let role = crate::accounts::role::parse(&role_name).ok_or_else(|| {
-        AdminRequestError::Invalid(format!("role {role_name:?} is not agent or administrator"))
-    })?;
+    let role = crate::accounts::role::parse(&role_name)
+        .ok_or_else(|| AppError::Refused(format!("role {role_name:?} is not agent or administrator")))?;
     if let Some(account_id) = user.account_id {
         store.get_account(account_id).await?;
     }
@@ -101,17 +99,13 @@ pub async fn create_user(store: &Store, user: NewUser) -> Result<CreatedUser, Ad
 }
 
 /// Turns a feature flag on; answers the account's flags.
-pub async fn enable_feature(
-    store: &Store,
-    account_id: i64,
-    flag: &str,
-) -> Result<Vec<String>, AdminRequestError> {
+pub async fn enable_feature(store: &Store, account_id: i64, flag: &str) -> Result<Vec<String>, AppError> {
     if flag.is_empty()
         || !flag
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        return Err(AdminRequestError::Invalid(format!(
+        return Err(AppError::Refused(format!(
             "flag {flag:?} must be lower case a-z, 0-9 and '_'"
         )));
     }
@@ -120,11 +114,29 @@ pub async fn enable_feature(
 }
 
 /// Issues another API token for an existing user (shown once).
-pub async fn issue_token(store: &Store, user_id: i64) -> Result<String, AdminRequestError> {
+pub async fn issue_token(store: &Store, user_id: i64) -> Result<String, AppError> {
     store.get_user(user_id).await?;
     let token = crate::accounts::new_token();
     store
         .insert_token(user_id, &crate::runtime::Runtime::sha256(token.as_bytes()))
         .await?;
     Ok(token)
+}
+
+/// The installation settings (secret values hidden).
+pub async fn list_config(plugins: &PluginHost) -> Result<Vec<ConfigEntry>, AppError> {
+    Ok(settings::list_config(plugins).await?)
+}
+
+/// Sets an installation setting (sealed when secret) and applies it in this
+/// process at once; other nodes apply it at their next sync.
+pub async fn set_config(
+    plugins: &PluginHost,
+    key: &str,
+    value: &str,
+    secret: bool,
+) -> Result<ConfigEntry, AppError> {
+    let entry = settings::set_config(plugins, key, value, secret).await?;
+    plugins.sync().await?;
+    Ok(entry)
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::views::{self, ConversationParts};
 use super::{AppError, AppState, Member};
-use crate::conversations::status;
+use crate::conversations::{ChatwootCode, ConversationStatus};
 use crate::store::{ConversationCounts, ConversationFilter, ConversationRow, InboxRow, UserRow, now_ms};
 
 /// Conversations per page, as in Chatwoot.
@@ -159,9 +159,10 @@ pub struct ListQuery {
 fn filter_for(member: &Member, query: &ListQuery, per_page: i64) -> Result<ConversationFilter, AppError> {
     let status = match query.status.as_deref().unwrap_or("open") {
         "all" => None,
-        name => {
-            Some(status::parse(name).ok_or_else(|| AppError::Invalid(format!("unknown status {name:?}")))?)
-        }
+        name => Some(
+            ConversationStatus::parse(name)
+                .ok_or_else(|| AppError::Invalid(format!("unknown status {name:?}")))?,
+        ),
     };
     let assignee_type = query.assignee_type.clone().unwrap_or_else(|| "all".into());
     if !["me", "unassigned", "assigned", "all"].contains(&assignee_type.as_str()) {
@@ -237,10 +238,9 @@ pub struct NewConversation {
 pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Result<Value, AppError> {
     let inbox = visible_inbox(state, member, new.inbox_id).await?;
     let status = match new.status.as_deref() {
-        None => status::OPEN,
-        Some(name) => {
-            status::parse(name).ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?
-        }
+        None => ConversationStatus::Open,
+        Some(name) => ConversationStatus::parse(name)
+            .ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?,
     };
     if let Some(assignee) = new.assignee_id {
         state.store.get_agent(member.account_id, assignee).await?;
@@ -283,13 +283,13 @@ pub struct StatusChange {
     pub snoozed_until: Option<i64>,
 }
 
-/// Changes a conversation's status; answers the new status code.
+/// Changes a conversation's status; answers the new status.
 pub async fn change_status(
     state: &AppState,
     member: &Member,
     display_id: i64,
     change: StatusChange,
-) -> Result<i64, AppError> {
+) -> Result<ConversationStatus, AppError> {
     let conversation = visible_conversation(state, member, display_id).await?;
     let snoozed_ms = match change.snoozed_until {
         Some(secs) => Some(
@@ -300,10 +300,9 @@ pub async fn change_status(
         None => None,
     };
     let next = match change.status.as_deref() {
-        None => status::toggled(conversation.status),
-        Some(name) => {
-            status::parse(name).ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?
-        }
+        None => conversation.status.toggled(),
+        Some(name) => ConversationStatus::parse(name)
+            .ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?,
     };
     state
         .store

@@ -16,7 +16,7 @@ use crate::channel_accounts::credentials::{self, CredentialError};
 use crate::contract::{
     ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
 };
-use crate::conversations::{attachment_kind, message_status};
+use crate::conversations::{MessageStatus, attachment_kind};
 use crate::plugin_host::LoadedPlugin;
 use crate::runtime::PluginError;
 use crate::store::{ConversationRow, DeliveryJobRow, InboxRow, MessageRow, StoreError};
@@ -122,7 +122,7 @@ async fn announce(state: &AppState, job: &DeliveryJobRow) {
 
 /// What a successful attempt recorded.
 struct Sent {
-    status: i64,
+    status: MessageStatus,
     source_id: Option<String>,
     inbox_id: i64,
 }
@@ -191,10 +191,10 @@ fn finish(result: Result<crate::contract::SentMessage, PluginError>, inbox_id: i
     match result {
         Ok(sent) => Ok(Sent {
             status: match sent.status {
-                DeliveryStatus::Delivered => message_status::DELIVERED,
-                DeliveryStatus::Read => message_status::READ,
-                DeliveryStatus::Failed => message_status::FAILED,
-                DeliveryStatus::Sent => message_status::SENT,
+                DeliveryStatus::Delivered => MessageStatus::Delivered,
+                DeliveryStatus::Read => MessageStatus::Read,
+                DeliveryStatus::Failed => MessageStatus::Failed,
+                DeliveryStatus::Sent => MessageStatus::Sent,
             },
             source_id: Some(sent.message_id).filter(|id| !id.trim().is_empty()),
             inbox_id,

@@ -18,11 +18,14 @@ use crate::channel_accounts::credentials;
 use crate::contract::{
     ChannelContext, ChannelEvent, DeliveryStatus, IncomingRequest, MessageEvent, StatusEvent,
 };
-use crate::conversations::{file_type_of, message_status};
+use crate::conversations::{ConversationStatus, MessageStatus, MessageType, SenderType, file_type_of};
 use crate::plugin_host::LoadedPlugin;
 use crate::runtime::PluginError;
 use crate::store::pipeline::event_status;
-use crate::store::{InboundEventRow, InboundMessage, InboxRow, NewInboundAttachment, now_ms};
+use crate::store::{
+    Activity, AttachmentInsert, ConversationInsert, ConversationRow, InboundEventRow, InboxRow,
+    MessageInsert, MessageRow, NewContact, StoreError, now_ms,
+};
 
 /// Events claimed at once by a worker.
 pub const BATCH: i64 = 8;
@@ -212,7 +215,6 @@ async fn apply_message(
     }
     let message = InboundMessage {
         conversation_source: m.conversation_id.clone(),
-        contact_external_id: m.contact.external_id.clone(),
         contact_name,
         contact_attributes: contact_attributes.to_string(),
         contact_avatar_url: m.contact.avatar_url.clone(),
@@ -223,8 +225,7 @@ async fn apply_message(
         content_attributes: Value::Object(attributes).to_string(),
         attachments,
     };
-    let Some(applied) = store
-        .apply_inbound_message(&inbox, &message)
+    let Some(applied) = record_message(state, &inbox, &message)
         .await
         .map_err(|e| e.to_string())?
     else {
@@ -235,6 +236,177 @@ async fn apply_message(
     }
     crate::app::announce::message(state, &applied.conversation, &applied.message, "message.created").await;
     Ok(Applied::Done)
+}
+
+/// A message seen at the provider, ready to store.
+struct InboundMessage {
+    /// The provider's conversation id: the contact's identity in the inbox.
+    conversation_source: String,
+    contact_name: String,
+    /// Contact `additional_attributes` for a new contact (JSON object).
+    contact_attributes: String,
+    contact_avatar_url: Option<String>,
+    /// Provider message id.
+    source_id: String,
+    /// Sent by the business (an echo) rather than by the contact.
+    outgoing: bool,
+    /// When the provider says it was sent (unix ms).
+    sent_at: i64,
+    content: Option<String>,
+    /// JSON object.
+    content_attributes: String,
+    attachments: Vec<NewInboundAttachment>,
+}
+
+/// An inbound attachment: bytes fetched from the provider, or a link.
+struct NewInboundAttachment {
+    /// Chatwoot's file type code.
+    file_type: i64,
+    /// A link shown as is (embeds).
+    external_url: Option<String>,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    /// The bytes, when fetched.
+    data: Option<Vec<u8>>,
+    /// Provider metadata (JSON object).
+    meta: String,
+}
+
+/// What recording a message did.
+struct AppliedMessage {
+    /// The conversation it went to.
+    conversation: ConversationRow,
+    /// Whether that conversation was opened for it.
+    conversation_created: bool,
+    /// The stored message.
+    message: MessageRow,
+}
+
+/// Records a provider message in one transaction that begins by locking its
+/// inbox row, so concurrent workers (on any node) apply one inbox's messages
+/// one at a time: a new contact gets one contact identity and one
+/// conversation, never two. Answers `None` when the inbox already has the
+/// message (the unique index on `(inbox_id, source_id)` backs that check).
+async fn record_message(
+    state: &AppState,
+    inbox: &InboxRow,
+    m: &InboundMessage,
+) -> Result<Option<AppliedMessage>, StoreError> {
+    let mut tx = state.store.begin_write().await?;
+    let now = tx.now();
+    let lock_to_single = tx.lock_inbox(inbox.id).await?;
+    if tx.has_message_source(inbox.id, &m.source_id).await? {
+        return Ok(None);
+    }
+    let (contact_inbox_id, contact_id) = match tx.contact_identity(inbox.id, &m.conversation_source).await? {
+        Some(identity) => identity,
+        None => {
+            let contact = NewContact {
+                name: m.contact_name.clone(),
+                avatar_url: m.contact_avatar_url.clone(),
+                additional_attributes: m.contact_attributes.clone(),
+                custom_attributes: "{}".into(),
+                ..Default::default()
+            };
+            let contact = tx.insert_contact(inbox.account_id, &contact, true).await?;
+            let identity = tx
+                .insert_contact_inbox(contact.id, inbox.id, &m.conversation_source)
+                .await?;
+            (identity, contact.id)
+        }
+    };
+    // Chatwoot's rule: a locked inbox keeps one conversation per contact;
+    // otherwise a resolved conversation stays closed and a new one opens.
+    let (conversation, conversation_created) = match tx
+        .latest_conversation_of(contact_inbox_id, lock_to_single)
+        .await?
+    {
+        Some(conversation) => (conversation, false),
+        None => {
+            let opened = tx
+                .insert_conversation(&ConversationInsert {
+                    account_id: inbox.account_id,
+                    inbox_id: inbox.id,
+                    contact_id,
+                    contact_inbox_id: Some(contact_inbox_id),
+                    status: ConversationStatus::Open,
+                    assignee_id: None,
+                    additional_attributes: json!({ "conversation_id": m.conversation_source }).to_string(),
+                    now,
+                })
+                .await?;
+            (opened, true)
+        }
+    };
+    // The provider's clock orders the conversation; a time from the future
+    // is clamped so a skewed clock cannot pin a message on top.
+    let sent_at = m.sent_at.clamp(0, now);
+    let (kind, status, sender_type, sender_id) = if m.outgoing {
+        (MessageType::Outgoing, MessageStatus::Delivered, None, None)
+    } else {
+        (
+            MessageType::Incoming,
+            MessageStatus::Sent,
+            Some(SenderType::Contact),
+            Some(contact_id),
+        )
+    };
+    let message = tx
+        .insert_message(&MessageInsert {
+            account_id: inbox.account_id,
+            inbox_id: inbox.id,
+            conversation_id: conversation.id,
+            message_type: kind,
+            content_type: "text",
+            content: m.content.as_deref(),
+            content_attributes: &m.content_attributes,
+            private: false,
+            status,
+            source_id: Some(&m.source_id),
+            sender_type,
+            sender_id,
+            echo_id: None,
+            created_at: sent_at,
+            now,
+        })
+        .await?;
+    for a in &m.attachments {
+        tx.insert_attachment(
+            inbox.account_id,
+            message.id,
+            &AttachmentInsert {
+                file_type: a.file_type,
+                external_url: a.external_url.as_deref(),
+                file_name: a.file_name.as_deref(),
+                content_type: a.content_type.as_deref(),
+                data: a.data.as_deref(),
+                meta: Some(&a.meta),
+            },
+        )
+        .await?;
+    }
+    // A contact writing again reopens a resolved or snoozed conversation and
+    // opens the reply window from their message.
+    let activity = if m.outgoing {
+        Activity::default()
+    } else {
+        Activity {
+            contact_inbound_at: Some(sent_at),
+            reopen: true,
+        }
+    };
+    tx.record_activity(conversation.id, activity).await?;
+    if !m.outgoing {
+        tx.touch_contact(contact_id).await?;
+    }
+    let conversation = tx.conversation(conversation.id).await?;
+    tx.commit().await?;
+    let message = state.store.with_attachments(vec![message]).await?.remove(0);
+    Ok(Some(AppliedMessage {
+        conversation,
+        conversation_created,
+        message,
+    }))
 }
 
 /// Resolves media handles through the plugin. A failure that may pass
@@ -341,9 +513,9 @@ async fn apply_status(state: &AppState, event: &InboundEventRow, s: StatusEvent)
         }
         DeliveryStatus::Delivered | DeliveryStatus::Read => {
             let code = if s.status == DeliveryStatus::Read {
-                message_status::READ
+                MessageStatus::Read
             } else {
-                message_status::DELIVERED
+                MessageStatus::Delivered
             };
             store
                 .advance_outgoing_status(

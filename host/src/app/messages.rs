@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::conversations::{labels_of, visible_conversation, visible_inbox};
 use super::{AppError, AppState, Member, views};
-use crate::conversations::{self as rules, message_status, message_type};
+use crate::conversations::{self as rules, ChatwootCode, MessageStatus, MessageType, SenderType};
 use crate::store::{AttachmentRow, ConversationRow, MessageRow, NewAttachment, NewMessage, now_ms};
 
 /// Messages per page, as in Chatwoot; `after` pages are larger.
@@ -100,9 +100,9 @@ pub async fn send(
 ) -> Result<Value, AppError> {
     let conversation = visible_conversation(state, member, display_id).await?;
     let kind = match draft.message_type.as_deref() {
-        None => message_type::OUTGOING,
-        Some(name) => message_type::parse(name)
-            .filter(|t| *t == message_type::OUTGOING)
+        None => MessageType::Outgoing,
+        Some(name) => MessageType::parse(name)
+            .filter(|t| *t == MessageType::Outgoing)
             .ok_or_else(|| AppError::Refused(format!("message_type {name:?} cannot be created here")))?,
     };
     let content = draft.content.unwrap_or_default();
@@ -135,9 +135,9 @@ pub async fn send(
         content: (!content.is_empty()).then_some(content),
         content_attributes: Value::Object(draft.content_attributes.unwrap_or_default()).to_string(),
         private: draft.private,
-        status: message_status::SENT,
+        status: MessageStatus::Sent,
         source_id: None,
-        sender_type: Some("User".into()),
+        sender_type: Some(SenderType::User),
         sender_id: Some(member.user.user_id),
         echo_id: draft.echo_id,
         deliver: !draft.private,
@@ -249,7 +249,7 @@ pub async fn retry(state: &AppState, member: &Member, display_id: i64, id: i64) 
     let conversation = visible_conversation(state, member, display_id).await?;
     let message = state.store.get_message(conversation.id, id).await?;
     let not_retryable = || AppError::Refused("only failed outgoing messages can be retried".into());
-    if message.message_type != message_type::OUTGOING || message.private {
+    if message.message_type != MessageType::Outgoing || message.private {
         return Err(not_retryable());
     }
     check_sendable(

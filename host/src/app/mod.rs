@@ -11,14 +11,22 @@
 //! store and the runtime. Its errors are [`AppError`], which the API turns
 //! into statuses in one place (`api::error`).
 
+pub mod accounts;
 pub mod administration;
+pub mod agents;
 pub mod announce;
+pub mod channels;
+pub mod contacts;
 pub mod conversations;
 pub mod delivery;
 mod error;
 pub mod inbound;
+pub mod inboxes;
 pub mod ingest;
+pub mod live_access;
 pub mod messages;
+pub mod pipeline_admin;
+pub mod plugins;
 pub mod queues;
 mod rate;
 pub mod views;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::accounts::role;
+use crate::chatwoot::ChatwootCode;
 use crate::store::{AccountRow, AttachmentRow, ContactRow, ConversationRow, InboxRow, MessageRow, UserRow};
 
 /// Unix milliseconds → unix seconds (Chatwoot's JSON time).
@@ -353,14 +354,14 @@ fn message_shape(m: &MessageRow, conversation_display_id: i64) -> Message {
         account_id: m.account_id,
         inbox_id: m.inbox_id,
         conversation_id: conversation_display_id,
-        message_type: m.message_type,
+        message_type: m.message_type.code(),
         content_type: m.content_type.clone(),
-        status: crate::conversations::message_status::name(m.status),
+        status: m.status.name(),
         content_attributes,
         created_at: secs(m.created_at),
         private: m.private,
         source_id: m.source_id.clone(),
-        sender_type: m.sender_type.clone(),
+        sender_type: m.sender_type.map(|s| s.name().to_owned()),
         sender_id: m.sender_id,
         echo_id: m.echo_id.clone(),
         attachments: m.attachments.iter().map(attachment).collect(),
@@ -452,7 +453,7 @@ pub fn conversation(c: &ConversationRow, parts: &ConversationParts<'_>) -> Value
             .last_message
             .map(|m| vec![message_shape(m, c.display_id)])
             .unwrap_or_default(),
-        status: crate::conversations::status::name(c.status),
+        status: c.status.name(),
         priority: None,
         snoozed_until: c.snoozed_until.map(secs),
         labels: parts.labels.clone(),

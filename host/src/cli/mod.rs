@@ -2,8 +2,11 @@
 //! return an exit code: 0 done, 1 nothing matched or refused, 2 error.
 
 mod account;
+#[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
 mod bench_api;
+#[cfg(feature = "bench")]
 mod bench_webhooks;
 mod config;
 mod pipeline;
@@ -68,6 +71,7 @@ pub enum Command {
     #[command(subcommand)]
     Deliveries(pipeline::DeliveriesCommand),
     /// Measure plugins (compile, call latency, memory) or the API at scale.
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
@@ -102,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Channel(command) => pipeline::run_channel(&cli.config, command).await,
         Command::Events(command) => pipeline::run_events(&cli.config, command).await,
         Command::Deliveries(command) => pipeline::run_deliveries(&cli.config, command).await,
+        #[cfg(feature = "bench")]
         Command::Bench(command) => bench::run(&cli.config, command).await,
     }
 }

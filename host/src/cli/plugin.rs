@@ -1,8 +1,8 @@
 //! `switchboard plugin …`: the admin's plugin commands, and the plugin
-//! author's (`new`, `build`, `test`, in `plugin_kit.rs`). The admin's write
-//! to the database directly, so they work whether or not a server runs;
-//! running servers pick each change up within their sync interval. The
-//! author's touch no database.
+//! author's (`new`, `build`, `test`, in `plugin_kit.rs`; the `kit` feature).
+//! The admin's write to the database directly, so they work whether or not a
+//! server runs; running servers pick each change up within their sync
+//! interval. The author's touch no database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,9 @@ use crate::config::HostConfig;
 use crate::contract::IncomingRequest;
 use crate::plugin_host::admin::{self, AdminError, PluginInfo};
 
-// The author's commands live beside the admin's, in their own file.
+// The author's commands live beside the admin's, in their own file; they
+// are the `kit` feature (on by default).
+#[cfg(feature = "kit")]
 #[path = "plugin_kit.rs"]
 mod kit;
 
@@ -24,6 +26,7 @@ pub enum PluginCommand {
     #[command(flatten)]
     Admin(AdminCommand),
     /// Writing plugins.
+    #[cfg(feature = "kit")]
     #[command(flatten)]
     Author(kit::AuthorCommand),
 }
@@ -151,6 +154,7 @@ pub enum AdminCommand {
 pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Admin(command) => run_admin(config, command).await,
+        #[cfg(feature = "kit")]
         PluginCommand::Author(command) => kit::run(config, command).await,
     }
 }

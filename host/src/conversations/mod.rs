@@ -1,91 +1,10 @@
 //! Rules of the conversation domain that do not depend on storage or HTTP:
-//! Chatwoot's enum codes and names, status transitions, the reply window and
+//! Chatwoot's enums (defined in `crate::chatwoot`), status transitions, the reply window and
 //! the content limits a channel declares.
 
 use crate::contract::{AttachmentKind, ContentLimits, ReplyWindow};
 
-/// Conversation status codes (Chatwoot's integers) and names.
-pub mod status {
-    /// Open.
-    pub const OPEN: i64 = 0;
-    /// Resolved.
-    pub const RESOLVED: i64 = 1;
-    /// Pending.
-    pub const PENDING: i64 = 2;
-    /// Snoozed.
-    pub const SNOOZED: i64 = 3;
-
-    /// The JSON name of a status.
-    pub fn name(code: i64) -> &'static str {
-        match code {
-            RESOLVED => "resolved",
-            PENDING => "pending",
-            SNOOZED => "snoozed",
-            _ => "open",
-        }
-    }
-
-    /// A status from its JSON name.
-    pub fn parse(name: &str) -> Option<i64> {
-        match name {
-            "open" => Some(OPEN),
-            "resolved" => Some(RESOLVED),
-            "pending" => Some(PENDING),
-            "snoozed" => Some(SNOOZED),
-            _ => None,
-        }
-    }
-
-    /// `toggle_status` without a target: open → resolved, anything else → open.
-    pub fn toggled(current: i64) -> i64 {
-        if current == OPEN { RESOLVED } else { OPEN }
-    }
-}
-
-/// Message type codes (`message_type` is an integer in API JSON).
-pub mod message_type {
-    /// From the contact.
-    pub const INCOMING: i64 = 0;
-    /// From an agent (or the business's own app).
-    pub const OUTGOING: i64 = 1;
-    /// A system note in the timeline.
-    pub const ACTIVITY: i64 = 2;
-    /// A provider template.
-    pub const TEMPLATE: i64 = 3;
-
-    /// A type from its JSON name.
-    pub fn parse(name: &str) -> Option<i64> {
-        match name {
-            "incoming" => Some(INCOMING),
-            "outgoing" => Some(OUTGOING),
-            "activity" => Some(ACTIVITY),
-            "template" => Some(TEMPLATE),
-            _ => None,
-        }
-    }
-}
-
-/// Message delivery status codes and names.
-pub mod message_status {
-    /// Sent.
-    pub const SENT: i64 = 0;
-    /// Delivered.
-    pub const DELIVERED: i64 = 1;
-    /// Read.
-    pub const READ: i64 = 2;
-    /// Failed.
-    pub const FAILED: i64 = 3;
-
-    /// The JSON name of a status.
-    pub fn name(code: i64) -> &'static str {
-        match code {
-            DELIVERED => "delivered",
-            READ => "read",
-            FAILED => "failed",
-            _ => "sent",
-        }
-    }
-}
+pub use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
 
 /// Chatwoot's attachment `file_type` code of an attachment kind.
 pub fn file_type_of(kind: crate::contract::AttachmentKind) -> i64 {
@@ -252,12 +171,18 @@ mod tests {
 
     #[test]
     fn toggle_and_names_round_trip() {
-        assert_eq!(status::toggled(status::OPEN), status::RESOLVED);
-        assert_eq!(status::toggled(status::PENDING), status::OPEN);
-        for code in 0..4 {
-            assert_eq!(status::parse(status::name(code)), Some(code));
+        use ConversationStatus as S;
+        assert_eq!(S::Open.toggled(), S::Resolved);
+        assert_eq!(S::Pending.toggled(), S::Open);
+        for status in S::ALL {
+            assert_eq!(S::parse(status.name()), Some(*status));
+            assert_eq!(S::from_code(status.code()), Some(*status));
         }
-        assert_eq!(status::parse("closed"), None);
+        assert_eq!(S::parse("closed"), None);
+        assert_eq!(S::from_code(9), None);
+        assert_eq!(MessageType::Outgoing.code(), 1);
+        assert_eq!(MessageStatus::parse("read"), Some(MessageStatus::Read));
+        assert_eq!(SenderType::Contact.name(), "Contact");
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! - WASI is linked with a context that grants nothing (no files, no
 //!   environment, no sockets, no stdio): components built by other toolchains
 //!   import WASI and would not instantiate without it;
-//! - compilation runs on a blocking thread, never on an async worker.
+//! - compilation runs on a blocking thread, never on an async worker;
+//! - every supported contract version is bound side by side in `wit/`,
+//!   newest first: the rest of the runtime is written against the newest
+//!   version's types, and each older version adapts onto them.
 
 mod call;
 mod convert;

@@ -184,38 +184,10 @@ impl Store {
         contact: &NewContact,
         inbox: Option<(i64, &str)>,
     ) -> Result<ContactRow, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO contacts (account_id, name, email, phone_number, identifier, avatar_url, blocked, \
-             additional_attributes, custom_attributes, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
-        ))
-        .bind(account_id)
-        .bind(&contact.name)
-        .bind(contact.email.as_deref())
-        .bind(contact.phone_number.as_deref())
-        .bind(contact.identifier.as_deref())
-        .bind(contact.avatar_url.as_deref())
-        .bind(false)
-        .bind(&contact.additional_attributes)
-        .bind(&contact.custom_attributes)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(conflict_as("a contact with this email or identifier"))?;
-        let created = contact_from(&row)?;
+        let mut tx = self.begin_write().await?;
+        let created = tx.insert_contact(account_id, contact, false).await?;
         if let Some((inbox_id, source_id)) = inbox {
-            sqlx::query(
-                "INSERT INTO contact_inboxes (contact_id, inbox_id, source_id, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(created.id)
-            .bind(inbox_id)
-            .bind(source_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_as("a contact with this source_id in the inbox"))?;
+            tx.insert_contact_inbox(created.id, inbox_id, source_id).await?;
         }
         tx.commit().await?;
         Ok(created)

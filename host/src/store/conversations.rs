@@ -4,7 +4,12 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, get_bool, now_ms};
+use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
+
+use super::{
+    Activity, AttachmentInsert, ConversationInsert, MessageInsert, Store, StoreError, get_bool, get_code,
+    now_ms,
+};
 
 /// A conversation.
 #[derive(Debug, Clone)]
@@ -21,8 +26,8 @@ pub struct ConversationRow {
     pub contact_id: i64,
     /// The contact's `source_id` in the inbox, when known.
     pub source_id: Option<String>,
-    /// 0 open, 1 resolved, 2 pending, 3 snoozed.
-    pub status: i64,
+    /// Its status.
+    pub status: ConversationStatus,
     /// Assigned agent.
     pub assignee_id: Option<i64>,
     /// Snoozed until (unix ms).
@@ -52,8 +57,8 @@ pub struct MessageRow {
     pub inbox_id: i64,
     /// Internal conversation id.
     pub conversation_id: i64,
-    /// 0 incoming, 1 outgoing, 2 activity, 3 template.
-    pub message_type: i64,
+    /// Who it is from.
+    pub message_type: MessageType,
     /// `text`, …
     pub content_type: String,
     /// Text.
@@ -62,14 +67,14 @@ pub struct MessageRow {
     pub content_attributes: String,
     /// Private note.
     pub private: bool,
-    /// 0 sent, 1 delivered, 2 read, 3 failed.
-    pub status: i64,
+    /// How far it got.
+    pub status: MessageStatus,
     /// Provider's failure reason.
     pub external_error: Option<String>,
     /// Provider message id.
     pub source_id: Option<String>,
-    /// `User` or `Contact`.
-    pub sender_type: Option<String>,
+    /// Who wrote it.
+    pub sender_type: Option<SenderType>,
     /// Sender id.
     pub sender_id: Option<i64>,
     /// Client-chosen id echoed back.
@@ -117,10 +122,10 @@ pub struct NewAttachment {
 }
 
 /// A message to store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewMessage {
-    /// 0 incoming, 1 outgoing, 2 activity, 3 template.
-    pub message_type: i64,
+    /// Who it is from.
+    pub message_type: MessageType,
     /// Content type name.
     pub content_type: String,
     /// Text.
@@ -130,11 +135,11 @@ pub struct NewMessage {
     /// Private note.
     pub private: bool,
     /// Initial status.
-    pub status: i64,
+    pub status: MessageStatus,
     /// Provider id.
     pub source_id: Option<String>,
-    /// `User` or `Contact`.
-    pub sender_type: Option<String>,
+    /// Who wrote it.
+    pub sender_type: Option<SenderType>,
     /// Sender id.
     pub sender_id: Option<i64>,
     /// Client id.
@@ -148,7 +153,7 @@ pub struct NewMessage {
 #[derive(Debug, Clone, Default)]
 pub struct ConversationFilter {
     /// Status, or `None` for all.
-    pub status: Option<i64>,
+    pub status: Option<ConversationStatus>,
     /// One inbox.
     pub inbox_id: Option<i64>,
     /// Restrict to inboxes this agent belongs to.
@@ -190,7 +195,7 @@ pub(super) fn conversation_from(row: &AnyRow) -> Result<ConversationRow, sqlx::E
         inbox_id: row.try_get("inbox_id")?,
         contact_id: row.try_get("contact_id")?,
         source_id: row.try_get("source_id")?,
-        status: row.try_get("status")?,
+        status: get_code(row, "status")?,
         assignee_id: row.try_get("assignee_id")?,
         snoozed_until: row.try_get("snoozed_until")?,
         last_activity_at: row.try_get("last_activity_at")?,
@@ -208,15 +213,17 @@ pub(super) fn message_from(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
         account_id: row.try_get("account_id")?,
         inbox_id: row.try_get("inbox_id")?,
         conversation_id: row.try_get("conversation_id")?,
-        message_type: row.try_get("message_type")?,
+        message_type: get_code(row, "message_type")?,
         content_type: row.try_get("content_type")?,
         content: row.try_get("content")?,
         content_attributes: row.try_get("content_attributes")?,
         private: get_bool(row, "private")?,
-        status: row.try_get("status")?,
+        status: get_code(row, "status")?,
         external_error: row.try_get("external_error")?,
         source_id: row.try_get("source_id")?,
-        sender_type: row.try_get("sender_type")?,
+        sender_type: row
+            .try_get::<Option<String>, _>("sender_type")?
+            .and_then(|name| SenderType::parse(&name)),
         sender_id: row.try_get("sender_id")?,
         echo_id: row.try_get("echo_id")?,
         deleted: get_bool(row, "deleted")?,
@@ -248,7 +255,7 @@ pub(super) fn placeholders(from: usize, n: usize) -> String {
 
 impl Store {
     /// Loads the attachments of `messages` in one query.
-    pub(super) async fn with_attachments(
+    pub async fn with_attachments(
         &self,
         mut messages: Vec<MessageRow>,
     ) -> Result<Vec<MessageRow>, StoreError> {
@@ -321,35 +328,25 @@ impl Store {
         inbox_id: i64,
         contact_id: i64,
         contact_inbox_id: Option<i64>,
-        status: i64,
+        status: ConversationStatus,
         assignee_id: Option<i64>,
     ) -> Result<ConversationRow, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        // The update locks the account row, so display ids never repeat or skip
-        // under concurrent creates (on both databases).
-        let display_id: i64 = sqlx::query_scalar(
-            "UPDATE accounts SET conversation_seq = conversation_seq + 1 WHERE id = $1 RETURNING conversation_seq",
-        )
-        .bind(account_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO conversations (account_id, display_id, inbox_id, contact_id, contact_inbox_id, status, \
-             assignee_id, last_activity_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)",
-        )
-        .bind(account_id)
-        .bind(display_id)
-        .bind(inbox_id)
-        .bind(contact_id)
-        .bind(contact_inbox_id)
-        .bind(status)
-        .bind(assignee_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.begin_write().await?;
+        let now = tx.now();
+        let conversation = tx
+            .insert_conversation(&ConversationInsert {
+                account_id,
+                inbox_id,
+                contact_id,
+                contact_inbox_id,
+                status,
+                assignee_id,
+                additional_attributes: String::new(),
+                now,
+            })
+            .await?;
         tx.commit().await?;
-        self.get_conversation(account_id, display_id).await
+        Ok(conversation)
     }
 
     /// One conversation by its internal id.
@@ -397,7 +394,7 @@ impl Store {
             conditions.push(condition.replace('?', &format!("${}", binds.len())));
         };
         if let Some(status) = filter.status {
-            add("c.status = ?", status);
+            add("c.status = ?", status.code());
         }
         if let Some(inbox_id) = filter.inbox_id {
             add("c.inbox_id = ?", inbox_id);
@@ -481,14 +478,18 @@ impl Store {
     pub async fn set_conversation_status(
         &self,
         id: i64,
-        status: i64,
+        status: ConversationStatus,
         snoozed_until: Option<i64>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE id = $4",
         )
-        .bind(status)
-        .bind(if status == 3 { snoozed_until } else { None })
+        .bind(status.code())
+        .bind(if status == ConversationStatus::Snoozed {
+            snoozed_until
+        } else {
+            None
+        })
         .bind(now_ms())
         .bind(id)
         .execute(&self.pool)
@@ -614,61 +615,54 @@ impl Store {
         m: &NewMessage,
         attachments: &[NewAttachment],
     ) -> Result<MessageRow, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO messages (account_id, inbox_id, conversation_id, message_type, content_type, content, \
-             content_attributes, private, status, source_id, sender_type, sender_id, echo_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(conversation.account_id)
-        .bind(conversation.inbox_id)
-        .bind(conversation.id)
-        .bind(m.message_type)
-        .bind(&m.content_type)
-        .bind(m.content.as_deref())
-        .bind(&m.content_attributes)
-        .bind(m.private)
-        .bind(m.status)
-        .bind(m.source_id.as_deref())
-        .bind(m.sender_type.as_deref())
-        .bind(m.sender_id)
-        .bind(m.echo_id.as_deref())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let message_id: i64 = row.try_get("id")?;
+        let mut tx = self.begin_write().await?;
+        let now = tx.now();
+        let message = tx
+            .insert_message(&MessageInsert {
+                account_id: conversation.account_id,
+                inbox_id: conversation.inbox_id,
+                conversation_id: conversation.id,
+                message_type: m.message_type,
+                content_type: &m.content_type,
+                content: m.content.as_deref(),
+                content_attributes: &m.content_attributes,
+                private: m.private,
+                status: m.status,
+                source_id: m.source_id.as_deref(),
+                sender_type: m.sender_type,
+                sender_id: m.sender_id,
+                echo_id: m.echo_id.as_deref(),
+                created_at: now,
+                now,
+            })
+            .await?;
         for a in attachments {
-            sqlx::query(
-                "INSERT INTO attachments (account_id, message_id, file_type, file_name, content_type, file_size, data, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            tx.insert_attachment(
+                conversation.account_id,
+                message.id,
+                &AttachmentInsert {
+                    file_type: a.file_type,
+                    file_name: Some(&a.file_name),
+                    content_type: Some(&a.content_type),
+                    data: Some(&a.data),
+                    ..Default::default()
+                },
             )
-            .bind(conversation.account_id)
-            .bind(message_id)
-            .bind(a.file_type)
-            .bind(&a.file_name)
-            .bind(&a.content_type)
-            .bind(a.data.len() as i64)
-            .bind(&a.data)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
         }
         if m.deliver {
-            super::pipeline::insert_job(&mut tx, message_id, now).await?;
+            tx.insert_delivery_job(message.id).await?;
         }
-        let inbound = if m.message_type == 0 { Some(now) } else { None };
-        sqlx::query(
-            "UPDATE conversations SET last_activity_at = $1, updated_at = $1, \
-             contact_last_inbound_at = COALESCE($2, contact_last_inbound_at) WHERE id = $3",
+        let incoming = m.message_type == MessageType::Incoming;
+        tx.record_activity(
+            conversation.id,
+            Activity {
+                contact_inbound_at: incoming.then_some(now),
+                reopen: false,
+            },
         )
-        .bind(now)
-        .bind(inbound)
-        .bind(conversation.id)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let message = message_from(&row)?;
         Ok(self.with_attachments(vec![message]).await?.remove(0))
     }
 
@@ -702,7 +696,7 @@ impl Store {
     pub async fn set_message_status(
         &self,
         id: i64,
-        status: i64,
+        status: MessageStatus,
         source_id: Option<&str>,
         external_error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -710,7 +704,7 @@ impl Store {
             "UPDATE messages SET status = $1, source_id = COALESCE($2, source_id), external_error = $3, \
              updated_at = $4 WHERE id = $5",
         )
-        .bind(status)
+        .bind(status.code())
         .bind(source_id)
         .bind(external_error)
         .bind(now_ms())
@@ -718,20 +712,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Moves a failed outgoing message back to `sent` for another attempt;
-    /// answers whether this call made the move.
-    pub async fn reopen_failed_message(&self, id: i64) -> Result<bool, StoreError> {
-        let moved = sqlx::query(
-            "UPDATE messages SET status = 0, external_error = NULL, updated_at = $1 \
-             WHERE id = $2 AND status = 3 AND message_type = 1",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(moved.rows_affected() == 1)
     }
 
     /// Soft-deletes a message: the row stays, its content goes.
@@ -778,16 +758,10 @@ impl Store {
         inbox_id: i64,
         source_id: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO contact_inboxes (contact_id, inbox_id, source_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(contact_id)
-        .bind(inbox_id)
-        .bind(source_id)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(super::conflict_as("a contact with this source_id in the inbox"))
+        let mut tx = self.begin_write().await?;
+        let id = tx.insert_contact_inbox(contact_id, inbox_id, source_id).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Contacts by id (for views), in one query.

@@ -15,7 +15,9 @@ mod inboxes;
 pub mod live;
 pub mod pipeline;
 mod plugins;
+#[cfg(feature = "bench")]
 mod seed;
+mod tx;
 mod users;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
@@ -25,10 +27,11 @@ pub use conversations::{
     AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewAttachment,
     NewMessage,
 };
-pub use inbound::{AppliedMessage, InboundMessage, NewInboundAttachment};
+pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};
 pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
+pub use tx::{Activity, AttachmentInsert, ConversationInsert, MessageInsert, WriteTx};
 pub use users::TokenOwner;
 
 use std::path::Path;
@@ -218,6 +221,20 @@ fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> 
     use sqlx::Row;
     row.try_get::<bool, _>(column)
         .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+}
+
+/// Reads a Chatwoot code column as its enum; an unknown code is a decode
+/// error, never a silent default.
+fn get_code<T: crate::chatwoot::ChatwootCode>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let code: i64 = row.try_get(column)?;
+    T::from_code(code).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("unknown code {code}").into(),
+    })
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

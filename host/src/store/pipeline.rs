@@ -8,6 +8,7 @@
 //! nodes take disjoint batches without waiting on each other; SQLite has one
 //! writer, so its claim is atomic as it stands.
 
+use crate::chatwoot::{ChatwootCode, MessageStatus, MessageType};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -337,17 +338,18 @@ impl Store {
         &self,
         job: &DeliveryJobRow,
         inbox_id: i64,
-        status: i64,
+        status: MessageStatus,
         source_id: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let mut echo_copy = None;
         if let Some(source_id) = source_id {
-            echo_copy = sqlx::query_scalar(
-                "DELETE FROM messages WHERE inbox_id = $1 AND source_id = $2 AND id <> $3 AND message_type = 1 \
-                 RETURNING id",
-            )
+            echo_copy = sqlx::query_scalar(&format!(
+                "DELETE FROM messages WHERE inbox_id = $1 AND source_id = $2 AND id <> $3 \
+                 AND message_type = {} RETURNING id",
+                MessageType::Outgoing.code()
+            ))
             .bind(inbox_id)
             .bind(source_id)
             .bind(job.message_id)
@@ -358,7 +360,7 @@ impl Store {
             "UPDATE messages SET status = $1, source_id = COALESCE($2, source_id), external_error = NULL, \
              updated_at = $3 WHERE id = $4",
         )
-        .bind(status)
+        .bind(status.code())
         .bind(source_id)
         .bind(now)
         .bind(job.message_id)
@@ -404,12 +406,15 @@ impl Store {
     pub async fn fail_delivery(&self, job: &DeliveryJobRow, error: &str) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE messages SET status = 3, external_error = $1, updated_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(now)
-            .bind(job.message_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE messages SET status = {}, external_error = $1, updated_at = $2 WHERE id = $3",
+            MessageStatus::Failed.code()
+        ))
+        .bind(error)
+        .bind(now)
+        .bind(job.message_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE delivery_jobs SET state = 'dead', last_error = $1, attempt_open = $2, updated_at = $3 \
              WHERE id = $4",
@@ -431,10 +436,13 @@ impl Store {
     pub async fn requeue_delivery(&self, message_id: i64) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let moved = sqlx::query(
-            "UPDATE messages SET status = 0, external_error = NULL, updated_at = $1 \
-             WHERE id = $2 AND status = 3 AND message_type = 1",
-        )
+        let moved = sqlx::query(&format!(
+            "UPDATE messages SET status = {sent}, external_error = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = {failed} AND message_type = {outgoing}",
+            sent = MessageStatus::Sent.code(),
+            failed = MessageStatus::Failed.code(),
+            outgoing = MessageType::Outgoing.code(),
+        ))
         .bind(now)
         .bind(message_id)
         .execute(&mut *tx)

@@ -446,6 +446,36 @@ mod tests {
         }
     }
 
+    /// Every version links side by side, and a real plugin gets the version
+    /// its manifest names and answers through the version-agnostic surface.
+    #[tokio::test]
+    async fn bundled_plugins_load_through_the_contract_they_implement() {
+        use std::sync::Arc;
+
+        use crate::caps::egress::{EgressLimits, EgressPolicy};
+        use crate::runtime::{Runtime, RuntimeConfig};
+
+        let runtime = Runtime::new(RuntimeConfig::default()).expect("every version links");
+        // The plugins the binary bundles (built by build.rs), included here
+        // directly: `plugin_host` is a layer above.
+        let bundled: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+        assert!(!bundled.is_empty());
+        for (name, bytes) in bundled {
+            let compiled = runtime.compile(Arc::new(bytes.to_vec())).await.expect(name);
+            let contract = compiled.contract().clone();
+            assert!(supports_contract(&contract), "{name}: {contract}");
+            let egress = Arc::new(EgressPolicy::new("test", vec![], &[], EgressLimits::default()));
+            let instance = runtime.instance(name, compiled, runtime.config().default_limits, egress);
+            let manifest = instance.describe().await.expect(name);
+            let declared = semver::Version::parse(&manifest.contract_version).expect(name);
+            assert_eq!(
+                (declared.major, declared.minor),
+                (contract.major, contract.minor),
+                "{name}: the component implements {contract}, its manifest says {declared}"
+            );
+        }
+    }
+
     #[test]
     fn markers_name_their_own_version() {
         for contract in CONTRACTS {

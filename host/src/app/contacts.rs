@@ -1,0 +1,195 @@
+//! Use cases of contacts: a page of them (optionally searched), one, create
+//! (optionally with its identity in an inbox), update and, for
+//! administrators, delete.
+
+use serde_json::Value;
+
+use super::conversations::visible_inbox;
+use super::{AppError, AppState, Member};
+use crate::store::{ContactChanges, ContactRow, NewContact};
+
+/// Contacts per page, as in Chatwoot.
+pub const PER_PAGE: i64 = 15;
+/// Highest page number accepted (keeps OFFSET arithmetic far from overflow).
+const MAX_PAGE: i64 = 1_000_000;
+
+/// A page of contacts.
+#[derive(Debug)]
+pub struct ContactPage {
+    /// The contacts, newest first.
+    pub contacts: Vec<ContactRow>,
+    /// How many match in all.
+    pub count: i64,
+    /// The 1-based page number.
+    pub page: i64,
+}
+
+/// A page of the account's contacts, those matching `q` when it is not blank.
+pub async fn list(
+    state: &AppState,
+    member: &Member,
+    page: Option<i64>,
+    q: Option<&str>,
+) -> Result<ContactPage, AppError> {
+    let page = page.unwrap_or(1);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(AppError::Invalid(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    let (contacts, count) = state
+        .store
+        .list_contacts(member.account_id, q, page, PER_PAGE)
+        .await?;
+    Ok(ContactPage {
+        contacts,
+        count,
+        page,
+    })
+}
+
+/// A page of the contacts matching `q`, which must not be blank.
+pub async fn search(
+    state: &AppState,
+    member: &Member,
+    page: Option<i64>,
+    q: Option<&str>,
+) -> Result<ContactPage, AppError> {
+    if q.is_none_or(|q| q.trim().is_empty()) {
+        return Err(AppError::Invalid("search needs a q parameter".into()));
+    }
+    list(state, member, page, q).await
+}
+
+/// One contact of the account.
+pub async fn show(state: &AppState, member: &Member, id: i64) -> Result<ContactRow, AppError> {
+    Ok(state.store.get_contact(member.account_id, id).await?)
+}
+
+/// A contact's fields as a client sends them, to create or update one.
+#[derive(Debug, Clone, Default)]
+pub struct ContactInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Email (blank means none).
+    pub email: Option<String>,
+    /// Phone number in E.164 (blank means none).
+    pub phone_number: Option<String>,
+    /// The client's own id for the contact (blank means none).
+    pub identifier: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Blocked (updates only).
+    pub blocked: Option<bool>,
+    /// Chatwoot's additional attributes.
+    pub additional_attributes: Option<serde_json::Map<String, Value>>,
+    /// Chatwoot's custom attributes.
+    pub custom_attributes: Option<serde_json::Map<String, Value>>,
+    /// An inbox (one the member may see) to give the contact an identity in
+    /// (creation only).
+    pub inbox_id: Option<i64>,
+    /// That identity; generated when absent.
+    pub source_id: Option<String>,
+}
+
+impl ContactInput {
+    fn validate(&self) -> Result<(), AppError> {
+        if let Some(email) = self.email.as_deref().filter(|e| !e.is_empty())
+            && (!email.contains('@') || email.contains(char::is_whitespace))
+        {
+            return Err(AppError::Refused(format!("Email {email:?} is invalid")));
+        }
+        if let Some(phone) = self.phone_number.as_deref().filter(|p| !p.is_empty()) {
+            let digits = phone.strip_prefix('+').unwrap_or("");
+            if digits.len() < 2 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(AppError::Refused(format!(
+                    "Phone number {phone:?} should be in e164 format (+ and digits)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn blank_to_none(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// A created contact and, when asked for, its identity in an inbox.
+#[derive(Debug)]
+pub struct CreatedContact {
+    /// The contact.
+    pub contact: ContactRow,
+    /// The inbox id and the contact's source id there.
+    pub contact_inbox: Option<(i64, String)>,
+}
+
+/// Creates a contact, with its identity in an inbox when one is named.
+pub async fn create(
+    state: &AppState,
+    member: &Member,
+    input: ContactInput,
+) -> Result<CreatedContact, AppError> {
+    input.validate()?;
+    let inbox = match input.inbox_id {
+        Some(inbox_id) => {
+            visible_inbox(state, member, inbox_id).await?;
+            let source_id = input.source_id.clone().unwrap_or_else(crate::accounts::new_token);
+            Some((inbox_id, source_id))
+        }
+        None => None,
+    };
+    let contact = NewContact {
+        name: input.name.unwrap_or_default(),
+        email: blank_to_none(input.email),
+        phone_number: blank_to_none(input.phone_number),
+        identifier: blank_to_none(input.identifier),
+        avatar_url: blank_to_none(input.avatar_url),
+        additional_attributes: Value::Object(input.additional_attributes.unwrap_or_default()).to_string(),
+        custom_attributes: Value::Object(input.custom_attributes.unwrap_or_default()).to_string(),
+    };
+    let created = state
+        .store
+        .insert_contact(
+            member.account_id,
+            &contact,
+            inbox.as_ref().map(|(id, source)| (*id, source.as_str())),
+        )
+        .await?;
+    Ok(CreatedContact {
+        contact: created,
+        contact_inbox: inbox,
+    })
+}
+
+/// Changes the fields given (the inbox ones are ignored); answers the contact.
+pub async fn update(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+    input: ContactInput,
+) -> Result<ContactRow, AppError> {
+    input.validate()?;
+    let changes = ContactChanges {
+        name: input.name,
+        email: blank_to_none(input.email),
+        phone_number: blank_to_none(input.phone_number),
+        identifier: blank_to_none(input.identifier),
+        avatar_url: input.avatar_url,
+        blocked: input.blocked,
+        additional_attributes: input.additional_attributes.map(|m| Value::Object(m).to_string()),
+        custom_attributes: input.custom_attributes.map(|m| Value::Object(m).to_string()),
+    };
+    Ok(state
+        .store
+        .update_contact(member.account_id, id, &changes)
+        .await?)
+}
+
+/// Deletes a contact and its conversations (administrators).
+pub async fn delete(state: &AppState, member: &Member, id: i64) -> Result<(), AppError> {
+    member.require_admin()?;
+    state.store.delete_contact(member.account_id, id).await?;
+    Ok(())
+}

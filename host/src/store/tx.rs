@@ -1,0 +1,406 @@
+//! [`WriteTx`]: one write transaction and the typed primitives that run in
+//! it. Every path that writes a contact, a contact's identity in an inbox, a
+//! conversation, a message, an attachment or a delivery job goes through the
+//! one INSERT here, so the columns a row gets are decided once. Use cases in
+//! `app/` compose these steps into their transaction; the `Store` methods
+//! that write one thing are thin wrappers over them.
+
+use sqlx::Row;
+
+use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
+
+use super::contacts::{COLUMNS as CONTACT_COLUMNS, contact_from};
+use super::conversations::{
+    CONVERSATION_COLUMNS, CONVERSATION_FROM, MESSAGE_COLUMNS, conversation_from, message_from,
+};
+use super::{
+    ContactRow, ConversationRow, Dialect, MessageRow, NewContact, Store, StoreError, conflict_as, get_bool,
+};
+
+/// A conversation row to insert; its display id is the account's next.
+#[derive(Debug, Clone)]
+pub struct ConversationInsert {
+    /// Account.
+    pub account_id: i64,
+    /// Inbox.
+    pub inbox_id: i64,
+    /// Contact.
+    pub contact_id: i64,
+    /// The contact's identity in the inbox.
+    pub contact_inbox_id: Option<i64>,
+    /// Its status.
+    pub status: ConversationStatus,
+    /// Assigned agent.
+    pub assignee_id: Option<i64>,
+    /// JSON object.
+    pub additional_attributes: String,
+    /// Unix ms.
+    pub now: i64,
+}
+
+/// A message row to insert.
+#[derive(Debug, Clone)]
+pub struct MessageInsert<'a> {
+    /// Account.
+    pub account_id: i64,
+    /// Inbox.
+    pub inbox_id: i64,
+    /// Conversation.
+    pub conversation_id: i64,
+    /// Who it is from.
+    pub message_type: MessageType,
+    /// Content type name.
+    pub content_type: &'a str,
+    /// Text.
+    pub content: Option<&'a str>,
+    /// JSON object.
+    pub content_attributes: &'a str,
+    /// Private note.
+    pub private: bool,
+    /// How far it got.
+    pub status: MessageStatus,
+    /// Provider message id.
+    pub source_id: Option<&'a str>,
+    /// Who wrote it.
+    pub sender_type: Option<SenderType>,
+    /// Sender id.
+    pub sender_id: Option<i64>,
+    /// Client id.
+    pub echo_id: Option<&'a str>,
+    /// When it was written (unix ms): now for an agent's message, the
+    /// provider's time for an inbound one.
+    pub created_at: i64,
+    /// Unix ms.
+    pub now: i64,
+}
+
+/// An attachment row to insert: uploaded or fetched bytes, or a link.
+#[derive(Debug, Clone, Default)]
+pub struct AttachmentInsert<'a> {
+    /// Chatwoot's file type code.
+    pub file_type: i64,
+    /// A link shown as is (embeds).
+    pub external_url: Option<&'a str>,
+    /// File name.
+    pub file_name: Option<&'a str>,
+    /// MIME type.
+    pub content_type: Option<&'a str>,
+    /// The bytes.
+    pub data: Option<&'a [u8]>,
+    /// Provider metadata (JSON object).
+    pub meta: Option<&'a str>,
+}
+
+/// What a new message changes on its conversation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Activity {
+    /// When the contact last wrote (unix ms), which opens the reply window;
+    /// kept when later than the stored one.
+    pub contact_inbound_at: Option<i64>,
+    /// Reopen the conversation (a contact writing again).
+    pub reopen: bool,
+}
+
+/// One write transaction. Dropped without [`WriteTx::commit`], it rolls back.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    dialect: Dialect,
+    now: i64,
+}
+
+impl Store {
+    /// Begins a write transaction. SQLite's takes the write lock at once: a
+    /// deferred one that reads first can lose its upgrade to a concurrent
+    /// writer and fail instead of waiting.
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            dialect: self.dialect,
+            now: super::now_ms(),
+        })
+    }
+}
+
+impl WriteTx {
+    /// The transaction's clock (unix ms): every row it writes carries it.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub(super) fn inner(&mut self) -> &mut sqlx::Transaction<'static, sqlx::Any> {
+        &mut self.tx
+    }
+
+    /// Locks an inbox row until commit, so writers of one inbox take turns
+    /// (on SQLite the transaction already holds the database's write lock);
+    /// answers whether the inbox keeps one conversation per contact.
+    pub async fn lock_inbox(&mut self, inbox_id: i64) -> Result<bool, StoreError> {
+        let lock = match self.dialect {
+            Dialect::Postgres => "FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT lock_to_single_conversation FROM inboxes WHERE id = $1 {lock}"
+        ))
+        .bind(inbox_id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("inbox {inbox_id}")))?;
+        Ok(get_bool(&row, "lock_to_single_conversation")?)
+    }
+
+    /// Whether the inbox already has the provider message.
+    pub async fn has_message_source(&mut self, inbox_id: i64, source_id: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT id FROM messages WHERE inbox_id = $1 AND source_id = $2")
+                .bind(inbox_id)
+                .bind(source_id)
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// The contact identity `(contact_inbox_id, contact_id)` with this
+    /// source id in the inbox.
+    pub async fn contact_identity(
+        &mut self,
+        inbox_id: i64,
+        source_id: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, contact_id FROM contact_inboxes WHERE inbox_id = $1 AND source_id = $2")
+                .bind(inbox_id)
+                .bind(source_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.map(|r| Ok((r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?)))
+            .transpose()
+    }
+
+    /// Inserts a contact; `active` when it is created by its own activity
+    /// (an inbound message), which sets `last_activity_at`.
+    pub async fn insert_contact(
+        &mut self,
+        account_id: i64,
+        contact: &NewContact,
+        active: bool,
+    ) -> Result<ContactRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO contacts (account_id, name, email, phone_number, identifier, avatar_url, blocked, \
+             additional_attributes, custom_attributes, last_activity_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {CONTACT_COLUMNS}"
+        ))
+        .bind(account_id)
+        .bind(&contact.name)
+        .bind(contact.email.as_deref())
+        .bind(contact.phone_number.as_deref())
+        .bind(contact.identifier.as_deref())
+        .bind(contact.avatar_url.as_deref())
+        .bind(false)
+        .bind(&contact.additional_attributes)
+        .bind(&contact.custom_attributes)
+        .bind(active.then_some(self.now))
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(conflict_as("a contact with this email or identifier"))?;
+        Ok(contact_from(&row)?)
+    }
+
+    /// Inserts a contact's identity in an inbox; answers its id.
+    pub async fn insert_contact_inbox(
+        &mut self,
+        contact_id: i64,
+        inbox_id: i64,
+        source_id: &str,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO contact_inboxes (contact_id, inbox_id, source_id, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(contact_id)
+        .bind(inbox_id)
+        .bind(source_id)
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(conflict_as("a contact with this source_id in the inbox"))
+    }
+
+    /// The newest conversation of a contact identity, resolved ones included
+    /// or not.
+    pub async fn latest_conversation_of(
+        &mut self,
+        contact_inbox_id: i64,
+        include_resolved: bool,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        let filter = if include_resolved {
+            String::new()
+        } else {
+            format!("AND c.status <> {}", ConversationStatus::Resolved.code())
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE c.contact_inbox_id = $1 {filter} \
+             ORDER BY c.id DESC LIMIT 1"
+        ))
+        .bind(contact_inbox_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.as_ref().map(conversation_from).transpose()?)
+    }
+
+    /// Inserts a conversation with the account's next display id (the
+    /// UPDATE locks the account row, so display ids never repeat or skip
+    /// under concurrent creates); answers it.
+    pub async fn insert_conversation(
+        &mut self,
+        c: &ConversationInsert,
+    ) -> Result<ConversationRow, StoreError> {
+        let display_id: i64 = sqlx::query_scalar(
+            "UPDATE accounts SET conversation_seq = conversation_seq + 1 WHERE id = $1 RETURNING conversation_seq",
+        )
+        .bind(c.account_id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let attributes = if c.additional_attributes.is_empty() {
+            "{}"
+        } else {
+            c.additional_attributes.as_str()
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (account_id, display_id, inbox_id, contact_id, contact_inbox_id, status, \
+             assignee_id, last_activity_at, additional_attributes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $8) RETURNING id",
+        )
+        .bind(c.account_id)
+        .bind(display_id)
+        .bind(c.inbox_id)
+        .bind(c.contact_id)
+        .bind(c.contact_inbox_id)
+        .bind(c.status.code())
+        .bind(c.assignee_id)
+        .bind(self.now)
+        .bind(attributes)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        self.conversation(id).await
+    }
+
+    /// A conversation as this transaction sees it.
+    pub async fn conversation(&mut self, id: i64) -> Result<ConversationRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE c.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
+        Ok(conversation_from(&row)?)
+    }
+
+    /// Inserts a message (without its attachments); answers it.
+    pub async fn insert_message(&mut self, m: &MessageInsert<'_>) -> Result<MessageRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO messages (account_id, inbox_id, conversation_id, message_type, content_type, content, \
+             content_attributes, private, status, source_id, sender_type, sender_id, echo_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(m.account_id)
+        .bind(m.inbox_id)
+        .bind(m.conversation_id)
+        .bind(m.message_type.code())
+        .bind(m.content_type)
+        .bind(m.content)
+        .bind(m.content_attributes)
+        .bind(m.private)
+        .bind(m.status.code())
+        .bind(m.source_id)
+        .bind(m.sender_type.map(ChatwootCode::name))
+        .bind(m.sender_id)
+        .bind(m.echo_id)
+        .bind(m.created_at)
+        .bind(m.now)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(message_from(&row)?)
+    }
+
+    /// Inserts an attachment of a message.
+    pub async fn insert_attachment(
+        &mut self,
+        account_id: i64,
+        message_id: i64,
+        a: &AttachmentInsert<'_>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO attachments (account_id, message_id, file_type, external_url, file_name, content_type, \
+             file_size, data, meta, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(account_id)
+        .bind(message_id)
+        .bind(a.file_type)
+        .bind(a.external_url)
+        .bind(a.file_name)
+        .bind(a.content_type)
+        .bind(a.data.map(|d| d.len() as i64))
+        .bind(a.data)
+        .bind(a.meta.unwrap_or("{}"))
+        .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues a message for delivery.
+    pub async fn insert_delivery_job(&mut self, message_id: i64) -> Result<(), StoreError> {
+        let now = self.now;
+        super::pipeline::insert_job(&mut self.tx, message_id, now).await
+    }
+
+    /// Records a new message's activity on its conversation.
+    pub async fn record_activity(
+        &mut self,
+        conversation_id: i64,
+        activity: Activity,
+    ) -> Result<(), StoreError> {
+        let reopen = if activity.reopen {
+            format!(
+                ", status = {}, snoozed_until = NULL",
+                ConversationStatus::Open.code()
+            )
+        } else {
+            String::new()
+        };
+        sqlx::query(&format!(
+            "UPDATE conversations SET last_activity_at = $1, updated_at = $1{reopen}, \
+             contact_last_inbound_at = CASE WHEN contact_last_inbound_at IS NULL OR contact_last_inbound_at < $2 \
+             THEN COALESCE($2, contact_last_inbound_at) ELSE contact_last_inbound_at END WHERE id = $3"
+        ))
+        .bind(self.now)
+        .bind(activity.contact_inbound_at)
+        .bind(conversation_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a contact was active now.
+    pub async fn touch_contact(&mut self, contact_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE contacts SET last_activity_at = $1 WHERE id = $2")
+            .bind(self.now)
+            .bind(contact_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
