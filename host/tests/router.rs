@@ -60,7 +60,8 @@ async fn call(app: &Router, method: &str, path: &str, token: Option<&str>, body:
     let json = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
     };
     Answer { status, json }
 }
@@ -77,9 +78,14 @@ async fn post(app: &Router, path: &str, token: &str, body: &Value) -> Answer {
 /// `{"error": "<non-empty message>"}`; answers the message.
 fn error_of(answer: &Answer, status: u16) -> String {
     assert_eq!(answer.status.as_u16(), status, "{answer:?}");
-    let object = answer.json.as_object().unwrap_or_else(|| panic!("not an object: {answer:?}"));
+    let object = answer
+        .json
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {answer:?}"));
     assert_eq!(object.len(), 1, "only an error: {answer:?}");
-    let message = object["error"].as_str().unwrap_or_else(|| panic!("no error: {answer:?}"));
+    let message = object["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error: {answer:?}"));
     assert!(!message.is_empty(), "{answer:?}");
     message.to_owned()
 }
@@ -150,7 +156,10 @@ async fn profile_needs_a_valid_token(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(error_of(&bad, 401), "Invalid Access Token");
     let empty = call(&s.app, "GET", "/api/v1/profile", Some(""), None).await;
     assert_eq!(empty.status, StatusCode::UNAUTHORIZED, "{empty:?}");
-    assert!(empty.json["errors"].is_array(), "an empty token is no token: {empty:?}");
+    assert!(
+        empty.json["errors"].is_array(),
+        "an empty token is no token: {empty:?}"
+    );
 
     let profile = get(&s.app, "/api/v1/profile", &s.agent).await;
     assert_eq!(profile.status, StatusCode::OK, "{profile:?}");
@@ -215,8 +224,17 @@ async fn conversations_are_opened_and_listed_with_counts(backend: Backend) -> an
     assert_eq!((shown.status, &shown.json["id"]), (StatusCode::OK, &json!(1)));
 
     // Errors.
-    let no_contact = post(&s.app, &s.path("/conversations"), &s.admin, &json!({ "inbox_id": s.inbox })).await;
-    assert!(error_of(&no_contact, 422).contains("contact_id"), "{no_contact:?}");
+    let no_contact = post(
+        &s.app,
+        &s.path("/conversations"),
+        &s.admin,
+        &json!({ "inbox_id": s.inbox }),
+    )
+    .await;
+    assert!(
+        error_of(&no_contact, 422).contains("contact_id"),
+        "{no_contact:?}"
+    );
     let bad_status = post(
         &s.app,
         &s.path("/conversations"),
@@ -236,13 +254,19 @@ async fn conversations_are_opened_and_listed_with_counts(backend: Backend) -> an
     let missing_field = post(&s.app, &s.path("/conversations"), &s.admin, &json!({})).await;
     error_of(&missing_field, 400);
     let unknown_filter = get(&s.app, &s.path("/conversations?status=closed"), &s.agent).await;
-    assert!(error_of(&unknown_filter, 400).contains("closed"), "{unknown_filter:?}");
+    assert!(
+        error_of(&unknown_filter, 400).contains("closed"),
+        "{unknown_filter:?}"
+    );
     let bad_page = get(&s.app, &s.path("/conversations?page=0"), &s.agent).await;
     error_of(&bad_page, 400);
     let missing = get(&s.app, &s.path("/conversations/99"), &s.agent).await;
     error_of(&missing, 404);
     let count_unchanged = get(&s.app, &s.path("/conversations/meta?status=all"), &s.admin).await;
-    assert_eq!(count_unchanged.json["meta"]["all_count"], 2, "refused requests store nothing");
+    assert_eq!(
+        count_unchanged.json["meta"]["all_count"], 2,
+        "refused requests store nothing"
+    );
     Ok(())
 }
 
@@ -260,7 +284,10 @@ async fn toggle_status_toggles_without_a_body_and_refuses_bad_json(backend: Back
     let reopened = call(&s.app, "POST", &toggle, Some(&s.agent), None).await;
     assert_eq!(reopened.json["payload"]["current_status"], "open", "{reopened:?}");
     let empty_object = post(&s.app, &toggle, &s.agent, &json!({})).await;
-    assert_eq!(empty_object.json["payload"]["current_status"], "resolved", "{empty_object:?}");
+    assert_eq!(
+        empty_object.json["payload"]["current_status"], "resolved",
+        "{empty_object:?}"
+    );
 
     let snoozed = post(
         &s.app,
@@ -269,7 +296,10 @@ async fn toggle_status_toggles_without_a_body_and_refuses_bad_json(backend: Back
         &json!({ "status": "snoozed", "snoozed_until": 1_900_000_000 }),
     )
     .await;
-    assert_eq!(snoozed.json["payload"]["current_status"], "snoozed", "{snoozed:?}");
+    assert_eq!(
+        snoozed.json["payload"]["current_status"], "snoozed",
+        "{snoozed:?}"
+    );
     let shown = get(&s.app, &s.path(&format!("/conversations/{id}")), &s.agent).await;
     assert_eq!(
         (&shown.json["status"], &shown.json["snoozed_until"]),
@@ -290,7 +320,14 @@ async fn toggle_status_toggles_without_a_body_and_refuses_bad_json(backend: Back
     error_of(&bad_time, 422);
     let still = get(&s.app, &s.path(&format!("/conversations/{id}")), &s.agent).await;
     assert_eq!(still.json["status"], "snoozed", "refused changes change nothing");
-    let missing = call(&s.app, "POST", &s.path("/conversations/42/toggle_status"), Some(&s.agent), None).await;
+    let missing = call(
+        &s.app,
+        "POST",
+        &s.path("/conversations/42/toggle_status"),
+        Some(&s.agent),
+        None,
+    )
+    .await;
     error_of(&missing, 404);
     Ok(())
 }
@@ -301,7 +338,10 @@ async fn labels_are_normalised_and_whitespace_refused(backend: Backend) -> anyho
     let labels = s.path(&format!("/conversations/{id}/labels"));
 
     let none = get(&s.app, &labels, &s.agent).await;
-    assert_eq!((none.status, &none.json), (StatusCode::OK, &json!({ "payload": [] })));
+    assert_eq!(
+        (none.status, &none.json),
+        (StatusCode::OK, &json!({ "payload": [] }))
+    );
     let set = post(
         &s.app,
         &labels,
@@ -311,7 +351,10 @@ async fn labels_are_normalised_and_whitespace_refused(backend: Backend) -> anyho
     .await;
     assert_eq!(set.status, StatusCode::OK, "{set:?}");
     assert_eq!(set.json, json!({ "payload": ["billing", "vip"] }));
-    assert_eq!(get(&s.app, &labels, &s.agent).await.json["payload"], json!(["billing", "vip"]));
+    assert_eq!(
+        get(&s.app, &labels, &s.agent).await.json["payload"],
+        json!(["billing", "vip"])
+    );
     let shown = get(&s.app, &s.path(&format!("/conversations/{id}")), &s.agent).await;
     assert_eq!(shown.json["labels"], json!(["billing", "vip"]));
 
@@ -344,7 +387,12 @@ async fn agents_see_only_their_inboxes(backend: Backend) -> anyhow::Result<()> {
     let hidden = get(&s.app, &s.path(&format!("/conversations/{foreign}")), &s.agent).await;
     assert_eq!(error_of(&hidden, 404), "Resource could not be found");
     for rest in ["/labels", "/messages"] {
-        let hidden = get(&s.app, &s.path(&format!("/conversations/{foreign}{rest}")), &s.agent).await;
+        let hidden = get(
+            &s.app,
+            &s.path(&format!("/conversations/{foreign}{rest}")),
+            &s.agent,
+        )
+        .await;
         error_of(&hidden, 404);
     }
     let toggle = call(
@@ -377,8 +425,15 @@ async fn agents_see_only_their_inboxes(backend: Backend) -> anyhow::Result<()> {
 
     // Another account's member is not a member here at all.
     let elsewhere = s.f.account("Elsewhere").await?;
-    let stranger = s.f.user(elsewhere, "stranger@else.example", "administrator").await?;
-    let refused = get(&s.app, &s.path(&format!("/conversations/{own}")), &stranger.access_token).await;
+    let stranger =
+        s.f.user(elsewhere, "stranger@else.example", "administrator")
+            .await?;
+    let refused = get(
+        &s.app,
+        &s.path(&format!("/conversations/{own}")),
+        &stranger.access_token,
+    )
+    .await;
     assert_eq!(
         error_of(&refused, 401),
         "You are not authorized to access this account"
@@ -391,21 +446,40 @@ async fn messages_notes_are_stored_and_blank_content_refused(backend: Backend) -
     let id = s.conversation(s.inbox).await;
     let messages = s.path(&format!("/conversations/{id}/messages"));
 
-    let note = post(&s.app, &messages, &s.agent, &json!({ "content": "internal", "private": true })).await;
+    let note = post(
+        &s.app,
+        &messages,
+        &s.agent,
+        &json!({ "content": "internal", "private": true }),
+    )
+    .await;
     assert_eq!(note.status, StatusCode::OK, "{note:?}");
     assert_eq!(
-        (&note.json["private"], &note.json["content"], &note.json["message_type"]),
+        (
+            &note.json["private"],
+            &note.json["content"],
+            &note.json["message_type"]
+        ),
         (&json!(true), &json!("internal"), &json!(1))
     );
     let listed = get(&s.app, &messages, &s.agent).await;
     assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
     assert_eq!(listed.json["payload"][0]["content"], "internal");
 
-    let blank = post(&s.app, &messages, &s.agent, &json!({ "content": "  ", "private": true })).await;
+    let blank = post(
+        &s.app,
+        &messages,
+        &s.agent,
+        &json!({ "content": "  ", "private": true }),
+    )
+    .await;
     assert_eq!(error_of(&blank, 422), "Content can't be blank");
     // No plugin serves the inbox's channel: the host refuses before storing.
     let unsendable = post(&s.app, &messages, &s.agent, &json!({ "content": "hello" })).await;
-    assert!(error_of(&unsendable, 422).contains("not enabled"), "{unsendable:?}");
+    assert!(
+        error_of(&unsendable, 422).contains("not enabled"),
+        "{unsendable:?}"
+    );
     let incoming = post(
         &s.app,
         &messages,
@@ -443,6 +517,10 @@ async fn unknown_routes_and_malformed_paths_answer_json(backend: Backend) -> any
     let bad_account = get(&s.app, "/api/v1/accounts/abc/conversations", &s.admin).await;
     error_of(&bad_account, 404);
     let wrong_method = call(&s.app, "DELETE", "/api/v1/profile", Some(&s.admin), None).await;
-    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED, "{wrong_method:?}");
+    assert_eq!(
+        wrong_method.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "{wrong_method:?}"
+    );
     Ok(())
 }

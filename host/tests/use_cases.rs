@@ -77,7 +77,12 @@ impl Setup {
     }
 
     /// Changes the status as the agent; answers the status then stored.
-    async fn change(&self, display_id: i64, status: Option<&str>, snoozed_until: Option<i64>) -> anyhow::Result<String> {
+    async fn change(
+        &self,
+        display_id: i64,
+        status: Option<&str>,
+        snoozed_until: Option<i64>,
+    ) -> anyhow::Result<String> {
         let change = StatusChange {
             status: status.map(str::to_owned),
             snoozed_until,
@@ -101,7 +106,10 @@ impl Setup {
 }
 
 fn is_not_found(e: &AppError) -> bool {
-    matches!(e, AppError::NotFound(_) | AppError::Store(StoreError::NotFound(_)))
+    matches!(
+        e,
+        AppError::NotFound(_) | AppError::Store(StoreError::NotFound(_))
+    )
 }
 
 fn draft(content: &str, private: bool) -> Draft {
@@ -116,12 +124,27 @@ async fn change_status_toggles_and_snoozes(backend: Backend) -> anyhow::Result<(
     let s = Setup::new(backend).await?;
     let id = s.open(s.inbox).await?;
     assert_eq!(s.rendered(id).await?["status"], "open");
-    assert_eq!(s.change(id, None, None).await?, "resolved", "open toggles to resolved");
-    assert_eq!(s.change(id, None, None).await?, "open", "resolved toggles to open");
+    assert_eq!(
+        s.change(id, None, None).await?,
+        "resolved",
+        "open toggles to resolved"
+    );
+    assert_eq!(
+        s.change(id, None, None).await?,
+        "open",
+        "resolved toggles to open"
+    );
     assert_eq!(s.change(id, Some("pending"), None).await?, "pending");
-    assert_eq!(s.change(id, None, None).await?, "open", "anything but open toggles to open");
+    assert_eq!(
+        s.change(id, None, None).await?,
+        "open",
+        "anything but open toggles to open"
+    );
 
-    assert_eq!(s.change(id, Some("snoozed"), Some(1_900_000_000)).await?, "snoozed");
+    assert_eq!(
+        s.change(id, Some("snoozed"), Some(1_900_000_000)).await?,
+        "snoozed"
+    );
     assert_eq!(s.rendered(id).await?["snoozed_until"], 1_900_000_000);
     assert_eq!(s.change(id, None, None).await?, "open");
     assert_eq!(
@@ -151,7 +174,11 @@ async fn change_status_toggles_and_snoozes(backend: Backend) -> anyhow::Result<(
             "snoozed_until {bad}: {err:?}"
         );
     }
-    assert_eq!(s.rendered(id).await?["status"], "resolved", "refusals change nothing");
+    assert_eq!(
+        s.rendered(id).await?["status"],
+        "resolved",
+        "refusals change nothing"
+    );
     let missing = conversations::change_status(&s.f.state, &s.agent, 99, StatusChange::default())
         .await
         .unwrap_err();
@@ -171,28 +198,37 @@ async fn set_labels_normalises_and_refuses_whitespace(backend: Backend) -> anyho
         &labels(&[" VIP", "billing ", "vip", "", "  ", "Billing", "a-b_c"]),
     )
     .await?;
-    assert_eq!(set, ["a-b_c", "billing", "vip"], "trimmed, lower-cased, sorted, unique, no blanks");
+    assert_eq!(
+        set,
+        ["a-b_c", "billing", "vip"],
+        "trimmed, lower-cased, sorted, unique, no blanks"
+    );
     assert_eq!(
         conversations::labels(&s.f.state, &s.agent, id).await?,
         ["a-b_c", "billing", "vip"]
     );
 
-    for bad in [labels(&["two words"]), labels(&["ok", "tab\there"]), vec!["x".repeat(256)]] {
+    for bad in [
+        labels(&["two words"]),
+        labels(&["ok", "tab\there"]),
+        vec!["x".repeat(256)],
+    ] {
         let err = conversations::set_labels(&s.f.state, &s.agent, id, &bad)
             .await
             .unwrap_err();
         assert!(matches!(err, AppError::Refused(_)), "{bad:?}: {err:?}");
     }
-    let longest = "x".repeat(255);
-    assert_eq!(
-        conversations::set_labels(&s.f.state, &s.agent, id, std::slice::from_ref(&longest)).await?,
-        [longest.clone()]
-    );
     assert_eq!(
         conversations::labels(&s.f.state, &s.agent, id).await?,
-        [longest],
+        ["a-b_c", "billing", "vip"],
         "refusals left the labels as they were"
     );
+    let longest = vec!["x".repeat(255)];
+    assert_eq!(
+        conversations::set_labels(&s.f.state, &s.agent, id, &longest).await?,
+        longest
+    );
+    assert_eq!(conversations::labels(&s.f.state, &s.agent, id).await?, longest);
     assert!(
         conversations::set_labels(&s.f.state, &s.agent, id, &[])
             .await?
@@ -284,7 +320,9 @@ async fn visible_conversation_hides_other_inboxes_from_agents(backend: Backend) 
     let state = &s.f.state;
 
     assert_eq!(
-        conversations::visible_conversation(state, &s.agent, own).await?.display_id,
+        conversations::visible_conversation(state, &s.agent, own)
+            .await?
+            .display_id,
         own
     );
     let hidden = conversations::visible_conversation(state, &s.agent, foreign)
@@ -313,7 +351,9 @@ async fn visible_conversation_hides_other_inboxes_from_agents(backend: Backend) 
 
     // Administrators see the whole account; nobody sees another account's.
     assert_eq!(
-        conversations::visible_conversation(state, &s.admin, foreign).await?.display_id,
+        conversations::visible_conversation(state, &s.admin, foreign)
+            .await?
+            .display_id,
         foreign
     );
     let (_, counts) = conversations::list(state, &s.admin, &ListQuery::default()).await?;
@@ -332,7 +372,9 @@ async fn administration_refuses_bad_input(backend: Backend) -> anyhow::Result<()
     use switchboard::app::administration::{self, NewUser};
     let f = Fixture::new(backend).await?;
     let store = f.store();
-    let blank = administration::create_account(store, "  ", None).await.unwrap_err();
+    let blank = administration::create_account(store, "  ", None)
+        .await
+        .unwrap_err();
     assert!(matches!(blank, AppError::Refused(_)), "{blank:?}");
     let account = administration::create_account(store, " Acme ", Some("fr")).await?;
     assert_eq!((account.name.as_str(), account.locale.as_str()), ("Acme", "fr"));
@@ -360,7 +402,10 @@ async fn administration_refuses_bad_input(backend: Backend) -> anyhow::Result<()
     assert!(is_not_found(&no_account), "{no_account:?}");
 
     let created = administration::create_user(store, user("ok@example.com", None, Some(account.id))).await?;
-    assert_eq!((created.name.as_str(), created.role.as_deref()), ("ok", Some("agent")));
+    assert_eq!(
+        (created.name.as_str(), created.role.as_deref()),
+        ("ok", Some("agent"))
+    );
     let member = f.member(account.id, &created).await?;
     assert!(!member.is_admin());
     assert!(matches!(member.require_admin(), Err(AppError::NotAllowed)));

@@ -12,8 +12,8 @@ use super::auth::Caller;
 use super::extract::AppJson;
 use super::{ApiError, AppState};
 use crate::app::Member;
-use crate::app::{accounts, agents};
 use crate::app::views;
+use crate::app::{accounts, agents};
 use crate::store::AccountChanges;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -93,9 +93,7 @@ async fn update_account(
 async fn list_agents(member: Member, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let list = agents::list(&state, &member).await?;
     Ok(Json(Value::Array(
-        list.iter()
-            .map(|a| views::agent(a, member.account_id))
-            .collect(),
+        list.iter().map(|a| views::agent(a, member.account_id)).collect(),
     )))
 }
 

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use super::extract::AppJson;
 use super::{ApiError, AppState};
 use crate::app::Member;
-use crate::app::views;
 use crate::app::contacts::{self as use_case, ContactInput, ContactPage};
+use crate::app::views;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -12,8 +12,8 @@ use super::extract::AppJson;
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::conversations::visible_inbox;
-use crate::app::views;
 use crate::app::inboxes::{self as use_case, MembersChange};
+use crate::app::views;
 use crate::store::{InboxChanges, UserRow};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,7 +1,10 @@
 //! The OpenAPI 3 document of the dashboard API, generated from the handlers'
 //! `#[utoipa::path]` attributes and the typed shapes in `views`, served at
-//! `GET /api/openapi.json`. The envelope types below describe the wrappers
-//! Chatwoot puts around lists; the end-to-end suite checks real answers
+//! `GET /api/openapi.json`. Each route is declared once, in its attribute:
+//! the modules' routers add handlers with `routes!`, which routes them and
+//! collects their paths into the document. The envelope types below describe
+//! the wrappers Chatwoot puts around lists, and the error sets the error
+//! answers that operations share; the end-to-end suite checks real answers
 //! against this document.
 
 use std::collections::BTreeMap;
@@ -214,7 +217,8 @@ impl Modify for TokenHeader {
     }
 }
 
-/// The document.
+/// The document's frame; the paths are those of the routers given to
+/// [`router`].
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Switchboard dashboard API", description = "Chatwoot-compatible Application API"),

@@ -161,12 +161,7 @@ impl Fixture {
             .await
             .with_context(|| format!("opening {}", database.url))?;
         let secrets = SecretBox::with_key(TEST_SECRET_KEY)?;
-        let plugins = PluginHost::new(
-            runtime(),
-            store.clone(),
-            Default::default(),
-            Arc::new(secrets),
-        );
+        let plugins = PluginHost::new(runtime(), store.clone(), Default::default(), Arc::new(secrets));
         let state = AppState {
             live: LiveEvents::new(store.clone()),
             store,
@@ -192,9 +187,7 @@ impl Fixture {
 
     /// Creates an account; answers its id.
     pub async fn account(&self, name: &str) -> anyhow::Result<i64> {
-        Ok(administration::create_account(self.store(), name, None)
-            .await?
-            .id)
+        Ok(administration::create_account(self.store(), name, None).await?.id)
     }
 
     /// Creates a user in an account with a role (`agent` or
@@ -235,10 +228,7 @@ impl Fixture {
     /// Creates an inbox on a channel no plugin serves (enough for anything
     /// but sending), with these users as its members.
     pub async fn inbox(&self, account_id: i64, name: &str, members: &[i64]) -> anyhow::Result<InboxRow> {
-        let inbox = self
-            .store()
-            .insert_inbox(account_id, name, "api", None)
-            .await?;
+        let inbox = self.store().insert_inbox(account_id, name, "api", None).await?;
         if !members.is_empty() {
             self.store()
                 .set_inbox_members(account_id, inbox.id, members, false)
@@ -255,11 +245,7 @@ impl Fixture {
             custom_attributes: "{}".into(),
             ..Default::default()
         };
-        Ok(self
-            .store()
-            .insert_contact(account_id, &contact, None)
-            .await?
-            .id)
+        Ok(self.store().insert_contact(account_id, &contact, None).await?.id)
     }
 }
 
@@ -282,7 +268,11 @@ fn url_with_db(url: &str, db: &str) -> String {
         None => format!("{base}/{db}"),
     };
     if !out.contains("sslmode") {
-        out.push_str(if out.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" });
+        out.push_str(if out.contains('?') {
+            "&sslmode=disable"
+        } else {
+            "?sslmode=disable"
+        });
     }
     out
 }
