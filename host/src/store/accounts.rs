@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, conflict_as, now_ms};
+use super::{Store, StoreError, now_ms};
 
 /// An account.
 #[derive(Debug, Clone)]
@@ -150,16 +150,10 @@ impl Store {
 
     /// Creates a user without a token.
     pub async fn insert_user(&self, name: &str, email: &str) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(email)
-        .bind(false)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(conflict_as(&format!("user {email:?}")))
+        let mut tx = self.begin_write().await?;
+        let id = tx.insert_user(name, email, false).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The accounts a user belongs to, with the user's role in each.

@@ -15,7 +15,7 @@ use crate::chatwoot::{ChatwootCode, MessageStatus, MessageType};
 
 use super::conversations::{CONVERSATION_COLUMNS, CONVERSATION_FROM, conversation_from};
 use super::inboxes::{COLUMNS as INBOX_COLUMNS, inbox_from};
-use super::{ConversationRow, Dialect, InboxRow, Store, StoreError, conflict_as, get_bool, now_ms};
+use super::{ConversationRow, Dialect, InboxRow, Store, StoreError, get_bool, now_ms};
 
 /// Sealed credentials and the refresh lease of an inbox.
 #[derive(Debug, Clone)]
@@ -167,7 +167,6 @@ impl Store {
     ) -> Result<(InboxRow, bool), StoreError> {
         let now = now_ms();
         let mut write = self.begin_write().await?;
-        let tx = write.inner();
         let lock = match self.dialect {
             Dialect::Postgres => "FOR UPDATE",
             Dialect::Sqlite => "",
@@ -177,9 +176,9 @@ impl Store {
         ))
         .bind(channel)
         .bind(external_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut **write.inner())
         .await?;
-        let (row, created) = match existing.as_ref().map(inbox_from).transpose()? {
+        let (inbox, created) = match existing.as_ref().map(inbox_from).transpose()? {
             Some(inbox) if inbox.account_id != account_id => {
                 return Err(StoreError::Refused(format!(
                     "this {channel} account is already connected to another Switchboard account"
@@ -197,30 +196,26 @@ impl Store {
                 .bind(false)
                 .bind(now)
                 .bind(inbox.id)
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut **write.inner())
                 .await?;
-                (row, false)
+                (inbox_from(&row)?, false)
             }
             None => {
-                let row = sqlx::query(&format!(
-                    "INSERT INTO inboxes (account_id, name, channel, external_id, avatar_url, credentials, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {INBOX_COLUMNS}"
-                ))
-                .bind(account_id)
-                .bind(name)
-                .bind(channel)
-                .bind(external_id)
-                .bind(avatar_url)
-                .bind(sealed_credentials)
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(conflict_as("an inbox for this provider account"))?;
-                (row, true)
+                let inbox = write
+                    .insert_inbox(&super::InboxInsert {
+                        account_id,
+                        name,
+                        channel,
+                        external_id: Some(external_id),
+                        avatar_url,
+                        sealed_credentials: Some(sealed_credentials),
+                    })
+                    .await?;
+                (inbox, true)
             }
         };
         write.commit().await?;
-        Ok((inbox_from(&row)?, created))
+        Ok((inbox, created))
     }
 
     /// An inbox's sealed credentials and refresh state.

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, conflict_as, get_bool, now_ms};
+use super::{Store, StoreError, get_bool, now_ms};
 
 /// An inbox.
 #[derive(Debug, Clone)]
@@ -78,20 +78,18 @@ impl Store {
         channel: &str,
         external_id: Option<&str>,
     ) -> Result<InboxRow, StoreError> {
-        let now = now_ms();
-        let row = sqlx::query(&format!(
-            "INSERT INTO inboxes (account_id, name, channel, external_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {COLUMNS}"
-        ))
-        .bind(account_id)
-        .bind(name)
-        .bind(channel)
-        .bind(external_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(conflict_as("an inbox for this provider account"))?;
-        Ok(inbox_from(&row)?)
+        let mut tx = self.begin_write().await?;
+        let inbox = tx
+            .insert_inbox(&super::InboxInsert {
+                account_id,
+                name,
+                channel,
+                external_id,
+                ..Default::default()
+            })
+            .await?;
+        tx.commit().await?;
+        Ok(inbox)
     }
 
     /// The inboxes of an account; for an agent (`member_id`), only those they belong to.

@@ -199,19 +199,13 @@ impl Store {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<InboundEventRow>, StoreError> {
-        let now = now_ms();
-        let sql = format!(
-            "UPDATE inbound_events SET available_at = $1, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM inbound_events WHERE status = 'pending' AND available_at <= $2 ORDER BY id LIMIT $3 {}) \
-             RETURNING {EVENT_COLUMNS}",
-            self.skip_locked()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let claim = Claim {
+            table: "inbound_events",
+            ready: "status = 'pending'",
+            also_set: "",
+            columns: EVENT_COLUMNS,
+        };
+        let rows = self.claim(&claim, limit, lease_ms).await?;
         let mut events = rows.iter().map(event_from).collect::<Result<Vec<_>, _>>()?;
         events.sort_by_key(|e| e.id);
         Ok(events)
@@ -302,31 +296,57 @@ impl Store {
     }
 
     /// Claims up to `limit` queued delivery jobs whose time has come, leasing
-    /// them for `lease_ms`. The claim records the attempt before any send.
+    /// them for `lease_ms`. The claim records the attempt before any send: an
+    /// attempt still open when a job is claimed again ended without an
+    /// outcome, and is counted in `attempts_in_doubt`.
     pub async fn claim_delivery_jobs(
         &self,
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<DeliveryJobRow>, StoreError> {
-        let now = now_ms();
-        let sql = format!(
-            "UPDATE delivery_jobs SET available_at = $1, attempts = attempts + 1, \
-             attempts_in_doubt = attempts_in_doubt + CASE WHEN attempt_open = $2 THEN 1 ELSE 0 END, \
-             attempt_open = $2, updated_at = $3 WHERE id IN \
-             (SELECT id FROM delivery_jobs WHERE state = 'queued' AND available_at <= $3 ORDER BY id LIMIT $4 {}) \
-             RETURNING {JOB_COLUMNS}",
-            self.skip_locked()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(now + lease_ms)
-            .bind(true)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let claim = Claim {
+            table: "delivery_jobs",
+            ready: "state = 'queued'",
+            also_set: ", attempts_in_doubt = attempts_in_doubt + CASE WHEN attempt_open = $4 THEN 1 ELSE 0 END, \
+                       attempt_open = $4, updated_at = $2",
+            columns: JOB_COLUMNS,
+        };
+        let rows = self.claim(&claim, limit, lease_ms).await?;
         let mut jobs = rows.iter().map(job_from).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
+    }
+
+    /// The one claim of both queues: moves the rows' `available_at` past a
+    /// lease and counts the attempt, skipping rows another worker holds
+    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer).
+    /// `$1` is the lease's end, `$2` now, `$3` the limit, `$4` true (bound
+    /// only when `also_set` uses it).
+    async fn claim(
+        &self,
+        claim: &Claim,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let now = now_ms();
+        let Claim {
+            table,
+            ready,
+            also_set,
+            columns,
+        } = claim;
+        let sql = format!(
+            "UPDATE {table} SET available_at = $1, attempts = attempts + 1{also_set} WHERE id IN \
+             (SELECT id FROM {table} WHERE {ready} AND available_at <= $2 ORDER BY id LIMIT $3 {}) \
+             RETURNING {columns}",
+            self.skip_locked()
+        );
+        let mut query = sqlx::query(&sql).bind(now + lease_ms).bind(now).bind(limit);
+        if also_set.contains("$4") {
+            // PostgreSQL refuses a bound value that the statement does not use.
+            query = query.bind(true);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     /// Records a successful send: the message gets the provider's id and
@@ -539,4 +559,14 @@ pub(super) async fn insert_job(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// What differs between the two queues' claims.
+struct Claim {
+    table: &'static str,
+    /// The condition of a row waiting for a worker.
+    ready: &'static str,
+    /// More assignments, starting with a comma.
+    also_set: &'static str,
+    columns: &'static str,
 }

@@ -13,8 +13,10 @@ use super::contacts::{COLUMNS as CONTACT_COLUMNS, contact_from};
 use super::conversations::{
     CONVERSATION_COLUMNS, CONVERSATION_FROM, MESSAGE_COLUMNS, conversation_from, message_from,
 };
+use super::inboxes::{COLUMNS as INBOX_COLUMNS, inbox_from};
 use super::{
-    ContactRow, ConversationRow, Dialect, MessageRow, NewContact, Store, StoreError, conflict_as, get_bool,
+    ContactRow, ConversationRow, Dialect, InboxRow, MessageRow, NewContact, Store, StoreError, conflict_as,
+    get_bool,
 };
 
 /// A conversation row to insert; its display id is the account's next.
@@ -89,6 +91,23 @@ pub struct AttachmentInsert<'a> {
     pub data: Option<&'a [u8]>,
     /// Provider metadata (JSON object).
     pub meta: Option<&'a str>,
+}
+
+/// An inbox row to insert.
+#[derive(Debug, Clone, Default)]
+pub struct InboxInsert<'a> {
+    /// Account.
+    pub account_id: i64,
+    /// Name.
+    pub name: &'a str,
+    /// Channel plugin id.
+    pub channel: &'a str,
+    /// The provider account it receives webhooks for.
+    pub external_id: Option<&'a str>,
+    /// Picture.
+    pub avatar_url: Option<&'a str>,
+    /// Sealed provider credentials, when connected by an authorization.
+    pub sealed_credentials: Option<&'a str>,
 }
 
 /// What a new message changes on its conversation.
@@ -359,6 +378,62 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Inserts a user; fails with `Conflict` when the email is taken.
+    pub async fn insert_user(
+        &mut self,
+        name: &str,
+        email: &str,
+        super_admin: bool,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(super_admin)
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(conflict_as(&format!("user {email:?}")))
+    }
+
+    /// Records an API token of a user, by its sha256.
+    pub async fn insert_token(&mut self, user_id: i64, token_sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO access_tokens (token_sha256, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_sha256)
+            .bind(user_id)
+            .bind(self.now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound(format!("user {user_id}"))
+                }
+                _ => StoreError::Query(e),
+            })?;
+        Ok(())
+    }
+
+    /// Inserts an inbox on a channel plugin, connected (with sealed
+    /// credentials) or not; answers it.
+    pub async fn insert_inbox(&mut self, inbox: &InboxInsert<'_>) -> Result<InboxRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO inboxes (account_id, name, channel, external_id, avatar_url, credentials, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {INBOX_COLUMNS}"
+        ))
+        .bind(inbox.account_id)
+        .bind(inbox.name)
+        .bind(inbox.channel)
+        .bind(inbox.external_id)
+        .bind(inbox.avatar_url)
+        .bind(inbox.sealed_credentials)
+        .bind(self.now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(conflict_as("an inbox for this provider account"))?;
+        Ok(inbox_from(&row)?)
     }
 
     /// Queues a message for delivery.

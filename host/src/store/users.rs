@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, conflict_as, now_ms};
+use super::{Store, StoreError};
 
 /// The user behind an access token.
 #[derive(Debug, Clone)]
@@ -25,42 +25,18 @@ impl Store {
         super_admin: bool,
         token_sha256: &str,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(email)
-        .bind(super_admin)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(conflict_as(&format!("user {email:?}")))?;
-        sqlx::query("INSERT INTO access_tokens (token_sha256, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(token_sha256)
-            .bind(id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        let id = tx.insert_user(name, email, super_admin).await?;
+        tx.insert_token(id, token_sha256).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Records another token (by its sha256) for an existing user.
     pub async fn insert_token(&self, user_id: i64, token_sha256: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO access_tokens (token_sha256, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(token_sha256)
-            .bind(user_id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                    StoreError::NotFound(format!("user {user_id}"))
-                }
-                _ => StoreError::Query(e),
-            })?;
-        Ok(())
+        let mut tx = self.begin_write().await?;
+        tx.insert_token(user_id, token_sha256).await?;
+        tx.commit().await
     }
 
     /// The user owning the token with this sha256, if any.
