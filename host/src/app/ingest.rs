@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
-use crate::contract::{IncomingRequest, OutgoingResponse, Verification};
+use crate::contract::{ChannelEvent, IncomingRequest, OutgoingResponse, Verification};
 use crate::runtime::PluginError;
 use crate::store::{NewInboundEvent, StoreError};
 
@@ -72,7 +72,8 @@ pub async fn receive(
         .take(channel)
         .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
     let settings = state.plugins.settings_for(&plugin.manifest);
-    match plugin.instance.verify_webhook(&settings, &request).await? {
+    let (verification, parsed) = plugin.instance.verify_and_parse(&settings, &request).await?;
+    match verification {
         Verification::Accepted => {}
         Verification::Rejected(reason) => {
             tracing::warn!(channel, path = %request.path, %reason, "webhook rejected; nothing stored");
@@ -80,6 +81,11 @@ pub async fn receive(
         }
         Verification::Challenge(response) => return Ok(Received::Challenge(response)),
     }
+    // A parse that fails here is stored all the same: the apply parses again
+    // and records why, and a replay after a plugin upgrade can still apply it.
+    let order_key = parsed
+        .and_then(Result::ok)
+        .and_then(|events| order_key(channel, &events));
     let headers: Vec<&(String, String)> = request
         .headers
         .iter()
@@ -97,6 +103,7 @@ pub async fn receive(
             query: &request.query,
             headers_json: &headers_json,
             body: &request.body,
+            order_key: order_key.as_deref(),
         })
         .await?;
     Ok(match stored {
@@ -105,5 +112,24 @@ pub async fn receive(
             Received::Stored(id)
         }
         None => Received::Duplicate,
+    })
+}
+
+/// The conversation a webhook belongs to, as the order key of the inbound
+/// log: channel, provider account and provider conversation of its first
+/// event that names one. A webhook that carries events of several
+/// conversations is ordered by its first; one that names none is not ordered.
+fn order_key(channel: &str, events: &[ChannelEvent]) -> Option<String> {
+    events.iter().find_map(|event| {
+        let (account, conversation) = match event {
+            ChannelEvent::Message(m) | ChannelEvent::Echo(m) => {
+                (&m.channel_external_id, Some(&m.conversation_id))
+            }
+            ChannelEvent::Status(s) => (&s.channel_external_id, s.conversation_id.as_ref()),
+            ChannelEvent::Ignored(_) => return None,
+        };
+        // The unit separator cannot appear in the parts' usual alphabets, so
+        // distinct triples never collide.
+        conversation.map(|c| format!("{channel}\u{1f}{account}\u{1f}{c}"))
     })
 }

@@ -1,25 +1,29 @@
-//! The durable message pipeline: nothing accepted is lost, nothing applied
-//! twice, on one SQLite node or many PostgreSQL nodes.
+//! The durable message pipeline's shared state: its settings, the wake-ups
+//! of this node's workers (and, on PostgreSQL, of every node's), the
+//! per-channel rate limits, and the retry backoff.
 //!
-//! - [`ingest`]: a webhook is verified by its plugin, then written to the
+//! - `app::ingest`: a webhook is verified by its plugin, then written to the
 //!   inbound event log, and only then acknowledged.
-//! - [`apply`]: workers claim logged events, let the plugin parse them, and
-//!   apply the events to conversations idempotently (one message per
-//!   provider message id per inbox).
-//! - [`delivery`]: an outgoing message is stored with its delivery job in one
-//!   transaction; workers claim jobs, record the attempt, send through the
-//!   plugin, and record the outcome; retryable failures back off with
-//!   jitter, the rest land in the dead-letter list.
+//! - `app::inbound`: logged events are parsed and applied to conversations
+//!   idempotently, one conversation's events in the order they were stored.
+//! - `app::delivery`: an outgoing message's job is attempted and its outcome
+//!   recorded; retryable failures back off with jitter, the rest land in the
+//!   dead-letter list.
 //!
-//! Workers find work by polling the database (so work written by another
-//! node is found too) and are woken at once for work this node wrote.
+//! Workers (`crate::pipeline`) are woken at once for work this node wrote,
+//! and on PostgreSQL by LISTEN/NOTIFY for work other nodes wrote; polling the
+//! database stays as the fallback for a lost notification.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::Notify;
 
 use super::rate;
+use crate::store::live::{QUEUE_CHANNELS, QueueListener};
+use crate::store::{Dialect, Store};
 
 /// Tunables of the pipeline, from flags and the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -85,6 +89,10 @@ pub struct Pipeline {
     pub config: PipelineConfig,
     pub(crate) inbound_ready: Notify,
     pub(crate) delivery_ready: Notify,
+    /// Work was stored here that other nodes should hear of.
+    announce: Notify,
+    announce_inbound: AtomicBool,
+    announce_delivery: AtomicBool,
     pub(super) rates: rate::ChannelRates,
 }
 
@@ -96,6 +104,9 @@ impl Pipeline {
             config,
             inbound_ready: Notify::new(),
             delivery_ready: Notify::new(),
+            announce: Notify::new(),
+            announce_inbound: AtomicBool::new(false),
+            announce_delivery: AtomicBool::new(false),
             rates,
         })
     }
@@ -103,11 +114,74 @@ impl Pipeline {
     /// Wakes an inbound worker of this node (an event was just stored).
     pub fn inbound_stored(&self) {
         self.inbound_ready.notify_one();
+        self.announce_inbound.store(true, Ordering::Release);
+        self.announce.notify_one();
     }
 
     /// Wakes a delivery worker of this node (a job was just queued).
     pub fn delivery_queued(&self) {
         self.delivery_ready.notify_one();
+        self.announce_delivery.store(true, Ordering::Release);
+        self.announce.notify_one();
+    }
+
+    /// Connects this node's queues to the other nodes' (PostgreSQL only):
+    /// announces work stored here with one NOTIFY per burst (stores made
+    /// while a NOTIFY is on its way share the next one), and wakes a local
+    /// worker for every announcement heard, until `shutdown`.
+    pub async fn connect_nodes(
+        self: Arc<Self>,
+        store: Store,
+        url: String,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        if store.dialect() != Dialect::Postgres {
+            return;
+        }
+        let [inbound_channel, delivery_channel] = QUEUE_CHANNELS;
+        let mut listener = None;
+        loop {
+            if listener.is_none() {
+                match QueueListener::connect(&url).await {
+                    Ok(connected) => listener = Some(connected),
+                    Err(e) => tracing::warn!("cannot LISTEN for queue wake-ups (polling meanwhile): {e}"),
+                }
+            }
+            let heard = async {
+                match listener.as_mut() {
+                    Some(l) => l.next().await,
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        Err(crate::store::StoreError::Open("not listening".into()))
+                    }
+                }
+            };
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = self.announce.notified() => {
+                    for (flag, channel) in [
+                        (&self.announce_inbound, inbound_channel),
+                        (&self.announce_delivery, delivery_channel),
+                    ] {
+                        if flag.swap(false, Ordering::AcqRel)
+                            && let Err(e) = store.notify_queue(channel).await
+                        {
+                            tracing::warn!("cannot announce queued work to other nodes: {e}");
+                        }
+                    }
+                }
+                heard = heard => match heard {
+                    Ok(channel) if channel == inbound_channel => self.inbound_ready.notify_one(),
+                    Ok(channel) if channel == delivery_channel => self.delivery_ready.notify_one(),
+                    Ok(_) => {}
+                    Err(_) if listener.is_none() => {}
+                    Err(e) => {
+                        tracing::warn!("queue wake-up listener failed (reconnecting): {e}");
+                        listener = None;
+                    }
+                },
+            }
+        }
     }
 
     /// How long idle workers wait before looking for work again.

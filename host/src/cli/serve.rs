@@ -12,6 +12,9 @@ use crate::app::AppState;
 use crate::config::HostConfig;
 use crate::plugin_host::bundled;
 
+/// How long a stopping node lets requests and workers finish before it exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
 /// Flags of `serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -60,16 +63,49 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         pipeline: crate::app::Pipeline::new(args.pipeline),
     };
     let workers = crate::pipeline::spawn_workers(&state, shutdown_rx.clone());
-    crate::api::serve(listener, state, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    // Requests are finished; workers finish the work they hold, then stop.
+    let nodes = tokio::spawn(state.pipeline.clone().connect_nodes(
+        store.clone(),
+        config.database_url(),
+        shutdown_rx.clone(),
+    ));
+    // One signal stops everything at once: HTTP stops accepting and drains,
+    // and workers finish the item in hand while handing back the rest, in
+    // parallel. Whatever is still running at the deadline is dropped: the
+    // work is in the database, leased, and taken up by the next worker.
+    let mut stopping = shutdown_rx.clone();
+    let http_stop = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let mut server = tokio::spawn(crate::api::serve(listener, state, http_stop));
+    let ended = tokio::select! {
+        _ = shutdown_signal() => None,
+        ended = &mut server => Some(ended),
+    };
     let _ = shutdown_tx.send(true);
-    for worker in workers {
-        let _ = worker.await;
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    let drain = async {
+        let ended = match ended {
+            Some(ended) => ended,
+            None => server.await,
+        };
+        match ended {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("serving HTTP: {e}"),
+            Err(e) => tracing::error!("the HTTP server task failed: {e}"),
+        }
+        for worker in workers {
+            let _ = worker.await;
+        }
+        let _ = follower.await;
+        let _ = live_follower.await;
+        let _ = nodes.await;
+    };
+    if tokio::time::timeout_at(deadline, drain).await.is_err() {
+        tracing::warn!(
+            "stopping with work in progress after {} s; it is leased in the database and resumes on the next worker",
+            SHUTDOWN_GRACE.as_secs()
+        );
     }
-    let _ = follower.await;
-    let _ = live_follower.await;
     store.close().await;
     tracing::info!("switchboard stopped");
     Ok(ExitCode::SUCCESS)

@@ -48,18 +48,29 @@ async fn idle(ready: &Notify, interval: Duration, shutdown: &mut tokio::sync::wa
 }
 
 /// One inbound worker: claims batches of events and applies them until
-/// shutdown, finishing the batch it holds.
+/// shutdown. On shutdown it finishes the event in hand and hands the rest of
+/// its batch back to the queue, so a node stops in moments whatever the
+/// backlog (the backlog stays in the log for the next worker).
 async fn run_inbound_worker(
     state: AppState,
     worker: usize,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let lease = state.pipeline.config.lease_ms;
-    loop {
+    while !*shutdown.borrow() {
         match state.store.claim_inbound_events(inbound::BATCH, lease).await {
             Ok(events) if !events.is_empty() => {
-                for event in events {
+                let mut events = events.into_iter();
+                for event in events.by_ref() {
                     inbound::apply_event_row(&state, event).await;
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                }
+                let unstarted: Vec<i64> = events.map(|e| e.id).collect();
+                if let Err(e) = state.store.release_inbound_events(&unstarted).await {
+                    // Their lease runs out and another worker takes them.
+                    tracing::warn!(worker, "cannot hand back unstarted events: {e}");
                 }
                 continue;
             }
@@ -89,7 +100,7 @@ async fn run_delivery_worker(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let lease = state.pipeline.config.lease_ms;
-    loop {
+    while !*shutdown.borrow() {
         match state.store.claim_delivery_jobs(1, lease).await {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {

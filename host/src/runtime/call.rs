@@ -328,6 +328,38 @@ impl PluginInstance {
         Ok(convert::verification(out))
     }
 
+    /// verify-webhook and, when the request is accepted, parse-event, in one
+    /// instance: one webhook is one request from one provider, so its two
+    /// calls may share a sandbox (nothing of it survives this call). The
+    /// parse's own failure is answered beside an accepted verification, for
+    /// the caller to decide; a trap or limit in either call fails the whole.
+    pub async fn verify_and_parse(
+        &self,
+        settings: &Settings,
+        request: &IncomingRequest,
+    ) -> Result<(Verification, Option<Result<Vec<ChannelEvent>, PluginError>>), PluginError> {
+        let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
+        let (verification, parsed) = self
+            .run(move |p, s| {
+                Box::pin(async move {
+                    let verification = p.verify_webhook(s, &settings, &request).await?;
+                    let accepted = matches!(verification, latest::types::Verification::Accepted);
+                    let parsed = if accepted {
+                        Some(p.parse_event(s, &settings, &request).await?)
+                    } else {
+                        None
+                    };
+                    Ok((verification, parsed))
+                })
+            })
+            .await?;
+        let parsed = parsed.map(|out| {
+            out.map(|events| events.into_iter().map(convert::event).collect())
+                .map_err(|e| self.channel_error(convert::channel_error(e)))
+        });
+        Ok((convert::verification(verification), parsed))
+    }
+
     /// parse-event.
     pub async fn parse_event(
         &self,

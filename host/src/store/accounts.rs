@@ -96,7 +96,7 @@ impl Store {
         .bind(name)
         .bind(locale)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await?;
         Ok(account_from(&row)?)
     }
@@ -123,7 +123,7 @@ impl Store {
         .bind(changes.domain.as_deref())
         .bind(changes.support_email.as_deref())
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
         Ok(account_from(&row)?)
@@ -192,7 +192,7 @@ impl Store {
         .bind(user_id)
         .bind(role)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
@@ -205,7 +205,7 @@ impl Store {
 
     /// Removes a user from an account (and from its inboxes).
     pub async fn remove_membership(&self, account_id: i64, user_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let removed = sqlx::query("DELETE FROM account_users WHERE account_id = $1 AND user_id = $2")
             .bind(account_id)
             .bind(user_id)
@@ -264,7 +264,7 @@ impl Store {
         sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
             .bind(name)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -275,7 +275,7 @@ impl Store {
         sqlx::query("INSERT INTO account_features (account_id, flag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(account_id)
             .bind(flag)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }

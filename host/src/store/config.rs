@@ -21,7 +21,7 @@ pub struct ConfigRow {
 impl Store {
     /// Sets a setting.
     pub async fn set_config(&self, key: &str, value: &str, secret: bool) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(
             "INSERT INTO installation_config (key, value, secret, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (key) DO UPDATE SET value = $2, secret = $3, updated_at = $4",
@@ -73,7 +73,7 @@ impl Store {
         settings: &[(String, String, String)],
         credentials: &[(i64, String, String)],
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let mut changed = 0;
         for (key, old, new) in settings {
             changed += sqlx::query("UPDATE installation_config SET value = $1 WHERE key = $2 AND value = $3")

@@ -219,7 +219,7 @@ impl Store {
         .bind(now_ms())
         .bind(account_id)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await
         .map_err(conflict_as("a contact with this email or identifier"))?
         .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
@@ -231,7 +231,7 @@ impl Store {
         let deleted = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND id = $2")
             .bind(account_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("contact {id}")));

@@ -492,7 +492,7 @@ impl Store {
         })
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -503,7 +503,7 @@ impl Store {
             .bind(assignee_id)
             .bind(now_ms())
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -530,7 +530,7 @@ impl Store {
 
     /// Replaces a conversation's labels.
     pub async fn set_labels(&self, id: i64, labels: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -709,14 +709,14 @@ impl Store {
         .bind(external_error)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
 
     /// Soft-deletes a message: the row stays, its content goes.
     pub async fn soft_delete_message(&self, id: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(
             "UPDATE messages SET content = 'This message was deleted', content_type = 'text', \
              content_attributes = '{\"deleted\":true}', deleted = $1, updated_at = $2 WHERE id = $3",

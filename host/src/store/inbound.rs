@@ -98,7 +98,7 @@ impl Store {
                 .bind(now)
                 .bind(inbox_id)
                 .bind(source_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.writer())
                 .await?
             }
             None => {
@@ -117,7 +117,7 @@ impl Store {
                 .bind(up_to.unwrap_or(now))
                 .bind(inbox_id)
                 .bind(source)
-                .fetch_all(&self.pool)
+                .fetch_all(self.writer())
                 .await?
             }
         };
@@ -145,7 +145,7 @@ impl Store {
         .bind(now_ms())
         .bind(inbox_id)
         .bind(source_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?;
         row.map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
             .transpose()
@@ -252,7 +252,7 @@ impl Store {
         .bind(inbox_id)
         .bind(now)
         .bind(stale_sealed)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(taken.rows_affected() == 1)
     }
@@ -273,7 +273,7 @@ impl Store {
         .bind(reauthorization_required)
         .bind(now_ms())
         .bind(inbox_id)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -285,7 +285,7 @@ impl Store {
         )
         .bind(nonce)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(inserted.rows_affected() == 1)
     }

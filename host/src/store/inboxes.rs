@@ -170,7 +170,7 @@ impl Store {
         .bind(now_ms())
         .bind(account_id)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("inbox {id}")))?;
         Ok(inbox_from(&row)?)
@@ -181,7 +181,7 @@ impl Store {
         let deleted = sqlx::query("DELETE FROM inboxes WHERE account_id = $1 AND id = $2")
             .bind(account_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("inbox {id}")));
@@ -208,7 +208,7 @@ impl Store {
         user_ids: &[i64],
         replace: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         if replace {
             sqlx::query("DELETE FROM inbox_members WHERE inbox_id = $1")
                 .bind(inbox_id)
@@ -252,7 +252,7 @@ impl Store {
 
     /// Removes members from an inbox.
     pub async fn remove_inbox_members(&self, inbox_id: i64, user_ids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         for user_id in user_ids {
             sqlx::query("DELETE FROM inbox_members WHERE inbox_id = $1 AND user_id = $2")
                 .bind(inbox_id)

@@ -10,6 +10,10 @@ use super::{Store, StoreError, now_ms};
 /// The channel every node listens on.
 pub const CHANNEL: &str = "switchboard_events";
 
+/// The queues' wake-up channels: a node that stored work says so here, and
+/// every node's idle workers wake at once instead of at their next poll.
+pub const QUEUE_CHANNELS: [&str; 2] = ["switchboard_inbound", "switchboard_delivery"];
+
 /// A stored event.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -26,7 +30,7 @@ pub struct StoredEvent {
 impl Store {
     /// Writes an event and announces it to every node (PostgreSQL only).
     pub async fn notify_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO live_events (account_id, inbox_id, name, data, created_at) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id",
@@ -69,7 +73,7 @@ impl Store {
     pub async fn prune_live_events(&self, max_age_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM live_events WHERE created_at < $1")
             .bind(now_ms() - max_age_ms)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -82,4 +86,35 @@ pub async fn listen(url: &str) -> Result<PgListener, StoreError> {
         .map_err(|e| StoreError::Open(e.to_string()))?;
     listener.listen(CHANNEL).await?;
     Ok(listener)
+}
+
+impl Store {
+    /// Wakes the workers of every node listening on `channel` (PostgreSQL
+    /// only; a notification carries nothing, the queue is the truth).
+    pub async fn notify_queue(&self, channel: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(channel)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A LISTEN connection on the queues' wake-up channels (PostgreSQL only).
+pub struct QueueListener(PgListener);
+
+impl QueueListener {
+    /// Connects and listens.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut listener = PgListener::connect(url)
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        listener.listen_all(QUEUE_CHANNELS).await?;
+        Ok(Self(listener))
+    }
+
+    /// The channel of the next wake-up.
+    pub async fn next(&mut self) -> Result<String, StoreError> {
+        Ok(self.0.recv().await?.channel().to_owned())
+    }
 }

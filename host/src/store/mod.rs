@@ -99,6 +99,14 @@ pub enum Dialect {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite only: the one connection every write of this process goes
+    /// through. SQLite has one writer at a time; writers that contend for it
+    /// inside one process would wait in SQLite's busy handler, which sleeps
+    /// up to 100 ms a turn and starves the inbound workers under ingest load.
+    /// Queueing them on one pooled connection instead hands the write lock
+    /// over in FIFO order with no sleeping. (Another process — a CLI command
+    /// — still meets the busy timeout.)
+    writer: Option<AnyPool>,
     dialect: Dialect,
 }
 
@@ -121,32 +129,20 @@ impl Store {
             create_sqlite_parent(url)?;
         }
         let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Open(e.to_string()))?;
-        let pool_options = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 10 })
-            .acquire_timeout(Duration::from_secs(30));
         let pool_options = match dialect {
-            // WAL lets readers run beside the one writer; the busy timeout makes a
-            // CLI command wait for a running server's write instead of failing.
-            // synchronous=FULL syncs the WAL at every commit, so an acknowledged
-            // webhook survives a power cut, not only a killed process;
-            // SWITCHBOARD_SQLITE_SYNCHRONOUS=NORMAL trades that for speed.
-            Dialect::Sqlite => {
-                let synchronous = sqlite_synchronous();
-                pool_options.after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        conn.execute(
-                            format!(
-                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                                 PRAGMA synchronous = {synchronous};"
-                            )
-                            .as_str(),
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                })
-            }
-            Dialect::Postgres => pool_options,
+            Dialect::Sqlite => sqlite_pool(4),
+            Dialect::Postgres => AnyPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(30)),
+        };
+        let writer = match dialect {
+            Dialect::Sqlite => Some(
+                sqlite_pool(1)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(|e| StoreError::Open(e.to_string()))?,
+            ),
+            Dialect::Postgres => None,
         };
         let pool = pool_options
             .connect_with(options)
@@ -160,7 +156,17 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            writer,
+            dialect,
+        })
+    }
+
+    /// Where writes go: the one writer connection on SQLite, the pool on
+    /// PostgreSQL.
+    fn writer(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
     }
 
     /// The dialect of the underlying database.
@@ -176,8 +182,36 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// A pool of SQLite connections. WAL lets readers run beside the one
+/// writer; the busy timeout makes a CLI command wait for a running server's
+/// write instead of failing. synchronous=FULL syncs the WAL at every commit,
+/// so an acknowledged webhook survives a power cut, not only a killed
+/// process; SWITCHBOARD_SQLITE_SYNCHRONOUS=NORMAL trades that for speed.
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    let synchronous = sqlite_synchronous();
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                         PRAGMA synchronous = {synchronous};"
+                    )
+                    .as_str(),
+                )
+                .await?;
+                Ok(())
+            })
+        })
 }
 
 /// SQLite's `synchronous` level: `FULL` unless SWITCHBOARD_SQLITE_SYNCHRONOUS

@@ -53,6 +53,9 @@ pub struct NewInboundEvent<'a> {
     pub headers_json: &'a str,
     /// The raw body.
     pub body: &'a [u8],
+    /// The conversation it belongs to, when known: events of one key are
+    /// applied in the order they were stored.
+    pub order_key: Option<&'a str>,
 }
 
 /// A stored webhook request.
@@ -176,7 +179,7 @@ impl Store {
         let now = now_ms();
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO inbound_events (channel, body_sha256, method, path, query, headers, body, available_at, \
-             received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+             received_at, order_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
              ON CONFLICT (channel, body_sha256) DO NOTHING RETURNING id",
         )
         .bind(event.channel)
@@ -187,13 +190,18 @@ impl Store {
         .bind(event.headers_json)
         .bind(event.body)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .bind(event.order_key)
+        .fetch_optional(self.writer())
         .await?;
         Ok(id)
     }
 
     /// Claims up to `limit` pending events whose time has come, leasing them
-    /// for `lease_ms`.
+    /// for `lease_ms`: the oldest first, and of each conversation (order key)
+    /// only the oldest still pending, so one conversation's events are
+    /// applied one at a time and in the order they were stored, however many
+    /// workers claim at once. An event leased, or postponed, holds back the
+    /// later events of its conversation until it ends.
     pub async fn claim_inbound_events(
         &self,
         limit: i64,
@@ -201,7 +209,9 @@ impl Store {
     ) -> Result<Vec<InboundEventRow>, StoreError> {
         let claim = Claim {
             table: "inbound_events",
-            ready: "status = 'pending'",
+            ready: "status = 'pending' AND (order_key IS NULL OR NOT EXISTS (SELECT 1 FROM inbound_events \
+                    earlier WHERE earlier.order_key = inbound_events.order_key AND earlier.status = 'pending' \
+                    AND earlier.id < inbound_events.id))",
             also_set: "",
             columns: EVENT_COLUMNS,
         };
@@ -223,7 +233,7 @@ impl Store {
             .bind(reason)
             .bind(now_ms())
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -241,8 +251,27 @@ impl Store {
         .bind(now_ms() + delay_ms)
         .bind(reason)
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
+        Ok(())
+    }
+
+    /// Hands claimed events that were not started back to the queue at once
+    /// (a stopping worker's), uncounting their attempt.
+    pub async fn release_inbound_events(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE inbound_events SET available_at = $1, attempts = attempts - 1 \
+             WHERE status = 'pending' AND id IN ({})",
+            super::conversations::placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(now_ms());
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(self.writer()).await?;
         Ok(())
     }
 
@@ -292,7 +321,7 @@ impl Store {
         for id in ids.unwrap_or_default() {
             query = query.bind(*id);
         }
-        Ok(query.execute(&self.pool).await?.rows_affected())
+        Ok(query.execute(self.writer()).await?.rows_affected())
     }
 
     /// Claims up to `limit` queued delivery jobs whose time has come, leasing
@@ -346,7 +375,7 @@ impl Store {
             // PostgreSQL refuses a bound value that the statement does not use.
             query = query.bind(true);
         }
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(query.fetch_all(self.writer()).await?)
     }
 
     /// Records a successful send: the message gets the provider's id and
@@ -362,7 +391,7 @@ impl Store {
         source_id: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let mut echo_copy = None;
         if let Some(source_id) = source_id {
             echo_copy = sqlx::query_scalar(&format!(
@@ -416,7 +445,7 @@ impl Store {
         .bind(false)
         .bind(now)
         .bind(job_id)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -425,7 +454,7 @@ impl Store {
     /// and the job moves to the dead-letter list, in one transaction.
     pub async fn fail_delivery(&self, job: &DeliveryJobRow, error: &str) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(&format!(
             "UPDATE messages SET status = {}, external_error = $1, updated_at = $2 WHERE id = $3",
             MessageStatus::Failed.code()
@@ -455,7 +484,7 @@ impl Store {
     /// the move, so two concurrent retries send once.
     pub async fn requeue_delivery(&self, message_id: i64) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let moved = sqlx::query(&format!(
             "UPDATE messages SET status = {sent}, external_error = NULL, updated_at = $1 \
              WHERE id = $2 AND status = {failed} AND message_type = {outgoing}",

@@ -146,7 +146,7 @@ impl Store {
 
     /// Stores a new plugin. Fails with `Conflict` when the id is taken.
     pub async fn insert_plugin(&self, plugin: &StoredPlugin<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         put_blob(&mut tx, plugin).await?;
         let now = now_ms();
         sqlx::query(
@@ -178,7 +178,7 @@ impl Store {
         plugin: &StoredPlugin<'_>,
         expected_sha256: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         put_blob(&mut tx, plugin).await?;
         let updated = sqlx::query(
             "UPDATE plugins SET name = $1, version = $2, contract_version = $3, sha256 = $4, manifest = $5, \
@@ -209,7 +209,7 @@ impl Store {
 
     /// Turns a plugin on or off.
     pub async fn set_plugin_enabled(&self, id: &str, enabled: bool) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let updated = sqlx::query("UPDATE plugins SET enabled = $1, updated_at = $2 WHERE id = $3")
             .bind(enabled)
             .bind(now_ms())
@@ -226,7 +226,7 @@ impl Store {
         timeout_ms: Option<i64>,
         memory_limit_bytes: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let updated = sqlx::query(
             "UPDATE plugins SET timeout_ms = $1, memory_limit_bytes = $2, updated_at = $3 WHERE id = $4",
         )
@@ -249,7 +249,7 @@ impl Store {
         force: bool,
         tombstone: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         // Write first, read after: a SQLite transaction that reads before it
         // writes can fail to upgrade its lock under concurrent writers.
         let guard = if force {
@@ -287,7 +287,7 @@ impl Store {
 
     /// Adds an origin to a plugin's grants; answers whether it was new.
     pub async fn grant_origin(&self, id: &str, origin: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO plugin_host_grants (plugin_id, origin, granted_at) VALUES ($1, $2, $3) \
              ON CONFLICT (plugin_id, origin) DO NOTHING",
@@ -310,7 +310,7 @@ impl Store {
 
     /// Removes an origin from a plugin's grants; answers whether it was there.
     pub async fn revoke_origin(&self, id: &str, origin: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let deleted = sqlx::query("DELETE FROM plugin_host_grants WHERE plugin_id = $1 AND origin = $2")
             .bind(id)
             .bind(origin)

@@ -133,8 +133,8 @@ impl Store {
     /// writer and fail instead of waiting.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let tx = match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
+            Dialect::Sqlite => self.writer().begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writer().begin().await?,
         };
         Ok(WriteTx {
             tx,
