@@ -30,6 +30,13 @@ pub struct BenchWebhooksArgs {
     /// Seconds of load.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Inboxes (provider accounts) the traffic is spread over; each has its
+    /// share of the conversations.
+    #[arg(long, default_value_t = 10)]
+    pub inboxes: usize,
+    /// Conversations the traffic is spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: u64,
     /// An empty database to use (default: a temporary SQLite file).
     #[arg(long = "bench-database-url")]
     pub database_url: Option<String>,
@@ -60,9 +67,19 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     plugins.sync().await?;
     let account = crate::app::administration::create_account(&store, "Bench", None).await?;
     let credentials = crate::channel_accounts::credentials::seal(&plugins, &Default::default())?;
-    store
-        .connect_inbox(account.id, "tiktok", BUSINESS, "Bench", None, &credentials)
-        .await?;
+    let inboxes = args.inboxes.max(1);
+    for i in 0..inboxes {
+        store
+            .connect_inbox(
+                account.id,
+                "tiktok",
+                &business(i),
+                &format!("Bench {i}"),
+                None,
+                &credentials,
+            )
+            .await?;
+    }
 
     let state = crate::app::AppState {
         store: store.clone(),
@@ -91,6 +108,10 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut senders = Vec::new();
+    let spread = Spread {
+        inboxes: inboxes as u64,
+        conversations: args.conversations.max(1),
+    };
     for _ in 0..args.clients {
         let (running, sequence, target) = (running.clone(), sequence.clone(), target.clone());
         senders.push(tokio::spawn(async move {
@@ -98,7 +119,7 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
             let mut latencies = Histogram::<u64>::new(3).expect("histogram");
             while running.load(Ordering::Relaxed) {
                 let n = sequence.fetch_add(1, Ordering::Relaxed);
-                let body = webhook(n);
+                let body = webhook(n, spread);
                 let signature = sign(&body);
                 let sent = Instant::now();
                 let answer = http
@@ -129,6 +150,8 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     }
     let load_secs = started.elapsed().as_secs_f64();
     let acknowledged = latencies.len();
+    let load_ended = Instant::now();
+    let applied_under_load = count(&store, "applied").await?;
 
     // How long the workers take to apply what was acknowledged.
     let apply_deadline = Instant::now() + Duration::from_secs(300);
@@ -145,6 +168,7 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let applied_secs = started.elapsed().as_secs_f64();
+    let drain_secs = load_ended.elapsed().as_secs_f64();
     let _ = stop_workers.send(true);
     for worker in workers {
         let _ = worker.await;
@@ -152,18 +176,23 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     server.abort();
 
     println!(
-        "| database | clients | acknowledged | webhooks/s | acknowledge p50 / p99 | applied/s (workers) |"
+        "| database | clients | inboxes / conversations | acknowledged | webhooks/s | acknowledge p50 / p99 | \
+         applied/s during load | applied/s overall | backlog drained after load |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {:?} | {} | {} | {:.0} | {:.2} / {:.2} ms | {:.0} |",
+        "| {:?} | {} | {} / {} | {} | {:.0} | {:.2} / {:.2} ms | {:.0} | {:.0} | {:.2} s |",
         store.dialect(),
         args.clients,
+        inboxes,
+        spread.conversations,
         acknowledged,
         acknowledged as f64 / load_secs,
         latencies.value_at_quantile(0.5) as f64 / 1000.0,
         latencies.value_at_quantile(0.99) as f64 / 1000.0,
+        applied_under_load as f64 / load_secs,
         acknowledged as f64 / applied_secs,
+        drain_secs,
     );
     if store.dialect() == crate::store::Dialect::Postgres {
         pgbench(&store, &url, args.clients, args.seconds).await?;
@@ -173,20 +202,45 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
+/// How the traffic is spread: webhook `n` goes to conversation
+/// `n % conversations`, which belongs to inbox `conversation % inboxes`.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    inboxes: u64,
+    conversations: u64,
+}
+
+/// The provider account id of bench inbox `i`.
+fn business(i: usize) -> String {
+    format!("{BUSINESS}-{i}")
+}
+
+/// Inbound events in `status` now.
+async fn count(store: &Store, status: &str) -> anyhow::Result<i64> {
+    let counts = store.pipeline_counts().await?;
+    Ok(counts
+        .events
+        .iter()
+        .find(|(s, _)| s == status)
+        .map_or(0, |(_, n)| *n))
+}
+
 /// One `im_receive_msg` webhook with a unique message id.
-fn webhook(n: u64) -> Vec<u8> {
+fn webhook(n: u64, spread: Spread) -> Vec<u8> {
+    let conversation = n % spread.conversations;
+    let business = business((conversation % spread.inboxes) as usize);
     let content = serde_json::json!({
         "type": "text",
         "message_id": format!("bench-{n}"),
         "timestamp": crate::store::now_ms(),
-        "conversation_id": format!("conv-{}", n % 1000),
-        "text": { "body": "benchmark message" },
-        "from": "user", "from_user": { "id": format!("user-{}", n % 1000) },
-        "to": "bench", "to_user": { "id": BUSINESS },
+        "conversation_id": format!("conv-{conversation}"),
+        "text": { "body": format!("benchmark message {n}") },
+        "from": "user", "from_user": { "id": format!("user-{conversation}") },
+        "to": "bench", "to_user": { "id": business },
     });
     serde_json::to_vec(&serde_json::json!({
         "event": "im_receive_msg",
-        "user_openid": BUSINESS,
+        "user_openid": business,
         "content": content.to_string(),
     }))
     .expect("json")
