@@ -94,6 +94,8 @@ pub struct Pipeline {
     announce_inbound: AtomicBool,
     announce_delivery: AtomicBool,
     pub(super) rates: rate::ChannelRates,
+    /// The inbound log's group commit.
+    pub(super) log: super::ingest::InboundLog,
 }
 
 impl Pipeline {
@@ -108,6 +110,7 @@ impl Pipeline {
             announce_inbound: AtomicBool::new(false),
             announce_delivery: AtomicBool::new(false),
             rates,
+            log: Default::default(),
         })
     }
 

@@ -36,26 +36,26 @@ pub mod job_state {
     pub const DEAD: &str = "dead";
 }
 
-/// A webhook request to store.
+/// A verified webhook request to log.
 #[derive(Debug, Clone)]
-pub struct NewInboundEvent<'a> {
+pub struct NewInboundEvent {
     /// Channel plugin id.
-    pub channel: &'a str,
+    pub channel: String,
     /// sha256 of the body, lower-case hex.
-    pub body_sha256: &'a str,
+    pub body_sha256: String,
     /// HTTP method.
-    pub method: &'a str,
+    pub method: String,
     /// Path.
-    pub path: &'a str,
+    pub path: String,
     /// Query string.
-    pub query: &'a str,
+    pub query: String,
     /// Headers as a JSON array of pairs.
-    pub headers_json: &'a str,
+    pub headers_json: String,
     /// The raw body.
-    pub body: &'a [u8],
+    pub body: Vec<u8>,
     /// The conversation it belongs to, when known: events of one key are
     /// applied in the order they were stored.
-    pub order_key: Option<&'a str>,
+    pub order_key: Option<String>,
 }
 
 /// A stored webhook request.
@@ -173,27 +173,37 @@ impl Store {
         }
     }
 
-    /// Stores a verified webhook; answers its id, or `None` when the same
-    /// body was already stored for this channel (a provider's retry).
-    pub async fn insert_inbound_event(&self, event: &NewInboundEvent<'_>) -> Result<Option<i64>, StoreError> {
+    /// Stores verified webhooks in one transaction (one commit, one sync to
+    /// disk, for all of them); answers each one's id, or `None` when the
+    /// same body was already stored for its channel (a provider's retry).
+    pub async fn insert_inbound_events(
+        &self,
+        events: &[NewInboundEvent],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
         let now = now_ms();
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO inbound_events (channel, body_sha256, method, path, query, headers, body, available_at, \
-             received_at, order_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
-             ON CONFLICT (channel, body_sha256) DO NOTHING RETURNING id",
-        )
-        .bind(event.channel)
-        .bind(event.body_sha256)
-        .bind(event.method)
-        .bind(event.path)
-        .bind(event.query)
-        .bind(event.headers_json)
-        .bind(event.body)
-        .bind(now)
-        .bind(event.order_key)
-        .fetch_optional(self.writer())
-        .await?;
-        Ok(id)
+        let mut tx = self.writer().begin().await?;
+        let mut ids = Vec::with_capacity(events.len());
+        for event in events {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO inbound_events (channel, body_sha256, method, path, query, headers, body, available_at, \
+                 received_at, order_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
+                 ON CONFLICT (channel, body_sha256) DO NOTHING RETURNING id",
+            )
+            .bind(&event.channel)
+            .bind(&event.body_sha256)
+            .bind(&event.method)
+            .bind(&event.path)
+            .bind(&event.query)
+            .bind(&event.headers_json)
+            .bind(&event.body)
+            .bind(now)
+            .bind(event.order_key.as_deref())
+            .fetch_optional(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Claims up to `limit` pending events whose time has come, leasing them
