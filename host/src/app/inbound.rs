@@ -58,16 +58,15 @@ fn request_of(event: &InboundEventRow) -> IncomingRequest {
     }
 }
 
-/// Parses and applies one logged webhook, and records how it ended.
-pub async fn apply_event_row(state: &AppState, event: InboundEventRow) {
+/// Parses and applies one logged webhook, and records how it ended — except
+/// a success, whose id it answers for [`finish_applied`]: a worker records
+/// the successes of a claimed batch in one statement (until then the events
+/// stay leased, and applying one again would add nothing).
+pub async fn apply_event_row(state: &AppState, event: InboundEventRow) -> Option<i64> {
     let outcome = apply_webhook(state, &event).await;
     let store = &state.store;
     let recorded = match outcome {
-        Applied::Done => {
-            store
-                .finish_inbound_event(event.id, event_status::APPLIED, None)
-                .await
-        }
+        Applied::Done => return Some(event.id),
         Applied::Ignored(reason) => {
             store
                 .finish_inbound_event(event.id, event_status::IGNORED, Some(&reason))
@@ -90,6 +89,15 @@ pub async fn apply_event_row(state: &AppState, event: InboundEventRow) {
     if let Err(e) = recorded {
         // The lease runs out and the event is applied again: harmless.
         tracing::error!(event = event.id, "cannot record the inbound event's outcome: {e}");
+    }
+    None
+}
+
+/// Records that these events were applied.
+pub async fn finish_applied(state: &AppState, ids: &[i64]) {
+    if let Err(e) = state.store.finish_applied_events(ids).await {
+        // Their leases run out and they are applied again: harmless.
+        tracing::error!(events = ?ids, "cannot record applied events: {e}");
     }
 }
 

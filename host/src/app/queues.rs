@@ -41,7 +41,7 @@ pub struct PipelineConfig {
     pub webhook_burst: u32,
 
     /// Workers applying inbound events, per node.
-    #[arg(long, env = "SWITCHBOARD_INBOUND_WORKERS", default_value_t = 2)]
+    #[arg(long, env = "SWITCHBOARD_INBOUND_WORKERS", default_value_t = 4)]
     pub inbound_workers: usize,
 
     /// Workers sending outbound messages, per node.
@@ -72,7 +72,7 @@ impl Default for PipelineConfig {
             webhook_max_bytes: 1 << 20,
             webhook_rate: 2000,
             webhook_burst: 4000,
-            inbound_workers: 2,
+            inbound_workers: 4,
             delivery_workers: 4,
             delivery_max_attempts: 8,
             delivery_backoff_ms: 2000,

@@ -61,12 +61,14 @@ async fn run_inbound_worker(
         match state.store.claim_inbound_events(inbound::BATCH, lease).await {
             Ok(events) if !events.is_empty() => {
                 let mut events = events.into_iter();
+                let mut applied = Vec::new();
                 for event in events.by_ref() {
-                    inbound::apply_event_row(&state, event).await;
+                    applied.extend(inbound::apply_event_row(&state, event).await);
                     if *shutdown.borrow() {
                         break;
                     }
                 }
+                inbound::finish_applied(&state, &applied).await;
                 let unstarted: Vec<i64> = events.map(|e| e.id).collect();
                 if let Err(e) = state.store.release_inbound_events(&unstarted).await {
                     // Their lease runs out and another worker takes them.

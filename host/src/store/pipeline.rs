@@ -248,6 +248,23 @@ impl Store {
         Ok(())
     }
 
+    /// Records that events were applied, in one statement.
+    pub async fn finish_applied_events(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE inbound_events SET status = $1, reason = NULL, applied_at = $2 WHERE id IN ({})",
+            super::conversations::placeholders(3, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(event_status::APPLIED).bind(now_ms());
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(self.writer()).await?;
+        Ok(())
+    }
+
     /// Leaves an event pending for another try after `delay_ms`, noting why.
     pub async fn postpone_inbound_event(
         &self,
