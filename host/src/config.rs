@@ -48,9 +48,35 @@ pub struct HostConfig {
     )]
     pub plugin_max_requests: u32,
 
-    /// Use wasmtime's pooling allocator for plugin instances.
-    #[arg(long, env = "SWITCHBOARD_POOLING", default_value_t = false, global = true)]
+    /// Largest memory cap a plugin may be given (`plugin limits
+    /// --memory-mib`), in MiB; at least the default cap. With pooling, every
+    /// pooled memory slot is this size, so it bounds the address space the
+    /// pool reserves.
+    #[arg(long, env = "SWITCHBOARD_PLUGIN_MAX_MEMORY_MIB", global = true)]
+    pub plugin_max_memory_mib: Option<u64>,
+
+    /// Use wasmtime's pooling allocator for plugin instances (pre-reserved,
+    /// reused instance slots: faster calls). `--pooling false` or
+    /// `SWITCHBOARD_POOLING=false` turns it off.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_POOLING",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
     pub pooling: bool,
+
+    /// With pooling: how many plugin calls may run at once (each holds one
+    /// slot); further calls wait for a free slot, up to their deadline.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGIN_POOL_SLOTS",
+        default_value_t = 64,
+        global = true
+    )]
+    pub plugin_pool_slots: u32,
 
     /// Emit logs as JSON lines.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON", default_value_t = false, global = true)]
@@ -74,6 +100,8 @@ impl HostConfig {
         RuntimeConfig {
             cache_dir: Some(self.data_dir.join("cache")),
             pooling: self.pooling,
+            pool_slots: self.plugin_pool_slots,
+            max_memory_bytes: (self.plugin_max_memory_mib.unwrap_or(0) as usize) << 20,
             default_limits: CallLimits {
                 timeout: Duration::from_millis(self.plugin_timeout_ms),
                 memory_bytes: (self.plugin_memory_mib as usize) << 20,

@@ -123,6 +123,7 @@ impl From<PluginError> for ApiError {
     fn from(e: PluginError) -> Self {
         match e {
             PluginError::Timeout { .. } => Self::PluginTimeout(e.to_string()),
+            PluginError::Busy { .. } => Self::Unavailable(e.to_string()),
             PluginError::MemoryLimit { .. } | PluginError::Trap { .. } => Self::PluginFailed(e.to_string()),
             PluginError::Channel { .. }
             | PluginError::InvalidComponent(_)

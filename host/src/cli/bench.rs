@@ -1,6 +1,8 @@
 //! `switchboard bench`: compile time, load-from-cache time, fresh-store
 //! instantiate+call latency (p50/p99) with the on-demand and the pooling
-//! allocator, and linear memory per instance. Prints a Markdown table.
+//! allocator, and linear memory per instance. Prints a Markdown table, then
+//! where the time of one `describe` call goes (p50 of each step) and the
+//! process's virtual and resident size with each allocator.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +16,7 @@ use crate::caps::egress::{EgressLimits, EgressPolicy};
 use crate::config::HostConfig;
 use crate::contract::IncomingRequest;
 use crate::plugin_host::{bundled, settings};
-use crate::runtime::{PluginInstance, Runtime, RuntimeConfig};
+use crate::runtime::{CallSteps, PluginInstance, Runtime, RuntimeConfig};
 
 /// What to measure.
 #[derive(Debug, clap::Subcommand)]
@@ -28,6 +30,8 @@ pub enum BenchCommand {
     Tiktok(BenchArgs),
     /// Durable webhook ingest: acknowledged webhooks/s and latency under load.
     Webhooks(super::bench_webhooks::BenchWebhooksArgs),
+    /// From a webhook's 200 to the message on an agent's WebSocket.
+    Latency(super::bench_latency::BenchLatencyArgs),
 }
 
 /// Flags of `bench plugins`.
@@ -46,6 +50,7 @@ pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<E
         BenchCommand::Plugins(args) => run_plugins(config, args).await,
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
         BenchCommand::Webhooks(args) => super::bench_webhooks::run(config, args).await,
+        BenchCommand::Latency(args) => super::bench_latency::run(config, args).await,
         BenchCommand::Tiktok(args) => run_tiktok(config, args).await,
     }
 }
@@ -65,20 +70,40 @@ async fn run_plugins(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exi
         "| component | size | compile | load cached | allocator | describe p50 / p99 | verify-webhook p50 / p99 | memory / instance |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut steps = Vec::new();
     for (name, bytes) in components {
-        bench_component(config, &name, bytes, args.iterations).await?;
+        steps.extend(bench_component(config, &name, bytes, args.iterations).await?);
+    }
+    println!();
+    println!(
+        "One `describe` call, step by step (p50 of each step over {} calls; share of the steps' sum). \
+         store: slot + new Store + WASI ctx + limits + epoch callback; call: the export, lifting included; \
+         convert: WIT types to the host's; teardown: dropping instance and store. \
+         VmSize / VmRSS: this process, read from /proc/self/status while the runtime is live.",
+        args.iterations
+    );
+    println!();
+    println!(
+        "| component | allocator | store | instantiate | call | convert | teardown | total p50 / p99 | VmSize | VmRSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for row in steps {
+        println!("{row}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the component's rows of the main table; answers its rows of the
+/// step table.
 async fn bench_component(
     config: &HostConfig,
     name: &str,
     bytes: Vec<u8>,
     iterations: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let cache = tempfile_dir()?;
     let bytes = Arc::new(bytes);
+    let mut step_rows = Vec::new();
     for pooling in [false, true] {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(cache.clone()),
@@ -118,9 +143,62 @@ async fn bench_component(
             us(verify.value_at_quantile(0.99)),
             memory / 1024,
         );
+        let steps = measure_steps(&instance, iterations).await?;
+        let (vm_size, vm_rss) = Runtime::process_memory().unwrap_or_default();
+        step_rows.push(format!(
+            "| {} {} | {} | {} | {} / {} | {} | {} |",
+            manifest.id,
+            manifest.version,
+            if pooling { "pooling" } else { "on-demand" },
+            steps,
+            us(describe.value_at_quantile(0.5)),
+            us(describe.value_at_quantile(0.99)),
+            mib(vm_size),
+            mib(vm_rss),
+        ));
     }
     let _ = std::fs::remove_dir_all(&cache);
-    Ok(())
+    Ok(step_rows)
+}
+
+/// p50 of each step of `describe`, with its share of their sum, as table
+/// cells: store | instantiate | call | convert | teardown.
+async fn measure_steps(instance: &PluginInstance, iterations: u32) -> anyhow::Result<String> {
+    for _ in 0..iterations.min(100) {
+        instance.describe_steps().await?;
+    }
+    let mut histograms = Vec::new();
+    for _ in 0..5 {
+        histograms.push(Histogram::<u64>::new(3)?);
+    }
+    for _ in 0..iterations {
+        let CallSteps {
+            store,
+            instantiate,
+            call,
+            convert,
+            teardown,
+        } = instance.describe_steps().await?;
+        for (histogram, step) in histograms
+            .iter_mut()
+            .zip([store, instantiate, call, convert, teardown])
+        {
+            histogram.record(step.as_nanos() as u64)?;
+        }
+    }
+    let p50s: Vec<u64> = histograms.iter().map(|h| h.value_at_quantile(0.5)).collect();
+    let sum = p50s.iter().sum::<u64>().max(1);
+    Ok(p50s
+        .iter()
+        .map(|&p50| {
+            format!(
+                "{:.1} µs ({:.0}%)",
+                p50 as f64 / 1000.0,
+                p50 as f64 * 100.0 / sum as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | "))
 }
 
 /// The same webhook as the TikTok crate's `bench_webhook` (native side of
@@ -234,6 +312,10 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / f64::from(1 << 20))
 }
 
 fn us(nanos: u64) -> String {

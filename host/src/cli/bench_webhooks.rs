@@ -51,23 +51,14 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()));
+    let inboxes = args.inboxes.max(1);
     let store = Store::open(&url).await.context("opening the bench database")?;
     if store.get_account(1).await.is_ok() {
         bail!("the bench database must be empty");
     }
-    let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig {
-        cache_dir: Some(scratch.join("cache")),
-        ..config.runtime()
-    })?;
-    let secrets = crate::secrets::SecretBox::with_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
-    let plugins = PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
-    bundled::install_all(&plugins).await;
-    settings::set_config(&plugins, "TIKTOK_APP_ID", "bench-app", false).await?;
-    settings::set_config(&plugins, "TIKTOK_APP_SECRET", SECRET, true).await?;
-    plugins.sync().await?;
+    let node = BenchNode::start(config, &url, store.clone(), &scratch.join("cache")).await?;
     let account = crate::app::administration::create_account(&store, "Bench", None).await?;
-    let credentials = crate::channel_accounts::credentials::seal(&plugins, &Default::default())?;
-    let inboxes = args.inboxes.max(1);
+    let credentials = crate::channel_accounts::credentials::seal(&node.state.plugins, &Default::default())?;
     for i in 0..inboxes {
         store
             .connect_inbox(
@@ -80,20 +71,7 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
             )
             .await?;
     }
-
-    let state = crate::app::AppState {
-        store: store.clone(),
-        plugins,
-        live: crate::live::LiveEvents::new(store.clone()),
-        // The per-channel rate limit would cap what is measured.
-        pipeline: crate::app::Pipeline::new(crate::app::PipelineConfig {
-            webhook_rate: 1_000_000,
-            webhook_burst: 1_000_000,
-            ..Default::default()
-        }),
-    };
-    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let workers = crate::pipeline::spawn_workers(&state, workers_stopped);
+    let (state, workers, stop_workers) = (node.state, node.workers, node.stop_workers);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let target = format!("http://{}/webhooks/tiktok", listener.local_addr()?);
     let server = tokio::spawn(crate::api::serve(listener, state, std::future::pending()));
@@ -200,6 +178,63 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     store.close().await;
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(ExitCode::SUCCESS)
+}
+
+/// One serving node of a benchmark: the real application state with the
+/// bundled TikTok plugin set up to verify the benchmarks' signatures, the
+/// per-channel rate limit lifted (it would cap what is measured), and its
+/// pipeline workers running.
+pub(super) struct BenchNode {
+    pub state: crate::app::AppState,
+    pub workers: Vec<tokio::task::JoinHandle<()>>,
+    pub stop_workers: tokio::sync::watch::Sender<bool>,
+}
+
+impl BenchNode {
+    pub async fn start(
+        config: &HostConfig,
+        url: &str,
+        store: Store,
+        cache: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig {
+            cache_dir: Some(cache.to_path_buf()),
+            ..config.runtime()
+        })?;
+        let secrets = crate::secrets::SecretBox::with_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
+        let plugins = PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
+        bundled::install_all(&plugins).await;
+        settings::set_config(&plugins, "TIKTOK_APP_ID", "bench-app", false).await?;
+        settings::set_config(&plugins, "TIKTOK_APP_SECRET", SECRET, true).await?;
+        plugins.sync().await?;
+        let state = crate::app::AppState {
+            store: store.clone(),
+            plugins,
+            live: crate::live::LiveEvents::new(store.clone()),
+            pipeline: crate::app::Pipeline::new(crate::app::PipelineConfig {
+                webhook_rate: 1_000_000,
+                webhook_burst: 1_000_000,
+                ..Default::default()
+            }),
+        };
+        let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+        let mut workers = crate::pipeline::spawn_workers(&state, workers_stopped.clone());
+        // Other nodes' work and live events reach this one as in `serve`
+        // (both are no-ops on SQLite).
+        workers.push(tokio::spawn(state.pipeline.clone().connect_nodes(
+            store.clone(),
+            url.to_owned(),
+            workers_stopped.clone(),
+        )));
+        workers.push(tokio::spawn(
+            state.live.clone().follow(url.to_owned(), workers_stopped),
+        ));
+        Ok(Self {
+            state,
+            workers,
+            stop_workers,
+        })
+    }
 }
 
 /// How the traffic is spread: webhook `n` goes to conversation

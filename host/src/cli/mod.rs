@@ -7,6 +7,8 @@ mod bench;
 #[cfg(feature = "bench")]
 mod bench_api;
 #[cfg(feature = "bench")]
+mod bench_latency;
+#[cfg(feature = "bench")]
 mod bench_webhooks;
 mod config;
 mod pipeline;

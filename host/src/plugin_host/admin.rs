@@ -317,10 +317,13 @@ pub async fn set_limits(
             "timeout must be at most 600000 ms".into(),
         ));
     }
-    if memory_mib.is_some_and(|m| m > 4096) {
-        return Err(AdminError::InvalidInput(
-            "memory limit must be at most 4096 MiB".into(),
-        ));
+    // Every linear memory reserves (and each pooled slot is) the host's
+    // largest cap: a plugin cannot be given more.
+    let max_mib = (host.runtime().config().memory_ceiling() >> 20) as u64;
+    if memory_mib.is_some_and(|m| m > max_mib) {
+        return Err(AdminError::InvalidInput(format!(
+            "memory limit must be at most {max_mib} MiB (the host's --plugin-max-memory-mib)"
+        )));
     }
     let timeout = match timeout_ms {
         Some(0) => None,

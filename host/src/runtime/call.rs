@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{
+    PoolConcurrencyLimitError, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::wit::{Call, Plugin, latest};
 use super::{CompiledPlugin, PluginError, Runtime, convert};
@@ -21,6 +24,28 @@ use crate::contract::{
     Authorization, ChannelContext, ChannelError, ChannelEvent, Credentials, IncomingRequest, Manifest, Media,
     OutboundMessage, SentMessage, Settings, Verification, WebhookRegistration,
 };
+
+/// Time past the deadline given to a call stuck in a host import before the
+/// call is abandoned.
+const GRACE: Duration = Duration::from_millis(250);
+
+/// Where the time of one call goes (see [`PluginInstance::describe_steps`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CallSteps {
+    /// Waiting for a pool slot, a new `Store` with its WASI context, limits
+    /// and epoch callback.
+    pub store: Duration,
+    /// Instantiating the component in it (memories, tables, fiber stack,
+    /// start functions).
+    pub instantiate: Duration,
+    /// Calling the export, lifting its result out of the guest included.
+    pub call: Duration,
+    /// Converting the result from the WIT types to the host's.
+    pub convert: Duration,
+    /// Dropping the instance and store (returning the slot to the pool,
+    /// resetting its memory).
+    pub teardown: Duration,
+}
 
 /// Limits of one call.
 #[derive(Debug, Clone, Copy)]
@@ -109,13 +134,17 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// The deny-all WASI context: no preopened folders, no environment, no
-/// arguments, no stdio, no sockets, no name lookup.
+/// arguments, no stdio (stdin closed, output discarded), TCP, UDP and name
+/// lookup refused (and every socket address denied), fresh RNG state.
+///
+/// `WasiCtx` is not `Clone`, so each store builds its own. Its `Default` is
+/// exactly what `WasiCtxBuilder::new()` with `allow_tcp(false)`,
+/// `allow_udp(false)` and `allow_ip_name_lookup(false)` builds (both derive
+/// the same per-part defaults, whose network uses are all off), at half the
+/// cost: `WasiCtxBuilder::build` constructs a second, throwaway default
+/// context (fresh RNGs included) to leave in the builder.
 fn deny_all_wasi() -> WasiCtx {
-    WasiCtxBuilder::new()
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build()
+    WasiCtx::default()
 }
 
 pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &CallLimits) -> Store<StoreData> {
@@ -123,7 +152,7 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
         .instances(64)
         .tables(64)
         .memories(16)
-        .table_elements(100_000)
+        .table_elements(super::TABLE_ELEMENTS)
         .build();
     let deadline = call.deadline;
     let data = StoreData {
@@ -197,21 +226,37 @@ impl PluginInstance {
         self.limits
     }
 
+    /// Waits for a pool slot (the wait counts against the call's deadline)
+    /// and creates the call's fresh store.
+    async fn begin(&self) -> Result<(Store<StoreData>, Instant, Option<OwnedSemaphorePermit>), PluginError> {
+        let started = Instant::now();
+        let slot = self
+            .runtime
+            .acquire_slot(&self.plugin_id, started, self.limits.timeout)
+            .await?;
+        let store = self.runtime.new_store(
+            self.plugin_id.clone(),
+            started + self.limits.timeout,
+            &self.limits,
+            self.egress.clone(),
+        );
+        Ok((store, started, slot))
+    }
+
     async fn run<R: Send>(
         &self,
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
     ) -> Result<R, PluginError> {
-        let mut store = self
-            .runtime
-            .new_store(self.plugin_id.clone(), &self.limits, self.egress.clone());
+        // The slot is released after the store (declared first, dropped last).
+        let (mut store, started, _slot) = self.begin().await?;
         let work = async {
             let instance = self.compiled.bindings.instantiate(&mut store).await?;
             f(&*instance, &mut store).await
         };
         // The epoch callback stops guest code at the deadline; this timeout also
         // covers time spent inside host imports (e.g. a slow HTTP response).
-        let grace = Duration::from_millis(250);
-        let outcome = tokio::time::timeout(self.limits.timeout + grace, work).await;
+        let budget = (self.limits.timeout + GRACE).saturating_sub(started.elapsed());
+        let outcome = tokio::time::timeout(budget, work).await;
         self.last_peak_memory
             .store(store.data().limiter.peak_bytes, Ordering::Relaxed);
         let plugin = self.plugin_id.to_string();
@@ -227,6 +272,16 @@ impl PluginInstance {
 
     fn classify(&self, error: wasmtime::Error, store: &Store<StoreData>) -> PluginError {
         let plugin = self.plugin_id.to_string();
+        if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+            // Not expected (calls hold a slot each, and a component that needs
+            // more of the pool than a slot's share is refused at load), but
+            // if it happens, it is a full pool, not the plugin's fault.
+            return PluginError::Busy {
+                plugin,
+                slots: self.runtime.config().pool_slots,
+                waited: Duration::ZERO,
+            };
+        }
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginError::Timeout {
                 plugin,
@@ -255,6 +310,39 @@ impl PluginInstance {
     pub async fn describe(&self) -> Result<Manifest, PluginError> {
         let manifest = self.run(|p, s| p.describe(s)).await?;
         Ok(convert::manifest(manifest))
+    }
+
+    /// `describe`, step by step as [`Self::describe`] runs it, timing each
+    /// step (for `switchboard bench plugins`). Without the outer timeout
+    /// (a timer registration) of a real call.
+    pub async fn describe_steps(&self) -> Result<CallSteps, PluginError> {
+        let t0 = Instant::now();
+        let (mut store, _, slot) = self.begin().await?;
+        let t1 = Instant::now();
+        let instance = match self.compiled.bindings.instantiate(&mut store).await {
+            Ok(instance) => instance,
+            Err(e) => return Err(self.classify(e, &store)),
+        };
+        let t2 = Instant::now();
+        let manifest = match instance.describe(&mut store).await {
+            Ok(manifest) => manifest,
+            Err(e) => return Err(self.classify(e, &store)),
+        };
+        let t3 = Instant::now();
+        let manifest = convert::manifest(manifest);
+        let t4 = Instant::now();
+        drop(instance);
+        drop(store);
+        drop(slot);
+        let t5 = Instant::now();
+        std::hint::black_box(manifest);
+        Ok(CallSteps {
+            store: t1 - t0,
+            instantiate: t2 - t1,
+            call: t3 - t2,
+            convert: t4 - t3,
+            teardown: t5 - t4,
+        })
     }
 
     /// authorize, step 1.

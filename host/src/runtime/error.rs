@@ -30,6 +30,20 @@ pub enum PluginError {
         /// The cap.
         limit_bytes: usize,
     },
+    /// Every sandbox slot of the pooling allocator stayed busy until the
+    /// call's deadline; nothing ran. Retryable.
+    #[error(
+        "plugin {plugin}: all {slots} plugin sandbox slots stayed busy for {}ms; retry later",
+        .waited.as_millis()
+    )]
+    Busy {
+        /// Plugin id.
+        plugin: String,
+        /// Slots in the pool (`--plugin-pool-slots`).
+        slots: u32,
+        /// How long the call waited.
+        waited: Duration,
+    },
     /// The plugin crashed (a panic, an unreachable, an out-of-bounds access…).
     #[error("plugin {plugin} crashed: {message}")]
     Trap {
