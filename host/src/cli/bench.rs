@@ -32,6 +32,19 @@ pub enum BenchCommand {
     Webhooks(super::bench_webhooks::BenchWebhooksArgs),
     /// From a webhook's 200 to the message on an agent's WebSocket.
     Latency(super::bench_latency::BenchLatencyArgs),
+    /// Every benchmark above in turn, on temporary SQLite databases
+    /// (PostgreSQL figures: run `webhooks`, `latency` and `api` with
+    /// `--bench-database-url`).
+    All(BenchAllArgs),
+}
+
+/// Flags of `bench all`.
+#[derive(Debug, clap::Args)]
+pub struct BenchAllArgs {
+    /// A run of seconds that proves every benchmark still builds and runs
+    /// (its figures mean nothing); what `tests/run` does.
+    #[arg(long)]
+    pub smoke: bool,
 }
 
 /// Flags of `bench plugins`.
@@ -51,8 +64,69 @@ pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<E
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
         BenchCommand::Webhooks(args) => super::bench_webhooks::run(config, args).await,
         BenchCommand::Latency(args) => super::bench_latency::run(config, args).await,
+        BenchCommand::All(args) => run_all(config, args).await,
         BenchCommand::Tiktok(args) => run_tiktok(config, args).await,
     }
+}
+
+/// Runs every benchmark, each printing its own table.
+async fn run_all(config: &HostConfig, args: BenchAllArgs) -> anyhow::Result<ExitCode> {
+    let smoke = args.smoke;
+    let iterations = if smoke { 200 } else { 3000 };
+    println!("\n## bench plugins\n");
+    run_plugins(
+        config,
+        BenchArgs {
+            file: None,
+            iterations,
+        },
+    )
+    .await?;
+    println!("\n## bench tiktok\n");
+    run_tiktok(
+        config,
+        BenchArgs {
+            file: None,
+            iterations,
+        },
+    )
+    .await?;
+    println!("\n## bench webhooks\n");
+    super::bench_webhooks::run(
+        config,
+        super::bench_webhooks::BenchWebhooksArgs {
+            clients: if smoke { 4 } else { 16 },
+            seconds: if smoke { 1 } else { 8 },
+            inboxes: 10,
+            conversations: 1000,
+            database_url: None,
+        },
+    )
+    .await?;
+    println!("\n## bench latency\n");
+    super::bench_latency::run(
+        config,
+        super::bench_latency::BenchLatencyArgs {
+            rate: 20,
+            seconds: if smoke { 1 } else { 10 },
+            background_rate: 0,
+            nodes: 1,
+            database_url: None,
+        },
+    )
+    .await?;
+    println!("\n## bench api\n");
+    super::bench_api::run(
+        config,
+        super::bench_api::BenchApiArgs {
+            conversations: if smoke { 2_000 } else { 100_000 },
+            messages: if smoke { 10_000 } else { 1_000_000 },
+            requests: if smoke { 50 } else { 500 },
+            database_url: None,
+        },
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_plugins(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCode> {
