@@ -175,23 +175,7 @@ async fn fixture(backend: Backend, grant: bool) -> anyhow::Result<Fixture> {
     assert!(!secret_shown, "secrets are never shown back: {listed}");
 
     let server = env.serve().await?;
-    let account = env.cli_json(&["account", "create", "Acme", "--json"])["id"]
-        .as_i64()
-        .unwrap();
-    let admin = env.cli_json(&[
-        "user",
-        "create",
-        "--email",
-        "admin@acme.example",
-        "--account",
-        &account.to_string(),
-        "--role",
-        "administrator",
-        "--json",
-    ])["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
     let super_admin = env.super_admin_token();
     let created = server
         .post_json(

@@ -90,23 +90,7 @@ async fn fixture(backend: Backend, vars: &[(&str, &str)]) -> anyhow::Result<Fixt
         let out = env.cli(&["config", "set", key, value]);
         assert_eq!(out.code, 0, "config set {key}: {}", out.stderr);
     }
-    let account = env.cli_json(&["account", "create", "Acme", "--json"])["id"]
-        .as_i64()
-        .unwrap();
-    let admin = env.cli_json(&[
-        "user",
-        "create",
-        "--email",
-        "admin@acme.example",
-        "--account",
-        &account.to_string(),
-        "--role",
-        "administrator",
-        "--json",
-    ])["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
     let server = env.serve().await?;
     for external_id in ACCOUNTS {
         let created = server

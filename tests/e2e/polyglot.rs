@@ -473,23 +473,7 @@ async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<(
 
     // A running server: the admin dry-run endpoint.
     let root = env.super_admin_token();
-    let account = env.cli_json(&["account", "create", "Acme", "--json"])["id"]
-        .as_i64()
-        .context("account id")?;
-    let admin = env.cli_json(&[
-        "user",
-        "create",
-        "--email",
-        "admin@acme.example",
-        "--account",
-        &account.to_string(),
-        "--role",
-        "administrator",
-        "--json",
-    ])["access_token"]
-        .as_str()
-        .context("token")?
-        .to_owned();
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
     let server = env.serve().await?;
     server
         .eventually(&format!("the server loading {id}"), 200, || async {

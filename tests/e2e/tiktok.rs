@@ -267,24 +267,8 @@ async fn connecting_an_account(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(status, 400, "{body}");
 
     // One TikTok account cannot be attached to two Switchboard accounts.
-    let other = f.env.cli_json(&["account", "create", "Other", "--json"])["id"]
-        .as_i64()
-        .unwrap();
+    let (other, other_admin) = f.env.account_with_admin("Other", "admin@other.example");
     let other_id = other.to_string();
-    let other_admin = f.env.cli_json(&[
-        "user",
-        "create",
-        "--email",
-        "admin@other.example",
-        "--account",
-        &other_id,
-        "--role",
-        "administrator",
-        "--json",
-    ])["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     assert_eq!(
         f.env
             .cli(&["feature", "enable", "channel_tiktok", "--account", &other_id])

@@ -185,6 +185,29 @@ impl Env {
         user["access_token"].as_str().expect("token").to_owned()
     }
 
+    /// Creates an account and an administrator of it, through the CLI;
+    /// answers the account's id and the administrator's API token.
+    pub fn account_with_admin(&self, name: &str, email: &str) -> (i64, String) {
+        let account = self.cli_json(&["account", "create", name, "--json"])["id"]
+            .as_i64()
+            .expect("an account id");
+        let token = self.cli_json(&[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--account",
+            &account.to_string(),
+            "--role",
+            "administrator",
+            "--json",
+        ])["access_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        (account, token)
+    }
+
     /// Starts a server and waits until it answers `/health`.
     pub async fn serve(&self) -> anyhow::Result<Server> {
         let child = self
