@@ -379,39 +379,52 @@ impl Store {
     }
 
     /// A page of conversations (latest activity first) and the tab counts.
+    ///
+    /// The counts are sums over `conversation_counts`, the counters that
+    /// triggers on `conversations` keep per (account, status, inbox,
+    /// assignee) in every writing transaction (migration 0006): a handful of
+    /// rows whatever the number of conversations. The page walks the
+    /// `(account_id, status, last_activity_at, id)` index (or
+    /// `(account_id, last_activity_at, id)` for all statuses) for its ids
+    /// alone, then reads those rows: an `OFFSET` skips index entries, not
+    /// joined rows.
     pub async fn list_conversations(
         &self,
         account_id: i64,
         filter: &ConversationFilter,
     ) -> Result<(Vec<ConversationRow>, ConversationCounts), StoreError> {
         // Only the filters in use appear in the SQL, so that the planner can
-        // walk an (account, status, last_activity_at) index in order instead
-        // of scanning and sorting every conversation of the account.
-        let mut conditions = vec!["c.account_id = $1".to_owned()];
+        // walk the index in order instead of scanning and sorting every
+        // conversation of the account. `{t}` is the table's alias.
+        let mut conditions = vec!["{t}.account_id = $1".to_owned()];
         let mut binds: Vec<i64> = vec![account_id];
         let mut add = |condition: &str, value: i64| {
             binds.push(value);
             conditions.push(condition.replace('?', &format!("${}", binds.len())));
         };
         if let Some(status) = filter.status {
-            add("c.status = ?", status.code());
+            add("{t}.status = ?", status.code());
         }
         if let Some(inbox_id) = filter.inbox_id {
-            add("c.inbox_id = ?", inbox_id);
+            add("{t}.inbox_id = ?", inbox_id);
         }
         if let Some(member_id) = filter.member_id {
             add(
-                "c.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)",
+                "{t}.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)",
                 member_id,
             );
         }
         let base = conditions.join(" AND ");
         let me = binds.len() + 1;
+        // Unassigned conversations count under assignee 0 (user ids start at
+        // 1; the `<> 0` keeps a caller 0 from counting them as theirs).
+        // SUM of a BIGINT is NUMERIC on PostgreSQL, hence the casts.
         let counts_sql = format!(
-            "SELECT COUNT(*) AS all_count, \
-             COALESCE(SUM(CASE WHEN c.assignee_id IS NULL THEN 1 ELSE 0 END), 0) AS unassigned_count, \
-             COALESCE(SUM(CASE WHEN c.assignee_id = ${me} THEN 1 ELSE 0 END), 0) AS mine_count \
-             FROM conversations c WHERE {base}"
+            "SELECT COALESCE(CAST(SUM(k.n) AS BIGINT), 0) AS all_count, \
+             COALESCE(CAST(SUM(CASE WHEN k.assignee_id = 0 THEN k.n ELSE 0 END) AS BIGINT), 0) AS unassigned_count, \
+             COALESCE(CAST(SUM(CASE WHEN k.assignee_id = ${me} AND k.assignee_id <> 0 THEN k.n ELSE 0 END) AS BIGINT), 0) \
+             AS mine_count FROM conversation_counts k WHERE {}",
+            base.replace("{t}", "k")
         );
         let mut query = sqlx::query(&counts_sql);
         for value in &binds {
@@ -423,16 +436,22 @@ impl Store {
             unassigned: counts.try_get("unassigned_count")?,
             mine: counts.try_get("mine_count")?,
         };
+        if filter.per_page <= 0 {
+            return Ok((Vec::new(), counts));
+        }
         let (assignee, bind_me) = match filter.assignee_type.as_str() {
-            "me" => (format!(" AND c.assignee_id = ${me}"), true),
-            "unassigned" => (" AND c.assignee_id IS NULL".to_owned(), false),
-            "assigned" => (" AND c.assignee_id IS NOT NULL".to_owned(), false),
+            "me" => (format!(" AND p.assignee_id = ${me}"), true),
+            "unassigned" => (" AND p.assignee_id IS NULL".to_owned(), false),
+            "assigned" => (" AND p.assignee_id IS NOT NULL".to_owned(), false),
             _ => (String::new(), false),
         };
         let limit = if bind_me { me + 1 } else { me };
         let list_sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE {base}{assignee} \
-             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ${limit} OFFSET ${}",
+            "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE c.id IN \
+             (SELECT p.id FROM conversations p WHERE {}{assignee} \
+             ORDER BY p.last_activity_at DESC, p.id DESC LIMIT ${limit} OFFSET ${}) \
+             ORDER BY c.last_activity_at DESC, c.id DESC",
+            base.replace("{t}", "p"),
             limit + 1
         );
         let mut query = sqlx::query(&list_sql);

@@ -180,6 +180,12 @@ impl Fixture {
         &self.state.store
     }
 
+    /// The database's URL (for a test that checks the store with its own
+    /// queries).
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     /// The whole HTTP application on this state, as `serve` runs it.
     pub fn router(&self) -> axum::Router {
         switchboard::api::router(self.state.clone())
