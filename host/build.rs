@@ -12,6 +12,12 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     watch_guest_sources(&workspace);
+    // `sqlx::migrate!` embeds the migrations; a build script that names what
+    // it watches must name them too, or a new migration is not built in.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("migrations").display()
+    );
     let mut entries = Vec::new();
     let mut dirs: Vec<_> = std::fs::read_dir(workspace.join("plugins"))
         .expect("plugins/ exists")

@@ -30,24 +30,20 @@ pub struct StoredEvent {
 impl Store {
     /// Writes an event and announces it to every node (PostgreSQL only).
     pub async fn notify_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO live_events (account_id, inbox_id, name, data, created_at) VALUES ($1, $2, $3, $4, $5) \
-             RETURNING id",
+        // One statement, one round trip and one commit: the row and its
+        // NOTIFY (delivered at that commit).
+        sqlx::query(
+            "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id) SELECT pg_notify($6, CAST(id AS TEXT)) FROM event",
         )
         .bind(event.account_id)
         .bind(event.inbox_id)
         .bind(&event.name)
         .bind(&event.data)
         .bind(now_ms())
-        .fetch_one(&mut *tx)
+        .bind(CHANNEL)
+        .execute(self.writer())
         .await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 
