@@ -4,7 +4,7 @@
 //! (a worker crashed after applying but before marking it, a lease ran out,
 //! an admin replayed it) and still yields one message per provider message:
 //! the store's apply checks `(inbox, provider message id)` inside the
-//! transaction that writes the message, under a lock on the inbox row.
+//! transaction that writes the message, under a lock on its contact identity (inbox, provider conversation).
 //!
 //! An echo of a message this host is sending can arrive before the send's
 //! answer is recorded; its apply waits while the conversation has a send in
@@ -291,9 +291,10 @@ struct AppliedMessage {
 }
 
 /// Records a provider message in one transaction that begins by locking its
-/// inbox row, so concurrent workers (on any node) apply one inbox's messages
-/// one at a time: a new contact gets one contact identity and one
-/// conversation, never two. Answers `None` when the inbox already has the
+/// contact identity (inbox, provider conversation), so concurrent workers (on
+/// any node) apply one identity's messages one at a time — a new contact gets
+/// one contact identity and one conversation, never two — and other
+/// conversations of the inbox in parallel. Answers `None` when the inbox already has the
 /// message (the unique index on `(inbox_id, source_id)` backs that check).
 async fn record_message(
     state: &AppState,
@@ -302,7 +303,7 @@ async fn record_message(
 ) -> Result<Option<AppliedMessage>, StoreError> {
     let mut tx = state.store.begin_write().await?;
     let now = tx.now();
-    let lock_to_single = tx.lock_inbox(inbox.id).await?;
+    let lock_to_single = tx.lock_contact_source(inbox.id, &m.conversation_source).await?;
     if tx.has_message_source(inbox.id, &m.source_id).await? {
         return Ok(None);
     }

@@ -159,21 +159,26 @@ impl WriteTx {
         &mut self.tx
     }
 
-    /// Locks an inbox row until commit, so writers of one inbox take turns
-    /// (on SQLite the transaction already holds the database's write lock);
-    /// answers whether the inbox keeps one conversation per contact.
-    pub async fn lock_inbox(&mut self, inbox_id: i64) -> Result<bool, StoreError> {
-        let lock = match self.dialect {
-            Dialect::Postgres => "FOR UPDATE",
-            Dialect::Sqlite => "",
-        };
-        let row = sqlx::query(&format!(
-            "SELECT lock_to_single_conversation FROM inboxes WHERE id = $1 {lock}"
-        ))
-        .bind(inbox_id)
-        .fetch_optional(&mut *self.tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("inbox {inbox_id}")))?;
+    /// Takes, until commit, the lock of one contact identity in an inbox (the
+    /// provider's conversation), so that writers of the same identity take
+    /// turns and a new contact gets one identity and one conversation, never
+    /// two, while other conversations of the inbox apply in parallel. On
+    /// PostgreSQL it is a transaction-scoped advisory lock on a hash of
+    /// (inbox, source) — a collision only makes two identities take turns;
+    /// on SQLite the transaction already holds the database's write lock.
+    /// Answers whether the inbox keeps one conversation per contact.
+    pub async fn lock_contact_source(&mut self, inbox_id: i64, source_id: &str) -> Result<bool, StoreError> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("{inbox_id}\u{1f}{source_id}"))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let row = sqlx::query("SELECT lock_to_single_conversation FROM inboxes WHERE id = $1")
+            .bind(inbox_id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("inbox {inbox_id}")))?;
         Ok(get_bool(&row, "lock_to_single_conversation")?)
     }
 
