@@ -711,28 +711,6 @@ impl Store {
         Ok(self.with_attachments(vec![message_from(&row)?]).await?.remove(0))
     }
 
-    /// Records a delivery outcome of an outbound message.
-    pub async fn set_message_status(
-        &self,
-        id: i64,
-        status: MessageStatus,
-        source_id: Option<&str>,
-        external_error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE messages SET status = $1, source_id = COALESCE($2, source_id), external_error = $3, \
-             updated_at = $4 WHERE id = $5",
-        )
-        .bind(status.code())
-        .bind(source_id)
-        .bind(external_error)
-        .bind(now_ms())
-        .bind(id)
-        .execute(self.writer())
-        .await?;
-        Ok(())
-    }
-
     /// Soft-deletes a message: the row stays, its content goes.
     pub async fn soft_delete_message(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.writer().begin().await?;
