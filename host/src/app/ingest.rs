@@ -75,7 +75,17 @@ pub async fn receive(
         .take(channel)
         .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
     let settings = state.plugins.settings_for(&plugin.manifest);
-    let (verification, parsed) = plugin.instance.verify_and_parse(&settings, &request).await?;
+    let (verification, parsed) = match plugin.instance.verify_and_parse(&settings, &request).await {
+        Ok(both) => both,
+        // The parse may be what crashed or ran out of time: the webhook is
+        // still stored when verification alone accepts it (unordered; the
+        // apply records why it cannot be parsed), so a plugin's parse fault
+        // never turns a genuine webhook away.
+        Err(fault) => {
+            tracing::warn!(channel, "verify+parse failed ({fault}); verifying alone");
+            (plugin.instance.verify_webhook(&settings, &request).await?, None)
+        }
+    };
     match verification {
         Verification::Accepted => {}
         Verification::Rejected(reason) => {
