@@ -286,8 +286,9 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
             .map(|(_, bytes)| bytes.to_vec())
             .context("no bundled TikTok plugin")?,
     };
+    let cache = tempfile_dir()?;
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(tempfile_dir()?),
+        cache_dir: Some(cache.clone()),
         ..config.runtime()
     })?;
     let compiled = runtime.compile(Arc::new(bytes)).await?;
@@ -352,6 +353,7 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
         us(shared.value_at_quantile(0.5)),
         us(shared.value_at_quantile(0.99))
     );
+    let _ = std::fs::remove_dir_all(&cache);
     Ok(ExitCode::SUCCESS)
 }
 
