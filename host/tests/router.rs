@@ -14,7 +14,7 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-use common::{Backend, Fixture};
+use common::{Acme, Backend, Fixture};
 
 on_both_databases!(
     profile_needs_a_valid_token,
@@ -106,11 +106,13 @@ struct Setup {
 impl Setup {
     async fn new(backend: Backend) -> anyhow::Result<Self> {
         let f = Fixture::new(backend).await?;
-        let account = f.account("Acme").await?;
-        let admin = f.user(account, "admin@acme.example", "administrator").await?;
-        let agent = f.user(account, "agent@acme.example", "agent").await?;
-        let inbox = f.inbox(account, "Support", &[agent.id]).await?.id;
-        let contact = f.contact(account, "Ann").await?;
+        let Acme {
+            account,
+            admin,
+            agent,
+            inbox,
+            contact,
+        } = f.acme().await?;
         Ok(Self {
             app: f.router(),
             f,

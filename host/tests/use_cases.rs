@@ -12,7 +12,7 @@ use switchboard::app::messages::{self, Draft};
 use switchboard::app::{AppError, Member};
 use switchboard::store::StoreError;
 
-use common::{Backend, Fixture};
+use common::{Acme, Backend, Fixture};
 
 on_both_databases!(
     change_status_toggles_and_snoozes,
@@ -37,11 +37,13 @@ struct Setup {
 impl Setup {
     async fn new(backend: Backend) -> anyhow::Result<Self> {
         let f = Fixture::new(backend).await?;
-        let account = f.account("Acme").await?;
-        let admin = f.user(account, "admin@acme.example", "administrator").await?;
-        let agent = f.user(account, "agent@acme.example", "agent").await?;
-        let inbox = f.inbox(account, "Support", &[agent.id]).await?.id;
-        let contact = f.contact(account, "Ann").await?;
+        let Acme {
+            account,
+            admin,
+            agent,
+            inbox,
+            contact,
+        } = f.acme().await?;
         Ok(Self {
             admin: f.member(account, &admin).await?,
             agent: f.member(account, &agent).await?,

@@ -71,6 +71,15 @@ fn runtime() -> Arc<Runtime> {
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// A node's state on a fresh database.
+/// What [`Fixture::acme`] made.
+pub struct Acme {
+    pub account: i64,
+    pub admin: CreatedUser,
+    pub agent: CreatedUser,
+    pub inbox: i64,
+    pub contact: i64,
+}
+
 pub struct Fixture {
     /// The database kind.
     pub backend: Backend,
@@ -189,6 +198,23 @@ impl Fixture {
     /// The whole HTTP application on this state, as `serve` runs it.
     pub fn router(&self) -> axum::Router {
         switchboard::api::router(self.state.clone())
+    }
+
+    /// The account most tests start from: "Acme" with an administrator and
+    /// an agent, an inbox "Support" the agent belongs to, and a contact "Ann".
+    pub async fn acme(&self) -> anyhow::Result<Acme> {
+        let account = self.account("Acme").await?;
+        let admin = self.user(account, "admin@acme.example", "administrator").await?;
+        let agent = self.user(account, "agent@acme.example", "agent").await?;
+        let inbox = self.inbox(account, "Support", &[agent.id]).await?.id;
+        let contact = self.contact(account, "Ann").await?;
+        Ok(Acme {
+            account,
+            admin,
+            agent,
+            inbox,
+            contact,
+        })
     }
 
     /// Creates an account; answers its id.
