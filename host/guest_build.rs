@@ -8,8 +8,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Adds the `wasm32-wasip2` target to the active rustup toolchain when it is
+/// missing. rustup installs the targets `rust-toolchain.toml` lists only when
+/// it installs the toolchain itself; a toolchain that was already there
+/// (a machine image, an older checkout) lacks it, and the first
+/// `cargo run … serve` would stop on it. Without rustup, nothing to do: the
+/// build below then says what is missing.
+fn ensure_wasm_target() {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let Ok(installed) = installed else { return };
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|t| t.trim() == "wasm32-wasip2") {
+        return;
+    }
+    println!("cargo:warning=adding the wasm32-wasip2 target to the Rust toolchain (rustup target add wasm32-wasip2)");
+    let _ = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+}
+
 /// Builds `package` (with `features`) and returns the component's path.
 fn build_guest(workspace: &Path, package: &str, features: &[&str], target_dir_suffix: &str) -> PathBuf {
+    ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = workspace.join("target").join(format!("wasm{target_dir_suffix}"));
     let mut command = Command::new(cargo);
