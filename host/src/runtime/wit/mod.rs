@@ -306,6 +306,59 @@ macro_rules! channel_verbs_of_latest {
 }
 pub(super) use channel_verbs_of_latest;
 
+/// The entry of a version file: its [`Contract`] (version, marker export,
+/// linking, preparing) over the `ChannelPlugin`/`ChannelPluginPre` types
+/// bindgen generated in that file, and the [`Pre`] that instantiates them.
+/// `$refusal` opens the message for a component that lacks the version's
+/// exports (it goes on "…@<version>: <why>").
+macro_rules! contract_entry {
+    (version: ($major:literal, $minor:literal, $patch:literal), marker: $marker:literal, refusal: $refusal:literal) => {
+        /// This version's entry in `contracts![…]`.
+        pub(super) static CONTRACT: $crate::runtime::wit::Contract = $crate::runtime::wit::Contract {
+            version: semver::Version::new($major, $minor, $patch),
+            marker_export: $marker,
+            add_to_linker,
+            prepare,
+        };
+
+        fn add_to_linker(
+            linker: &mut ::wasmtime::component::Linker<$crate::runtime::call::StoreData>,
+        ) -> ::wasmtime::Result<()> {
+            ChannelPlugin::add_to_linker::<
+                $crate::runtime::call::StoreData,
+                ::wasmtime::component::HasSelf<$crate::runtime::call::StoreData>,
+            >(linker, |data| data)
+        }
+
+        fn prepare(
+            pre: ::wasmtime::component::InstancePre<$crate::runtime::call::StoreData>,
+        ) -> Result<$crate::runtime::wit::Prepared, $crate::runtime::PluginError> {
+            ChannelPluginPre::new(pre)
+                .map(|pre| Box::new(pre) as $crate::runtime::wit::Prepared)
+                .map_err(|e| {
+                    $crate::runtime::PluginError::InvalidComponent(format!(
+                        "{}@{}: {e:#}",
+                        $refusal, CONTRACT.version
+                    ))
+                })
+        }
+
+        impl $crate::runtime::wit::Pre for ChannelPluginPre<$crate::runtime::call::StoreData> {
+            fn instantiate<'a>(
+                &'a self,
+                store: &'a mut ::wasmtime::Store<$crate::runtime::call::StoreData>,
+            ) -> ::futures::future::BoxFuture<'a, ::wasmtime::Result<Box<dyn $crate::runtime::wit::Plugin>>>
+            {
+                Box::pin(async move {
+                    Ok(Box::new(self.instantiate_async(store).await?)
+                        as Box<dyn $crate::runtime::wit::Plugin>)
+                })
+            }
+        }
+    };
+}
+pub(super) use contract_entry;
+
 /// The contract versions this host loads, for messages: "0.1.x and 0.2.x",
 /// oldest first, derived from the list of versions.
 pub const SUPPORTED_CONTRACTS: SupportedContracts = SupportedContracts;

@@ -13,13 +13,7 @@
 //! that exports no version's marker: its bindings then say what is missing
 //! (the `channel@0.1.0` export).
 
-use futures::future::BoxFuture;
-use wasmtime::Store;
-use wasmtime::component::{HasSelf, InstancePre, Linker};
-
-use super::{Contract, Plugin, Pre, Prepared};
-use crate::runtime::PluginError;
-use crate::runtime::call::StoreData;
+use super::Plugin;
 
 wasmtime::component::bindgen!({
     path: "../wit/since_v0.1.0",
@@ -35,36 +29,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-/// Contract 0.1.0: serves plugins built for 0.1.x.
-pub(super) static CONTRACT: Contract = Contract {
-    version: semver::Version::new(0, 1, 0),
-    marker_export: "switchboard:channel/channel@0.1.",
-    add_to_linker,
-    prepare,
-};
-
-fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    ChannelPlugin::add_to_linker::<StoreData, HasSelf<StoreData>>(linker, |data| data)
-}
-
-fn prepare(pre: InstancePre<StoreData>) -> Result<Prepared, PluginError> {
-    match ChannelPluginPre::new(pre) {
-        Ok(pre) => Ok(Box::new(pre)),
-        Err(e) => Err(PluginError::InvalidComponent(format!(
-            "it does not export the interface switchboard:channel/channel@{}: {e:#}",
-            CONTRACT.version
-        ))),
-    }
-}
-
-impl Pre for ChannelPluginPre<StoreData> {
-    fn instantiate<'a>(
-        &'a self,
-        store: &'a mut Store<StoreData>,
-    ) -> BoxFuture<'a, wasmtime::Result<Box<dyn Plugin>>> {
-        Box::pin(async move { Ok(Box::new(self.instantiate_async(store).await?) as Box<dyn Plugin>) })
-    }
-}
+super::contract_entry!(version: (0, 1, 0), marker: "switchboard:channel/channel@0.1.", refusal: "it does not export the interface switchboard:channel/channel");
 
 impl Plugin for ChannelPlugin {
     super::channel_verbs_of_latest!(switchboard_channel_channel);

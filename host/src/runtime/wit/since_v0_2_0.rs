@@ -15,12 +15,9 @@
 //! its interfaces onto `super::latest` with `with:` (as `since_v0_1_0.rs`
 //! does) and the aliases below go.
 
-use futures::future::BoxFuture;
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, InstancePre, Linker};
 
-use super::{Call, Contract, Plugin, Pre, Prepared};
-use crate::runtime::PluginError;
+use super::{Call, Plugin};
 use crate::runtime::call::StoreData;
 
 wasmtime::component::bindgen!({
@@ -34,36 +31,7 @@ pub use self::exports::switchboard::channel0_1_0::channel;
 pub use self::exports::switchboard::channel0_2_0::webhooks;
 pub use self::switchboard::channel0_1_0::{clock, http_client, log, types};
 
-/// Contract 0.2.0: serves plugins built for 0.2.x.
-pub(super) static CONTRACT: Contract = Contract {
-    version: semver::Version::new(0, 2, 0),
-    marker_export: "switchboard:channel/webhooks@0.2.",
-    add_to_linker,
-    prepare,
-};
-
-fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    ChannelPlugin::add_to_linker::<StoreData, HasSelf<StoreData>>(linker, |data| data)
-}
-
-fn prepare(pre: InstancePre<StoreData>) -> Result<Prepared, PluginError> {
-    match ChannelPluginPre::new(pre) {
-        Ok(pre) => Ok(Box::new(pre)),
-        Err(e) => Err(PluginError::InvalidComponent(format!(
-            "it does not implement contract switchboard:channel@{}: {e:#}",
-            CONTRACT.version
-        ))),
-    }
-}
-
-impl Pre for ChannelPluginPre<StoreData> {
-    fn instantiate<'a>(
-        &'a self,
-        store: &'a mut Store<StoreData>,
-    ) -> BoxFuture<'a, wasmtime::Result<Box<dyn Plugin>>> {
-        Box::pin(async move { Ok(Box::new(self.instantiate_async(store).await?) as Box<dyn Plugin>) })
-    }
-}
+super::contract_entry!(version: (0, 2, 0), marker: "switchboard:channel/webhooks@0.2.", refusal: "it does not implement contract switchboard:channel");
 
 impl Plugin for ChannelPlugin {
     super::channel_verbs_of_latest!(switchboard_channel0_1_0_channel);
