@@ -298,21 +298,12 @@ async fn run_tiktok(config: &HostConfig, args: BenchArgs) -> anyhow::Result<Exit
         config: vec![("app_id".into(), "bench-app".into())],
         secrets: vec![("app_secret".into(), super::bench_webhooks::SECRET.into())],
     };
-    let now_ms = crate::store::now_ms() as u64;
-    let content = serde_json::json!({
-        "type": "text",
-        "message_id": "bench-1",
-        "timestamp": now_ms,
-        "conversation_id": "conv-1",
-        "text": { "body": "Hello from a TikTok user, with a sentence of realistic length." },
-        "from": "user", "from_user": { "id": "user-1" },
-        "to": "bench", "to_user": { "id": "biz-bench" },
-    });
-    let body = serde_json::to_vec(&serde_json::json!({
-        "event": "im_receive_msg",
-        "user_openid": "biz-bench",
-        "content": content.to_string(),
-    }))?;
+    let body = super::bench_webhooks::tiktok_webhook(
+        "biz-bench",
+        "bench-1",
+        "conv-1",
+        "Hello from a TikTok user, with a sentence of realistic length.",
+    );
     let signature = super::bench_webhooks::sign(&body);
     let request = IncomingRequest {
         method: "POST".into(),

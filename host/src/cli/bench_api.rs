@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use hdrhistogram::Histogram;
 use rand::Rng;
 
+use super::bench_webhooks::Scratch;
 use crate::app::administration::{self, NewUser};
 use crate::config::HostConfig;
-use crate::store::Store;
 
 /// Flags of `bench api`.
 #[derive(Debug, clap::Args)]
@@ -34,18 +34,16 @@ pub struct BenchApiArgs {
 }
 
 pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<ExitCode> {
-    let scratch = std::env::temp_dir().join(format!("switchboard-bench-api-{}", std::process::id()));
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()));
-    let store = Store::open(&url).await.context("opening the bench database")?;
-    if store.get_account(1).await.is_ok() {
-        bail!(
+    let scratch = Scratch::open(
+        "api",
+        args.database_url.clone(),
+        &format!(
             "the bench database must be empty (it would add {} conversations)",
             args.conversations
-        );
-    }
+        ),
+    )
+    .await?;
+    let store = scratch.store.clone();
     let account = administration::create_account(&store, "Bench", None).await?;
     let admin = administration::create_user(
         &store,
@@ -131,8 +129,7 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
     })
     .await?;
     server.abort();
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&scratch);
+    scratch.finish().await;
 
     println!(
         "| database | conversations | messages | seed | list conversations (page of 25, all) p50 / p99 | list open (first page) p50 / p99 | list messages p50 / p99 | create message p50 / p99 |"

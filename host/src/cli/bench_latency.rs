@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 
-use super::bench_webhooks::{BenchNode, sign};
+use super::bench_webhooks::{BenchNode, Scratch, sign, tiktok_webhook};
 use crate::config::HostConfig;
 use crate::store::Store;
 
@@ -43,19 +43,17 @@ pub struct BenchLatencyArgs {
 const BUSINESS: &str = "biz-latency";
 
 pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<ExitCode> {
-    let scratch = std::env::temp_dir().join(format!("switchboard-bench-latency-{}", std::process::id()));
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()));
-    let store = Store::open(&url).await.context("opening the bench database")?;
-    if store.get_account(1).await.is_ok() {
-        bail!("the bench database must be empty");
-    }
+    let scratch = Scratch::open(
+        "latency",
+        args.database_url.clone(),
+        "the bench database must be empty",
+    )
+    .await?;
+    let (url, store) = (scratch.url.clone(), scratch.store.clone());
     if args.nodes > 1 && store.dialect() != crate::store::Dialect::Postgres {
         bail!("--nodes 2 needs PostgreSQL (--bench-database-url postgres://…)");
     }
-    let ingest = BenchNode::start(config, &url, store.clone(), &scratch.join("cache")).await?;
+    let ingest = BenchNode::start(config, &url, store.clone(), &scratch.dir.join("cache")).await?;
     let account = crate::app::administration::create_account(&store, "Latency", None).await?;
     let agent = crate::app::administration::create_user(
         &store,
@@ -74,7 +72,7 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         .await?;
     let watcher = if args.nodes > 1 {
         let second = Store::open(&url).await?;
-        Some(BenchNode::start(config, &url, second, &scratch.join("cache")).await?)
+        Some(BenchNode::start(config, &url, second, &scratch.dir.join("cache")).await?)
     } else {
         None
     };
@@ -122,7 +120,12 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
             let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
             for n in 0u64.. {
                 tick.tick().await;
-                let body = webhook(&format!("flood-{n}"), &format!("flood-conv-{}", n % 500), "flood");
+                let body = tiktok_webhook(
+                    BUSINESS,
+                    &format!("flood-{n}"),
+                    &format!("flood-conv-{}", n % 500),
+                    "flood",
+                );
                 let (http, target) = (http.clone(), target.clone());
                 tokio::spawn(async move { send(&http, &target, body).await });
             }
@@ -147,7 +150,8 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
     let mut sends = Vec::new();
     for n in 0..total {
         tick.tick().await;
-        let body = webhook(
+        let body = tiktok_webhook(
+            BUSINESS,
             &format!("latency-{n}"),
             &format!("conv-{}", n % 20),
             &format!("latency {n}"),
@@ -208,8 +212,7 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
             let _ = worker.await;
         }
     }
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&scratch);
+    scratch.finish().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -235,23 +238,4 @@ async fn send(http: &reqwest::Client, target: &str, body: Vec<u8>) -> bool {
         .send()
         .await
         .is_ok_and(|r| r.status() == 200)
-}
-
-/// An `im_receive_msg` webhook.
-fn webhook(message_id: &str, conversation: &str, text: &str) -> Vec<u8> {
-    let content = serde_json::json!({
-        "type": "text",
-        "message_id": message_id,
-        "timestamp": crate::store::now_ms(),
-        "conversation_id": conversation,
-        "text": { "body": text },
-        "from": "user", "from_user": { "id": format!("user-{conversation}") },
-        "to": "bench", "to_user": { "id": BUSINESS },
-    });
-    serde_json::to_vec(&serde_json::json!({
-        "event": "im_receive_msg",
-        "user_openid": BUSINESS,
-        "content": content.to_string(),
-    }))
-    .expect("json")
 }

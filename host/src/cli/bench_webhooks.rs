@@ -46,17 +46,15 @@ pub(super) const SECRET: &str = "bench-secret";
 const BUSINESS: &str = "biz-bench";
 
 pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result<ExitCode> {
-    let scratch = std::env::temp_dir().join(format!("switchboard-bench-webhooks-{}", std::process::id()));
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()));
     let inboxes = args.inboxes.max(1);
-    let store = Store::open(&url).await.context("opening the bench database")?;
-    if store.get_account(1).await.is_ok() {
-        bail!("the bench database must be empty");
-    }
-    let node = BenchNode::start(config, &url, store.clone(), &scratch.join("cache")).await?;
+    let scratch = Scratch::open(
+        "webhooks",
+        args.database_url.clone(),
+        "the bench database must be empty",
+    )
+    .await?;
+    let (url, store) = (scratch.url.clone(), scratch.store.clone());
+    let node = BenchNode::start(config, &url, store.clone(), &scratch.dir.join("cache")).await?;
     let account = crate::app::administration::create_account(&store, "Bench", None).await?;
     let credentials = crate::channel_accounts::credentials::seal(&node.state.plugins, &Default::default())?;
     for i in 0..inboxes {
@@ -175,8 +173,7 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     if store.dialect() == crate::store::Dialect::Postgres {
         pgbench(&store, &url, args.clients, args.seconds).await?;
     }
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&scratch);
+    scratch.finish().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -260,16 +257,26 @@ async fn count(store: &Store, status: &str) -> anyhow::Result<i64> {
         .map_or(0, |(_, n)| *n))
 }
 
-/// One `im_receive_msg` webhook with a unique message id.
+/// Webhook `n`, spread over the inboxes and conversations.
 fn webhook(n: u64, spread: Spread) -> Vec<u8> {
     let conversation = n % spread.conversations;
-    let business = business((conversation % spread.inboxes) as usize);
+    tiktok_webhook(
+        &business((conversation % spread.inboxes) as usize),
+        &format!("bench-{n}"),
+        &format!("conv-{conversation}"),
+        &format!("benchmark message {n}"),
+    )
+}
+
+/// A TikTok `im_receive_msg` webhook from the contact `user-<conversation>`
+/// to the business `business`, sent now.
+pub(super) fn tiktok_webhook(business: &str, message_id: &str, conversation: &str, text: &str) -> Vec<u8> {
     let content = serde_json::json!({
         "type": "text",
-        "message_id": format!("bench-{n}"),
+        "message_id": message_id,
         "timestamp": crate::store::now_ms(),
-        "conversation_id": format!("conv-{conversation}"),
-        "text": { "body": format!("benchmark message {n}") },
+        "conversation_id": conversation,
+        "text": { "body": text },
         "from": "user", "from_user": { "id": format!("user-{conversation}") },
         "to": "bench", "to_user": { "id": business },
     });
@@ -279,6 +286,35 @@ fn webhook(n: u64, spread: Spread) -> Vec<u8> {
         "content": content.to_string(),
     }))
     .expect("json")
+}
+
+/// A benchmark's scratch folder and its empty database: the one named, or
+/// a temporary SQLite file in the folder. [`Scratch::finish`] closes the
+/// database and removes the folder.
+pub(super) struct Scratch {
+    pub dir: std::path::PathBuf,
+    pub url: String,
+    pub store: Store,
+}
+
+impl Scratch {
+    /// Opens it; fails with `refusal` unless the database is empty.
+    pub async fn open(bench: &str, database_url: Option<String>, refusal: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("switchboard-bench-{bench}-{}", std::process::id()));
+        let url =
+            database_url.unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()));
+        let store = Store::open(&url).await.context("opening the bench database")?;
+        if store.get_account(1).await.is_ok() {
+            bail!("{refusal}");
+        }
+        Ok(Self { dir, url, store })
+    }
+
+    /// Closes the database and removes the folder.
+    pub async fn finish(self) {
+        self.store.close().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// TikTok's signature header over `body` with the benchmarks' app secret
