@@ -4,8 +4,8 @@
 //! composes one transaction through the store.
 //!
 //! Every entry point calls these functions and nothing below them: the JSON
-//! API (`crate::api`), the pipeline's workers (`crate::pipeline`), the CLI
-//! (`crate::cli`) and, later, the web dashboard. This module knows neither
+//! API (`api/`), the pipeline's workers (`pipeline/`), the CLI (`cli/`) and,
+//! later, the web dashboard; none of them is imported here. This module knows neither
 //! axum nor SQL nor wasmtime; it composes the domain modules
 //! (`conversations`, `accounts`, `plugin_host`, `channel_accounts`) with the
 //! store and the runtime. Its errors are [`AppError`], which the API turns

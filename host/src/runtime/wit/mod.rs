@@ -18,9 +18,10 @@
 //! it exports). Nothing outside this folder names a contract version.
 //!
 //! Adding contract 0.3.0 (folder `wit/since_v0.3.0`):
-//! 1. write `since_v0_3_0.rs` (bindgen on its folder, its [`Contract`], its
-//!    [`Plugin`] impl, and the interface aliases latest offers: `types`,
-//!    `http_client`, `log`, `clock`, `channel`, `webhooks`, …);
+//! 1. write `since_v0_3_0.rs` (bindgen on its folder, one
+//!    [`contract_entry!`] line naming its version, marker export and refusal
+//!    message, its [`Plugin`] impl, and the interface aliases latest offers:
+//!    `types`, `http_client`, `log`, `clock`, `channel`, `webhooks`, …);
 //! 2. put it first in the list in [`contracts!`];
 //! 3. in the file of the version that was newest until then, map its
 //!    interfaces onto `super::latest` with `with:` (as `since_v0_1_0.rs`
