@@ -360,7 +360,7 @@ async fn record_message(
             Some(contact_id),
         )
     };
-    let message = tx
+    let mut message = tx
         .insert_message(&MessageInsert {
             account_id: inbox.account_id,
             inbox_id: inbox.id,
@@ -381,8 +381,7 @@ async fn record_message(
         .await?;
     for a in &m.attachments {
         tx.insert_attachment(
-            inbox.account_id,
-            message.id,
+            &mut message,
             &AttachmentInsert {
                 file_type: a.file_type,
                 external_url: a.external_url.as_deref(),
@@ -410,7 +409,6 @@ async fn record_message(
     }
     let conversation = tx.conversation(conversation.id).await?;
     tx.commit().await?;
-    let message = state.store.with_attachments(vec![message]).await?.remove(0);
     Ok(Some(AppliedMessage {
         conversation,
         conversation_created,

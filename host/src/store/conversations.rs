@@ -232,7 +232,11 @@ pub(super) fn message_from(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
     })
 }
 
-fn attachment_from(row: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
+/// The columns [`attachment_from`] reads.
+pub(super) const ATTACHMENT_COLUMNS: &str =
+    "id, message_id, account_id, file_type, external_url, file_name, content_type, file_size";
+
+pub(super) fn attachment_from(row: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
     Ok(AttachmentRow {
         id: row.try_get("id")?,
         message_id: row.try_get("message_id")?,
@@ -263,8 +267,7 @@ impl Store {
             return Ok(messages);
         }
         let sql = format!(
-            "SELECT id, message_id, account_id, file_type, external_url, file_name, content_type, file_size \
-             FROM attachments WHERE message_id IN ({}) ORDER BY id",
+            "SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE message_id IN ({}) ORDER BY id",
             placeholders(1, messages.len())
         );
         let mut query = sqlx::query(&sql);
@@ -286,10 +289,9 @@ impl Store {
         account_id: i64,
         id: i64,
     ) -> Result<(AttachmentRow, Vec<u8>), StoreError> {
-        let row = sqlx::query(
-            "SELECT id, message_id, account_id, file_type, external_url, file_name, content_type, file_size, data \
-             FROM attachments WHERE account_id = $1 AND id = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {ATTACHMENT_COLUMNS}, data FROM attachments WHERE account_id = $1 AND id = $2"
+        ))
         .bind(account_id)
         .bind(id)
         .fetch_optional(&self.pool)
@@ -305,10 +307,9 @@ impl Store {
         &self,
         message_id: i64,
     ) -> Result<Vec<(AttachmentRow, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, message_id, account_id, file_type, external_url, file_name, content_type, file_size, data \
-             FROM attachments WHERE message_id = $1 ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTACHMENT_COLUMNS}, data FROM attachments WHERE message_id = $1 ORDER BY id"
+        ))
         .bind(message_id)
         .fetch_all(&self.pool)
         .await?;
@@ -636,7 +637,7 @@ impl Store {
     ) -> Result<MessageRow, StoreError> {
         let mut tx = self.begin_write().await?;
         let now = tx.now();
-        let message = tx
+        let mut message = tx
             .insert_message(&MessageInsert {
                 account_id: conversation.account_id,
                 inbox_id: conversation.inbox_id,
@@ -657,8 +658,7 @@ impl Store {
             .await?;
         for a in attachments {
             tx.insert_attachment(
-                conversation.account_id,
-                message.id,
+                &mut message,
                 &AttachmentInsert {
                     file_type: a.file_type,
                     file_name: Some(&a.file_name),
@@ -682,7 +682,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(self.with_attachments(vec![message]).await?.remove(0))
+        Ok(message)
     }
 
     /// One message of an account, by id.

@@ -11,7 +11,8 @@ use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageTy
 
 use super::contacts::{COLUMNS as CONTACT_COLUMNS, contact_from};
 use super::conversations::{
-    CONVERSATION_COLUMNS, CONVERSATION_FROM, MESSAGE_COLUMNS, conversation_from, message_from,
+    ATTACHMENT_COLUMNS, CONVERSATION_COLUMNS, CONVERSATION_FROM, MESSAGE_COLUMNS, attachment_from,
+    conversation_from, message_from,
 };
 use super::inboxes::{COLUMNS as INBOX_COLUMNS, inbox_from};
 use super::{
@@ -359,19 +360,20 @@ impl WriteTx {
         Ok(message_from(&row)?)
     }
 
-    /// Inserts an attachment of a message.
+    /// Inserts an attachment of a message just inserted, and adds it to the
+    /// message's list, so the message needs no reading back.
     pub async fn insert_attachment(
         &mut self,
-        account_id: i64,
-        message_id: i64,
+        message: &mut MessageRow,
         a: &AttachmentInsert<'_>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let row = sqlx::query(&format!(
             "INSERT INTO attachments (account_id, message_id, file_type, external_url, file_name, content_type, \
-             file_size, data, meta, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(account_id)
-        .bind(message_id)
+             file_size, data, meta, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             RETURNING {ATTACHMENT_COLUMNS}"
+        ))
+        .bind(message.account_id)
+        .bind(message.id)
         .bind(a.file_type)
         .bind(a.external_url)
         .bind(a.file_name)
@@ -380,8 +382,9 @@ impl WriteTx {
         .bind(a.data)
         .bind(a.meta.unwrap_or("{}"))
         .bind(self.now)
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
+        message.attachments.push(attachment_from(&row)?);
         Ok(())
     }
 
