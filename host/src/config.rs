@@ -78,6 +78,36 @@ pub struct HostConfig {
     )]
     pub plugin_pool_slots: u32,
 
+    /// Linear memory all plugin calls together may hold, in MiB (default:
+    /// four times the largest per-call cap). A call that would grow past it
+    /// fails as retryable (503, or retried by the pipeline).
+    #[arg(long, env = "SWITCHBOARD_PLUGIN_MEMORY_BUDGET_MIB", global = true)]
+    pub plugin_memory_budget_mib: Option<u64>,
+
+    /// Calls of one plugin at once per node; more wait within their deadline.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGIN_MAX_CONCURRENCY",
+        default_value_t = 16,
+        global = true
+    )]
+    pub plugin_max_concurrency: usize,
+
+    /// Threads running plugin calls, apart from the server's (default: one
+    /// per core; they run at a lower priority).
+    #[arg(long, env = "SWITCHBOARD_PLUGIN_THREADS", default_value_t = 0, global = true)]
+    pub plugin_threads: usize,
+
+    /// Deterministic faults in a row (traps, memory cap, output budget,
+    /// timeouts) after which the host disables a plugin.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGIN_FAULT_LIMIT",
+        default_value_t = crate::plugin_host::health::DEFAULT_FAULT_LIMIT,
+        global = true
+    )]
+    pub plugin_fault_limit: i64,
+
     /// Emit logs as JSON lines.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON", default_value_t = false, global = true)]
     pub log_json: bool,
@@ -106,6 +136,9 @@ impl HostConfig {
                 timeout: Duration::from_millis(self.plugin_timeout_ms),
                 memory_bytes: (self.plugin_memory_mib as usize) << 20,
             },
+            memory_budget_bytes: (self.plugin_memory_budget_mib.unwrap_or(0) as usize) << 20,
+            max_concurrent_calls: self.plugin_max_concurrency,
+            call_threads: self.plugin_threads,
         }
     }
 

@@ -99,6 +99,12 @@ impl SecretBox {
         Ok(Self { current, retired })
     }
 
+    /// Whether a current key is set (sealing needs one; without it only
+    /// what is sealed cannot be read or written).
+    pub fn has_key(&self) -> bool {
+        self.current.is_some()
+    }
+
     /// A box with one explicit key (tests, benchmarks).
     pub fn with_key(base64_key: &str) -> Result<Self, SecretError> {
         Ok(Self {

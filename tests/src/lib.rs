@@ -561,6 +561,11 @@ impl Server {
         bail!("{what} did not happen; server log:\n{}", self.log())
     }
 
+    /// The server process's id (to read its memory in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")

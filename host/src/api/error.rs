@@ -123,8 +123,10 @@ impl From<PluginError> for ApiError {
     fn from(e: PluginError) -> Self {
         match e {
             PluginError::Timeout { .. } => Self::PluginTimeout(e.to_string()),
-            PluginError::Busy { .. } => Self::Unavailable(e.to_string()),
-            PluginError::MemoryLimit { .. } | PluginError::Trap { .. } => Self::PluginFailed(e.to_string()),
+            PluginError::Busy { .. } | PluginError::MemoryBudget { .. } => Self::Unavailable(e.to_string()),
+            PluginError::MemoryLimit { .. } | PluginError::Trap { .. } | PluginError::OutputBudget { .. } => {
+                Self::PluginFailed(e.to_string())
+            }
             PluginError::Channel { .. }
             | PluginError::InvalidComponent(_)
             | PluginError::InvalidManifest(_) => Self::Unprocessable(e.to_string()),

@@ -17,7 +17,7 @@ use crate::contract::{
     ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
 };
 use crate::conversations::{MessageStatus, attachment_kind};
-use crate::plugin_host::LoadedPlugin;
+use crate::plugin_host::{LoadedPlugin, health};
 use crate::runtime::PluginError;
 use crate::store::{ConversationRow, DeliveryJobRow, InboxRow, MessageRow, StoreError};
 
@@ -184,7 +184,9 @@ async fn send(
         external_id: inbox.external_id.clone().unwrap_or_default(),
         credentials,
     };
-    plugin.instance.send_message(&context, outbound).await
+    let sent = plugin.instance.send_message(&context, outbound).await;
+    state.plugins.record_outcome(plugin, &sent).await;
+    sent
 }
 
 fn finish(result: Result<crate::contract::SentMessage, PluginError>, inbox_id: i64) -> Result<Sent, Failure> {
@@ -206,8 +208,9 @@ fn finish(result: Result<crate::contract::SentMessage, PluginError>, inbox_id: i
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
             message: error.message,
         }),
-        // A trap or timeout may be the provider hanging; bounded by the
-        // attempt limit like any other transient failure.
+        // A trap, memory breach, answer over budget or timeout fails the same
+        // way again: dead-lettered (retry it after an upgrade), not retried.
+        Err(other) if !health::retryable(&other) => Err(Failure::permanent(other.to_string())),
         Err(other) => Err(Failure::transient(other.to_string())),
     }
 }

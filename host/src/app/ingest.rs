@@ -63,7 +63,8 @@ pub async fn receive(
 ) -> Result<Received, IngestError> {
     let plugin = state
         .plugins
-        .get(channel)
+        .get_current(channel)
+        .await
         .ok_or_else(|| IngestError::UnknownChannel(channel.to_owned()))?;
     let limit = state.pipeline.config.webhook_max_bytes;
     if request.body.len() > limit {
@@ -75,7 +76,9 @@ pub async fn receive(
         .take(channel)
         .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
     let settings = state.plugins.settings_for(&plugin.manifest);
-    let (verification, parsed) = match plugin.instance.verify_and_parse(&settings, &request).await {
+    let verified = plugin.instance.verify_and_parse(&settings, &request).await;
+    state.plugins.record_outcome(&plugin, &verified).await;
+    let (verification, parsed) = match verified {
         Ok(both) => both,
         // The parse may be what crashed or ran out of time: the webhook is
         // still stored when verification alone accepts it (unordered; the

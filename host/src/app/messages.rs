@@ -18,7 +18,7 @@ use crate::store::{AttachmentRow, ConversationRow, MessageRow, NewAttachment, Ne
 const PER_PAGE: i64 = 20;
 const AFTER_PAGE: i64 = 100;
 /// Longest message content accepted, as in Chatwoot.
-pub const MAX_CONTENT_CHARS: usize = 150_000;
+pub const MAX_CONTENT_CHARS: usize = crate::contract::MAX_MESSAGE_CHARS;
 /// Most attachments per message, as in Chatwoot.
 pub const MAX_ATTACHMENTS: usize = 15;
 

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use tokio::sync::Notify;
 
@@ -66,6 +66,23 @@ pub struct PipelineConfig {
     pub lease_ms: i64,
 }
 
+
+    /// Inbound events waiting to be applied (across all nodes) above which
+    /// new webhooks wait before they are acknowledged, so a burst slows the
+    /// provider down instead of piling up messages that reach agents later
+    /// and later. 0 turns the wait off.
+    #[arg(long, env = "SWITCHBOARD_INBOUND_BACKLOG", default_value_t = 1000)]
+    pub inbound_backlog: i64,
+
+    /// Longest wait of one webhook for the backlog to drain, in ms; past it
+    /// the webhook is accepted anyway (a webhook is never refused for load).
+    #[arg(long, env = "SWITCHBOARD_INBOUND_BACKLOG_WAIT_MS", default_value_t = 2000)]
+    pub inbound_backlog_wait_ms: u64,
+
+    /// Outgoing account webhooks (their retries follow the delivery
+    /// settings above).
+    #[command(flatten)]
+    pub webhooks: super::webhooks::WebhookSettings,
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
@@ -80,6 +97,9 @@ impl Default for PipelineConfig {
             lease_ms: 60_000,
         }
     }
+            inbound_backlog: 1000,
+            inbound_backlog_wait_ms: 2000,
+            webhooks: Default::default(),
 }
 
 /// The pipeline's shared state: its settings, the wake-ups of this node's
@@ -111,9 +131,14 @@ impl Pipeline {
             announce_delivery: AtomicBool::new(false),
             rates,
             log: Default::default(),
+            backlog: Backlog::default(),
         })
     }
 
+    /// Events logged and not yet applied, as this node sees them.
+    pub(super) backlog: Backlog,
+    /// Outgoing account webhooks: client, wake-up, subscriptions.
+    pub(crate) webhooks: super::webhooks::Outgoing,
     /// Wakes an inbound worker of this node (an event was just stored).
     pub fn inbound_stored(&self) {
         self.inbound_ready.notify_one();
@@ -137,6 +162,7 @@ impl Pipeline {
         store: Store,
         url: String,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
+        self.backlog.pending.fetch_add(1, Ordering::AcqRel);
     ) {
         if store.dialect() != Dialect::Postgres {
             return;
@@ -208,6 +234,17 @@ pub fn backoff_ms(base_ms: i64, attempt: i64, cap_ms: i64) -> i64 {
 mod tests {
     use super::backoff_ms;
 
+    /// Records that a worker finished `count` events (applied, ignored,
+    /// failed or postponed), waking webhooks that wait for the backlog.
+    pub fn inbound_finished(&self, count: usize) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let _ = self
+            .backlog
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some((n - count).max(0)));
+        self.backlog.drained.notify_waiters();
+    }
+
     #[test]
     fn backoff_grows_per_attempt_stays_under_the_cap_and_varies() {
         for attempt in 1..12 {
@@ -219,5 +256,65 @@ mod tests {
         }
         let samples: std::collections::HashSet<i64> = (0..20).map(|_| backoff_ms(1000, 5, 60_000)).collect();
         assert!(samples.len() > 1, "jitter varies the delay");
+    }
+}
+
+/// How often a waiting webhook re-counts the backlog in the database (which
+/// sees every node's ingest and applies).
+const BACKLOG_RECOUNT_MS: i64 = 100;
+
+/// The inbound backlog: events ready to apply and not applied yet. Counted
+/// locally as this node logs and applies them, and re-counted from the
+/// database while webhooks wait, so other nodes' work is seen too.
+#[derive(Default)]
+pub(super) struct Backlog {
+    pending: AtomicI64,
+    counted_at_ms: AtomicI64,
+    drained: Notify,
+}
+
+impl Backlog {
+    /// Waits, up to `max_wait`, while more than `limit` events wait to be
+    /// applied (`limit` 0: never waits).
+    pub(super) async fn admit(&self, store: &Store, limit: i64, max_wait: Duration) {
+        if limit <= 0 || self.pending.load(Ordering::Acquire) < limit {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            self.recount(store).await;
+            if self.pending.load(Ordering::Acquire) < limit {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                tracing::debug!(
+                    limit,
+                    "a webhook waited {max_wait:?} for the inbound backlog; accepting it"
+                );
+                return;
+            }
+            let slice = (deadline - now).min(Duration::from_millis(BACKLOG_RECOUNT_MS as u64));
+            let _ = tokio::time::timeout(slice, self.drained.notified()).await;
+        }
+    }
+
+    /// Counts the backlog in the database, at most every
+    /// [`BACKLOG_RECOUNT_MS`] whoever asks.
+    async fn recount(&self, store: &Store) {
+        let now = crate::store::now_ms();
+        let last = self.counted_at_ms.load(Ordering::Acquire);
+        if now - last < BACKLOG_RECOUNT_MS
+            || self
+                .counted_at_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        match store.ready_inbound_count().await {
+            Ok(count) => self.pending.store(count, Ordering::Release),
+            Err(e) => tracing::warn!("cannot count the inbound backlog: {e}"),
+        }
     }
 }

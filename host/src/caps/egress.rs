@@ -7,7 +7,11 @@
 //!    unless an admin *grant* names the origin — a manifest alone can never
 //!    reach them. IP literals are checked here; host names are checked by the
 //!    resolver of the plugin's own HTTP client, at connect time, so a DNS
-//!    answer cannot swap in a private address after the check;
+//!    answer cannot swap in a private address after the check. The grant is
+//!    per origin all the way down: a request to an origin no grant names goes
+//!    through a client whose resolver answers public addresses only, so a
+//!    grant of `http://x:9000` does not open `http://x:9001` even when the
+//!    plugin declares it (resolvers see host names, not ports);
 //! 3. redirects are not followed (the plugin sees the 3xx);
 //! 4. per call: at most `max_requests` requests, request and response bodies
 //!    capped, and no request outlives the call's deadline.
@@ -185,7 +189,23 @@ pub struct EgressPolicy {
     declared: Vec<OriginPattern>,
     granted: Vec<OriginPattern>,
     limits: EgressLimits,
-    client: reqwest::Client,
+    /// For origins an admin granted: its resolver may answer private
+    /// addresses of the granted hosts.
+    granted_client: reqwest::Client,
+    /// For every other origin: its resolver answers public addresses only.
+    public_client: reqwest::Client,
+}
+
+fn client(resolver: GuardedResolver) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the target itself, past the guarded resolver.
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a reqwest client with rustls and a custom resolver always builds")
 }
 
 impl EgressPolicy {
@@ -207,28 +227,23 @@ impl EgressPolicy {
                     .ok()
             })
             .collect();
-        let resolver = Arc::new(GuardedResolver {
+        let granted_client = client(GuardedResolver {
             private_ok: granted.clone(),
         });
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the target itself, past the guarded resolver.
-            .no_proxy()
-            .dns_resolver(resolver)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls and a custom resolver always builds");
+        let public_client = client(GuardedResolver { private_ok: vec![] });
         Self {
             declared,
             granted,
             limits,
-            client,
+            granted_client,
+            public_client,
         }
     }
 
-    /// Checks the origin rules for `url` without sending anything.
-    pub fn check(&self, url: &Url) -> Result<(), EgressError> {
+    /// Checks the origin rules for `url` without sending anything; answers
+    /// whether an admin grant names its origin (then, and only then, may the
+    /// request reach a private address).
+    pub fn check(&self, url: &Url) -> Result<bool, EgressError> {
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(EgressError::new(
                 EgressErrorCode::InvalidRequest,
@@ -265,7 +280,7 @@ impl EgressPolicy {
                 format!("{ip} is a private or loopback address; only an admin grant can open it"),
             ));
         }
-        Ok(())
+        Ok(granted)
     }
 
     /// Sends one request within the call's limits.
@@ -290,7 +305,7 @@ impl EgressPolicy {
         }
         let url = Url::parse(&request.url)
             .map_err(|e| EgressError::new(InvalidRequest, format!("bad URL: {e}")))?;
-        self.check(&url)?;
+        let granted = self.check(&url)?;
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| EgressError::new(InvalidRequest, format!("bad method {:?}", request.method)))?;
         let remaining = call.deadline.saturating_duration_since(Instant::now());
@@ -303,8 +318,12 @@ impl EgressPolicy {
                 format!("header {name:?} is set by the host"),
             ));
         }
-        let mut builder = self
-            .client
+        let client = if granted {
+            &self.granted_client
+        } else {
+            &self.public_client
+        };
+        let mut builder = client
             .request(method, url)
             .timeout(remaining)
             .body(request.body);
@@ -485,7 +504,9 @@ mod tests {
     }
 
     fn check(p: &EgressPolicy, url: &str) -> Result<(), EgressErrorCode> {
-        p.check(&Url::parse(url).unwrap()).map_err(|e| e.code)
+        p.check(&Url::parse(url).unwrap())
+            .map(|_| ())
+            .map_err(|e| e.code)
     }
 
     #[test]
@@ -599,6 +620,53 @@ mod tests {
         for name in ["authorization", "content-type", "x-signature"] {
             assert!(!is_host_controlled(name), "{name}");
         }
+    }
+
+    /// Finding 1 of the hostile-plugin review: a grant of one port on a name
+    /// opened the name's private address on every declared port. Only the
+    /// granted origin reaches it now; the declared one is refused at connect.
+    #[tokio::test]
+    async fn a_grant_opens_its_origin_not_the_host_name() {
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (a, b) = (open.local_addr().unwrap().port(), other.local_addr().unwrap().port());
+        for listener in [open, other] {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                while let Ok((mut socket, _)) = listener.accept().await {
+                    let mut buf = [0u8; 1024];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                        .await;
+                }
+            });
+        }
+        let p = policy(&["http://localhost"], &[&format!("http://localhost:{a}")]);
+        let p = EgressPolicy {
+            declared: vec![OriginPattern::parse(&format!("http://localhost:{b}")).unwrap()],
+            ..p
+        };
+        let send = |port: u16| {
+            let request = EgressRequest {
+                method: "GET".into(),
+                url: format!("http://localhost:{port}/"),
+                headers: vec![],
+                body: vec![],
+            };
+            let mut call = CallState {
+                plugin_id: "test".into(),
+                egress: Arc::new(policy(&[], &[])),
+                http_requests: 0,
+                log_records: 0,
+                deadline: Instant::now() + Duration::from_secs(5),
+            };
+            let p = &p;
+            async move { p.send(&mut call, request).await }
+        };
+        assert_eq!(send(a).await.map(|r| r.status).map_err(|e| e.message), Ok(200));
+        let refused = send(b).await.err().expect("the declared, ungranted origin is refused");
+        assert_eq!(refused.code, EgressErrorCode::Denied, "{}", refused.message);
     }
 
     #[tokio::test]

@@ -45,6 +45,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    /// Check the whole configuration (flags, environment, database, secret
+    /// key, plugins) as `serve` would, without serving; exits non-zero on
+    /// the first problem.
+    Check(serve::ServeArgs),
     /// Install and manage channel plugins (works with or without a running server).
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -99,6 +103,7 @@ pub fn init_tracing(cli: &Cli) {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.config, args).await,
+        Command::Check(args) => serve::check(&cli.config, args).await,
         Command::Plugin(command) => plugin::run(&cli.config, command).await,
         Command::User(command) => user::run(&cli.config, command).await,
         Command::Account(command) => account::run(&cli.config, command).await,
@@ -125,6 +130,7 @@ async fn open(config: &HostConfig) -> anyhow::Result<(Store, Arc<PluginHost>)> {
     let key_dir = (store.dialect() == crate::store::Dialect::Sqlite).then_some(config.data_dir.as_path());
     let secrets = crate::secrets::SecretBox::from_env(key_dir).context("loading the secrets key")?;
     let host = PluginHost::new(runtime, store.clone(), config.egress(), Arc::new(secrets));
+    host.set_fault_limit(config.plugin_fault_limit);
     Ok((store, host))
 }
 

@@ -314,6 +314,10 @@ fn print_table(list: &[PluginInfo]) {
             hosts.join(" ")
         );
     }
+    for p in list.iter().filter(|p| p.health != "healthy") {
+        let why = p.disabled_reason.as_deref().or(p.last_fault.as_deref()).unwrap_or("");
+        println!("{} is {}: {why}", p.id, p.health);
+    }
 }
 
 fn print_details(p: &PluginInfo) {
@@ -348,5 +352,12 @@ fn print_details(p: &PluginInfo) {
     }
     if let Some(error) = &p.load_error {
         println!("  load error:     {error}");
+    }
+    println!("  health:         {} ({} faults in a row)", p.health, p.faults_in_row);
+    if let Some(fault) = &p.last_fault {
+        println!("  last fault:     {fault}");
+    }
+    if let Some(reason) = &p.disabled_reason {
+        println!("  disabled:       {reason}");
     }
 }

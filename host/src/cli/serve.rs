@@ -35,15 +35,58 @@ pub struct ServeArgs {
     pub pipeline: crate::app::PipelineConfig,
 }
 
-pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// What `serve` needs before it may accept anything: a database it can
+/// open and migrate, a secret key (sealing credentials and signing OAuth
+/// states need it; without one the first connection would fail with a 500),
+/// a runtime the plugin settings allow. Shared by `serve` and `check`.
+async fn open_checked(
+    config: &HostConfig,
+) -> anyhow::Result<(crate::store::Store, std::sync::Arc<crate::plugin_host::PluginHost>)> {
     let (store, plugins) = super::open(config).await?;
+    anyhow::ensure!(
+        plugins.secrets().has_key(),
+        "{}",
+        crate::secrets::SecretError::NoKey
+    );
+    Ok((store, plugins))
+}
+
+/// `switchboard check`: everything `serve` checks at start, plus loading
+/// every enabled plugin, then exits.
+pub async fn check(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (store, plugins) = open_checked(config).await?;
+    plugins.sync().await.context("reading the installed plugins")?;
+    let failures = plugins.failures();
+    for failure in &failures {
+        eprintln!("plugin {} does not load: {}", failure.plugin, failure.error);
+    }
+    anyhow::ensure!(failures.is_empty(), "{} plugin(s) do not load", failures.len());
+    let runtime = plugins.runtime().config();
+    println!("database:       {} ({:?})", super::redact(&config.database_url()), store.dialect());
+    println!("secret key:     set");
+    println!("listen address: {}", args.addr);
+    println!("plugins:        {}", plugins.loaded_ids().join(", "));
+    println!(
+        "plugin memory:  {} MiB per call at most, {} MiB for all calls together, {} calls per plugin at once",
+        runtime.memory_ceiling() >> 20,
+        runtime.memory_budget() >> 20,
+        runtime.max_concurrent_calls
+    );
+    println!("configuration OK");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (store, plugins) = open_checked(config).await?;
     if !args.no_bundled {
         bundled::install_all(&plugins).await;
     }
     plugins.sync().await.context("loading plugins")?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let listen = (store.dialect() == crate::store::Dialect::Postgres).then(|| config.database_url());
     let follower = tokio::spawn(plugins.clone().follow(
         Duration::from_millis(args.sync_interval_ms.max(10)),
+        listen,
         shutdown_rx.clone(),
     ));
     let live = crate::live::LiveEvents::new(store.clone());

@@ -13,6 +13,10 @@ pub use manifest::{AttachmentKind, ContentLimits, Manifest, ManifestError, Reply
 
 use serde::{Deserialize, Serialize};
 
+/// Longest message text, in characters, the host keeps from anyone: agents
+/// sending and plugins answering alike.
+pub const MAX_MESSAGE_CHARS: usize = 150_000;
+
 /// A key and its value, in order.
 pub type Pairs = Vec<(String, String)>;
 

@@ -1,6 +1,6 @@
 //! The pipeline's workers: an entry point, like the API. Each loop claims
 //! work from the durable queues and hands every item to its use case
-//! (`app::inbound::apply_event_row`, `app::delivery::deliver`); the rules of
+//! (`app::inbound::apply_batch`, `app::delivery::deliver`); the rules of
 //! applying and sending live there, not here.
 //!
 //! Workers find work by polling the database (so work written by another
@@ -48,8 +48,8 @@ async fn idle(ready: &Notify, interval: Duration, shutdown: &mut tokio::sync::wa
 }
 
 /// One inbound worker: claims batches of events and applies them until
-/// shutdown. On shutdown it finishes the event in hand and hands the rest of
-/// its batch back to the queue, so a node stops in moments whatever the
+/// shutdown. On shutdown it writes the events it has prepared and hands the
+/// rest of its batch back to the queue, so a node stops in moments whatever the
 /// backlog (the backlog stays in the log for the next worker).
 async fn run_inbound_worker(
     state: AppState,
@@ -60,16 +60,10 @@ async fn run_inbound_worker(
     while !*shutdown.borrow() {
         match state.store.claim_inbound_events(inbound::BATCH, lease).await {
             Ok(events) if !events.is_empty() => {
-                let mut events = events.into_iter();
-                let mut applied = Vec::new();
-                for event in events.by_ref() {
-                    applied.extend(inbound::apply_event_row(&state, event).await);
-                    if *shutdown.borrow() {
-                        break;
-                    }
-                }
-                inbound::finish_applied(&state, &applied).await;
-                let unstarted: Vec<i64> = events.map(|e| e.id).collect();
+                let stopping = || *shutdown.borrow();
+                let claimed = events.len();
+                let unstarted = inbound::apply_batch(&state, events, stopping).await;
+                state.pipeline.inbound_finished(claimed - unstarted.len());
                 if let Err(e) = state.store.release_inbound_events(&unstarted).await {
                     // Their lease runs out and another worker takes them.
                     tracing::warn!(worker, "cannot hand back unstarted events: {e}");

@@ -86,6 +86,15 @@ pub struct PluginInfo {
     pub loaded: Option<bool>,
     /// Why it failed to load, if it did.
     pub load_error: Option<String>,
+    /// `healthy`, `unhealthy` (its last calls faulted) or `quarantined`
+    /// (disabled by the host after too many faults in a row).
+    pub health: String,
+    /// Deterministic faults in a row (traps, memory, output budget, timeouts).
+    pub faults_in_row: i64,
+    /// The last such fault.
+    pub last_fault: Option<String>,
+    /// Why the host disabled it, when it did (an admin's enable clears it).
+    pub disabled_reason: Option<String>,
     /// The full manifest.
     pub manifest: Manifest,
 }
@@ -361,9 +370,20 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
         .into_iter()
         .find(|f| f.plugin == row.id)
         .map(|f| f.error);
+    let health = if row.disabled_reason.is_some() && !row.enabled {
+        "quarantined"
+    } else if row.faults_in_row > 0 {
+        "unhealthy"
+    } else {
+        "healthy"
+    };
     Ok(PluginInfo {
         loaded: in_server.then(|| host.get(&row.id).is_some_and(|p| p.row.sha256 == row.sha256)),
         load_error: failure,
+        health: health.into(),
+        faults_in_row: row.faults_in_row,
+        last_fault: row.last_fault.clone(),
+        disabled_reason: row.disabled_reason.clone(),
         id: row.id,
         name: row.name,
         version: row.version,
@@ -388,6 +408,8 @@ pub async fn dry_run_webhook(
     id: &str,
     request: IncomingRequest,
 ) -> Result<WebhookDryRun, AdminError> {
+    // An admin's grant or limit made just before is visible to this call.
+    host.refresh_if_stale().await;
     let plugin = host.get(id).ok_or_else(|| AdminError::NotLoaded(id.to_owned()))?;
     let settings = host.settings_for(&plugin.manifest);
     let verification = plugin

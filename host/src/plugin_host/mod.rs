@@ -14,9 +14,11 @@
 
 pub mod admin;
 pub mod bundled;
+pub mod health;
 pub mod settings;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU32};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -36,6 +38,9 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// Calls into it.
     pub instance: PluginInstance,
+    /// Deterministic faults this node saw since its last success (so that a
+    /// success writes to the database only after faults).
+    faults_seen: AtomicU32,
 }
 
 /// What `sync` could not load, by plugin id.
@@ -58,6 +63,8 @@ pub struct PluginHost {
     secrets: Arc<SecretBox>,
     /// Installation config, opened (secrets decrypted), reloaded on every sync.
     config: RwLock<HashMap<String, String>>,
+    /// Deterministic faults in a row that disable a plugin (`health`).
+    fault_limit: AtomicI64,
 }
 
 impl PluginHost {
@@ -77,6 +84,7 @@ impl PluginHost {
             synced_revision: tokio::sync::Mutex::new(None),
             secrets,
             config: RwLock::default(),
+            fault_limit: AtomicI64::new(health::DEFAULT_FAULT_LIMIT),
         })
     }
 
@@ -148,6 +156,42 @@ impl PluginHost {
     /// Plugins that are enabled but failed to load, with the reason.
     pub fn failures(&self) -> Vec<LoadFailure> {
         self.failures.read().expect("failure list lock").clone()
+    }
+
+    /// The enabled plugin with this id, re-reading the database before
+    /// answering that there is none: an admin's change (an install, an
+    /// enable) is visible to the next request after the command returned,
+    /// on every node, without waiting for the next sync tick.
+    pub async fn get_current(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
+        if let Some(plugin) = self.get(id) {
+            return Some(plugin);
+        }
+        self.refresh_if_stale().await;
+        self.get(id)
+    }
+
+    /// Syncs now if the database moved past what this node loaded; answers
+    /// whether it did. Called before refusing something an admin's change
+    /// may have allowed meanwhile (a grant, a limit, an enable): one indexed
+    /// read, on refusal paths only.
+    pub async fn refresh_if_stale(&self) -> bool {
+        let current = match self.store.plugins_revision().await {
+            Ok(revision) => revision,
+            Err(e) => {
+                tracing::warn!("cannot read the plugins revision: {e}");
+                return false;
+            }
+        };
+        if *self.synced_revision.lock().await == Some(current) {
+            return false;
+        }
+        match self.sync().await {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::warn!("plugin sync failed (will retry): {e}");
+                false
+            }
+        }
     }
 
     /// Brings the loaded set in line with the database, if it changed since
@@ -231,18 +275,43 @@ impl PluginHost {
             row,
             manifest,
             instance,
+            faults_seen: AtomicU32::new(0),
         })
     }
 
-    /// Syncs now and then whenever the database changes, until `shutdown` fires.
+    /// Syncs now and then whenever the database changes, until `shutdown`
+    /// fires. On PostgreSQL (`listen_url`) a change's NOTIFY wakes it at
+    /// once; polling stays as the fallback for a lost notification.
     pub async fn follow(
         self: Arc<Self>,
         interval: Duration,
+        listen_url: Option<String>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
+        let mut listener = None;
         loop {
+            if listener.is_none()
+                && let Some(url) = &listen_url
+            {
+                match crate::store::live::QueueListener::plugins(url).await {
+                    Ok(connected) => listener = Some(connected),
+                    Err(e) => tracing::warn!("cannot LISTEN for plugin changes (polling meanwhile): {e}"),
+                }
+            }
+            let heard = async {
+                match listener.as_mut() {
+                    Some(l) => l.next().await.map(drop),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
+                heard = heard => {
+                    if let Err(e) = heard {
+                        tracing::warn!("plugin change listener failed (reconnecting): {e}");
+                        listener = None;
+                    }
+                }
                 _ = shutdown.changed() => return,
             }
             if let Err(e) = self.sync().await {

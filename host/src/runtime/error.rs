@@ -44,6 +44,29 @@ pub enum PluginError {
         /// How long the call waited.
         waited: Duration,
     },
+    /// The plugin answered more than the host takes (a field, a list or a
+    /// body over its budget, see `runtime::budget`); nothing of the answer
+    /// was used.
+    #[error("plugin {plugin} answered over the host's budget: {message}")]
+    OutputBudget {
+        /// Plugin id.
+        plugin: String,
+        /// Which field, and by how much.
+        message: String,
+    },
+    /// Plugin calls together already hold the host's memory budget for
+    /// plugins (`--plugin-memory-budget-mib`); this call could not grow.
+    /// Retryable: it is the load, not this call.
+    #[error(
+        "plugin {plugin}: plugin calls together hold the host's plugin memory budget of {} MiB; retry later",
+        .budget_bytes >> 20
+    )]
+    MemoryBudget {
+        /// Plugin id.
+        plugin: String,
+        /// The budget.
+        budget_bytes: usize,
+    },
     /// The plugin crashed (a panic, an unreachable, an out-of-bounds access…).
     #[error("plugin {plugin} crashed: {message}")]
     Trap {

@@ -14,6 +14,11 @@ pub const CHANNEL: &str = "switchboard_events";
 /// every node's idle workers wake at once instead of at their next poll.
 pub const QUEUE_CHANNELS: [&str; 2] = ["switchboard_inbound", "switchboard_delivery"];
 
+/// The channel every plugin change is announced on (PostgreSQL only), in the
+/// transaction that bumps `plugins_revision`: nodes sync at once instead of
+/// at their next poll.
+pub const PLUGINS_CHANNEL: &str = "switchboard_plugins";
+
 /// A stored event.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -106,6 +111,15 @@ impl QueueListener {
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
         listener.listen_all(QUEUE_CHANNELS).await?;
+        Ok(Self(listener))
+    }
+
+    /// Connects and listens for plugin changes ([`PLUGINS_CHANNEL`]).
+    pub async fn plugins(url: &str) -> Result<Self, StoreError> {
+        let mut listener = PgListener::connect(url)
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        listener.listen(PLUGINS_CHANNEL).await?;
         Ok(Self(listener))
     }
 

@@ -31,7 +31,9 @@ pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};
 pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
-pub use tx::{Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, WriteTx};
+pub use tx::{
+    Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, SourceState, WriteTx,
+};
 pub use users::TokenOwner;
 
 use std::path::Path;

@@ -37,6 +37,12 @@ pub struct PluginRow {
     pub updated_at: i64,
     /// Origins an admin granted beyond the manifest's.
     pub granted_origins: Vec<String>,
+    /// Deterministic faults in a row (traps, memory, output budget, timeouts).
+    pub faults_in_row: i64,
+    /// The last such fault.
+    pub last_fault: Option<String>,
+    /// Why the host disabled it on its own (quarantine), if it did.
+    pub disabled_reason: Option<String>,
 }
 
 /// What to write when installing or upgrading.
@@ -61,7 +67,8 @@ pub struct StoredPlugin<'a> {
 }
 
 const SELECT_PLUGIN: &str = "SELECT id, name, version, contract_version, sha256, manifest, enabled, bundled, \
-     timeout_ms, memory_limit_bytes, installed_at, updated_at FROM plugins";
+     timeout_ms, memory_limit_bytes, installed_at, updated_at, faults_in_row, last_fault, disabled_reason \
+     FROM plugins";
 
 fn plugin_from_row(row: &AnyRow) -> Result<PluginRow, sqlx::Error> {
     Ok(PluginRow {
@@ -78,7 +85,20 @@ fn plugin_from_row(row: &AnyRow) -> Result<PluginRow, sqlx::Error> {
         installed_at: row.try_get("installed_at")?,
         updated_at: row.try_get("updated_at")?,
         granted_origins: Vec::new(),
+        faults_in_row: row.try_get("faults_in_row")?,
+        last_fault: row.try_get("last_fault")?,
+        disabled_reason: row.try_get("disabled_reason")?,
     })
+}
+
+/// Takes the lock of the revision row by bumping it, as the first statement
+/// of a transaction that writes or deletes component bytes. On PostgreSQL an
+/// install that shares bytes with a concurrent removal otherwise finds the
+/// blob (ON CONFLICT DO NOTHING), then loses it to the removal's cleanup and
+/// fails its foreign key; serialised, the later one sees the other's commit.
+/// (SQLite has one writer anyway.)
+async fn serialise_plugin_changes(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), StoreError> {
+    bump_revision(tx).await
 }
 
 pub(super) async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), StoreError> {
@@ -89,6 +109,13 @@ pub(super) async fn bump_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> 
     )
     .execute(&mut **tx)
     .await?;
+    // Delivered at commit, to every node listening (PostgreSQL only).
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(super::live::PLUGINS_CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -147,6 +174,9 @@ impl Store {
     /// Stores a new plugin. Fails with `Conflict` when the id is taken.
     pub async fn insert_plugin(&self, plugin: &StoredPlugin<'_>) -> Result<(), StoreError> {
         let mut tx = self.writer().begin().await?;
+        // First: the revision row's lock serialises plugin changes (see
+        // `serialise_plugin_changes`).
+        serialise_plugin_changes(&mut tx).await?;
         put_blob(&mut tx, plugin).await?;
         let now = now_ms();
         sqlx::query(
@@ -166,7 +196,6 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict_as(&format!("plugin {:?}", plugin.id)))?;
-        bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -179,6 +208,7 @@ impl Store {
         expected_sha256: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer().begin().await?;
+        serialise_plugin_changes(&mut tx).await?;
         put_blob(&mut tx, plugin).await?;
         let updated = sqlx::query(
             "UPDATE plugins SET name = $1, version = $2, contract_version = $3, sha256 = $4, manifest = $5, \
@@ -202,15 +232,18 @@ impl Store {
             )));
         }
         delete_unused_blobs(&mut tx).await?;
-        bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Turns a plugin on or off.
+    /// Turns a plugin on or off (an admin's decision: it clears the fault
+    /// count and a quarantine's reason).
     pub async fn set_plugin_enabled(&self, id: &str, enabled: bool) -> Result<(), StoreError> {
         let mut tx = self.writer().begin().await?;
-        let updated = sqlx::query("UPDATE plugins SET enabled = $1, updated_at = $2 WHERE id = $3")
+        let updated = sqlx::query(
+            "UPDATE plugins SET enabled = $1, faults_in_row = 0, disabled_reason = NULL, updated_at = $2 \
+             WHERE id = $3",
+        )
             .bind(enabled)
             .bind(now_ms())
             .bind(id)
@@ -252,6 +285,7 @@ impl Store {
         let mut tx = self.writer().begin().await?;
         // Write first, read after: a SQLite transaction that reads before it
         // writes can fail to upgrade its lock under concurrent writers.
+        serialise_plugin_changes(&mut tx).await?;
         let guard = if force {
             ""
         } else {
@@ -280,8 +314,59 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        bump_revision(&mut tx).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts a deterministic fault of the plugin whose component is
+    /// `sha256` (a fault of a version since replaced counts for nothing),
+    /// and disables it with `reason` once `limit` faults came in a row.
+    /// Answers whether this fault disabled it.
+    pub async fn record_plugin_fault(
+        &self,
+        id: &str,
+        sha256: &str,
+        fault: &str,
+        limit: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query(
+            "UPDATE plugins SET faults_in_row = faults_in_row + 1, last_fault = $1 WHERE id = $2 AND sha256 = $3",
+        )
+        .bind(fault)
+        .bind(id)
+        .bind(sha256)
+        .execute(&mut *tx)
+        .await?;
+        let disabled = sqlx::query(
+            "UPDATE plugins SET enabled = $1, disabled_reason = $2, updated_at = $3 \
+             WHERE id = $4 AND sha256 = $5 AND enabled = $6 AND faults_in_row >= $7",
+        )
+        .bind(false)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(id)
+        .bind(sha256)
+        .bind(true)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if disabled {
+            bump_revision(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
+    /// A call of the plugin succeeded: its faults are no longer in a row.
+    pub async fn clear_plugin_faults(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE plugins SET faults_in_row = 0 WHERE id = $1 AND faults_in_row > 0")
+            .bind(id)
+            .execute(self.writer())
+            .await?;
         Ok(())
     }
 
