@@ -19,6 +19,7 @@ mod plugins;
 mod seed;
 mod tx;
 mod users;
+mod webhooks;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
 pub use config::ConfigRow;
@@ -35,6 +36,7 @@ pub use tx::{
     Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, SourceState, WriteTx,
 };
 pub use users::TokenOwner;
+pub use webhooks::{WebhookDeliveryRow, WebhookOutcome, WebhookRow};
 
 use std::path::Path;
 use std::str::FromStr;

@@ -406,13 +406,17 @@ impl WriteTx {
         email: &str,
         super_admin: bool,
     ) -> Result<i64, StoreError> {
+        // The pubsub token names the user's live-update stream to Chatwoot's
+        // clients (ActionCable); unguessable, and never rotated with API tokens.
+        let pubsub_token = hex::encode(rand::random::<[u8; 16]>());
         sqlx::query_scalar(
-            "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO users (name, email, super_admin, created_at, pubsub_token) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(name)
         .bind(email)
         .bind(super_admin)
         .bind(self.now)
+        .bind(pubsub_token)
         .fetch_one(&mut *self.tx)
         .await
         .map_err(conflict_as(&format!("user {email:?}")))
