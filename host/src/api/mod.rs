@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod cable;
 mod channels;
 mod contacts;
 mod conversations;
@@ -18,6 +19,7 @@ mod messages;
 mod openapi;
 mod pipeline;
 mod plugins;
+mod webhooks;
 mod teams;
 
 pub use error::ApiError;
@@ -69,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(teams::router())
         .merge(live::router().into())
+        .merge(cable::router().into())
+        .merge(webhooks::router())
         .merge(channels::router(webhook_limit))
         .merge(pipeline::router())
         .nest("/api/v1/admin/plugins", plugins::router().into());

@@ -22,10 +22,7 @@ pub async fn message(state: &AppState, conversation: &ConversationRow, message: 
 /// Announces a message as `name`; `display_id` is its conversation's.
 pub async fn message_at(state: &AppState, display_id: i64, message: &MessageRow, name: &str) {
     let json = views::message(message, display_id);
-    state
-        .live
-        .publish(message.account_id, Some(message.inbox_id), name, json)
-        .await;
+    publish(state, message.account_id, Some(message.inbox_id), name, json).await;
 }
 
 /// Announces a message as `name` as part of the transaction that wrote it
@@ -60,4 +57,18 @@ pub async fn message_by_id(state: &AppState, account_id: i64, conversation_id: i
         }
     };
     super::messages::announce_update(state, &conversation, message_id).await;
+}
+
+/// The one place changes are announced from: tells the account's live
+/// clients (`/live`, `/cable`) and queues the event for the account's
+/// webhooks subscribed to it (`app::webhooks::emit`).
+pub async fn publish(
+    state: &AppState,
+    account_id: i64,
+    inbox_id: Option<i64>,
+    name: &str,
+    data: serde_json::Value,
+) {
+    super::webhooks::emit(state, account_id, name, &data).await;
+    state.live.publish(account_id, inbox_id, name, data).await;
 }

@@ -176,6 +176,8 @@ pub async fn create(
             inbox.as_ref().map(|(id, source)| (*id, source.as_str())),
         )
         .await?;
+    let json = super::views::contact(&created);
+    super::announce::publish(state, member.account_id, None, "contact.created", json).await;
     Ok(CreatedContact {
         contact: created,
         contact_inbox: inbox,
@@ -200,10 +202,13 @@ pub async fn update(
         additional_attributes: input.additional_attributes.map(|m| Value::Object(m).to_string()),
         custom_attributes: input.custom_attributes.map(|m| Value::Object(m).to_string()),
     };
-    Ok(state
+    let contact = state
         .store
         .update_contact(member.account_id, id, &changes)
-        .await?)
+        .await?;
+    let json = super::views::contact(&contact);
+    super::announce::publish(state, member.account_id, None, "contact.updated", json).await;
+    Ok(contact)
 }
 
 /// Deletes a contact and its conversations (administrators).

@@ -138,15 +138,14 @@ pub async fn announce(
         .get_conversation(conversation.account_id, conversation.display_id)
         .await?;
     let json = render_one(state, current).await?;
-    state
-        .live
-        .publish(
-            conversation.account_id,
-            Some(conversation.inbox_id),
-            name,
-            json.clone(),
-        )
-        .await;
+    super::announce::publish(
+        state,
+        conversation.account_id,
+        Some(conversation.inbox_id),
+        name,
+        json.clone(),
+    )
+    .await;
     Ok(json)
 }
 

@@ -192,15 +192,14 @@ pub async fn send(
             .map(|u| views::MessageSender::user(&u)),
     };
     let json = views::message_from(&stored, display_id, sender);
-    state
-        .live
-        .publish(
-            member.account_id,
-            Some(conversation.inbox_id),
-            "message.created",
-            json.clone(),
-        )
-        .await;
+    super::announce::publish(
+        state,
+        member.account_id,
+        Some(conversation.inbox_id),
+        "message.created",
+        json.clone(),
+    )
+    .await;
     if deliver {
         state.pipeline.delivery_queued();
     }
@@ -263,15 +262,14 @@ pub async fn announce_update(state: &AppState, conversation: &ConversationRow, i
     match state.store.get_message(conversation.id, id).await {
         Ok(current) => {
             let json = views::message(&current, conversation.display_id);
-            state
-                .live
-                .publish(
-                    conversation.account_id,
-                    Some(conversation.inbox_id),
-                    "message.updated",
-                    json,
-                )
-                .await;
+            super::announce::publish(
+                state,
+                conversation.account_id,
+                Some(conversation.inbox_id),
+                "message.updated",
+                json,
+            )
+            .await;
         }
         Err(e) => tracing::warn!(message = id, "cannot publish message.updated: {e}"),
     }

@@ -9,6 +9,8 @@
 //! - `app::delivery`: an outgoing message's job is attempted and its outcome
 //!   recorded; retryable failures back off with jitter, the rest land in the
 //!   dead-letter list.
+//! - `app::webhooks`: an account webhook's delivery is attempted the same
+//!   way, under the same retry policy (`PipelineConfig::retry_delay`).
 //!
 //! Workers (`crate::pipeline`) are woken at once for work this node wrote,
 //! and on PostgreSQL by LISTEN/NOTIFY for work other nodes wrote; polling the
@@ -64,8 +66,6 @@ pub struct PipelineConfig {
     /// a worker that died is taken up again after this.
     #[arg(long, env = "SWITCHBOARD_QUEUE_LEASE_MS", default_value_t = 60_000)]
     pub lease_ms: i64,
-}
-
 
     /// Inbound events waiting to be applied (across all nodes) above which
     /// new webhooks wait before they are acknowledged, so a burst slows the
@@ -83,6 +83,8 @@ pub struct PipelineConfig {
     /// settings above).
     #[command(flatten)]
     pub webhooks: super::webhooks::WebhookSettings,
+}
+
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
@@ -95,11 +97,27 @@ impl Default for PipelineConfig {
             delivery_backoff_ms: 2000,
             queue_poll_ms: 200,
             lease_ms: 60_000,
-        }
-    }
             inbound_backlog: 1000,
             inbound_backlog_wait_ms: 2000,
             webhooks: Default::default(),
+        }
+    }
+}
+
+/// Longest wait between two attempts of a send or a webhook.
+const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
+
+impl PipelineConfig {
+    /// The one retry policy of outgoing work (message sends and account
+    /// webhooks): after a failed attempt number `attempts`, how long to wait
+    /// before the next one — the provider's `retry_after_ms` if it gave one,
+    /// else exponential backoff with jitter — or `None` to give up (not
+    /// retryable, or out of attempts: the dead-letter list).
+    pub fn retry_delay(&self, attempts: i64, retryable: bool, retry_after_ms: Option<i64>) -> Option<i64> {
+        (retryable && attempts < self.delivery_max_attempts).then(|| {
+            retry_after_ms.unwrap_or_else(|| backoff_ms(self.delivery_backoff_ms, attempts, MAX_BACKOFF_MS))
+        })
+    }
 }
 
 /// The pipeline's shared state: its settings, the wake-ups of this node's
@@ -116,12 +134,17 @@ pub struct Pipeline {
     pub(super) rates: rate::ChannelRates,
     /// The inbound log's group commit.
     pub(super) log: super::ingest::InboundLog,
+    /// Events logged and not yet applied, as this node sees them.
+    pub(super) backlog: Backlog,
+    /// Outgoing account webhooks: client, wake-up, subscriptions.
+    pub(crate) webhooks: super::webhooks::Outgoing,
 }
 
 impl Pipeline {
     /// A pipeline with these settings.
     pub fn new(config: PipelineConfig) -> Arc<Self> {
         let rates = rate::ChannelRates::new(config.webhook_rate, config.webhook_burst);
+        let webhooks = super::webhooks::Outgoing::new(&config.webhooks);
         Arc::new(Self {
             config,
             inbound_ready: Notify::new(),
@@ -132,15 +155,13 @@ impl Pipeline {
             rates,
             log: Default::default(),
             backlog: Backlog::default(),
+            webhooks,
         })
     }
 
-    /// Events logged and not yet applied, as this node sees them.
-    pub(super) backlog: Backlog,
-    /// Outgoing account webhooks: client, wake-up, subscriptions.
-    pub(crate) webhooks: super::webhooks::Outgoing,
     /// Wakes an inbound worker of this node (an event was just stored).
     pub fn inbound_stored(&self) {
+        self.backlog.pending.fetch_add(1, Ordering::AcqRel);
         self.inbound_ready.notify_one();
         self.announce_inbound.store(true, Ordering::Release);
         self.announce.notify_one();
@@ -162,7 +183,6 @@ impl Pipeline {
         store: Store,
         url: String,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
-        self.backlog.pending.fetch_add(1, Ordering::AcqRel);
     ) {
         if store.dialect() != Dialect::Postgres {
             return;
@@ -213,6 +233,17 @@ impl Pipeline {
         }
     }
 
+    /// Records that a worker finished `count` events (applied, ignored,
+    /// failed or postponed), waking webhooks that wait for the backlog.
+    pub fn inbound_finished(&self, count: usize) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let _ = self
+            .backlog
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some((n - count).max(0)));
+        self.backlog.drained.notify_waiters();
+    }
+
     /// How long idle workers wait before looking for work again.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.config.queue_poll_ms.max(10))
@@ -233,17 +264,6 @@ pub fn backoff_ms(base_ms: i64, attempt: i64, cap_ms: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::backoff_ms;
-
-    /// Records that a worker finished `count` events (applied, ignored,
-    /// failed or postponed), waking webhooks that wait for the backlog.
-    pub fn inbound_finished(&self, count: usize) {
-        let count = i64::try_from(count).unwrap_or(i64::MAX);
-        let _ = self
-            .backlog
-            .pending
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some((n - count).max(0)));
-        self.backlog.drained.notify_waiters();
-    }
 
     #[test]
     fn backoff_grows_per_attempt_stays_under_the_cap_and_varies() {

@@ -1,6 +1,7 @@
 //! The pipeline's workers: an entry point, like the API. Each loop claims
 //! work from the durable queues and hands every item to its use case
-//! (`app::inbound::apply_batch`, `app::delivery::deliver`); the rules of
+//! (`app::inbound::apply_batch`, `app::delivery::deliver`,
+//! `app::webhooks::deliver`); the rules of
 //! applying and sending live there, not here.
 //!
 //! Workers find work by polling the database (so work written by another
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::app::{AppState, delivery, inbound};
+use crate::app::{AppState, delivery, inbound, webhooks};
 
 /// Starts this node's workers; they stop taking work when `shutdown` turns
 /// true and return after finishing what they hold.
@@ -26,6 +27,13 @@ pub fn spawn_workers(state: &AppState, shutdown: tokio::sync::watch::Receiver<bo
     }
     for n in 0..state.pipeline.config.delivery_workers.max(1) {
         workers.push(tokio::spawn(run_delivery_worker(
+            state.clone(),
+            n,
+            shutdown.clone(),
+        )));
+    }
+    for n in 0..state.pipeline.config.webhooks.webhook_workers.max(1) {
+        workers.push(tokio::spawn(run_webhook_worker(
             state.clone(),
             n,
             shutdown.clone(),
@@ -112,6 +120,41 @@ async fn run_delivery_worker(
         }
         if !idle(
             &state.pipeline.delivery_ready,
+            state.pipeline.poll_interval(),
+            &mut shutdown,
+        )
+        .await
+        {
+            break;
+        }
+    }
+}
+
+/// One webhook worker: claims one account-webhook delivery at a time (each
+/// is an HTTP call to the account's URL) until shutdown, finishing the one
+/// it holds.
+async fn run_webhook_worker(
+    state: AppState,
+    worker: usize,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let lease = state.pipeline.config.lease_ms;
+    while !*shutdown.borrow() {
+        match state.store.claim_webhook_deliveries(1, lease).await {
+            Ok(deliveries) if !deliveries.is_empty() => {
+                for delivery in deliveries {
+                    webhooks::deliver(&state, delivery).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(worker, "cannot claim webhook deliveries: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if !idle(
+            &state.pipeline.webhooks.ready,
             state.pipeline.poll_interval(),
             &mut shutdown,
         )
