@@ -66,7 +66,6 @@ impl Setup {
                 source_id: None,
                 assignee_id: None,
                 status: None,
-                ..Default::default()
             },
         )
         .await?;

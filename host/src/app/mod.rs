@@ -30,7 +30,6 @@ pub mod plugins;
 pub mod queues;
 mod rate;
 pub mod views;
-pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -9,16 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::ResourceTable;
 use wasmtime::{
     PoolConcurrencyLimitError, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::guest_output::GuestOutput;
 use super::wit::{Call, Plugin, latest};
-use super::{CompiledPlugin, PluginError, Runtime, convert};
+use super::{CompiledPlugin, PluginError, Runtime, budget, convert};
 use crate::caps::CallState;
 use crate::caps::egress::EgressPolicy;
 use crate::contract::{
@@ -69,7 +68,6 @@ impl Default for CallLimits {
 /// Store data: WASI's (empty) context, the limiter and the capabilities' call state.
 pub(super) struct StoreData {
     wasi: WasiCtx,
-    stderr: GuestOutput,
     table: ResourceTable,
     limiter: MemoryLimiter,
     pub(super) call: CallState,
@@ -94,6 +92,33 @@ struct MemoryLimiter {
     total_bytes: usize,
     memory_refused: bool,
     peak_bytes: usize,
+    /// The host-wide budget of all plugin calls' memory (permits of 1 MiB),
+    /// and what this call holds of it; returned when the store drops.
+    budget: Option<Arc<Semaphore>>,
+    reserved: Option<OwnedSemaphorePermit>,
+    budget_refused: bool,
+}
+
+impl MemoryLimiter {
+    /// Takes from the host-wide budget what growing to `total` bytes needs
+    /// beyond what this call holds. Never waits (growth is synchronous): an
+    /// exhausted budget refuses the growth, and the call fails as retryable.
+    fn reserve(&mut self, total: usize) -> bool {
+        let Some(budget) = &self.budget else { return true };
+        let held = self.reserved.as_ref().map_or(0, |r| r.num_permits());
+        let needed = total.div_ceil(1 << 20);
+        if needed <= held {
+            return true;
+        }
+        let Ok(more) = budget.clone().try_acquire_many_owned((needed - held) as u32) else {
+            return false;
+        };
+        match &mut self.reserved {
+            Some(reserved) => reserved.merge(more),
+            None => self.reserved = Some(more),
+        }
+        true
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -106,6 +131,10 @@ impl ResourceLimiter for MemoryLimiter {
         let total = self.total_bytes - current + desired;
         let allowed = total <= self.cap_bytes && maximum.is_none_or(|max| desired <= max);
         self.memory_refused |= !allowed;
+        if allowed && !self.reserve(total) {
+            self.budget_refused = true;
+            return Ok(false);
+        }
         if allowed {
             self.total_bytes = total;
             self.peak_bytes = self.peak_bytes.max(total);
@@ -136,23 +165,25 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// The deny-all WASI context: no preopened folders, no environment, no
-/// arguments, stdin closed, stdout discarded, stderr kept in a bounded
-/// buffer of the call ([`GuestOutput`]: what a crash printed), TCP, UDP and
-/// name lookup refused (and every socket address denied), fresh RNG state.
+/// arguments, no stdio (stdin closed, output discarded), TCP, UDP and name
+/// lookup refused (and every socket address denied), fresh RNG state.
 ///
-/// `WasiCtx` is not `Clone`, so each store builds its own; a custom stderr
-/// is set only through the builder, which also constructs a throwaway
-/// default context.
-fn deny_all_wasi(stderr: GuestOutput) -> WasiCtx {
-    WasiCtx::builder()
-        .stderr(stderr)
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build()
+/// `WasiCtx` is not `Clone`, so each store builds its own. Its `Default` is
+/// exactly what `WasiCtxBuilder::new()` with `allow_tcp(false)`,
+/// `allow_udp(false)` and `allow_ip_name_lookup(false)` builds (both derive
+/// the same per-part defaults, whose network uses are all off), at half the
+/// cost: `WasiCtxBuilder::build` constructs a second, throwaway default
+/// context (fresh RNGs included) to leave in the builder.
+fn deny_all_wasi() -> WasiCtx {
+    WasiCtx::default()
 }
 
-pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &CallLimits) -> Store<StoreData> {
+pub(super) fn new_store(
+    engine: &wasmtime::Engine,
+    call: CallState,
+    limits: &CallLimits,
+    budget: Option<Arc<Semaphore>>,
+) -> Store<StoreData> {
     let inner = StoreLimitsBuilder::new()
         .instances(64)
         .tables(64)
@@ -160,10 +191,8 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
         .table_elements(super::TABLE_ELEMENTS)
         .build();
     let deadline = call.deadline;
-    let stderr = GuestOutput::default();
     let data = StoreData {
-        wasi: deny_all_wasi(stderr.clone()),
-        stderr,
+        wasi: deny_all_wasi(),
         table: ResourceTable::new(),
         limiter: MemoryLimiter {
             inner,
@@ -171,11 +200,17 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
             total_bytes: 0,
             memory_refused: false,
             peak_bytes: 0,
+            budget,
+            reserved: None,
+            budget_refused: false,
         },
         call,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limiter);
+    // What a guest may hand the host in one import call: its memory cap, not
+    // wasmtime's default of 128 MiB (twice the default cap).
+    store.set_hostcall_fuel(limits.memory_bytes);
     // Every tick, a running guest yields to the executor (so a busy plugin never
     // holds an async worker) and is stopped once its deadline has passed.
     store.set_epoch_deadline(1);
@@ -192,12 +227,21 @@ pub(super) fn new_store(engine: &wasmtime::Engine, call: CallState, limits: &Cal
 /// Calls into one loaded plugin. Cheap to clone the `Arc` it lives in; each
 /// call runs in its own store.
 pub struct PluginInstance {
+    inner: Arc<Inner>,
+}
+
+/// What a call needs, shared with the task that runs it on the plugin
+/// threads.
+struct Inner {
     runtime: Arc<Runtime>,
     plugin_id: Arc<str>,
     compiled: Arc<CompiledPlugin>,
     limits: CallLimits,
     egress: Arc<EgressPolicy>,
     last_peak_memory: AtomicUsize,
+    /// The plugin's calls in flight on this node, at most
+    /// `RuntimeConfig::max_concurrent_calls`.
+    concurrency: Arc<Semaphore>,
 }
 
 impl PluginInstance {
@@ -208,54 +252,103 @@ impl PluginInstance {
         limits: CallLimits,
         egress: Arc<EgressPolicy>,
     ) -> Self {
+        let concurrency = Arc::new(Semaphore::new(runtime.config().max_concurrent_calls.max(1)));
         Self {
-            runtime,
-            plugin_id,
-            compiled,
-            limits,
-            egress,
-            last_peak_memory: AtomicUsize::new(0),
+            inner: Arc::new(Inner {
+                runtime,
+                plugin_id,
+                compiled,
+                limits,
+                egress,
+                last_peak_memory: AtomicUsize::new(0),
+                concurrency,
+            }),
         }
     }
 
     /// The compiled component behind this instance.
     pub fn compiled(&self) -> &CompiledPlugin {
-        &self.compiled
+        &self.inner.compiled
     }
 
     /// Linear memory the last finished call grew to, in bytes.
     pub fn last_peak_memory(&self) -> usize {
-        self.last_peak_memory.load(Ordering::Relaxed)
+        self.inner.last_peak_memory.load(Ordering::Relaxed)
     }
 
     /// The limits each call runs under.
     pub fn limits(&self) -> CallLimits {
-        self.limits
+        self.inner.limits
     }
 
-    /// Waits for a pool slot (the wait counts against the call's deadline)
-    /// and creates the call's fresh store.
-    async fn begin(&self) -> Result<(Store<StoreData>, Instant, Option<OwnedSemaphorePermit>), PluginError> {
+    /// Runs one call on the runtime's plugin threads (never on the caller's
+    /// executor, so spinning guests cannot slow the API), and checks its
+    /// answer against the host's output budget there too.
+    async fn run<R: Send + 'static, T: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send + 'static,
+        check: impl FnOnce(R) -> Result<T, budget::OverBudget> + Send + 'static,
+    ) -> Result<T, PluginError> {
+        let inner = self.inner.clone();
+        let task = self.inner.runtime.spawn_call(async move {
+            let value = inner.run(f).await?;
+            check(value).map_err(|over| PluginError::OutputBudget {
+                plugin: inner.plugin_id.to_string(),
+                message: over.0,
+            })
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(PluginError::Host {
+                plugin: self.inner.plugin_id.to_string(),
+                message: format!("the call's task failed: {e}"),
+            })
+        })
+    }
+}
+
+/// What a call holds besides its store: a pool slot and a place among the
+/// plugin's concurrent calls, released after the store.
+type Permits = (Option<OwnedSemaphorePermit>, OwnedSemaphorePermit);
+
+impl Inner {
+    /// Waits for a place among the plugin's concurrent calls and a pool slot
+    /// (the waits count against the call's deadline) and creates the call's
+    /// fresh store.
+    async fn begin(&self) -> Result<(Store<StoreData>, Instant, Permits), PluginError> {
         let started = Instant::now();
-        let slot = self
-            .runtime
-            .acquire_slot(&self.plugin_id, started, self.limits.timeout)
-            .await?;
+        let place = match self.concurrency.clone().try_acquire_owned() {
+            Ok(place) => place,
+            Err(_) => {
+                let waiting = self.concurrency.clone().acquire_owned();
+                match tokio::time::timeout(self.limits.timeout, waiting).await {
+                    Ok(Ok(place)) => place,
+                    _ => {
+                        return Err(PluginError::Busy {
+                            plugin: self.plugin_id.to_string(),
+                            slots: self.runtime.config().max_concurrent_calls as u32,
+                            waited: started.elapsed(),
+                        });
+                    }
+                }
+            }
+        };
+        let wait = self.limits.timeout.saturating_sub(started.elapsed());
+        let slot = self.runtime.acquire_slot(&self.plugin_id, started, wait).await?;
         let store = self.runtime.new_store(
             self.plugin_id.clone(),
             started + self.limits.timeout,
             &self.limits,
             self.egress.clone(),
         );
-        Ok((store, started, slot))
+        Ok((store, started, (slot, place)))
     }
 
     async fn run<R: Send>(
         &self,
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
     ) -> Result<R, PluginError> {
-        // The slot is released after the store (declared first, dropped last).
-        let (mut store, started, _slot) = self.begin().await?;
+        // The permits are released after the store (declared first, dropped last).
+        let (mut store, started, _permits) = self.begin().await?;
         let work = async {
             let instance = self.compiled.bindings.instantiate(&mut store).await?;
             f(&*instance, &mut store).await
@@ -264,17 +357,20 @@ impl PluginInstance {
         // covers time spent inside host imports (e.g. a slow HTTP response).
         let budget = (self.limits.timeout + GRACE).saturating_sub(started.elapsed());
         let outcome = tokio::time::timeout(budget, work).await;
-        self.last_peak_memory
-            .store(store.data().limiter.peak_bytes, Ordering::Relaxed);
+        let peak = store.data().limiter.peak_bytes;
+        self.last_peak_memory.store(peak, Ordering::Relaxed);
         let plugin = self.plugin_id.to_string();
-        match outcome {
+        let result = match outcome {
             Err(_) => Err(PluginError::Timeout {
                 plugin,
                 after: self.limits.timeout,
             }),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify(error, &store)),
-        }
+        };
+        drop(store);
+        self.runtime.after_call(peak);
+        result
     }
 
     fn classify(&self, error: wasmtime::Error, store: &Store<StoreData>) -> PluginError {
@@ -295,69 +391,64 @@ impl PluginInstance {
                 after: self.limits.timeout,
             };
         }
+        if store.data().limiter.budget_refused {
+            return PluginError::MemoryBudget {
+                plugin,
+                budget_bytes: self.runtime.config().memory_budget(),
+            };
+        }
         if store.data().limiter.memory_refused {
             return PluginError::MemoryLimit {
                 plugin,
                 limit_bytes: self.limits.memory_bytes,
             };
         }
-        let trap = format!("{error:#}");
-        // What the guest printed says why (a panic's message and location, a
-        // traceback); wasmtime's own frames of a stripped component do not.
-        let message = match store.data().stderr.text() {
-            Some(output) => {
-                // Rust's advice to set RUST_BACKTRACE cannot be followed: a
-                // guest sees no environment.
-                let output: Vec<&str> = output
-                    .lines()
-                    .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
-                    .collect();
-                let cause = match trap.rfind("wasm trap: ") {
-                    Some(at) => trap[at..].lines().next().unwrap_or_default(),
-                    None => trap.lines().next().unwrap_or_default(),
-                };
-                format!("{}\n({cause})", output.join("\n"))
-            }
-            None => trap.lines().take(12).collect::<Vec<_>>().join("\n"),
-        };
-        PluginError::Trap { plugin, message }
+        let message = format!("{error:#}");
+        let message = message.lines().take(12).collect::<Vec<_>>().join("\n");
+        PluginError::Trap {
+            plugin,
+            message: budget::clip_reason(message),
+        }
     }
+}
 
+impl PluginInstance {
     fn channel_error(&self, error: ChannelError) -> PluginError {
         PluginError::Channel {
-            plugin: self.plugin_id.to_string(),
-            error,
+            plugin: self.inner.plugin_id.to_string(),
+            error: budget::channel_error(error),
         }
     }
 
-    /// The plugin's self-description.
+    /// The plugin's self-description (checked by the manifest's own
+    /// validation, not the output budget).
     pub async fn describe(&self) -> Result<Manifest, PluginError> {
-        let manifest = self.run(|p, s| p.describe(s)).await?;
-        Ok(convert::manifest(manifest))
+        self.run(|p, s| p.describe(s), |m| Ok(convert::manifest(m))).await
     }
 
     /// `describe`, step by step as [`Self::describe`] runs it, timing each
-    /// step (for `switchboard bench plugins`). Without the outer timeout
-    /// (a timer registration) of a real call.
+    /// step (for `switchboard bench plugins`). On the caller's executor and
+    /// without the outer timeout (a timer registration) of a real call.
     pub async fn describe_steps(&self) -> Result<CallSteps, PluginError> {
+        let inner = &self.inner;
         let t0 = Instant::now();
-        let (mut store, _, slot) = self.begin().await?;
+        let (mut store, _, permits) = inner.begin().await?;
         let t1 = Instant::now();
-        let instance = match self.compiled.bindings.instantiate(&mut store).await {
+        let instance = match inner.compiled.bindings.instantiate(&mut store).await {
             Ok(instance) => instance,
-            Err(e) => return Err(self.classify(e, &store)),
+            Err(e) => return Err(inner.classify(e, &store)),
         };
         let t2 = Instant::now();
         let manifest = match instance.describe(&mut store).await {
             Ok(manifest) => manifest,
-            Err(e) => return Err(self.classify(e, &store)),
+            Err(e) => return Err(inner.classify(e, &store)),
         };
         let t3 = Instant::now();
         let manifest = convert::manifest(manifest);
         let t4 = Instant::now();
         drop(instance);
         drop(store);
-        drop(slot);
+        drop(permits);
         let t5 = Instant::now();
         std::hint::black_box(manifest);
         Ok(CallSteps {
@@ -367,6 +458,12 @@ impl PluginInstance {
             convert: t4 - t3,
             teardown: t5 - t4,
         })
+    }
+
+    /// A verb's answer: the plugin's own error becomes
+    /// [`PluginError::Channel`] (its message clipped).
+    fn answer<T>(&self, out: Result<T, ChannelError>) -> Result<T, PluginError> {
+        out.map_err(|e| self.channel_error(e))
     }
 
     /// authorize, step 1.
@@ -382,11 +479,12 @@ impl PluginInstance {
             redirect_uri.to_owned(),
         );
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move { p.authorization_url(s, &settings, &state, &redirect_uri).await })
-            })
+            .run(
+                move |p, s| Box::pin(async move { p.authorization_url(s, &settings, &state, &redirect_uri).await }),
+                |out| out.map_err(convert::channel_error).map(budget::url).flip(),
+            )
             .await?;
-        out.map_err(|e| self.channel_error(convert::channel_error(e)))
+        self.answer(out)
     }
 
     /// authorize, step 2.
@@ -402,15 +500,21 @@ impl PluginInstance {
             redirect_uri.to_owned(),
         );
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move {
-                    p.complete_authorization(s, &settings, &query, &redirect_uri)
-                        .await
-                })
-            })
+            .run(
+                move |p, s| {
+                    Box::pin(async move {
+                        p.complete_authorization(s, &settings, &query, &redirect_uri)
+                            .await
+                    })
+                },
+                |out| {
+                    out.map_err(convert::channel_error)
+                        .map(|a| budget::authorization(convert::authorization(a)))
+                        .flip()
+                },
+            )
             .await?;
-        out.map(convert::authorization)
-            .map_err(|e| self.channel_error(convert::channel_error(e)))
+        self.answer(out)
     }
 
     /// Credential refresh.
@@ -421,10 +525,16 @@ impl PluginInstance {
     ) -> Result<Credentials, PluginError> {
         let (settings, current) = (convert::settings(settings), convert::credentials_to_wit(current));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.refresh_credentials(s, &settings, &current).await }))
+            .run(
+                move |p, s| Box::pin(async move { p.refresh_credentials(s, &settings, &current).await }),
+                |out| {
+                    out.map_err(convert::channel_error)
+                        .map(|c| budget::credentials(convert::credentials(c)))
+                        .flip()
+                },
+            )
             .await?;
-        out.map(convert::credentials)
-            .map_err(|e| self.channel_error(convert::channel_error(e)))
+        self.answer(out)
     }
 
     /// verify-webhook.
@@ -434,17 +544,19 @@ impl PluginInstance {
         request: &IncomingRequest,
     ) -> Result<Verification, PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
-        let out = self
-            .run(move |p, s| Box::pin(async move { p.verify_webhook(s, &settings, &request).await }))
-            .await?;
-        Ok(convert::verification(out))
+        self.run(
+            move |p, s| Box::pin(async move { p.verify_webhook(s, &settings, &request).await }),
+            |out| budget::verification(convert::verification(out)),
+        )
+        .await
     }
 
     /// verify-webhook and, when the request is accepted, parse-event, in one
     /// instance: one webhook is one request from one provider, so its two
     /// calls may share a sandbox (nothing of it survives this call). The
     /// parse's own failure is answered beside an accepted verification, for
-    /// the caller to decide; a trap or limit in either call fails the whole.
+    /// the caller to decide; a trap or limit in either call fails the whole,
+    /// and so does an answer over the host's budget.
     pub async fn verify_and_parse(
         &self,
         settings: &Settings,
@@ -452,24 +564,33 @@ impl PluginInstance {
     ) -> Result<(Verification, Option<Result<Vec<ChannelEvent>, PluginError>>), PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
         let (verification, parsed) = self
-            .run(move |p, s| {
-                Box::pin(async move {
-                    let verification = p.verify_webhook(s, &settings, &request).await?;
-                    let accepted = matches!(verification, latest::types::Verification::Accepted);
-                    let parsed = if accepted {
-                        Some(p.parse_event(s, &settings, &request).await?)
-                    } else {
-                        None
-                    };
+            .run(
+                move |p, s| {
+                    Box::pin(async move {
+                        let verification = p.verify_webhook(s, &settings, &request).await?;
+                        let accepted = matches!(verification, latest::types::Verification::Accepted);
+                        let parsed = if accepted {
+                            Some(p.parse_event(s, &settings, &request).await?)
+                        } else {
+                            None
+                        };
+                        Ok((verification, parsed))
+                    })
+                },
+                |(verification, parsed)| {
+                    let verification = budget::verification(convert::verification(verification))?;
+                    let parsed = parsed
+                        .map(|out| {
+                            out.map_err(convert::channel_error)
+                                .map(|events| budget::events(events.into_iter().map(convert::event).collect()))
+                                .flip()
+                        })
+                        .transpose()?;
                     Ok((verification, parsed))
-                })
-            })
+                },
+            )
             .await?;
-        let parsed = parsed.map(|out| {
-            out.map(|events| events.into_iter().map(convert::event).collect())
-                .map_err(|e| self.channel_error(convert::channel_error(e)))
-        });
-        Ok((convert::verification(verification), parsed))
+        Ok((verification, parsed.map(|out| self.answer(out))))
     }
 
     /// parse-event.
@@ -480,10 +601,16 @@ impl PluginInstance {
     ) -> Result<Vec<ChannelEvent>, PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.parse_event(s, &settings, &request).await }))
+            .run(
+                move |p, s| Box::pin(async move { p.parse_event(s, &settings, &request).await }),
+                |out| {
+                    out.map_err(convert::channel_error)
+                        .map(|events| budget::events(events.into_iter().map(convert::event).collect()))
+                        .flip()
+                },
+            )
             .await?;
-        out.map(|events| events.into_iter().map(convert::event).collect())
-            .map_err(|e| self.channel_error(convert::channel_error(e)))
+        self.answer(out)
     }
 
     /// send-message.
@@ -494,10 +621,16 @@ impl PluginInstance {
     ) -> Result<SentMessage, PluginError> {
         let (context, message) = (convert::context(context), convert::outbound_message(message));
         let out = self
-            .run(move |p, s| Box::pin(async move { p.send_message(s, &context, &message).await }))
+            .run(
+                move |p, s| Box::pin(async move { p.send_message(s, &context, &message).await }),
+                |out| {
+                    out.map_err(convert::channel_error)
+                        .map(|m| budget::sent_message(convert::sent_message(m)))
+                        .flip()
+                },
+            )
             .await?;
-        out.map(convert::sent_message)
-            .map_err(|e| self.channel_error(convert::channel_error(e)))
+        self.answer(out)
     }
 
     /// webhooks.register-webhook (contract 0.2 and later): points the provider's webhook
@@ -509,14 +642,17 @@ impl PluginInstance {
     ) -> Result<WebhookRegistration, PluginError> {
         let (settings, callback_url) = (convert::settings(settings), callback_url.to_owned());
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move {
-                    match p.register_webhook(s, &settings, &callback_url) {
-                        Some(call) => call.await.map(Some),
-                        None => Ok(None),
-                    }
-                })
-            })
+            .run(
+                move |p, s| {
+                    Box::pin(async move {
+                        match p.register_webhook(s, &settings, &callback_url) {
+                            Some(call) => call.await.map(Some),
+                            None => Ok(None),
+                        }
+                    })
+                },
+                webhook_answer,
+            )
             .await?;
         self.webhook_answer(out)
     }
@@ -525,34 +661,36 @@ impl PluginInstance {
     pub async fn current_webhook(&self, settings: &Settings) -> Result<WebhookRegistration, PluginError> {
         let settings = convert::settings(settings);
         let out = self
-            .run(move |p, s| {
-                Box::pin(async move {
-                    match p.current_webhook(s, &settings) {
-                        Some(call) => call.await.map(Some),
-                        None => Ok(None),
-                    }
-                })
-            })
+            .run(
+                move |p, s| {
+                    Box::pin(async move {
+                        match p.current_webhook(s, &settings) {
+                            Some(call) => call.await.map(Some),
+                            None => Ok(None),
+                        }
+                    })
+                },
+                webhook_answer,
+            )
             .await?;
         self.webhook_answer(out)
     }
 
     fn webhook_answer(
         &self,
-        out: Option<Result<latest::webhooks::WebhookRegistration, latest::types::ChannelError>>,
+        out: Option<Result<WebhookRegistration, ChannelError>>,
     ) -> Result<WebhookRegistration, PluginError> {
         match out {
             None => Err(self.channel_error(ChannelError {
                 code: crate::contract::ErrorCode::Unsupported,
                 message: format!(
                     "this plugin implements contract {}; registering webhooks needs 0.2 or later",
-                    self.compiled.bindings.contract()
+                    self.inner.compiled.bindings.contract()
                 ),
                 retryable: false,
                 retry_after_ms: None,
             })),
-            Some(Ok(registration)) => Ok(convert::webhook_registration(registration)),
-            Some(Err(e)) => Err(self.channel_error(convert::channel_error(e))),
+            Some(out) => self.answer(out),
         }
     }
 
@@ -560,9 +698,44 @@ impl PluginInstance {
     pub async fn fetch_media(&self, context: &ChannelContext, media_ref: &str) -> Result<Media, PluginError> {
         let (context, media_ref) = (convert::context(context), media_ref.to_owned());
         let out = self
-            .run(move |p, s| Box::pin(async move { p.fetch_media(s, &context, &media_ref).await }))
+            .run(
+                move |p, s| Box::pin(async move { p.fetch_media(s, &context, &media_ref).await }),
+                |out| {
+                    out.map_err(convert::channel_error)
+                        .map(|m| budget::media(convert::media(m)))
+                        .flip()
+                },
+            )
             .await?;
-        out.map(convert::media)
-            .map_err(|e| self.channel_error(convert::channel_error(e)))
+        self.answer(out)
     }
+}
+
+/// `Result<Result<T, OverBudget>, E>` → `Result<Result<T, E>, OverBudget>`:
+/// an answer over budget fails the call whatever the plugin answered.
+trait Flip<T, E> {
+    fn flip(self) -> Result<Result<T, E>, budget::OverBudget>;
+}
+
+impl<T, E> Flip<T, E> for Result<Result<T, budget::OverBudget>, E> {
+    fn flip(self) -> Result<Result<T, E>, budget::OverBudget> {
+        match self {
+            Ok(Ok(value)) => Ok(Ok(value)),
+            Ok(Err(over)) => Err(over),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+}
+
+/// A webhook verb's answer, converted and within budget.
+#[allow(clippy::type_complexity)]
+fn webhook_answer(
+    out: Option<Result<latest::webhooks::WebhookRegistration, latest::types::ChannelError>>,
+) -> Result<Option<Result<WebhookRegistration, ChannelError>>, budget::OverBudget> {
+    out.map(|out| {
+        out.map_err(convert::channel_error)
+            .map(|r| budget::webhook_registration(convert::webhook_registration(r)))
+            .flip()
+    })
+    .transpose()
 }

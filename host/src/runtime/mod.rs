@@ -9,27 +9,32 @@
 //! - a trap, timeout or limit breach becomes a [`PluginError`] for that call
 //!   only;
 //! - WASI is linked with a context that grants nothing (no files, no
-//!   environment, no sockets, no stdin or stdout): components built by other
-//!   toolchains import WASI and would not instantiate without it; stderr goes
-//!   to a bounded per-call buffer that a crash's error quotes
-//!   (`guest_output.rs`);
+//!   environment, no sockets, no stdio): components built by other toolchains
+//!   import WASI and would not instantiate without it;
 //! - compilation runs on a blocking thread, never on an async worker;
 //! - address space stays bounded: a linear memory reserves its cap (the
 //!   host's largest allowed plugin cap) plus a small guard, not wasmtime's
 //!   4 GiB + 32 MiB, and the pooling allocator (the default) pre-reserves a
 //!   fixed number of such slots; a call waits for a free slot up to its
 //!   deadline, then fails with the retryable [`PluginError::Busy`];
+//! - what a plugin answers is held to the host's output budget
+//!   (`budget.rs`) before anything else sees it;
+//! - plugin calls run on their own threads, at a lower scheduling priority
+//!   than the server's, so spinning guests cannot slow the API; all calls
+//!   together hold at most the plugin memory budget, and one plugin at most
+//!   `max_concurrent_calls` at once;
 //! - every supported contract version is bound side by side in `wit/`,
 //!   newest first: the rest of the runtime is written against the newest
 //!   version's types, and each older version adapts onto them.
 
+mod budget;
 mod call;
 mod convert;
 mod error;
-mod guest_output;
 mod host_imports;
 mod wit;
 
+pub use budget::{MAX_TEXT_CHARS, OverBudget};
 pub use call::{CallLimits, CallSteps, PluginInstance};
 pub use error::PluginError;
 pub use wit::{SUPPORTED_CONTRACTS, SupportedContracts, supports_contract};
@@ -94,6 +99,15 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// Limits for plugins that set none of their own.
     pub default_limits: CallLimits,
+    /// Linear memory all plugin calls together may hold, in bytes; 0: four
+    /// times [`Self::memory_ceiling`]. A call that would grow past it fails
+    /// with the retryable [`PluginError::MemoryBudget`].
+    pub memory_budget_bytes: usize,
+    /// Calls of one plugin at once on this node; more wait (within their
+    /// deadline), then fail as `Busy`.
+    pub max_concurrent_calls: usize,
+    /// Threads running plugin calls; 0: one per core.
+    pub call_threads: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -104,6 +118,9 @@ impl Default for RuntimeConfig {
             pool_slots: 64,
             max_memory_bytes: 0,
             default_limits: CallLimits::default(),
+            memory_budget_bytes: 0,
+            max_concurrent_calls: 16,
+            call_threads: 0,
         }
     }
 }
@@ -117,6 +134,15 @@ impl RuntimeConfig {
             .max(WASM_PAGE)
             .next_multiple_of(WASM_PAGE)
     }
+
+    /// The memory all plugin calls together may hold, in bytes (at least one
+    /// call at the ceiling).
+    pub fn memory_budget(&self) -> usize {
+        match self.memory_budget_bytes {
+            0 => 4 * self.memory_ceiling(),
+            bytes => bytes.max(self.memory_ceiling()),
+        }
+    }
 }
 
 /// The process-wide engine and linker.
@@ -128,6 +154,19 @@ pub struct Runtime {
     /// With pooling, one permit per pool slot: a call holds one while its
     /// instance lives, so the pool is never asked for more than it has.
     slots: Option<Arc<Semaphore>>,
+    /// The plugin calls' memory budget, one permit per MiB.
+    memory_budget: Arc<Semaphore>,
+    /// The threads plugin calls run on (taken out on drop, to be shut down
+    /// without blocking the dropping thread).
+    calls: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(calls) = self.calls.take() {
+            calls.shutdown_background();
+        }
+    }
 }
 
 /// A compiled component, ready to instantiate.
@@ -199,13 +238,56 @@ impl Runtime {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = format!("{:016x}", hasher.finish());
         start_epoch_ticker(&engine);
+        let threads = match config.call_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let calls = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("plugin-call")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .map_err(|e| PluginError::Host {
+                plugin: "-".into(),
+                message: format!("cannot start the plugin call threads: {e}"),
+            })?;
+        let budget_mib = config.memory_budget().div_ceil(1 << 20);
         Ok(Arc::new(Self {
             engine,
             linker,
-            config,
             engine_hash,
             slots: slots.map(|n| Arc::new(Semaphore::new(n as usize))),
+            memory_budget: Arc::new(Semaphore::new(budget_mib)),
+            calls: Some(calls),
+            config,
         }))
+    }
+
+    /// Runs a call's future on the plugin threads.
+    fn spawn_call<T: Send + 'static>(
+        &self,
+        call: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        self.calls
+            .as_ref()
+            .expect("the call threads live as long as the runtime")
+            .spawn(call)
+    }
+
+    /// After a call that grew its memory past what the pool keeps resident,
+    /// hands the host allocator's free memory back to the system: lifting a
+    /// large answer out of the guest allocates on the host's heap, and glibc
+    /// keeps freed memory otherwise, so RSS would stay at the attack's peak.
+    fn after_call(&self, peak_bytes: usize) {
+        if peak_bytes > TRIM_AFTER {
+            trim_heap();
+        }
+    }
+
+    /// MiB of the plugin memory budget free now.
+    pub fn memory_budget_free_mib(&self) -> usize {
+        self.memory_budget.available_permits()
     }
 
     /// Waits up to `wait` for a free pool slot (with pooling; without, there
@@ -363,7 +445,7 @@ impl Runtime {
             log_records: 0,
             deadline,
         };
-        call::new_store(&self.engine, call, limits)
+        call::new_store(&self.engine, call, limits, Some(self.memory_budget.clone()))
     }
 }
 
@@ -408,6 +490,36 @@ fn check_component_header(bytes: &[u8]) -> Result<(), PluginError> {
         _ => bad("an unknown WebAssembly binary version or layer"),
     }
 }
+
+/// Peak memory of a call above which the host heap is trimmed afterwards.
+const TRIM_AFTER: usize = 16 << 20;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: malloc_trim only releases free heap pages; it touches no live
+    // allocation and is thread-safe in glibc.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+/// Plugin call threads run at a lower priority (nice 10) than the server's,
+/// so guests spinning until their deadline yield the cores to the API and
+/// the queue workers. Linux applies a nice value per thread.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: setpriority on the calling thread's id; no memory is involved.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
