@@ -219,6 +219,7 @@ async fn counts_follow_every_change(backend: Backend) -> anyhow::Result<()> {
                 source_id: None,
                 assignee_id: assignees[i % assignees.len()],
                 status: statuses[i % statuses.len()].map(str::to_owned),
+                ..Default::default()
             },
         )
         .await?;

@@ -66,6 +66,7 @@ impl Setup {
                 source_id: None,
                 assignee_id: None,
                 status: None,
+                ..Default::default()
             },
         )
         .await?;

@@ -185,7 +185,7 @@ async fn fixture(backend: Backend, grant: bool) -> anyhow::Result<Fixture> {
         )
         .await?;
     assert_eq!(created.status, 200, "{:?}", created.json);
-    assert_eq!(created.json["channel_type"], "Channel::ApiChannel");
+    assert_eq!(created.json["channel_type"], "Channel::Api");
     assert_eq!(created.json["external_id"], ACCOUNT);
     let inbox = created.json["id"].as_i64().unwrap();
     Ok(Fixture {

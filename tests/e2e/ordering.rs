@@ -313,7 +313,10 @@ async fn check_order(
 async fn messages_of_a_conversation_are_applied_in_the_order_received(
     backend: Backend,
 ) -> anyhow::Result<()> {
-    let f = fixture(backend, &[]).await?;
+    // A backlog bound far below the burst, so admission control holds
+    // acknowledgements back throughout: still nothing refused, lost or
+    // reordered.
+    let f = fixture(backend, &[("SWITCHBOARD_INBOUND_BACKLOG", "8")]).await?;
     let server = f.env.serve().await?;
     let bases: Bases = Arc::new(RwLock::new(vec![server.base.clone()]));
     let sent = Arc::new(Mutex::new(Sent::default()));

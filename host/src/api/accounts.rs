@@ -32,8 +32,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = views::Profile), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
-async fn profile(Caller(owner): Caller, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(accounts::profile(&state, &owner).await?))
+async fn profile(
+    Caller(owner): Caller,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let token = headers.get("api_access_token").and_then(|v| v.to_str().ok());
+    Ok(Json(accounts::profile_with_token(&state, &owner, token).await?))
 }
 
 #[utoipa::path(

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::extract::AppJson;
+use super::extract::{AppJson, lenient};
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::contacts::{self as use_case, ContactInput, ContactPage};
@@ -86,23 +86,113 @@ async fn show(
     State(state): State<AppState>,
     Path((_account, id)): Path<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let contact = use_case::show(&state, &member, id).await?;
-    Ok(Json(json!({ "payload": views::contact(&contact) })))
+    let (contact, identities) = use_case::show_with_inboxes(&state, &member, id).await?;
+    Ok(Json(
+        json!({ "payload": views::contact_with_inboxes(&contact, &identities) }),
+    ))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A contact's fields. As in Chatwoot, fields it does not know are accepted
+/// and ignored, and the same fields may come as `multipart/form-data` (its
+/// avatar upload), with attributes as `additional_attributes[key]`.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ContactBody {
     name: Option<String>,
     email: Option<String>,
     phone_number: Option<String>,
     identifier: Option<String>,
     avatar_url: Option<String>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    #[schema(value_type = Option<bool>)]
     blocked: Option<bool>,
     additional_attributes: Option<serde_json::Map<String, Value>>,
     custom_attributes: Option<serde_json::Map<String, Value>>,
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     inbox_id: Option<i64>,
     source_id: Option<String>,
+}
+
+fn opt_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    lenient::flag(d).map(Some)
+}
+
+/// A contact body, JSON or multipart.
+struct ContactForm(ContactBody);
+
+impl axum::extract::FromRequest<AppState> for ContactForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let AppJson(body) = AppJson::<ContactBody>::from_request(req, state).await?;
+            return Ok(Self(body));
+        }
+        let mut form = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let bad = |e: axum::extract::multipart::MultipartError| match e.status() {
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest(e.body_text()),
+        };
+        let mut body = ContactBody::default();
+        while let Some(field) = form.next_field().await.map_err(bad)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if field.file_name().is_some() {
+                // The avatar file: there is nowhere to keep a contact's
+                // picture but its URL, so the upload is read and dropped.
+                field.bytes().await.map_err(bad)?;
+                continue;
+            }
+            let text = field.text().await.map_err(bad)?;
+            let nested = |prefix: &str| {
+                name.strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('['))
+                    .and_then(|rest| rest.strip_suffix(']'))
+                    .map(str::to_owned)
+            };
+            if let Some(key) = nested("additional_attributes") {
+                body.additional_attributes
+                    .get_or_insert_with(Default::default)
+                    .insert(key, Value::String(text));
+                continue;
+            }
+            if let Some(key) = nested("custom_attributes") {
+                body.custom_attributes
+                    .get_or_insert_with(Default::default)
+                    .insert(key, Value::String(text));
+                continue;
+            }
+            let object = |text: &str| match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(Some(map)),
+                _ => Err(ApiError::BadRequest(format!("{name} must be a JSON object"))),
+            };
+            match name.as_str() {
+                "name" => body.name = Some(text),
+                "email" => body.email = Some(text),
+                "phone_number" => body.phone_number = Some(text),
+                "identifier" => body.identifier = Some(text),
+                "avatar_url" => body.avatar_url = Some(text),
+                "blocked" => body.blocked = Some(text == "true" || text == "1"),
+                "additional_attributes" => body.additional_attributes = object(&text)?,
+                "custom_attributes" => body.custom_attributes = object(&text)?,
+                "inbox_id" if !text.trim().is_empty() => {
+                    body.inbox_id = Some(
+                        text.trim()
+                            .parse()
+                            .map_err(|_| ApiError::BadRequest("inbox_id must be an integer".into()))?,
+                    )
+                }
+                "source_id" => body.source_id = Some(text),
+                _ => {}
+            }
+        }
+        Ok(Self(body))
+    }
 }
 
 impl From<ContactBody> for ContactInput {
@@ -135,7 +225,7 @@ impl From<ContactBody> for ContactInput {
 async fn create(
     member: Member,
     State(state): State<AppState>,
-    AppJson(body): AppJson<ContactBody>,
+    ContactForm(body): ContactForm,
 ) -> Result<Json<Value>, ApiError> {
     let created = use_case::create(&state, &member, body.into()).await?;
     let contact_inbox = created
@@ -160,7 +250,7 @@ async fn update(
     member: Member,
     State(state): State<AppState>,
     Path((_account, id)): Path<(i64, i64)>,
-    AppJson(body): AppJson<ContactBody>,
+    ContactForm(body): ContactForm,
 ) -> Result<Json<Value>, ApiError> {
     let contact = use_case::update(&state, &member, id, body.into()).await?;
     Ok(Json(json!({ "payload": views::contact(&contact) })))

@@ -4,13 +4,13 @@
 //! conversations of inboxes they belong to.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AppJson, OptionalJson};
+use super::extract::{AppJson, OptionalJson, lenient};
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::conversations::{self as use_case, ListQuery, counts_json};
@@ -28,23 +28,59 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(of_contact))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+/// The list's query parameters, for the document (read by [`ListQueryString`]).
+#[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)]
 struct ListParams {
+    /// A status name, or `all`; open when absent.
     status: Option<String>,
+    /// `me`, `unassigned`, `assigned` or `all`.
     assignee_type: Option<String>,
     inbox_id: Option<i64>,
+    team_id: Option<i64>,
+    /// Text in the conversation's messages (any case).
+    q: Option<String>,
+    /// Conversations with any of these labels (`labels[]=a&labels[]=b`).
+    #[param(rename = "labels[]")]
+    labels: Option<Vec<String>>,
+    /// 1-based; 0 is the first page too.
+    #[param(minimum = 0, maximum = 1000000)]
     page: Option<i64>,
 }
 
-impl From<ListParams> for ListQuery {
-    fn from(p: ListParams) -> Self {
-        Self {
-            status: p.status,
-            assignee_type: p.assignee_type,
-            inbox_id: p.inbox_id,
-            page: p.page,
+/// The list's query string: repeated keys (`labels[]`) need more than
+/// axum's `Query`.
+struct ListQueryString(ListQuery);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ListQueryString {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let mut query = ListQuery::default();
+        let int = |key: &str, value: &str| {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("{key} must be an integer")))
+        };
+        let text = parts.uri.query().unwrap_or_default();
+        for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+            match key.as_ref() {
+                "status" => query.status = Some(value.into_owned()),
+                "assignee_type" => query.assignee_type = Some(value.into_owned()),
+                "inbox_id" if !value.is_empty() => query.inbox_id = Some(int(&key, &value)?),
+                "team_id" if !value.is_empty() => query.team_id = Some(int(&key, &value)?),
+                "page" if !value.is_empty() => query.page = Some(int(&key, &value)?),
+                "q" if !value.trim().is_empty() => query.q = Some(value.into_owned()),
+                "labels[]" | "labels" if !value.is_empty() => query.labels.push(value.into_owned()),
+                _ => {}
+            }
         }
+        Ok(Self(query))
     }
 }
 
@@ -60,9 +96,9 @@ impl From<ListParams> for ListQuery {
 async fn list(
     member: Member,
     State(state): State<AppState>,
-    Query(params): Query<ListParams>,
+    ListQueryString(query): ListQueryString,
 ) -> Result<Json<Value>, ApiError> {
-    let (payload, counts) = use_case::list(&state, &member, &params.into()).await?;
+    let (payload, counts) = use_case::list(&state, &member, &query).await?;
     Ok(Json(
         json!({ "data": { "meta": counts_json(&counts), "payload": payload } }),
     ))
@@ -80,9 +116,9 @@ async fn list(
 async fn meta(
     member: Member,
     State(state): State<AppState>,
-    Query(params): Query<ListParams>,
+    ListQueryString(query): ListQueryString,
 ) -> Result<Json<Value>, ApiError> {
-    let counts = use_case::counts(&state, &member, &params.into()).await?;
+    let counts = use_case::counts(&state, &member, &query).await?;
     Ok(Json(json!({ "meta": counts_json(&counts) })))
 }
 
@@ -106,11 +142,24 @@ async fn show(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewConversation {
+    #[serde(deserialize_with = "lenient::id")]
     inbox_id: i64,
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     contact_id: Option<i64>,
     source_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_id")]
     assignee_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_id")]
+    team_id: Option<i64>,
     status: Option<String>,
+    /// The first message, posted with the conversation.
+    message: Option<FirstMessage>,
+}
+
+/// Chatwoot's `message` of a conversation create.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct FirstMessage {
+    content: Option<String>,
 }
 
 #[utoipa::path(
@@ -133,7 +182,9 @@ async fn create(
         contact_id: body.contact_id,
         source_id: body.source_id,
         assignee_id: body.assignee_id,
+        team_id: body.team_id,
         status: body.status,
+        message: body.message.and_then(|m| m.content),
     };
     Ok(Json(use_case::open(&state, &member, new).await?))
 }
@@ -173,16 +224,23 @@ async fn toggle_status(
     })))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// Chatwoot's assignment: `assignee_id` (null unassigns) or else `team_id`
+/// (null clears the team); neither changes nothing.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct AssignBody {
-    assignee_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::present_id")]
+    #[schema(value_type = Option<i64>)]
+    assignee_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "lenient::present_id")]
+    #[schema(value_type = Option<i64>)]
+    team_id: Option<Option<i64>>,
 }
 
 #[utoipa::path(
     post,
     path = "/api/v1/accounts/{account_id}/conversations/{display_id}/assignments",
     tag = "Conversations",
-    summary = "Assign to an agent, or unassign with null",
+    summary = "Assign to an agent (null unassigns), or else to a team (null clears it); answers the agent or team",
     params(("account_id" = i64, Path, description = "Account id"), ("display_id" = i64, Path, description = "Conversation display id")),
     request_body = AssignBody,
     responses((status = 200, body = Option<views::Agent>), super::openapi::CommonErrors),
@@ -192,14 +250,21 @@ async fn assign(
     member: Member,
     State(state): State<AppState>,
     Path((_account, display_id)): Path<(i64, i64)>,
-    AppJson(body): AppJson<AssignBody>,
+    body: OptionalJson<AssignBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let assignee = use_case::assign(&state, &member, display_id, body.assignee_id).await?;
-    Ok(Json(
-        assignee
-            .map(|a| views::agent(&a, member.account_id))
-            .unwrap_or(Value::Null),
-    ))
+    let OptionalJson(body) = body;
+    let body = body.unwrap_or_default();
+    let assignment = match (body.assignee_id, body.team_id) {
+        (Some(agent), _) => use_case::Assignment::Agent(agent),
+        (None, Some(team)) => use_case::Assignment::Team(team),
+        (None, None) => use_case::Assignment::Nothing,
+    };
+    let outcome = use_case::change_assignment(&state, &member, display_id, assignment).await?;
+    Ok(Json(match outcome {
+        use_case::Assigned::Agent(Some(agent)) => views::agent(&agent, member.account_id),
+        use_case::Assigned::Team(Some(team)) => views::team(&team, false),
+        _ => Value::Null,
+    }))
 }
 
 #[utoipa::path(

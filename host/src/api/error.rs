@@ -33,6 +33,9 @@ pub enum ApiError {
     /// Malformed input.
     #[error("{0}")]
     BadRequest(String),
+    /// The path exists, not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// Conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -79,6 +82,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -64,3 +64,85 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
     }
 }
+
+/// Rails' coercion of request fields, which Chatwoot's clients rely on: an
+/// id may come as `2`, `"2"` or `2.0` (the Python client types ids as
+/// strings). Anything that is not a whole number still fails to parse, so a
+/// real type error is still a 400.
+pub mod lenient {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use serde_json::Value;
+
+    fn whole(value: &Value) -> Option<Option<i64>> {
+        match value {
+            Value::Null => Some(None),
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                })
+                .map(Some),
+            Value::String(s) if s.trim().is_empty() => Some(None),
+            Value::String(s) => {
+                let s = s.trim();
+                s.parse::<i64>()
+                    .ok()
+                    .or_else(|| {
+                        s.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                            .map(|f| f as i64)
+                    })
+                    .map(Some)
+            }
+            _ => None,
+        }
+    }
+
+    fn invalid<E: Error>(value: &Value) -> E {
+        E::custom(format!("expected an integer id, found {value}"))
+    }
+
+    /// A required id.
+    pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let value = Value::deserialize(d)?;
+        whole(&value).flatten().ok_or_else(|| invalid(&value))
+    }
+
+    /// An optional id (`null` or `""` is none).
+    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let value = Value::deserialize(d)?;
+        whole(&value).ok_or_else(|| invalid(&value))
+    }
+
+    /// An id whose presence matters: absent is `None` (with `#[serde(default)]`),
+    /// `null` is `Some(None)`.
+    pub fn present_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+        opt_id(d).map(Some)
+    }
+
+    /// A list of ids.
+    pub fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+        let values = Vec::<Value>::deserialize(d)?;
+        values
+            .iter()
+            .map(|v| whole(v).flatten().ok_or_else(|| invalid(v)))
+            .collect()
+    }
+
+    /// A boolean, also as Rails' `"true"`/`"false"`/`"1"`/`"0"`.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(b) => Ok(b),
+            Value::Null => Ok(false),
+            Value::String(s) if ["true", "1"].contains(&s.as_str()) => Ok(true),
+            Value::String(s) if ["false", "0", ""].contains(&s.as_str()) => Ok(false),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(true),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(false),
+            other => Err(D::Error::custom(format!("expected a boolean, found {other}"))),
+        }
+    }
+}

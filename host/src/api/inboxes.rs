@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::AppJson;
+use super::extract::{AppJson, lenient};
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::conversations::visible_inbox;
@@ -59,6 +59,7 @@ async fn show(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ChannelSpec {
+    /// A channel plugin's id, or Chatwoot's `api` (the API channel).
     #[serde(rename = "type")]
     kind: String,
     /// The provider's id of the account whose webhooks this inbox receives
@@ -175,7 +176,9 @@ async fn members(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct MembersBody {
+    #[serde(deserialize_with = "lenient::id")]
     inbox_id: i64,
+    #[serde(deserialize_with = "lenient::ids")]
     user_ids: Vec<i64>,
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::extract::AppJson;
+use super::extract::{AppJson, lenient};
 use super::{ApiError, AppState};
 use crate::app::Member;
 use crate::app::messages::{self as use_case, Draft};
@@ -61,19 +61,53 @@ async fn list(
             "agent_last_seen_at": page.conversation.agent_last_seen_at.map(views::secs).unwrap_or(0),
             "assignee_last_seen_at": 0,
         },
-        "payload": page.messages.iter().map(|m| views::message(m, display_id)).collect::<Vec<_>>(),
+        "payload": page.rendered,
     })))
 }
 
+/// A message to create; fields Chatwoot's clients send that do not apply
+/// here (`cc_emails`, `template_params`, …) are accepted and ignored.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct NewMessageBody {
     content: Option<String>,
+    /// `outgoing` (the default), or `incoming` on API inboxes.
     message_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::flag")]
+    #[schema(value_type = bool)]
     private: bool,
+    /// One of Chatwoot's content types; `text` by default.
     content_type: Option<String>,
+    /// An object, or the same as a JSON string (as multipart sends it).
+    #[serde(default, deserialize_with = "attributes")]
+    #[schema(value_type = Option<Object>)]
     content_attributes: Option<serde_json::Map<String, Value>>,
     echo_id: Option<String>,
+}
+
+/// `content_attributes` as an object or as the text of one.
+fn attributes<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Map<String, Value>>, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        Value::String(text) => parse_attributes(&text).map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "content_attributes must be an object, found {other}"
+        ))),
+    }
+}
+
+fn parse_attributes(text: &str) -> Result<Option<serde_json::Map<String, Value>>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(Value::Null) => Ok(None),
+        _ => Err("content_attributes must be a JSON object".into()),
+    }
 }
 
 /// A message to create: a JSON body, or `multipart/form-data` with the same
@@ -133,8 +167,12 @@ impl axum::extract::FromRequest<AppState> for MessageInput {
                 "message_type" => input.body.message_type = Some(text),
                 "private" => input.body.private = text == "true" || text == "1",
                 "content_type" => input.body.content_type = Some(text),
+                "content_attributes" => {
+                    input.body.content_attributes = parse_attributes(&text).map_err(ApiError::BadRequest)?
+                }
                 "echo_id" => input.body.echo_id = Some(text),
-                other => return Err(ApiError::BadRequest(format!("unknown form field {other:?}"))),
+                // Rails ignores parameters it does not permit; so do we.
+                _ => {}
             }
         }
         Ok(input)

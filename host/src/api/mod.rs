@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod cable;
 mod channels;
 mod contacts;
 mod conversations;
@@ -18,6 +19,8 @@ mod messages;
 mod openapi;
 mod pipeline;
 mod plugins;
+mod webhooks;
+mod teams;
 
 pub use error::ApiError;
 
@@ -66,15 +69,54 @@ pub fn router(state: AppState) -> Router {
         .merge(contacts::router())
         .merge(conversations::router())
         .merge(messages::router())
+        .merge(teams::router())
         .merge(live::router().into())
+        .merge(cable::router().into())
+        .merge(webhooks::router())
         .merge(channels::router(webhook_limit))
         .merge(pipeline::router())
         .nest("/api/v1/admin/plugins", plugins::router().into());
-    openapi::router(routes)
+    let app = openapi::router(routes)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    // Routing happens inside `app`, so a layer on this outer router rewrites
+    // the path before any route is matched.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_request(trim_trailing_slash))
+}
+
+/// `/api/…/inboxes/` is `/api/…/inboxes`: Rails ignores a trailing slash and
+/// generated clients send one. Only the API's paths: the dashboard's pages
+/// keep theirs.
+async fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && path.starts_with("/api/") {
+        let trimmed = path.trim_end_matches('/');
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(path_and_query) = rewritten.parse::<axum::http::uri::PathAndQuery>() {
+            let mut parts = request.uri().clone().into_parts();
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
+}
+
+/// A known path with another method: 405 with the one error shape. The body
+/// is read first, so the connection stays usable for the client's next
+/// request (an unread body would make the server drop it).
+async fn method_not_allowed(body: axum::body::Body) -> ApiError {
+    let _ = axum::body::to_bytes(body, MAX_PLUGIN_BYTES).await;
+    ApiError::MethodNotAllowed
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then lets

@@ -9,9 +9,19 @@ use crate::store::{AccountChanges, TokenOwner};
 
 /// The user with the accounts they belong to, rendered.
 pub async fn profile(state: &AppState, owner: &TokenOwner) -> Result<Value, AppError> {
+    profile_with_token(state, owner, None).await
+}
+
+/// The caller's profile, showing the API access token the request carried
+/// (`None` for a sign-in session).
+pub async fn profile_with_token(
+    state: &AppState,
+    owner: &TokenOwner,
+    access_token: Option<&str>,
+) -> Result<Value, AppError> {
     let user = state.store.get_user(owner.user_id).await?;
     let accounts = state.store.user_accounts(owner.user_id).await?;
-    Ok(views::profile(&user, &accounts))
+    Ok(views::profile_with_token(&user, &accounts, access_token))
 }
 
 /// The member's account with its feature flags, rendered.

@@ -4,7 +4,8 @@
 
 use super::AppState;
 use super::views;
-use crate::store::{ConversationRow, MessageRow};
+use crate::live::Staged;
+use crate::store::{ConversationRow, MessageRow, StoreError, WriteTx};
 
 /// Announces a conversation (`conversation.created`, `conversation.updated`, …).
 pub async fn conversation(state: &AppState, conversation: &ConversationRow, name: &str) {
@@ -15,11 +16,31 @@ pub async fn conversation(state: &AppState, conversation: &ConversationRow, name
 
 /// Announces a message as `name` (e.g. `message.created`).
 pub async fn message(state: &AppState, conversation: &ConversationRow, message: &MessageRow, name: &str) {
-    let json = views::message(message, conversation.display_id);
+    message_at(state, conversation.display_id, message, name).await;
+}
+
+/// Announces a message as `name`; `display_id` is its conversation's.
+pub async fn message_at(state: &AppState, display_id: i64, message: &MessageRow, name: &str) {
+    let json = views::message(message, display_id);
+    publish(state, message.account_id, Some(message.inbox_id), name, json).await;
+}
+
+/// Announces a message as `name` as part of the transaction that wrote it
+/// (see [`crate::live::LiveEvents::publish_in`]); `display_id` is its
+/// conversation's.
+pub async fn message_in(
+    state: &AppState,
+    tx: &mut WriteTx,
+    staged: &mut Staged,
+    display_id: i64,
+    message: &MessageRow,
+    name: &str,
+) -> Result<(), StoreError> {
+    let json = views::message(message, display_id);
     state
         .live
-        .publish(conversation.account_id, Some(conversation.inbox_id), name, json)
-        .await;
+        .publish_in(tx, staged, message.account_id, Some(message.inbox_id), name, json)
+        .await
 }
 
 /// Announces a message's current state as `message.updated`.
@@ -36,4 +57,18 @@ pub async fn message_by_id(state: &AppState, account_id: i64, conversation_id: i
         }
     };
     super::messages::announce_update(state, &conversation, message_id).await;
+}
+
+/// The one place changes are announced from: tells the account's live
+/// clients (`/live`, `/cable`) and queues the event for the account's
+/// webhooks subscribed to it (`app::webhooks::emit`).
+pub async fn publish(
+    state: &AppState,
+    account_id: i64,
+    inbox_id: Option<i64>,
+    name: &str,
+    data: serde_json::Value,
+) {
+    super::webhooks::emit(state, account_id, name, &data).await;
+    state.live.publish(account_id, inbox_id, name, data).await;
 }

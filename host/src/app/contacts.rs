@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::conversations::visible_inbox;
 use super::{AppError, AppState, Member};
-use crate::store::{ContactChanges, ContactRow, NewContact};
+use crate::store::{ContactChanges, ContactRow, InboxRow, NewContact};
 
 /// Contacts per page, as in Chatwoot.
 pub const PER_PAGE: i64 = 15;
@@ -31,8 +31,9 @@ pub async fn list(
     page: Option<i64>,
     q: Option<&str>,
 ) -> Result<ContactPage, AppError> {
-    let page = page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
+    // Chatwoot (Kaminari) treats a page below 1 as the first.
+    let page = page.unwrap_or(1).max(1);
+    if page > MAX_PAGE {
         return Err(AppError::Invalid(format!(
             "page must be between 1 and {MAX_PAGE}"
         )));
@@ -57,7 +58,7 @@ pub async fn search(
     q: Option<&str>,
 ) -> Result<ContactPage, AppError> {
     if q.is_none_or(|q| q.trim().is_empty()) {
-        return Err(AppError::Invalid("search needs a q parameter".into()));
+        return Err(AppError::Refused("Specify search string with parameter q".into()));
     }
     list(state, member, page, q).await
 }
@@ -65,6 +66,24 @@ pub async fn search(
 /// One contact of the account.
 pub async fn show(state: &AppState, member: &Member, id: i64) -> Result<ContactRow, AppError> {
     Ok(state.store.get_contact(member.account_id, id).await?)
+}
+
+/// One contact of the account with its identities in inboxes: each
+/// `(inbox, source_id)`.
+pub async fn show_with_inboxes(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+) -> Result<(ContactRow, Vec<(InboxRow, String)>), AppError> {
+    let contact = state.store.get_contact(member.account_id, id).await?;
+    let mut identities = Vec::new();
+    for (inbox_id, source_id) in state.store.contact_inboxes_of(contact.id).await? {
+        identities.push((
+            state.store.get_inbox(member.account_id, inbox_id).await?,
+            source_id,
+        ));
+    }
+    Ok((contact, identities))
 }
 
 /// A contact's fields as a client sends them, to create or update one.
@@ -157,6 +176,8 @@ pub async fn create(
             inbox.as_ref().map(|(id, source)| (*id, source.as_str())),
         )
         .await?;
+    let json = super::views::contact(&created);
+    super::announce::publish(state, member.account_id, None, "contact.created", json).await;
     Ok(CreatedContact {
         contact: created,
         contact_inbox: inbox,
@@ -181,10 +202,13 @@ pub async fn update(
         additional_attributes: input.additional_attributes.map(|m| Value::Object(m).to_string()),
         custom_attributes: input.custom_attributes.map(|m| Value::Object(m).to_string()),
     };
-    Ok(state
+    let contact = state
         .store
         .update_contact(member.account_id, id, &changes)
-        .await?)
+        .await?;
+    let json = super::views::contact(&contact);
+    super::announce::publish(state, member.account_id, None, "contact.updated", json).await;
+    Ok(contact)
 }
 
 /// Deletes a contact and its conversations (administrators).

@@ -13,7 +13,9 @@ use serde_json::Value;
 use super::views::{self, ConversationParts};
 use super::{AppError, AppState, Member};
 use crate::conversations::{ChatwootCode, ConversationStatus};
-use crate::store::{ConversationCounts, ConversationFilter, ConversationRow, InboxRow, UserRow, now_ms};
+use crate::store::{
+    ConversationCounts, ConversationFilter, ConversationRow, InboxRow, TeamRow, UserRow, now_ms,
+};
 
 /// Conversations per page, as in Chatwoot.
 pub const PER_PAGE: i64 = 25;
@@ -101,6 +103,11 @@ pub async fn render(state: &AppState, conversations: &[ConversationRow]) -> Resu
             contact,
             assignee: c.assignee_id.and_then(|id| agents.get(&id)),
             last_message: last.get(&c.id),
+            sender_agent: last
+                .get(&c.id)
+                .filter(|m| m.sender_type == Some(crate::chatwoot::SenderType::User))
+                .and_then(|m| m.sender_id)
+                .and_then(|id| agents.get(&id)),
             labels: labels.remove(&c.id).unwrap_or_default(),
             channel: &inbox.channel,
             can_reply,
@@ -131,15 +138,14 @@ pub async fn announce(
         .get_conversation(conversation.account_id, conversation.display_id)
         .await?;
     let json = render_one(state, current).await?;
-    state
-        .live
-        .publish(
-            conversation.account_id,
-            Some(conversation.inbox_id),
-            name,
-            json.clone(),
-        )
-        .await;
+    super::announce::publish(
+        state,
+        conversation.account_id,
+        Some(conversation.inbox_id),
+        name,
+        json.clone(),
+    )
+    .await;
     Ok(json)
 }
 
@@ -152,7 +158,13 @@ pub struct ListQuery {
     pub assignee_type: Option<String>,
     /// Only this inbox.
     pub inbox_id: Option<i64>,
-    /// 1-based page.
+    /// Only this team.
+    pub team_id: Option<i64>,
+    /// Only conversations with any of these labels.
+    pub labels: Vec<String>,
+    /// Only conversations with a message containing this text.
+    pub q: Option<String>,
+    /// 1-based page (0 is the first page too, as in Chatwoot).
     pub page: Option<i64>,
 }
 
@@ -170,8 +182,8 @@ fn filter_for(member: &Member, query: &ListQuery, per_page: i64) -> Result<Conve
             "unknown assignee_type {assignee_type:?}"
         )));
     }
-    let page = query.page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
+    let page = query.page.unwrap_or(1).max(1);
+    if page > MAX_PAGE {
         return Err(AppError::Invalid(format!(
             "page must be between 1 and {MAX_PAGE}"
         )));
@@ -184,6 +196,9 @@ fn filter_for(member: &Member, query: &ListQuery, per_page: i64) -> Result<Conve
         user_id: member.user.user_id,
         page,
         per_page,
+        team_id: query.team_id,
+        labels: query.labels.iter().map(|l| l.trim().to_lowercase()).collect(),
+        q: query.q.clone(),
     })
 }
 
@@ -220,21 +235,28 @@ pub async fn of_contact(state: &AppState, member: &Member, contact_id: i64) -> R
 }
 
 /// A conversation to open.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewConversation {
     /// Its inbox (one the member may see).
     pub inbox_id: i64,
-    /// Its contact.
+    /// Its contact; without it, the contact whose identity in the inbox is
+    /// `source_id` (Chatwoot's flow for API channels).
     pub contact_id: Option<i64>,
-    /// The contact's identity in the inbox, when it has none yet.
+    /// The contact's identity in the inbox.
     pub source_id: Option<String>,
     /// An agent of the account.
     pub assignee_id: Option<i64>,
+    /// A team of the account.
+    pub team_id: Option<i64>,
     /// A status name; open when absent.
     pub status: Option<String>,
+    /// The text of a first message, sent by the member as they would reply.
+    pub message: Option<String>,
 }
 
-/// Opens a conversation with a contact; answers it rendered, as announced.
+/// Opens a conversation with a contact, found by `contact_id` or by its
+/// `source_id` in the inbox; with a first message when one is given, sent
+/// as the member's reply. Answers the conversation rendered, as announced.
 pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Result<Value, AppError> {
     let inbox = visible_inbox(state, member, new.inbox_id).await?;
     let status = match new.status.as_deref() {
@@ -245,18 +267,38 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
     if let Some(assignee) = new.assignee_id {
         state.store.get_agent(member.account_id, assignee).await?;
     }
-    let Some(contact_id) = new.contact_id else {
-        return Err(AppError::Refused("a conversation needs a contact_id".into()));
+    if let Some(team) = new.team_id {
+        state.store.get_team(member.account_id, team).await?;
+    }
+    let source = new.source_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let known = match source {
+        Some(source) => state.store.contact_inbox_by_source(inbox.id, source).await?,
+        None => None,
     };
-    state.store.get_contact(member.account_id, contact_id).await?;
-    let contact_inbox_id = match state.store.contact_inbox(contact_id, inbox.id).await? {
-        Some((id, _)) => id,
-        None => {
-            let source = new.source_id.unwrap_or_else(crate::accounts::new_token);
-            state
-                .store
-                .insert_contact_inbox(contact_id, inbox.id, &source)
-                .await?
+    let (contact_id, contact_inbox_id) = match (new.contact_id, known) {
+        (Some(contact_id), Some((_, owner))) if owner != contact_id => {
+            return Err(AppError::Refused("source_id should be unique".into()));
+        }
+        (_, Some((identity, owner))) => (owner, identity),
+        (Some(contact_id), None) => {
+            state.store.get_contact(member.account_id, contact_id).await?;
+            let identity = match (source, state.store.contact_inbox(contact_id, inbox.id).await?) {
+                (None, Some((id, _))) => id,
+                (source, _) => {
+                    let source = source.map_or_else(crate::accounts::new_token, str::to_owned);
+                    state
+                        .store
+                        .insert_contact_inbox(contact_id, inbox.id, &source)
+                        .await?
+                }
+            };
+            (contact_id, identity)
+        }
+        (None, None) if source.is_some() => return Err(not_found()),
+        (None, None) => {
+            return Err(AppError::Refused(
+                "a conversation needs a contact_id or the source_id of a contact in the inbox".into(),
+            ));
         }
     };
     let conversation = state
@@ -270,7 +312,28 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
             new.assignee_id,
         )
         .await?;
-    announce(state, &conversation, "conversation.created").await
+    if new.team_id.is_some() {
+        state
+            .store
+            .set_conversation_team(conversation.id, new.team_id)
+            .await?;
+    }
+    let rendered = announce(state, &conversation, "conversation.created").await?;
+    match new.message.filter(|m| !m.trim().is_empty()) {
+        None => Ok(rendered),
+        Some(content) => {
+            let draft = super::messages::Draft {
+                content: Some(content),
+                ..Default::default()
+            };
+            super::messages::send(state, member, conversation.display_id, draft).await?;
+            let current = state
+                .store
+                .get_conversation(member.account_id, conversation.display_id)
+                .await?;
+            render_one(state, current).await
+        }
+    }
 }
 
 /// A status change: to a named status, or toggled (open ↔ resolved) when
@@ -312,6 +375,29 @@ pub async fn change_status(
     Ok(next)
 }
 
+/// What an assignment changes (Chatwoot's: the agent if `assignee_id` is
+/// there, else the team if `team_id` is, else nothing).
+#[derive(Debug, Clone, Copy)]
+pub enum Assignment {
+    /// This agent, or nobody.
+    Agent(Option<i64>),
+    /// This team, or none.
+    Team(Option<i64>),
+    /// Nothing.
+    Nothing,
+}
+
+/// What an assignment answers.
+#[derive(Debug)]
+pub enum Assigned {
+    /// The conversation's agent now.
+    Agent(Option<UserRow>),
+    /// The conversation's team now.
+    Team(Option<TeamRow>),
+    /// Nothing changed.
+    Nothing,
+}
+
 /// Assigns a conversation to an agent of the account, or unassigns it with
 /// `None`; answers the assignee.
 pub async fn assign(
@@ -320,17 +406,48 @@ pub async fn assign(
     display_id: i64,
     assignee_id: Option<i64>,
 ) -> Result<Option<UserRow>, AppError> {
+    match change_assignment(state, member, display_id, Assignment::Agent(assignee_id)).await? {
+        Assigned::Agent(agent) => Ok(agent),
+        _ => Ok(None),
+    }
+}
+
+/// Assigns a conversation to an agent of the account or to a team (or
+/// clears either); answers the new assignee or team.
+pub async fn change_assignment(
+    state: &AppState,
+    member: &Member,
+    display_id: i64,
+    assignment: Assignment,
+) -> Result<Assigned, AppError> {
     let conversation = visible_conversation(state, member, display_id).await?;
-    let assignee = match assignee_id {
-        Some(id) => Some(state.store.get_agent(member.account_id, id).await?),
-        None => None,
+    let outcome = match assignment {
+        Assignment::Nothing => return Ok(Assigned::Nothing),
+        Assignment::Agent(id) => {
+            let assignee = match id {
+                Some(id) => Some(state.store.get_agent(member.account_id, id).await?),
+                None => None,
+            };
+            state
+                .store
+                .assign_conversation(conversation.id, assignee.as_ref().map(|a| a.id))
+                .await?;
+            Assigned::Agent(assignee)
+        }
+        Assignment::Team(id) => {
+            let team = match id {
+                Some(id) => Some(state.store.get_team(member.account_id, id).await?),
+                None => None,
+            };
+            state
+                .store
+                .set_conversation_team(conversation.id, team.as_ref().map(|t| t.id))
+                .await?;
+            Assigned::Team(team)
+        }
     };
-    state
-        .store
-        .assign_conversation(conversation.id, assignee.as_ref().map(|a| a.id))
-        .await?;
     announce(state, &conversation, "conversation.updated").await?;
-    Ok(assignee)
+    Ok(outcome)
 }
 
 /// The labels of a conversation the member may see.

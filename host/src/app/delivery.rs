@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use super::{AppState, backoff_ms};
+use super::AppState;
 use crate::channel_accounts::credentials::{self, CredentialError};
 use crate::contract::{
     ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
@@ -20,9 +20,6 @@ use crate::conversations::{MessageStatus, attachment_kind};
 use crate::plugin_host::{LoadedPlugin, health};
 use crate::runtime::PluginError;
 use crate::store::{ConversationRow, DeliveryJobRow, InboxRow, MessageRow, StoreError};
-
-/// Longest wait between two attempts.
-const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
 
 /// Why an attempt did not deliver.
 struct Failure {
@@ -92,19 +89,18 @@ pub async fn deliver(state: &AppState, job: DeliveryJobRow) {
                 Err(e) => Err(e),
             }
         }
-        Err(failure) if failure.retryable && job.attempts < config.delivery_max_attempts => {
-            let delay = failure
-                .retry_after_ms
-                .unwrap_or_else(|| backoff_ms(config.delivery_backoff_ms, job.attempts, MAX_BACKOFF_MS));
-            tracing::info!(message = job.message_id, attempt = job.attempts, delay_ms = delay,
-                reason = %failure.message, "send failed; retrying later");
-            store.retry_delivery_later(job.id, delay, &failure.message).await
-        }
-        Err(failure) => {
-            tracing::warn!(message = job.message_id, attempts = job.attempts, reason = %failure.message,
-                "send failed; the message is failed and its job dead-lettered");
-            store.fail_delivery(&job, &failure.message).await
-        }
+        Err(failure) => match config.retry_delay(job.attempts, failure.retryable, failure.retry_after_ms) {
+            Some(delay) => {
+                tracing::info!(message = job.message_id, attempt = job.attempts, delay_ms = delay,
+                    reason = %failure.message, "send failed; retrying later");
+                store.retry_delivery_later(job.id, delay, &failure.message).await
+            }
+            None => {
+                tracing::warn!(message = job.message_id, attempts = job.attempts, reason = %failure.message,
+                    "send failed; the message is failed and its job dead-lettered");
+                store.fail_delivery(&job, &failure.message).await
+            }
+        },
     };
     match recorded {
         Ok(()) => announce(state, &job).await,

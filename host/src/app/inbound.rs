@@ -11,24 +11,28 @@
 //! progress, so the echo finds the recorded id and adds nothing. (Should it
 //! still win the race, recording the send removes the echo's copy.)
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
-use super::{AppState, backoff_ms};
+use super::{AppState, announce, backoff_ms};
 use crate::channel_accounts::credentials;
 use crate::contract::{
     ChannelContext, ChannelEvent, DeliveryStatus, IncomingRequest, MessageEvent, StatusEvent,
 };
 use crate::conversations::{ConversationStatus, MessageStatus, MessageType, SenderType, file_type_of};
+use crate::live::Staged;
 use crate::plugin_host::{LoadedPlugin, health};
 use crate::runtime::PluginError;
 use crate::store::pipeline::event_status;
 use crate::store::{
     Activity, AttachmentInsert, ConversationInsert, ConversationRow, InboundEventRow, InboxRow,
-    MessageInsert, MessageRow, NewContact, StoreError, now_ms,
+    MessageInsert, MessageRow, NewContact, StoreError, WriteTx, now_ms,
 };
 
-/// Events claimed at once by a worker.
-pub const BATCH: i64 = 8;
+/// Events claimed at once by a worker; their messages are written in one
+/// transaction.
+pub const BATCH: i64 = 16;
 /// Attempts before an event that keeps failing is marked failed.
 const MAX_ATTEMPTS: i64 = 8;
 /// How long an echo waits for a send in progress in its conversation.
@@ -36,16 +40,33 @@ const ECHO_WAIT_MS: i64 = 30_000;
 /// Largest media file stored from a provider.
 const MAX_MEDIA_BYTES: usize = 40 << 20;
 
-/// What applying one normalized event came to.
+/// What applying one webhook came to, when it did not end in messages to
+/// record.
 enum Applied {
-    /// Done (or already done before).
-    Done,
     /// Nothing to do, for this reason.
     Ignored(String),
     /// Try the whole webhook again after this delay (applying is idempotent).
     Later(String, i64),
     /// Retrying will not help; kept in the log as failed, for replay.
     Failed(String),
+}
+
+/// What one normalized event of a webhook comes to once prepared.
+enum Part {
+    /// A message to record in the batch's transaction.
+    Record(Box<Recording>),
+    /// Nothing left to write (a status applied, a message already stored).
+    Done,
+    /// Nothing to do, for this reason.
+    Ignored(String),
+    /// The whole webhook ends here: later, or failed.
+    Stop(Applied),
+}
+
+/// A provider message with the inbox it goes to.
+struct Recording {
+    inbox: InboxRow,
+    message: InboundMessage,
 }
 
 fn request_of(event: &InboundEventRow) -> IncomingRequest {
@@ -58,15 +79,63 @@ fn request_of(event: &InboundEventRow) -> IncomingRequest {
     }
 }
 
-/// Parses and applies one logged webhook, and records how it ended — except
-/// a success, whose id it answers for [`finish_applied`]: a worker records
-/// the successes of a claimed batch in one statement (until then the events
-/// stay leased, and applying one again would add nothing).
-pub async fn apply_event_row(state: &AppState, event: InboundEventRow) -> Option<i64> {
-    let outcome = apply_webhook(state, &event).await;
+/// Parses and applies a claimed batch of logged webhooks. Each is prepared
+/// in id order (parsed, its media fetched) while `stopping` answers false;
+/// then the messages of all of them are written in one transaction that
+/// also marks them applied and carries their live announcements, so a batch
+/// costs one commit instead of two per event, and an event is marked applied
+/// exactly when its messages are stored. Answers the ids of the events not
+/// started, for the caller to hand back to the queue.
+///
+/// Order holds because a claim never holds two pending events of one
+/// conversation (`Store::claim_inbound_events`), and a batch is written in
+/// id order.
+pub async fn apply_batch(
+    state: &AppState,
+    events: Vec<InboundEventRow>,
+    stopping: impl Fn() -> bool,
+) -> Vec<i64> {
+    let mut inboxes = InboxLookup::default();
+    let mut ready: Vec<(InboundEventRow, Vec<Recording>)> = Vec::with_capacity(events.len());
+    let mut unstarted = Vec::new();
+    for event in events {
+        if stopping() {
+            unstarted.push(event.id);
+            continue;
+        }
+        match prepare(state, &mut inboxes, &event).await {
+            Ok(recordings) => ready.push((event, recordings)),
+            Err(outcome) => record_outcome(state, &event, outcome).await,
+        }
+    }
+    if let Err(e) = write_batch(state, &ready).await {
+        if let [(event, _)] = ready.as_slice() {
+            let delay = backoff_ms(1000, event.attempts, 60_000);
+            record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
+            return unstarted;
+        }
+        // One event's write may be what failed (or, on PostgreSQL, two
+        // batches deadlocked on contact identities): each alone, so the
+        // others still go through.
+        tracing::debug!(
+            events = ready.len(),
+            "applying the batch failed ({e}); applying its events one by one"
+        );
+        for item in &ready {
+            if let Err(e) = write_batch(state, std::slice::from_ref(item)).await {
+                let (event, _) = item;
+                let delay = backoff_ms(1000, event.attempts, 60_000);
+                record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
+            }
+        }
+    }
+    unstarted
+}
+
+/// Records how an event ended when it wrote no messages.
+async fn record_outcome(state: &AppState, event: &InboundEventRow, outcome: Applied) {
     let store = &state.store;
     let recorded = match outcome {
-        Applied::Done => return Some(event.id),
         Applied::Ignored(reason) => {
             store
                 .finish_inbound_event(event.id, event_status::IGNORED, Some(&reason))
@@ -90,21 +159,47 @@ pub async fn apply_event_row(state: &AppState, event: InboundEventRow) -> Option
         // The lease runs out and the event is applied again: harmless.
         tracing::error!(event = event.id, "cannot record the inbound event's outcome: {e}");
     }
-    None
 }
 
-/// Records that these events were applied.
-pub async fn finish_applied(state: &AppState, ids: &[i64]) {
-    if let Err(e) = state.store.finish_applied_events(ids).await {
-        // Their leases run out and they are applied again: harmless.
-        tracing::error!(events = ?ids, "cannot record applied events: {e}");
+/// Inboxes looked up by (channel, provider account) within one batch.
+#[derive(Default)]
+struct InboxLookup(HashMap<(String, String), Option<InboxRow>>);
+
+impl InboxLookup {
+    async fn get(
+        &mut self,
+        state: &AppState,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<InboxRow>, String> {
+        let key = (channel.to_owned(), external_id.to_owned());
+        if let Some(found) = self.0.get(&key) {
+            return Ok(found.clone());
+        }
+        let found = state
+            .store
+            .inbox_for_external(channel, external_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.0.insert(key, found.clone());
+        Ok(found)
     }
 }
 
-async fn apply_webhook(state: &AppState, event: &InboundEventRow) -> Applied {
+/// Parses one webhook and prepares what it asks for: the messages to record,
+/// or the outcome when there are none (ignored, later, failed). Status
+/// updates are applied here (each is one idempotent statement).
+async fn prepare(
+    state: &AppState,
+    inboxes: &mut InboxLookup,
+    event: &InboundEventRow,
+) -> Result<Vec<Recording>, Applied> {
     let Some(plugin) = state.plugins.get_current(&event.channel).await else {
         // Kept, not dropped: it applies once the channel is enabled again.
-        return Applied::Later(format!("the {} channel is not enabled", event.channel), 30_000);
+        return Err(Applied::Later(
+            format!("the {} channel is not enabled", event.channel),
+            30_000,
+        ));
     };
     let settings = state.plugins.settings_for(&plugin.manifest);
     let parsed = plugin.instance.parse_event(&settings, &request_of(event)).await;
@@ -114,78 +209,75 @@ async fn apply_webhook(state: &AppState, event: &InboundEventRow) -> Applied {
         Err(PluginError::Channel { .. }) if state.plugins.refresh_if_stale().await => {
             // An admin changed the plugin meanwhile (a grant, an upgrade):
             // try again with the change rather than refuse under the old one.
-            return Applied::Later("the plugin changed; parsing again".into(), 0);
+            return Err(Applied::Later("the plugin changed; parsing again".into(), 0));
         }
         Err(PluginError::Channel { error, .. }) if !error.retryable => {
             // Kept as failed: a replay after a plugin upgrade can still apply it.
-            return Applied::Failed(format!("the plugin cannot parse it: {}", error.message));
+            return Err(Applied::Failed(format!(
+                "the plugin cannot parse it: {}",
+                error.message
+            )));
         }
         // A trap, memory breach, answer over budget or timeout fails the same
         // way again: kept as failed for a replay after an upgrade, not retried.
         Err(e) if !health::retryable(&e) => {
-            return Applied::Failed(format!("the plugin failed parsing it: {e}"));
+            return Err(Applied::Failed(format!("the plugin failed parsing it: {e}")));
         }
-        Err(e) => return Applied::Later(e.to_string(), backoff_ms(1000, event.attempts, 60_000)),
+        Err(e) => {
+            return Err(Applied::Later(
+                e.to_string(),
+                backoff_ms(1000, event.attempts, 60_000),
+            ));
+        }
     };
+    let mut recordings = Vec::new();
     let mut ignored = Vec::new();
-    let mut applied_any = false;
+    let mut done_any = false;
     for parsed in events {
-        match apply_one(state, &plugin, event, parsed).await {
-            Applied::Done => applied_any = true,
-            Applied::Ignored(reason) => ignored.push(reason),
-            stop @ (Applied::Later(..) | Applied::Failed(_)) => return stop,
+        let part = match parsed {
+            ChannelEvent::Ignored(reason) => Ok(Part::Ignored(reason)),
+            ChannelEvent::Message(m) => prepare_message(state, inboxes, &plugin, event, m, false).await,
+            ChannelEvent::Echo(m) => prepare_message(state, inboxes, &plugin, event, m, true).await,
+            ChannelEvent::Status(status) => apply_status(state, inboxes, event, status).await,
+        };
+        match part.unwrap_or_else(|e| Part::Stop(Applied::Later(e, backoff_ms(1000, event.attempts, 60_000))))
+        {
+            Part::Record(recording) => recordings.push(*recording),
+            Part::Done => done_any = true,
+            Part::Ignored(reason) => ignored.push(reason),
+            Part::Stop(outcome) => return Err(outcome),
         }
     }
-    if applied_any || ignored.is_empty() {
-        Applied::Done
-    } else {
-        Applied::Ignored(ignored.join("; "))
+    if recordings.is_empty() && !done_any && !ignored.is_empty() {
+        return Err(Applied::Ignored(ignored.join("; ")));
     }
+    Ok(recordings)
 }
 
-async fn apply_one(
+async fn prepare_message(
     state: &AppState,
-    plugin: &LoadedPlugin,
-    event: &InboundEventRow,
-    parsed: ChannelEvent,
-) -> Applied {
-    let result = match parsed {
-        ChannelEvent::Ignored(reason) => return Applied::Ignored(reason),
-        ChannelEvent::Message(message) => apply_message(state, plugin, event, message, false).await,
-        ChannelEvent::Echo(message) => apply_message(state, plugin, event, message, true).await,
-        ChannelEvent::Status(status) => apply_status(state, event, status).await,
-    };
-    result.unwrap_or_else(|e| Applied::Later(e, backoff_ms(1000, event.attempts, 60_000)))
-}
-
-async fn inbox_for(state: &AppState, channel: &str, external_id: &str) -> Result<Option<InboxRow>, String> {
-    state
-        .store
-        .inbox_for_external(channel, external_id)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn apply_message(
-    state: &AppState,
+    inboxes: &mut InboxLookup,
     plugin: &LoadedPlugin,
     event: &InboundEventRow,
     m: MessageEvent,
     echo: bool,
-) -> Result<Applied, String> {
-    let Some(inbox) = inbox_for(state, &event.channel, &m.channel_external_id).await? else {
-        return Ok(Applied::Ignored(format!(
+) -> Result<Part, String> {
+    let Some(inbox) = inboxes.get(state, &event.channel, &m.channel_external_id).await? else {
+        return Ok(Part::Ignored(format!(
             "no inbox is connected for {} account {}",
             event.channel, m.channel_external_id
         )));
     };
     let store = &state.store;
-    if store
-        .has_message_source(inbox.id, &m.message_id)
-        .await
-        .map_err(|e| e.to_string())?
+    // The write checks for a stored copy again under its lock; this early
+    // look only spares fetching media for a message already stored.
+    if m.attachments.iter().any(|a| a.media_ref.is_some())
+        && store
+            .has_message_source(inbox.id, &m.message_id)
+            .await
+            .map_err(|e| e.to_string())?
     {
-        return Ok(Applied::Done);
+        return Ok(Part::Done);
     }
     if echo && now_ms() - event.received_at < ECHO_WAIT_MS {
         let conversation = store
@@ -198,15 +290,15 @@ async fn apply_message(
                 .await
                 .map_err(|e| e.to_string())?
         {
-            return Ok(Applied::Later(
+            return Ok(Part::Stop(Applied::Later(
                 "an echo waits for the send in progress in its conversation".into(),
                 500,
-            ));
+            )));
         }
     }
     let attachments = match fetch_attachments(state, plugin, &inbox, &m, event.attempts).await {
         Ok(attachments) => attachments,
-        Err(later) => return Ok(later),
+        Err(later) => return Ok(Part::Stop(later)),
     };
     let mut attributes = serde_json::Map::new();
     if let Some(reply_to) = &m.reply_to {
@@ -244,17 +336,7 @@ async fn apply_message(
         content_attributes: Value::Object(attributes).to_string(),
         attachments,
     };
-    let Some(applied) = record_message(state, &inbox, &message)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(Applied::Done);
-    };
-    if applied.conversation_created {
-        crate::app::announce::conversation(state, &applied.conversation, "conversation.created").await;
-    }
-    crate::app::announce::message(state, &applied.conversation, &applied.message, "message.created").await;
-    Ok(Applied::Done)
+    Ok(Part::Record(Box::new(Recording { inbox, message })))
 }
 
 /// A message seen at the provider, ready to store.
@@ -291,34 +373,88 @@ struct NewInboundAttachment {
     meta: String,
 }
 
-/// What recording a message did.
-struct AppliedMessage {
-    /// The conversation it went to.
-    conversation: ConversationRow,
-    /// Whether that conversation was opened for it.
-    conversation_created: bool,
+/// What recording a message wrote.
+struct Recorded {
     /// The stored message.
     message: MessageRow,
+    /// Its conversation's display id.
+    display_id: i64,
+    /// The conversation, when it was opened for this message.
+    opened: Option<ConversationRow>,
 }
 
-/// Records a provider message in one transaction that begins by locking its
-/// contact identity (inbox, provider conversation), so concurrent workers (on
-/// any node) apply one identity's messages one at a time — a new contact gets
-/// one contact identity and one conversation, never two — and other
-/// conversations of the inbox in parallel. Answers `None` when the inbox already has the
-/// message (the unique index on `(inbox_id, source_id)` backs that check).
-async fn record_message(
+/// Writes a prepared batch: every message, the events' applied marks and the
+/// live announcements, in one transaction. A conversation opened here is
+/// announced after the commit (its view is read from the database), before
+/// the messages that went into it.
+async fn write_batch(
     state: &AppState,
+    ready: &[(InboundEventRow, Vec<Recording>)],
+) -> Result<(), StoreError> {
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let mut tx = state.store.begin_write().await?;
+    let mut staged = Staged::default();
+    let mut opened: Vec<ConversationRow> = Vec::new();
+    let mut after_commit: Vec<(i64, MessageRow)> = Vec::new();
+    for (_, recordings) in ready {
+        for Recording { inbox, message } in recordings {
+            let Some(recorded) = record_message(&mut tx, inbox, message).await? else {
+                continue;
+            };
+            if let Some(conversation) = recorded.opened {
+                opened.push(conversation);
+            }
+            if opened.iter().any(|c| c.id == recorded.message.conversation_id) {
+                after_commit.push((recorded.display_id, recorded.message));
+            } else {
+                announce::message_in(
+                    state,
+                    &mut tx,
+                    &mut staged,
+                    recorded.display_id,
+                    &recorded.message,
+                    "message.created",
+                )
+                .await?;
+            }
+        }
+    }
+    let ids: Vec<i64> = ready.iter().map(|(event, _)| event.id).collect();
+    tx.finish_applied_events(&ids).await?;
+    tx.commit().await?;
+    state.live.release(staged);
+    for conversation in &opened {
+        announce::conversation(state, conversation, "conversation.created").await;
+    }
+    for (display_id, message) in &after_commit {
+        announce::message_at(state, *display_id, message, "message.created").await;
+    }
+    Ok(())
+}
+
+/// Records a provider message in `tx`, beginning with the lock of its
+/// contact identity (inbox, provider conversation), so concurrent workers
+/// (on any node) apply one identity's messages one at a time — a new contact
+/// gets one contact identity and one conversation, never two — and other
+/// conversations of the inbox in parallel. Answers `None` when the inbox
+/// already has the message (the unique index on `(inbox_id, source_id)`
+/// backs that check).
+async fn record_message(
+    tx: &mut WriteTx,
     inbox: &InboxRow,
     m: &InboundMessage,
-) -> Result<Option<AppliedMessage>, StoreError> {
-    let mut tx = state.store.begin_write().await?;
+) -> Result<Option<Recorded>, StoreError> {
     let now = tx.now();
-    let lock_to_single = tx.lock_contact_source(inbox.id, &m.conversation_source).await?;
-    if tx.has_message_source(inbox.id, &m.source_id).await? {
+    tx.lock_contact_identity(inbox.id, &m.conversation_source).await?;
+    let known = tx
+        .source_state(inbox.id, &m.conversation_source, &m.source_id)
+        .await?;
+    if known.has_message {
         return Ok(None);
     }
-    let (contact_inbox_id, contact_id) = match tx.contact_identity(inbox.id, &m.conversation_source).await? {
+    let (contact_inbox_id, contact_id) = match known.identity {
         Some(identity) => identity,
         None => {
             let contact = NewContact {
@@ -335,13 +471,8 @@ async fn record_message(
             (identity, contact.id)
         }
     };
-    // Chatwoot's rule: a locked inbox keeps one conversation per contact;
-    // otherwise a resolved conversation stays closed and a new one opens.
-    let (conversation, conversation_created) = match tx
-        .latest_conversation_of(contact_inbox_id, lock_to_single)
-        .await?
-    {
-        Some(conversation) => (conversation, false),
+    let (conversation_id, display_id, opened) = match known.conversation {
+        Some((id, display_id)) => (id, display_id, None),
         None => {
             let opened = tx
                 .insert_conversation(&ConversationInsert {
@@ -355,7 +486,7 @@ async fn record_message(
                     now,
                 })
                 .await?;
-            (opened, true)
+            (opened.id, opened.display_id, Some(opened))
         }
     };
     // The provider's clock orders the conversation; a time from the future
@@ -375,7 +506,7 @@ async fn record_message(
         .insert_message(&MessageInsert {
             account_id: inbox.account_id,
             inbox_id: inbox.id,
-            conversation_id: conversation.id,
+            conversation_id,
             message_type: kind,
             content_type: "text",
             content: m.content.as_deref(),
@@ -414,16 +545,14 @@ async fn record_message(
             reopen: true,
         }
     };
-    tx.record_activity(conversation.id, activity).await?;
+    tx.record_activity(conversation_id, activity).await?;
     if !m.outgoing {
         tx.touch_contact(contact_id).await?;
     }
-    let conversation = tx.conversation(conversation.id).await?;
-    tx.commit().await?;
-    Ok(Some(AppliedMessage {
-        conversation,
-        conversation_created,
+    Ok(Some(Recorded {
         message,
+        display_id,
+        opened,
     }))
 }
 
@@ -507,19 +636,24 @@ async fn fetch_media(
     Ok(media)
 }
 
-async fn apply_status(state: &AppState, event: &InboundEventRow, s: StatusEvent) -> Result<Applied, String> {
-    let Some(inbox) = inbox_for(state, &event.channel, &s.channel_external_id).await? else {
-        return Ok(Applied::Ignored(format!(
+async fn apply_status(
+    state: &AppState,
+    inboxes: &mut InboxLookup,
+    event: &InboundEventRow,
+    s: StatusEvent,
+) -> Result<Part, String> {
+    let Some(inbox) = inboxes.get(state, &event.channel, &s.channel_external_id).await? else {
+        return Ok(Part::Ignored(format!(
             "no inbox is connected for {} account {}",
             event.channel, s.channel_external_id
         )));
     };
     let store = &state.store;
     let changed = match s.status {
-        DeliveryStatus::Sent => return Ok(Applied::Ignored("a `sent` status changes nothing".into())),
+        DeliveryStatus::Sent => return Ok(Part::Ignored("a `sent` status changes nothing".into())),
         DeliveryStatus::Failed => {
             let Some(source_id) = &s.message_id else {
-                return Ok(Applied::Ignored("a failure without a message id".into()));
+                return Ok(Part::Ignored("a failure without a message id".into()));
             };
             let reason = s
                 .error
@@ -553,5 +687,5 @@ async fn apply_status(state: &AppState, event: &InboundEventRow, s: StatusEvent)
     for (message_id, conversation_id) in changed.iter().take(100) {
         crate::app::announce::message_by_id(state, inbox.account_id, *conversation_id, *message_id).await;
     }
-    Ok(Applied::Done)
+    Ok(Part::Done)
 }

@@ -35,7 +35,7 @@ pub async fn create(state: &AppState, member: &Member, new: NewInbox) -> Result<
     }
     let plugin = state
         .plugins
-        .get(&new.channel)
+        .get(crate::conversations::plugin_of_channel_type(&new.channel))
         .ok_or_else(|| AppError::Refused(format!("no enabled channel plugin {:?}", new.channel)))?;
     if plugin.manifest.supports_authorization {
         return Err(AppError::Refused(format!(

@@ -1,6 +1,7 @@
 //! Who receives which live events: administrators every event of their
 //! account, agents those of the inboxes they belong to. A connection re-reads
-//! this every few seconds, so a removed agent stops receiving.
+//! this every few seconds, so a removed agent stops receiving. The same rules
+//! serve `/live` (an API token) and `/cable` (a pubsub token).
 
 use super::{AppError, AppState};
 use crate::accounts::role;
@@ -44,4 +45,26 @@ pub async fn access(state: &AppState, account_id: i64, user_id: i64) -> Result<O
         account_id,
         inboxes: Some(visible.into_iter().map(|i| i.id).collect()),
     }))
+}
+
+/// The access of an ActionCable `RoomChannel` subscription: the user whose
+/// pubsub token it names (and, when the client names one, whose id it is),
+/// in the account it names. `None` — reject — when the token is nobody's,
+/// the id is another user's, or the user is not a member of the account.
+pub async fn by_pubsub_token(
+    state: &AppState,
+    pubsub_token: &str,
+    account_id: i64,
+    user_id: Option<i64>,
+) -> Result<Option<(i64, LiveAccess)>, AppError> {
+    if pubsub_token.is_empty() {
+        return Ok(None);
+    }
+    let Some(user) = state.store.user_by_pubsub_token(pubsub_token).await? else {
+        return Ok(None);
+    };
+    if user_id.is_some_and(|id| id != user.id) {
+        return Ok(None);
+    }
+    Ok(access(state, account_id, user.id).await?.map(|a| (user.id, a)))
 }

@@ -34,6 +34,8 @@ pub struct MessagePage {
     pub assignee: Option<Value>,
     /// Its labels.
     pub labels: Vec<String>,
+    /// The messages rendered with their senders, in the same order.
+    pub rendered: Vec<Value>,
 }
 
 /// The newest messages, or those before / after a message id, oldest first.
@@ -54,20 +56,29 @@ pub async fn page(
         .store
         .get_contact(member.account_id, conversation.contact_id)
         .await?;
-    let assignee = match conversation.assignee_id {
-        Some(id) => Some(views::agent(
-            &state.store.get_agent(member.account_id, id).await?,
-            member.account_id,
-        )),
-        None => None,
-    };
+    // One read of the account's agents serves the assignee and every
+    // agent who wrote a message of the page.
+    let agents = state.store.list_agents(member.account_id).await?;
+    let assignee = conversation
+        .assignee_id
+        .and_then(|id| agents.iter().find(|a| a.id == id))
+        .map(|a| views::agent(a, member.account_id));
     let labels = labels_of(state, &conversation).await?;
+    let agent_refs: Vec<&crate::store::UserRow> = agents.iter().collect();
+    let rendered = messages
+        .iter()
+        .map(|m| {
+            let sender = views::MessageSender::of(m, Some(&contact), &agent_refs);
+            views::message_from(m, display_id, sender)
+        })
+        .collect();
     Ok(MessagePage {
         contact: views::contact(&contact),
         conversation,
         messages,
         assignee,
         labels,
+        rendered,
     })
 }
 
@@ -76,11 +87,12 @@ pub async fn page(
 pub struct Draft {
     /// The text.
     pub content: Option<String>,
-    /// Only `outgoing` may be created here (the default).
+    /// `outgoing` (the default); `incoming` on API inboxes, where
+    /// integrations post the contact's side.
     pub message_type: Option<String>,
     /// A private note: stored, shown to agents, never sent.
     pub private: bool,
-    /// Only `text`.
+    /// One of Chatwoot's content types (`text` by default).
     pub content_type: Option<String>,
     /// Chatwoot's free-form attributes.
     pub content_attributes: Option<serde_json::Map<String, Value>>,
@@ -102,9 +114,20 @@ pub async fn send(
     let kind = match draft.message_type.as_deref() {
         None => MessageType::Outgoing,
         Some(name) => MessageType::parse(name)
-            .filter(|t| *t == MessageType::Outgoing)
+            .filter(|t| matches!(t, MessageType::Outgoing | MessageType::Incoming))
             .ok_or_else(|| AppError::Refused(format!("message_type {name:?} cannot be created here")))?,
     };
+    if kind == MessageType::Incoming {
+        let inbox = state
+            .store
+            .get_inbox(conversation.account_id, conversation.inbox_id)
+            .await?;
+        if !rules::accepts_posted_incoming(&inbox.channel) {
+            return Err(AppError::Refused(
+                "Incoming messages are only allowed in Api inboxes".into(),
+            ));
+        }
+    }
     let content = draft.content.unwrap_or_default();
     let files = draft.files;
     if content.trim().is_empty() && files.is_empty() {
@@ -121,14 +144,22 @@ pub async fn send(
         )));
     }
     let content_type = draft.content_type.unwrap_or_else(|| "text".into());
-    if content_type != "text" {
+    if !rules::CONTENT_TYPES.contains(&content_type.as_str()) {
         return Err(AppError::Refused(format!(
-            "content_type {content_type:?} is not supported"
+            "content_type {content_type:?} is not one of {}",
+            rules::CONTENT_TYPES.join(", ")
         )));
     }
-    if !draft.private {
+    // The contact's side is recorded, not sent.
+    let deliver = !draft.private && kind == MessageType::Outgoing;
+    if deliver {
         check_sendable(state, &conversation, &content, &files).await?;
     }
+    let (sender_type, sender_id) = if kind == MessageType::Incoming {
+        (SenderType::Contact, conversation.contact_id)
+    } else {
+        (SenderType::User, member.user.user_id)
+    };
     let message = NewMessage {
         message_type: kind,
         content_type,
@@ -137,26 +168,39 @@ pub async fn send(
         private: draft.private,
         status: MessageStatus::Sent,
         source_id: None,
-        sender_type: Some(SenderType::User),
-        sender_id: Some(member.user.user_id),
+        sender_type: Some(sender_type),
+        sender_id: Some(sender_id),
         echo_id: draft.echo_id,
-        deliver: !draft.private,
+        deliver,
     };
     let stored = state
         .store
         .insert_message(&conversation, &message, &files)
         .await?;
-    let json = views::message(&stored, display_id);
-    state
-        .live
-        .publish(
-            member.account_id,
-            Some(conversation.inbox_id),
-            "message.created",
-            json.clone(),
-        )
-        .await;
-    if !stored.private {
+    let sender = match sender_type {
+        SenderType::Contact => state
+            .store
+            .get_contact(conversation.account_id, sender_id)
+            .await
+            .ok()
+            .map(|c| views::MessageSender::contact(&c)),
+        _ => state
+            .store
+            .get_agent(conversation.account_id, sender_id)
+            .await
+            .ok()
+            .map(|u| views::MessageSender::user(&u)),
+    };
+    let json = views::message_from(&stored, display_id, sender);
+    super::announce::publish(
+        state,
+        member.account_id,
+        Some(conversation.inbox_id),
+        "message.created",
+        json.clone(),
+    )
+    .await;
+    if deliver {
         state.pipeline.delivery_queued();
     }
     Ok(json)
@@ -218,15 +262,14 @@ pub async fn announce_update(state: &AppState, conversation: &ConversationRow, i
     match state.store.get_message(conversation.id, id).await {
         Ok(current) => {
             let json = views::message(&current, conversation.display_id);
-            state
-                .live
-                .publish(
-                    conversation.account_id,
-                    Some(conversation.inbox_id),
-                    "message.updated",
-                    json,
-                )
-                .await;
+            super::announce::publish(
+                state,
+                conversation.account_id,
+                Some(conversation.inbox_id),
+                "message.updated",
+                json,
+            )
+            .await;
         }
         Err(e) => tracing::warn!(message = id, "cannot publish message.updated: {e}"),
     }

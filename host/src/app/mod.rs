@@ -30,6 +30,7 @@ pub mod plugins;
 pub mod queues;
 mod rate;
 pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 

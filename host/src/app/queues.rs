@@ -9,6 +9,8 @@
 //! - `app::delivery`: an outgoing message's job is attempted and its outcome
 //!   recorded; retryable failures back off with jitter, the rest land in the
 //!   dead-letter list.
+//! - `app::webhooks`: an account webhook's delivery is attempted the same
+//!   way, under the same retry policy (`PipelineConfig::retry_delay`).
 //!
 //! Workers (`crate::pipeline`) are woken at once for work this node wrote,
 //! and on PostgreSQL by LISTEN/NOTIFY for work other nodes wrote; polling the
@@ -17,7 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use tokio::sync::Notify;
 
@@ -64,6 +66,23 @@ pub struct PipelineConfig {
     /// a worker that died is taken up again after this.
     #[arg(long, env = "SWITCHBOARD_QUEUE_LEASE_MS", default_value_t = 60_000)]
     pub lease_ms: i64,
+
+    /// Inbound events waiting to be applied (across all nodes) above which
+    /// new webhooks wait before they are acknowledged, so a burst slows the
+    /// provider down instead of piling up messages that reach agents later
+    /// and later. 0 turns the wait off.
+    #[arg(long, env = "SWITCHBOARD_INBOUND_BACKLOG", default_value_t = 1000)]
+    pub inbound_backlog: i64,
+
+    /// Longest wait of one webhook for the backlog to drain, in ms; past it
+    /// the webhook is accepted anyway (a webhook is never refused for load).
+    #[arg(long, env = "SWITCHBOARD_INBOUND_BACKLOG_WAIT_MS", default_value_t = 2000)]
+    pub inbound_backlog_wait_ms: u64,
+
+    /// Outgoing account webhooks (their retries follow the delivery
+    /// settings above).
+    #[command(flatten)]
+    pub webhooks: super::webhooks::WebhookSettings,
 }
 
 impl Default for PipelineConfig {
@@ -78,7 +97,26 @@ impl Default for PipelineConfig {
             delivery_backoff_ms: 2000,
             queue_poll_ms: 200,
             lease_ms: 60_000,
+            inbound_backlog: 1000,
+            inbound_backlog_wait_ms: 2000,
+            webhooks: Default::default(),
         }
+    }
+}
+
+/// Longest wait between two attempts of a send or a webhook.
+const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
+
+impl PipelineConfig {
+    /// The one retry policy of outgoing work (message sends and account
+    /// webhooks): after a failed attempt number `attempts`, how long to wait
+    /// before the next one — the provider's `retry_after_ms` if it gave one,
+    /// else exponential backoff with jitter — or `None` to give up (not
+    /// retryable, or out of attempts: the dead-letter list).
+    pub fn retry_delay(&self, attempts: i64, retryable: bool, retry_after_ms: Option<i64>) -> Option<i64> {
+        (retryable && attempts < self.delivery_max_attempts).then(|| {
+            retry_after_ms.unwrap_or_else(|| backoff_ms(self.delivery_backoff_ms, attempts, MAX_BACKOFF_MS))
+        })
     }
 }
 
@@ -96,12 +134,17 @@ pub struct Pipeline {
     pub(super) rates: rate::ChannelRates,
     /// The inbound log's group commit.
     pub(super) log: super::ingest::InboundLog,
+    /// Events logged and not yet applied, as this node sees them.
+    pub(super) backlog: Backlog,
+    /// Outgoing account webhooks: client, wake-up, subscriptions.
+    pub(crate) webhooks: super::webhooks::Outgoing,
 }
 
 impl Pipeline {
     /// A pipeline with these settings.
     pub fn new(config: PipelineConfig) -> Arc<Self> {
         let rates = rate::ChannelRates::new(config.webhook_rate, config.webhook_burst);
+        let webhooks = super::webhooks::Outgoing::new(&config.webhooks);
         Arc::new(Self {
             config,
             inbound_ready: Notify::new(),
@@ -111,11 +154,14 @@ impl Pipeline {
             announce_delivery: AtomicBool::new(false),
             rates,
             log: Default::default(),
+            backlog: Backlog::default(),
+            webhooks,
         })
     }
 
     /// Wakes an inbound worker of this node (an event was just stored).
     pub fn inbound_stored(&self) {
+        self.backlog.pending.fetch_add(1, Ordering::AcqRel);
         self.inbound_ready.notify_one();
         self.announce_inbound.store(true, Ordering::Release);
         self.announce.notify_one();
@@ -187,6 +233,17 @@ impl Pipeline {
         }
     }
 
+    /// Records that a worker finished `count` events (applied, ignored,
+    /// failed or postponed), waking webhooks that wait for the backlog.
+    pub fn inbound_finished(&self, count: usize) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let _ = self
+            .backlog
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some((n - count).max(0)));
+        self.backlog.drained.notify_waiters();
+    }
+
     /// How long idle workers wait before looking for work again.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.config.queue_poll_ms.max(10))
@@ -219,5 +276,65 @@ mod tests {
         }
         let samples: std::collections::HashSet<i64> = (0..20).map(|_| backoff_ms(1000, 5, 60_000)).collect();
         assert!(samples.len() > 1, "jitter varies the delay");
+    }
+}
+
+/// How often a waiting webhook re-counts the backlog in the database (which
+/// sees every node's ingest and applies).
+const BACKLOG_RECOUNT_MS: i64 = 100;
+
+/// The inbound backlog: events ready to apply and not applied yet. Counted
+/// locally as this node logs and applies them, and re-counted from the
+/// database while webhooks wait, so other nodes' work is seen too.
+#[derive(Default)]
+pub(super) struct Backlog {
+    pending: AtomicI64,
+    counted_at_ms: AtomicI64,
+    drained: Notify,
+}
+
+impl Backlog {
+    /// Waits, up to `max_wait`, while more than `limit` events wait to be
+    /// applied (`limit` 0: never waits).
+    pub(super) async fn admit(&self, store: &Store, limit: i64, max_wait: Duration) {
+        if limit <= 0 || self.pending.load(Ordering::Acquire) < limit {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            self.recount(store).await;
+            if self.pending.load(Ordering::Acquire) < limit {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                tracing::debug!(
+                    limit,
+                    "a webhook waited {max_wait:?} for the inbound backlog; accepting it"
+                );
+                return;
+            }
+            let slice = (deadline - now).min(Duration::from_millis(BACKLOG_RECOUNT_MS as u64));
+            let _ = tokio::time::timeout(slice, self.drained.notified()).await;
+        }
+    }
+
+    /// Counts the backlog in the database, at most every
+    /// [`BACKLOG_RECOUNT_MS`] whoever asks.
+    async fn recount(&self, store: &Store) {
+        let now = crate::store::now_ms();
+        let last = self.counted_at_ms.load(Ordering::Acquire);
+        if now - last < BACKLOG_RECOUNT_MS
+            || self
+                .counted_at_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        match store.ready_inbound_count().await {
+            Ok(count) => self.pending.store(count, Ordering::Release),
+            Err(e) => tracing::warn!("cannot count the inbound backlog: {e}"),
+        }
     }
 }

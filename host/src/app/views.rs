@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 
 use crate::accounts::role;
 use crate::chatwoot::ChatwootCode;
-use crate::store::{AccountRow, AttachmentRow, ContactRow, ConversationRow, InboxRow, MessageRow, UserRow};
+use crate::store::{
+    AccountRow, AttachmentRow, ContactRow, ConversationRow, InboxRow, MessageRow, TeamRow, UserRow,
+};
 
 /// Unix milliseconds → unix seconds (Chatwoot's JSON time).
 pub fn secs(ms: i64) -> i64 {
@@ -59,12 +61,29 @@ pub struct Profile {
     role: Option<&'static str>,
     account_id: Option<i64>,
     accounts: Vec<ProfileAccount>,
+    /// The API access token this request was made with (tokens are stored
+    /// only as digests, so no other can be shown).
+    access_token: Option<String>,
+    /// What Chatwoot's clients subscribe to live updates with.
+    pubsub_token: Option<String>,
 }
 
 /// The profile of the token's user.
 pub fn profile(user: &UserRow, accounts: &[(AccountRow, i64)]) -> Value {
+    profile_with_token(user, accounts, None)
+}
+
+/// The profile of the token's user, showing the access token the request
+/// carried.
+pub fn profile_with_token(
+    user: &UserRow,
+    accounts: &[(AccountRow, i64)],
+    access_token: Option<&str>,
+) -> Value {
     let display = user.display_name.clone().unwrap_or_else(|| user.name.clone());
     to_value(Profile {
+        access_token: access_token.map(str::to_owned),
+        pubsub_token: user.pubsub_token.clone(),
         id: user.id,
         name: user.name.clone(),
         display_name: display.clone(),
@@ -153,6 +172,37 @@ fn agent_shape(u: &UserRow, account_id: i64) -> Agent {
     }
 }
 
+/// A team of agents.
+#[derive(Serialize, ToSchema)]
+pub struct Team {
+    id: i64,
+    account_id: i64,
+    name: String,
+    description: Option<String>,
+    allow_auto_assign: bool,
+    /// Whether the caller is a member of the team.
+    is_member: bool,
+}
+
+/// A team; `is_member` tells whether the caller belongs to it.
+pub fn team(t: &TeamRow, is_member: bool) -> Value {
+    to_value(Team {
+        id: t.id,
+        account_id: t.account_id,
+        name: t.name.clone(),
+        description: t.description.clone(),
+        allow_auto_assign: t.allow_auto_assign,
+        is_member,
+    })
+}
+
+/// A conversation's team, as Chatwoot nests it in `meta.team`.
+#[derive(Serialize, ToSchema)]
+pub struct TeamRef {
+    id: i64,
+    name: String,
+}
+
 /// A contact.
 #[derive(Serialize, ToSchema)]
 pub struct Contact {
@@ -198,8 +248,41 @@ fn contact_shape(c: &ContactRow) -> Contact {
     }
 }
 
-/// `Channel::Tiktok` for plugin `tiktok`: Chatwoot's polymorphic class name.
+/// A contact's identity in an inbox.
+#[derive(Serialize, ToSchema)]
+pub struct ContactInbox {
+    source_id: String,
+    inbox: Inbox,
+}
+
+/// A contact with its identities (Chatwoot's contact show).
+#[derive(Serialize, ToSchema)]
+pub struct ContactWithInboxes {
+    #[serde(flatten)]
+    contact: Contact,
+    contact_inboxes: Vec<ContactInbox>,
+}
+
+/// A contact with its identities: `(inbox, source_id)`.
+pub fn contact_with_inboxes(c: &ContactRow, identities: &[(InboxRow, String)]) -> Value {
+    to_value(ContactWithInboxes {
+        contact: contact_shape(c),
+        contact_inboxes: identities
+            .iter()
+            .map(|(inbox, source_id)| ContactInbox {
+                source_id: source_id.clone(),
+                inbox: inbox_shape(inbox),
+            })
+            .collect(),
+    })
+}
+
+/// `Channel::Tiktok` for plugin `tiktok`: Chatwoot's polymorphic class name
+/// (`Channel::Api` for the API channel).
 pub fn channel_type(plugin: &str) -> String {
+    if plugin == crate::conversations::API_CHANNEL {
+        return "Channel::Api".into();
+    }
     let camel: String = plugin
         .split('-')
         .map(|part| {
@@ -244,7 +327,11 @@ pub struct Inbox {
 
 /// An inbox.
 pub fn inbox(i: &InboxRow) -> Value {
-    to_value(Inbox {
+    to_value(inbox_shape(i))
+}
+
+fn inbox_shape(i: &InboxRow) -> Inbox {
+    Inbox {
         id: i.id,
         account_id: i.account_id,
         channel_id: i.id,
@@ -264,7 +351,7 @@ pub fn inbox(i: &InboxRow) -> Value {
         sender_name_type: "friendly",
         external_id: i.external_id.clone(),
         created_at: secs(i.created_at),
-    })
+    }
 }
 
 /// An attachment of a message.
@@ -314,6 +401,75 @@ fn attachment(a: &AttachmentRow) -> Attachment {
     }
 }
 
+/// Who wrote a message, as Chatwoot's push data shows them: an agent
+/// (`type: "user"`) or a contact (`type: "contact"`).
+#[derive(Serialize, ToSchema, Clone)]
+pub struct MessageSender {
+    id: i64,
+    name: String,
+    /// `user` or `contact`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    thumbnail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    availability_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identifier: Option<String>,
+}
+
+impl MessageSender {
+    /// An agent.
+    pub fn user(u: &UserRow) -> Self {
+        Self {
+            id: u.id,
+            name: u.name.clone(),
+            kind: "user",
+            thumbnail: String::new(),
+            available_name: Some(u.display_name.clone().unwrap_or_else(|| u.name.clone())),
+            avatar_url: Some(String::new()),
+            availability_status: Some(availability(u.availability)),
+            email: None,
+            phone_number: None,
+            identifier: None,
+        }
+    }
+
+    /// A contact.
+    pub fn contact(c: &ContactRow) -> Self {
+        Self {
+            id: c.id,
+            name: c.name.clone(),
+            kind: "contact",
+            thumbnail: c.avatar_url.clone().unwrap_or_default(),
+            available_name: None,
+            avatar_url: None,
+            availability_status: None,
+            email: c.email.clone(),
+            phone_number: c.phone_number.clone(),
+            identifier: c.identifier.clone(),
+        }
+    }
+
+    /// The sender of `m` among the conversation's contact and the account's
+    /// agents, when it is one of them.
+    pub fn of(m: &MessageRow, contact: Option<&ContactRow>, agents: &[&UserRow]) -> Option<Self> {
+        use crate::chatwoot::SenderType;
+        match (m.sender_type, m.sender_id) {
+            (Some(SenderType::User), Some(id)) => agents.iter().find(|a| a.id == id).map(|a| Self::user(a)),
+            (Some(SenderType::Contact), Some(id)) => contact.filter(|c| c.id == id).map(Self::contact),
+            _ => None,
+        }
+    }
+}
+
 /// A message (`message_type` is an integer, as in Chatwoot's API).
 #[derive(Serialize, ToSchema)]
 pub struct Message {
@@ -337,13 +493,16 @@ pub struct Message {
     source_id: Option<String>,
     sender_type: Option<String>,
     sender_id: Option<i64>,
+    /// Who wrote it, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<MessageSender>,
     #[serde(skip_serializing_if = "Option::is_none")]
     echo_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     attachments: Vec<Attachment>,
 }
 
-fn message_shape(m: &MessageRow, conversation_display_id: i64) -> Message {
+fn message_shape(m: &MessageRow, conversation_display_id: i64, sender: Option<MessageSender>) -> Message {
     let mut content_attributes = object(&m.content_attributes);
     if let Some(error) = &m.external_error {
         content_attributes["external_error"] = json!(error);
@@ -363,6 +522,7 @@ fn message_shape(m: &MessageRow, conversation_display_id: i64) -> Message {
         source_id: m.source_id.clone(),
         sender_type: m.sender_type.map(|s| s.name().to_owned()),
         sender_id: m.sender_id,
+        sender,
         echo_id: m.echo_id.clone(),
         attachments: m.attachments.iter().map(attachment).collect(),
     }
@@ -370,7 +530,12 @@ fn message_shape(m: &MessageRow, conversation_display_id: i64) -> Message {
 
 /// A message.
 pub fn message(m: &MessageRow, conversation_display_id: i64) -> Value {
-    to_value(message_shape(m, conversation_display_id))
+    to_value(message_shape(m, conversation_display_id, None))
+}
+
+/// A message with its sender.
+pub fn message_from(m: &MessageRow, conversation_display_id: i64, sender: Option<MessageSender>) -> Value {
+    to_value(message_shape(m, conversation_display_id, sender))
 }
 
 /// Everything a conversation's JSON needs besides its row.
@@ -381,6 +546,8 @@ pub struct ConversationParts<'a> {
     pub assignee: Option<&'a UserRow>,
     /// The latest message, if any.
     pub last_message: Option<&'a MessageRow>,
+    /// The agent who wrote the latest message, if one did.
+    pub sender_agent: Option<&'a UserRow>,
     /// Label titles.
     pub labels: Vec<String>,
     /// The inbox's channel plugin id.
@@ -395,6 +562,7 @@ pub struct ConversationMeta {
     sender: Contact,
     channel: String,
     assignee: Option<Agent>,
+    team: Option<TeamRef>,
     hmac_verified: bool,
 }
 
@@ -411,6 +579,7 @@ pub struct Conversation {
     id: i64,
     account_id: i64,
     inbox_id: i64,
+    team_id: Option<i64>,
     /// The latest message, if any.
     messages: Vec<Message>,
     /// `open`, `resolved`, `pending` or `snoozed`.
@@ -444,14 +613,23 @@ pub fn conversation(c: &ConversationRow, parts: &ConversationParts<'_>) -> Value
             sender: contact_shape(parts.contact),
             channel: channel_type(parts.channel),
             assignee: parts.assignee.map(|a| agent_shape(a, c.account_id)),
+            team: c.team.as_ref().map(|(id, name)| TeamRef {
+                id: *id,
+                name: name.clone(),
+            }),
             hmac_verified: false,
         },
         id: c.display_id,
         account_id: c.account_id,
         inbox_id: c.inbox_id,
+        team_id: c.team.as_ref().map(|(id, _)| *id),
         messages: parts
             .last_message
-            .map(|m| vec![message_shape(m, c.display_id)])
+            .map(|m| {
+                let agents: Vec<&UserRow> = parts.assignee.into_iter().chain(parts.sender_agent).collect();
+                let sender = MessageSender::of(m, Some(parts.contact), &agents);
+                vec![message_shape(m, c.display_id, sender)]
+            })
             .unwrap_or_default(),
         status: c.status.name(),
         priority: None,

@@ -440,6 +440,38 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// An HTTP client for the host's own requests to admin-set URLs (account
+/// webhooks): no proxy, no redirects, and unless `allow_private`, a host name
+/// that resolves only to non-public addresses is refused at connect time by
+/// the same resolver as plugins' (IP literals: check them with [`is_public`]).
+pub fn host_client(allow_private: bool, timeout: Duration) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
+    if !allow_private {
+        builder = builder.dns_resolver(Arc::new(GuardedResolver { private_ok: vec![] }));
+    }
+    builder
+        .build()
+        .expect("a reqwest client with rustls and a custom resolver always builds")
+}
+
+/// The refusal's message when `error` is the resolver refusing a private
+/// address (not worth retrying).
+pub fn private_refusal(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(denied) = e.downcast_ref::<PrivateAddressDenied>() {
+            return Some(denied.to_string());
+        }
+        source = e.source();
+    }
+    None
+}
+
 /// Whether an address is on the public internet.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {

@@ -135,8 +135,8 @@ fn new(
         created.wasm_file
     );
     println!(
-        "\nsettings are read from {prefix}_WEBHOOK_SECRET and {prefix}_API_BASE on the server \
-         (`switchboard config set {prefix}_WEBHOOK_SECRET …`)",
+        "\nsettings are read from {prefix}_WEBHOOK_SECRET, {prefix}_API_TOKEN and {prefix}_API_BASE on the \
+         server (`switchboard config set {prefix}_WEBHOOK_SECRET …`)",
         prefix = created.env_prefix
     );
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,43 @@ use crate::contract::{AttachmentKind, ContentLimits, ReplyWindow};
 
 pub use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
 
+/// The bundled plugin that is Chatwoot's API channel (`Channel::Api`).
+pub const API_CHANNEL: &str = "api-channel";
+
+/// The plugin behind a channel type a client names when creating an inbox:
+/// Chatwoot's `api` is [`API_CHANNEL`]; any other name is a plugin id.
+pub fn plugin_of_channel_type(kind: &str) -> &str {
+    match kind {
+        "api" => API_CHANNEL,
+        other => other,
+    }
+}
+
+/// Whether agents' clients may post the contact's side (`incoming`
+/// messages) in an inbox of this channel: Chatwoot allows it on API inboxes
+/// only, where integrations relay what their users write.
+pub fn accepts_posted_incoming(channel: &str) -> bool {
+    channel == API_CHANNEL
+}
+
+/// Chatwoot's message content types; each is stored and shown, and the
+/// channel sends a message's text whatever its content type.
+pub const CONTENT_TYPES: &[&str] = &[
+    "text",
+    "input_text",
+    "input_textarea",
+    "input_email",
+    "input_select",
+    "cards",
+    "form",
+    "article",
+    "incoming_email",
+    "input_csat",
+    "integrations",
+    "sticker",
+    "voice_call",
+];
+
 /// Chatwoot's attachment `file_type` code of an attachment kind.
 pub fn file_type_of(kind: crate::contract::AttachmentKind) -> i64 {
     use crate::contract::AttachmentKind as K;

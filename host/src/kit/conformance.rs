@@ -365,6 +365,7 @@ impl Subject {
             }
         }
         // Accepted: the server stores the request and parses it.
+        let called_at = crate::caps::clock::now_ms();
         let parsed = case.call(self.instance.parse_event(&settings, &request)).await;
         match (parsed, &expect.events, &expect.error) {
             (Ok(events), Some(want), _) => {
@@ -381,8 +382,14 @@ impl Subject {
                 pretty(&events)
             )),
             (Ok(events), None, None) => case.fail(format!(
-                "the fixture has no expect.events; parse-event answered (copy it into the fixture once it is right):\n{}",
-                pretty(&events)
+                "the fixture has no expect.events; parse-event answered (copy it into the fixture once it is right; \
+                 times read from the clock are shown as \"{}\", which matches any value):\n{}",
+                super::json_diff::ANY,
+                pretty(&without_clock_times(
+                    to_json(&events),
+                    called_at,
+                    crate::caps::clock::now_ms()
+                ))
             )),
             (Err(PluginError::Channel { error, .. }), _, Some(want)) => {
                 case.fail_all(differences("error", want, &to_json(&error), Match::Subset));
@@ -450,6 +457,7 @@ impl Subject {
         if let Some(want) = &expect.requests {
             case.fail_all(request_differences(want, &received));
         }
+        case.fail_all(empty_credentials(&received));
         case.done()
     }
 
@@ -602,6 +610,71 @@ fn request_differences(want: &[ExpectedRequest], got: &[RecordedRequest]) -> Vec
     found
 }
 
+/// `value` with every `…_ms` number that falls in the time of the call
+/// (read from the clock: the plugin had no such time in its input) replaced
+/// with `{{any}}`, so a suggested fixture still matches on the next run.
+fn without_clock_times(value: Value, from_ms: u64, to_ms: u64) -> Value {
+    // Clock reads may round; a minute either side is still "now".
+    let now = from_ms.saturating_sub(60_000)..=to_ms + 60_000;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let clock = key.ends_with("_ms") && value.as_u64().is_some_and(|ms| now.contains(&ms));
+                    let value = match clock {
+                        true => Value::String(super::json_diff::ANY.into()),
+                        false => without_clock_times(value, from_ms, to_ms),
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| without_clock_times(v, from_ms, to_ms))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Headers that carry a credential.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "authorization" || name.contains("token") || name.contains("api-key") || name.contains("apikey")
+}
+
+/// A request that carries a credential header with nothing in it
+/// (`Authorization: Bearer `) is never right: on a live server it is what a
+/// plugin sends when it reads a credential that is not there.
+fn empty_credentials(received: &[RecordedRequest]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (n, request) in received.iter().enumerate() {
+        for (name, value) in &request.headers {
+            let value = value.trim();
+            // `Bearer `, `Basic `, `token ` schemes with no credential after them.
+            let credential = match value.split_once(' ') {
+                Some((_, rest)) => rest.trim(),
+                None if ["bearer", "basic", "token"]
+                    .iter()
+                    .any(|s| value.eq_ignore_ascii_case(s)) =>
+                {
+                    ""
+                }
+                None => value,
+            };
+            if is_credential_header(name) && credential.is_empty() {
+                found.push(format!(
+                    "requests[{n}].headers.{name}: the credential is empty ({value:?}); on a live server an \
+                     inbox without an authorization step has no credentials: read the token from a secret setting"
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// A call that did not come back with an answer: how the server would see it.
 fn crashed(verb: &str, error: &PluginError, limits: &CallLimits) -> String {
     match error {
@@ -622,12 +695,13 @@ fn crashed(verb: &str, error: &PluginError, limits: &CallLimits) -> String {
             let reason = message
                 .lines()
                 .filter(|l| !frame(l))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let reason = reason.trim().trim_end_matches("at wasm backtrace:").trim();
-            format!(
-                "{verb} crashed: the plugin panicked or trapped ({reason}); the server fails the call the same way"
-            )
+                .map(|l| format!("\n    {l}"))
+                .collect::<String>();
+            let reason = reason
+                .trim_end()
+                .trim_end_matches("at wasm backtrace:")
+                .trim_end();
+            format!("{verb} crashed (the server fails the call the same way):{reason}")
         }
         PluginError::Channel { error, .. } => format!("{verb} failed: {error}"),
         other => format!("{verb}: {other}"),
@@ -712,6 +786,46 @@ mod tests {
         assert!(serde_json::from_slice::<Value>(&json).is_ok());
         assert_eq!(large_binary(1000).len(), 1000);
         assert!(std::str::from_utf8(&large_binary(1 << 16)).is_err());
+    }
+
+    #[test]
+    fn clock_times_become_any() {
+        let events = serde_json::json!([
+            {"type": "message", "event": {"sent_at_ms": 1_800_000_000_500u64, "message_id": "m-1"}},
+            {"type": "status", "event": {"up_to_ms": 1_767_225_600_000u64}}
+        ]);
+        let shown = without_clock_times(events, 1_800_000_000_000, 1_800_000_001_000);
+        assert_eq!(shown[0]["event"]["sent_at_ms"], "{{any}}");
+        assert_eq!(shown[0]["event"]["message_id"], "m-1");
+        assert_eq!(
+            shown[1]["event"]["up_to_ms"], 1_767_225_600_000u64,
+            "a time from the input stays"
+        );
+    }
+
+    #[test]
+    fn empty_credentials_are_found() {
+        let request = |headers: &[(&str, &str)]| RecordedRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: headers.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect(),
+            body: Vec::new(),
+        };
+        for empty in [
+            ("Authorization", "Bearer "),
+            ("authorization", "Bearer"),
+            ("x-api-key", ""),
+            ("x-access-token", " "),
+        ] {
+            assert_eq!(empty_credentials(&[request(&[empty])]).len(), 1, "{empty:?}");
+        }
+        let fine = request(&[
+            ("authorization", "Bearer t"),
+            ("x-api-key", "k"),
+            ("content-type", ""),
+        ]);
+        assert!(empty_credentials(&[fine]).is_empty());
     }
 
     #[test]

@@ -315,10 +315,14 @@ pub struct CredentialsFixture {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageFixture {
-    /// Conversation id.
+    /// Conversation id: the `conversation_id` the plugin's parse-event
+    /// reported for the conversation. A live server passes it as both
+    /// `conversation_id` and `recipient_id`.
     pub conversation_id: String,
-    /// Recipient id.
-    pub recipient_id: String,
+    /// Recipient id: when given, it must equal `conversation_id` (a live
+    /// server never passes anything else).
+    #[serde(default)]
+    pub recipient_id: Option<String>,
     /// Text.
     #[serde(default)]
     pub text: Option<String>,
@@ -331,6 +335,17 @@ pub struct MessageFixture {
     /// Idempotency key (`kit-<case>` when absent).
     #[serde(default)]
     pub idempotency_key: Option<String>,
+}
+
+impl CredentialsFixture {
+    /// Whether the fixture gives no credentials at all.
+    fn is_empty(&self) -> bool {
+        self.access_token.is_empty()
+            && self.refresh_token.is_none()
+            && self.expires_at_ms.is_none()
+            && self.refresh_expires_at_ms.is_none()
+            && self.extra.is_empty()
+    }
 }
 
 /// An outbound attachment.
@@ -390,7 +405,11 @@ pub struct ExpectedRequest {
 }
 
 impl SendFixture {
-    /// The context and message the server would hand the plugin.
+    /// The context and message the server would hand the plugin, and only
+    /// those: a fixture that gives inputs a live server never gives (a
+    /// recipient other than the conversation, credentials for a channel
+    /// without an authorization step) is refused, saying what a server
+    /// passes, so that a plugin green in the kit is right on a server.
     pub fn to_call(
         &self,
         case: &str,
@@ -419,7 +438,28 @@ impl SendFixture {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        if let Some(recipient) = self
+            .message
+            .recipient_id
+            .as_ref()
+            .filter(|r| **r != self.message.conversation_id)
+        {
+            return Err(format!(
+                "message.recipient_id {recipient:?} differs from message.conversation_id {:?}: a live server \
+                 passes the conversation's id (the conversation_id parse-event reported) as both; drop \
+                 recipient_id, and report in parse-event the id the provider addresses replies to",
+                self.message.conversation_id
+            ));
+        }
         let credentials = &self.context.credentials;
+        if !manifest.supports_authorization && !credentials.is_empty() {
+            return Err(
+                "context.credentials: this channel has no authorization step (supports_authorization is \
+                 false), so a live server passes empty credentials; take the provider's token from a \
+                 secret setting (in \"settings\") instead"
+                    .into(),
+            );
+        }
         let context = ChannelContext {
             settings: settings_for(manifest, &self.settings)?,
             external_id: self.context.external_id.clone(),
@@ -437,7 +477,7 @@ impl SendFixture {
         };
         let message = OutboundMessage {
             conversation_id: self.message.conversation_id.clone(),
-            recipient_id: self.message.recipient_id.clone(),
+            recipient_id: self.message.conversation_id.clone(),
             text: self.message.text.clone(),
             attachments,
             reply_to: self.message.reply_to.clone(),
@@ -545,7 +585,7 @@ mod tests {
         };
         let good = file(
             r#"{"settings": {"api_base": "{{mock_url}}"},
-                "message": {"conversation_id": "c", "recipient_id": "u", "text": "hi"},
+                "message": {"conversation_id": "c", "text": "hi"},
                 "expect": {"ok": {"message_id": "{{any}}", "status": "sent"}}}"#,
         );
         let fixture: SendFixture = good.parse("http://127.0.0.1:9").unwrap();
@@ -555,8 +595,32 @@ mod tests {
             [("api_base".to_owned(), "http://127.0.0.1:9".to_owned())]
         );
         assert_eq!(message.idempotency_key, "kit-case");
-        let typo =
-            file(r#"{"message": {"conversation_id": "c", "recipient_id": "u"}, "expect": {}, "mocks": []}"#);
+        assert_eq!(
+            message.recipient_id, "c",
+            "a server passes the conversation id as the recipient"
+        );
+        assert!(context.credentials.access_token.is_empty());
+        // Inputs a live server never gives are refused, saying what it gives.
+        let other_recipient =
+            file(r#"{"message": {"conversation_id": "c", "recipient_id": "u", "text": "hi"}, "expect": {}}"#);
+        let fixture: SendFixture = other_recipient.parse("x").unwrap();
+        let refused = fixture.to_call("case", &manifest()).unwrap_err();
+        assert!(refused.contains("passes the conversation's id"), "{refused}");
+        let credentials = file(
+            r#"{"context": {"credentials": {"access_token": "t"}},
+                "message": {"conversation_id": "c", "text": "hi"}, "expect": {}}"#,
+        );
+        let fixture: SendFixture = credentials.parse("x").unwrap();
+        let refused = fixture.to_call("case", &manifest()).unwrap_err();
+        assert!(refused.contains("secret setting"), "{refused}");
+        let oauth = Manifest {
+            supports_authorization: true,
+            ..manifest()
+        };
+        let (context, _) = fixture.to_call("case", &oauth).unwrap();
+        assert_eq!(context.credentials.access_token, "t");
+
+        let typo = file(r#"{"message": {"conversation_id": "c"}, "expect": {}, "mocks": []}"#);
         let refused = typo.parse::<SendFixture>("x").unwrap_err();
         assert!(refused.contains("unknown field `mocks`"), "{refused}");
     }

@@ -52,7 +52,8 @@ const WORKSPACE_TOOLCHAIN: &str = include_str!("../../../rust-toolchain.toml");
 /// The settings, origin and limits the template's `describe()` declares,
 /// mirrored here so that a name is checked against the server's manifest
 /// rules before any file is written.
-const TEMPLATE_SETTINGS: &[(&str, bool)] = &[("webhook_secret", true), ("api_base", false)];
+const TEMPLATE_SETTINGS: &[(&str, bool)] =
+    &[("webhook_secret", true), ("api_token", true), ("api_base", false)];
 const TEMPLATE_ORIGIN: &str = "https://api.example.com";
 
 /// Where the new plugin's `switchboard-sdk` dependency comes from.

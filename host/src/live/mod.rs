@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::store::live::StoredEvent;
-use crate::store::{Dialect, Store};
+use crate::store::{Dialect, Store, StoreError, WriteTx};
 
 /// How many events a slow client may lag behind before it is told to resync.
 const BUFFER: usize = 1024;
@@ -32,6 +32,11 @@ pub struct LiveEvent {
     /// The same JSON the REST API answers for the object.
     pub data: Value,
 }
+
+/// Events announced in a write transaction that wait for its commit (SQLite;
+/// on PostgreSQL the transaction itself carries them).
+#[derive(Debug, Default)]
+pub struct Staged(Vec<LiveEvent>);
 
 /// The process's event hub.
 pub struct LiveEvents {
@@ -76,6 +81,45 @@ impl LiveEvents {
             }
         }
         let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Announces an event as part of a write transaction: on PostgreSQL its
+    /// row and NOTIFY are written in `tx` (other nodes hear it at commit, and
+    /// never if it rolls back, and it costs no commit of its own); on SQLite
+    /// it waits in `staged` until [`LiveEvents::release`] after the commit.
+    pub async fn publish_in(
+        &self,
+        tx: &mut WriteTx,
+        staged: &mut Staged,
+        account_id: i64,
+        inbox_id: Option<i64>,
+        name: &str,
+        data: Value,
+    ) -> Result<(), StoreError> {
+        if self.store.dialect() == Dialect::Postgres {
+            let stored = StoredEvent {
+                account_id,
+                inbox_id,
+                name: name.to_owned(),
+                data: data.to_string(),
+            };
+            return tx.notify_event(&stored).await;
+        }
+        staged.0.push(LiveEvent {
+            account_id,
+            inbox_id,
+            name: name.to_owned(),
+            data,
+        });
+        Ok(())
+    }
+
+    /// Delivers to this node's clients the events staged for a transaction
+    /// that committed.
+    pub fn release(&self, staged: Staged) {
+        for event in staged.0 {
+            let _ = self.sender.send(Arc::new(event));
+        }
     }
 
     /// Forwards events announced on PostgreSQL to this node's clients, and

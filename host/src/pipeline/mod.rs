@@ -1,6 +1,7 @@
 //! The pipeline's workers: an entry point, like the API. Each loop claims
 //! work from the durable queues and hands every item to its use case
-//! (`app::inbound::apply_event_row`, `app::delivery::deliver`); the rules of
+//! (`app::inbound::apply_batch`, `app::delivery::deliver`,
+//! `app::webhooks::deliver`); the rules of
 //! applying and sending live there, not here.
 //!
 //! Workers find work by polling the database (so work written by another
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::app::{AppState, delivery, inbound};
+use crate::app::{AppState, delivery, inbound, webhooks};
 
 /// Starts this node's workers; they stop taking work when `shutdown` turns
 /// true and return after finishing what they hold.
@@ -26,6 +27,13 @@ pub fn spawn_workers(state: &AppState, shutdown: tokio::sync::watch::Receiver<bo
     }
     for n in 0..state.pipeline.config.delivery_workers.max(1) {
         workers.push(tokio::spawn(run_delivery_worker(
+            state.clone(),
+            n,
+            shutdown.clone(),
+        )));
+    }
+    for n in 0..state.pipeline.config.webhooks.webhook_workers.max(1) {
+        workers.push(tokio::spawn(run_webhook_worker(
             state.clone(),
             n,
             shutdown.clone(),
@@ -48,8 +56,8 @@ async fn idle(ready: &Notify, interval: Duration, shutdown: &mut tokio::sync::wa
 }
 
 /// One inbound worker: claims batches of events and applies them until
-/// shutdown. On shutdown it finishes the event in hand and hands the rest of
-/// its batch back to the queue, so a node stops in moments whatever the
+/// shutdown. On shutdown it writes the events it has prepared and hands the
+/// rest of its batch back to the queue, so a node stops in moments whatever the
 /// backlog (the backlog stays in the log for the next worker).
 async fn run_inbound_worker(
     state: AppState,
@@ -60,16 +68,10 @@ async fn run_inbound_worker(
     while !*shutdown.borrow() {
         match state.store.claim_inbound_events(inbound::BATCH, lease).await {
             Ok(events) if !events.is_empty() => {
-                let mut events = events.into_iter();
-                let mut applied = Vec::new();
-                for event in events.by_ref() {
-                    applied.extend(inbound::apply_event_row(&state, event).await);
-                    if *shutdown.borrow() {
-                        break;
-                    }
-                }
-                inbound::finish_applied(&state, &applied).await;
-                let unstarted: Vec<i64> = events.map(|e| e.id).collect();
+                let stopping = || *shutdown.borrow();
+                let claimed = events.len();
+                let unstarted = inbound::apply_batch(&state, events, stopping).await;
+                state.pipeline.inbound_finished(claimed - unstarted.len());
                 if let Err(e) = state.store.release_inbound_events(&unstarted).await {
                     // Their lease runs out and another worker takes them.
                     tracing::warn!(worker, "cannot hand back unstarted events: {e}");
@@ -118,6 +120,41 @@ async fn run_delivery_worker(
         }
         if !idle(
             &state.pipeline.delivery_ready,
+            state.pipeline.poll_interval(),
+            &mut shutdown,
+        )
+        .await
+        {
+            break;
+        }
+    }
+}
+
+/// One webhook worker: claims one account-webhook delivery at a time (each
+/// is an HTTP call to the account's URL) until shutdown, finishing the one
+/// it holds.
+async fn run_webhook_worker(
+    state: AppState,
+    worker: usize,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let lease = state.pipeline.config.lease_ms;
+    while !*shutdown.borrow() {
+        match state.store.claim_webhook_deliveries(1, lease).await {
+            Ok(deliveries) if !deliveries.is_empty() => {
+                for delivery in deliveries {
+                    webhooks::deliver(&state, delivery).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(worker, "cannot claim webhook deliveries: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if !idle(
+            &state.pipeline.webhooks.ready,
             state.pipeline.poll_interval(),
             &mut shutdown,
         )

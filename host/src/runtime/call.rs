@@ -16,6 +16,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::guest_output::GuestOutput;
 use super::wit::{Call, Plugin, latest};
 use super::{CompiledPlugin, PluginError, Runtime, budget, convert};
 use crate::caps::CallState;
@@ -68,6 +69,7 @@ impl Default for CallLimits {
 /// Store data: WASI's (empty) context, the limiter and the capabilities' call state.
 pub(super) struct StoreData {
     wasi: WasiCtx,
+    stderr: GuestOutput,
     table: ResourceTable,
     limiter: MemoryLimiter,
     pub(super) call: CallState,
@@ -165,17 +167,20 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// The deny-all WASI context: no preopened folders, no environment, no
-/// arguments, no stdio (stdin closed, output discarded), TCP, UDP and name
-/// lookup refused (and every socket address denied), fresh RNG state.
+/// arguments, stdin closed, stdout discarded, stderr kept in a bounded
+/// buffer of the call ([`GuestOutput`]: what a crash printed), TCP, UDP and
+/// name lookup refused (and every socket address denied), fresh RNG state.
 ///
-/// `WasiCtx` is not `Clone`, so each store builds its own. Its `Default` is
-/// exactly what `WasiCtxBuilder::new()` with `allow_tcp(false)`,
-/// `allow_udp(false)` and `allow_ip_name_lookup(false)` builds (both derive
-/// the same per-part defaults, whose network uses are all off), at half the
-/// cost: `WasiCtxBuilder::build` constructs a second, throwaway default
-/// context (fresh RNGs included) to leave in the builder.
-fn deny_all_wasi() -> WasiCtx {
-    WasiCtx::default()
+/// `WasiCtx` is not `Clone`, so each store builds its own; a custom stderr
+/// is set only through the builder, which also constructs a throwaway
+/// default context.
+fn deny_all_wasi(stderr: GuestOutput) -> WasiCtx {
+    WasiCtx::builder()
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 pub(super) fn new_store(
@@ -191,8 +196,10 @@ pub(super) fn new_store(
         .table_elements(super::TABLE_ELEMENTS)
         .build();
     let deadline = call.deadline;
+    let stderr = GuestOutput::default();
     let data = StoreData {
-        wasi: deny_all_wasi(),
+        wasi: deny_all_wasi(stderr.clone()),
+        stderr,
         table: ResourceTable::new(),
         limiter: MemoryLimiter {
             inner,
@@ -403,8 +410,25 @@ impl Inner {
                 limit_bytes: self.limits.memory_bytes,
             };
         }
-        let message = format!("{error:#}");
-        let message = message.lines().take(12).collect::<Vec<_>>().join("\n");
+        let trap = format!("{error:#}");
+        // What the guest printed says why (a panic's message and location, a
+        // traceback); wasmtime's own frames of a stripped component do not.
+        let message = match store.data().stderr.text() {
+            Some(output) => {
+                // Rust's advice to set RUST_BACKTRACE cannot be followed: a
+                // guest sees no environment.
+                let output: Vec<&str> = output
+                    .lines()
+                    .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+                    .collect();
+                let cause = match trap.rfind("wasm trap: ") {
+                    Some(at) => trap[at..].lines().next().unwrap_or_default(),
+                    None => trap.lines().next().unwrap_or_default(),
+                };
+                format!("{}\n({cause})", output.join("\n"))
+            }
+            None => trap.lines().take(12).collect::<Vec<_>>().join("\n"),
+        };
         PluginError::Trap {
             plugin,
             message: budget::clip_reason(message),
@@ -480,7 +504,9 @@ impl PluginInstance {
         );
         let out = self
             .run(
-                move |p, s| Box::pin(async move { p.authorization_url(s, &settings, &state, &redirect_uri).await }),
+                move |p, s| {
+                    Box::pin(async move { p.authorization_url(s, &settings, &state, &redirect_uri).await })
+                },
                 |out| out.map_err(convert::channel_error).map(budget::url).flip(),
             )
             .await?;
@@ -582,7 +608,9 @@ impl PluginInstance {
                     let parsed = parsed
                         .map(|out| {
                             out.map_err(convert::channel_error)
-                                .map(|events| budget::events(events.into_iter().map(convert::event).collect()))
+                                .map(|events| {
+                                    budget::events(events.into_iter().map(convert::event).collect())
+                                })
                                 .flip()
                         })
                         .transpose()?;

@@ -9,8 +9,10 @@
 //! - a trap, timeout or limit breach becomes a [`PluginError`] for that call
 //!   only;
 //! - WASI is linked with a context that grants nothing (no files, no
-//!   environment, no sockets, no stdio): components built by other toolchains
-//!   import WASI and would not instantiate without it;
+//!   environment, no sockets, no stdin or stdout): components built by other
+//!   toolchains import WASI and would not instantiate without it; stderr goes
+//!   to a bounded per-call buffer that a crash's error quotes
+//!   (`guest_output.rs`);
 //! - compilation runs on a blocking thread, never on an async worker;
 //! - address space stays bounded: a linear memory reserves its cap (the
 //!   host's largest allowed plugin cap) plus a small guard, not wasmtime's
@@ -31,6 +33,7 @@ mod budget;
 mod call;
 mod convert;
 mod error;
+mod guest_output;
 mod host_imports;
 mod wit;
 

@@ -39,6 +39,8 @@ pub struct UserRow {
     pub availability: i64,
     /// Server-wide super admin.
     pub super_admin: bool,
+    /// What Chatwoot's clients subscribe to live updates with (ActionCable).
+    pub pubsub_token: Option<String>,
     /// 0 agent, 1 administrator (when read through an account).
     pub role: Option<i64>,
 }
@@ -68,7 +70,7 @@ fn account_from(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
     })
 }
 
-fn user_from(row: &AnyRow, with_role: bool) -> Result<UserRow, sqlx::Error> {
+pub(super) fn user_from(row: &AnyRow, with_role: bool) -> Result<UserRow, sqlx::Error> {
     Ok(UserRow {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -76,6 +78,7 @@ fn user_from(row: &AnyRow, with_role: bool) -> Result<UserRow, sqlx::Error> {
         email: row.try_get("email")?,
         availability: row.try_get("availability")?,
         super_admin: super::get_bool(row, "super_admin")?,
+        pubsub_token: row.try_get("pubsub_token")?,
         role: if with_role {
             Some(row.try_get("role")?)
         } else {
@@ -85,7 +88,8 @@ fn user_from(row: &AnyRow, with_role: bool) -> Result<UserRow, sqlx::Error> {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, name, locale, domain, support_email, status, created_at";
-const USER_COLUMNS: &str = "u.id, u.name, u.display_name, u.email, u.availability, u.super_admin";
+pub(super) const USER_COLUMNS: &str =
+    "u.id, u.name, u.display_name, u.email, u.availability, u.super_admin, u.pubsub_token";
 
 impl Store {
     /// Creates an account.
@@ -145,6 +149,17 @@ impl Store {
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
+        Ok(row.map(|r| user_from(&r, false)).transpose()?)
+    }
+
+    /// The user whose pubsub token this is (ActionCable's RoomChannel subscription).
+    pub async fn user_by_pubsub_token(&self, pubsub_token: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.pubsub_token = $1"
+        ))
+        .bind(pubsub_token)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| user_from(&r, false)).transpose()?)
     }
 

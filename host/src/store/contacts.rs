@@ -101,7 +101,7 @@ const SEARCH: &str = "(LOWER(name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(email, 
 
 /// `%q%`, lower-cased, with LIKE's wildcards in `q` escaped so they match
 /// themselves.
-fn like_pattern(q: &str) -> String {
+pub(super) fn like_pattern(q: &str) -> String {
     let mut pattern = String::from("%");
     for c in q.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

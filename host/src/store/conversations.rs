@@ -30,6 +30,8 @@ pub struct ConversationRow {
     pub status: ConversationStatus,
     /// Assigned agent.
     pub assignee_id: Option<i64>,
+    /// Assigned team, with its name.
+    pub team: Option<(i64, String)>,
     /// Snoozed until (unix ms).
     pub snoozed_until: Option<i64>,
     /// Last activity (unix ms).
@@ -166,6 +168,31 @@ pub struct ConversationFilter {
     pub page: i64,
     /// Page size.
     pub per_page: i64,
+    /// One team.
+    pub team_id: Option<i64>,
+    /// Conversations with any of these labels.
+    pub labels: Vec<String>,
+    /// Conversations with a message containing this text (any case).
+    pub q: Option<String>,
+}
+
+/// A value bound to a list query.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+fn bind_values<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &[Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for value in binds {
+        query = match value {
+            Bind::Int(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
 }
 
 /// Counts for the Mine / Unassigned / All tabs.
@@ -180,10 +207,9 @@ pub struct ConversationCounts {
 }
 
 pub(super) const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.display_id, c.inbox_id, c.contact_id, ci.source_id, c.status, \
-     c.assignee_id, c.snoozed_until, c.last_activity_at, c.contact_last_inbound_at, c.agent_last_seen_at, \
+     c.assignee_id, c.team_id, tm.name AS team_name, c.snoozed_until, c.last_activity_at, c.contact_last_inbound_at, c.agent_last_seen_at, \
      c.additional_attributes, c.custom_attributes, c.created_at";
-pub(super) const CONVERSATION_FROM: &str =
-    "conversations c LEFT JOIN contact_inboxes ci ON ci.id = c.contact_inbox_id";
+pub(super) const CONVERSATION_FROM: &str = "conversations c LEFT JOIN contact_inboxes ci ON ci.id = c.contact_inbox_id LEFT JOIN teams tm ON tm.id = c.team_id";
 pub(super) const MESSAGE_COLUMNS: &str = "id, account_id, inbox_id, conversation_id, message_type, content_type, content, \
      content_attributes, private, status, external_error, source_id, sender_type, sender_id, echo_id, deleted, created_at";
 
@@ -197,6 +223,13 @@ pub(super) fn conversation_from(row: &AnyRow) -> Result<ConversationRow, sqlx::E
         source_id: row.try_get("source_id")?,
         status: get_code(row, "status")?,
         assignee_id: row.try_get("assignee_id")?,
+        team: match row.try_get::<Option<i64>, _>("team_id")? {
+            Some(id) => Some((
+                id,
+                row.try_get::<Option<String>, _>("team_name")?.unwrap_or_default(),
+            )),
+            None => None,
+        },
         snoozed_until: row.try_get("snoozed_until")?,
         last_activity_at: row.try_get("last_activity_at")?,
         contact_last_inbound_at: row.try_get("contact_last_inbound_at")?,
@@ -398,21 +431,49 @@ impl Store {
         // walk the index in order instead of scanning and sorting every
         // conversation of the account. `{t}` is the table's alias.
         let mut conditions = vec!["{t}.account_id = $1".to_owned()];
-        let mut binds: Vec<i64> = vec![account_id];
-        let mut add = |condition: &str, value: i64| {
-            binds.push(value);
-            conditions.push(condition.replace('?', &format!("${}", binds.len())));
+        let mut binds: Vec<Bind> = vec![Bind::Int(account_id)];
+        let mut add = |condition: &str, values: Vec<Bind>| {
+            let mut condition = condition.to_owned();
+            for value in values {
+                binds.push(value);
+                condition = condition.replacen('?', &format!("${}", binds.len()), 1);
+            }
+            conditions.push(condition);
         };
         if let Some(status) = filter.status {
-            add("{t}.status = ?", status.code());
+            add("{t}.status = ?", vec![Bind::Int(status.code())]);
         }
         if let Some(inbox_id) = filter.inbox_id {
-            add("{t}.inbox_id = ?", inbox_id);
+            add("{t}.inbox_id = ?", vec![Bind::Int(inbox_id)]);
         }
         if let Some(member_id) = filter.member_id {
             add(
                 "{t}.inbox_id IN (SELECT inbox_id FROM inbox_members WHERE user_id = ?)",
-                member_id,
+                vec![Bind::Int(member_id)],
+            );
+        }
+        // The counter table knows none of these; with any of them the counts
+        // are a COUNT over the matching conversations instead (Chatwoot's
+        // counts follow the filters).
+        let counted = filter.team_id.is_none() && filter.labels.is_empty() && filter.q.is_none();
+        if let Some(team_id) = filter.team_id {
+            add("{t}.team_id = ?", vec![Bind::Int(team_id)]);
+        }
+        if !filter.labels.is_empty() {
+            add(
+                &format!(
+                    "{{t}}.id IN (SELECT conversation_id FROM conversation_labels WHERE label IN ({}))",
+                    vec!["?"; filter.labels.len()].join(", ")
+                ),
+                filter.labels.iter().map(|l| Bind::Text(l.clone())).collect(),
+            );
+        }
+        if let Some(pattern) = filter.q.as_deref().map(super::contacts::like_pattern) {
+            // Chatwoot searches the text of incoming and outgoing messages.
+            add(
+                "{t}.id IN (SELECT conversation_id FROM messages WHERE account_id = {t}.account_id \
+                 AND message_type IN (0, 1) AND LOWER(content) LIKE ? ESCAPE '\\')",
+                vec![Bind::Text(pattern.clone())],
             );
         }
         let base = conditions.join(" AND ");
@@ -420,18 +481,27 @@ impl Store {
         // Unassigned conversations count under assignee 0 (user ids start at
         // 1; the `<> 0` keeps a caller 0 from counting them as theirs).
         // SUM of a BIGINT is NUMERIC on PostgreSQL, hence the casts.
-        let counts_sql = format!(
-            "SELECT COALESCE(CAST(SUM(k.n) AS BIGINT), 0) AS all_count, \
-             COALESCE(CAST(SUM(CASE WHEN k.assignee_id = 0 THEN k.n ELSE 0 END) AS BIGINT), 0) AS unassigned_count, \
-             COALESCE(CAST(SUM(CASE WHEN k.assignee_id = ${me} AND k.assignee_id <> 0 THEN k.n ELSE 0 END) AS BIGINT), 0) \
-             AS mine_count FROM conversation_counts k WHERE {}",
-            base.replace("{t}", "k")
-        );
-        let mut query = sqlx::query(&counts_sql);
-        for value in &binds {
-            query = query.bind(*value);
-        }
-        let counts = query.bind(filter.user_id).fetch_one(&self.pool).await?;
+        let counts_sql = if counted {
+            format!(
+                "SELECT COALESCE(CAST(SUM(k.n) AS BIGINT), 0) AS all_count, \
+                 COALESCE(CAST(SUM(CASE WHEN k.assignee_id = 0 THEN k.n ELSE 0 END) AS BIGINT), 0) AS unassigned_count, \
+                 COALESCE(CAST(SUM(CASE WHEN k.assignee_id = ${me} AND k.assignee_id <> 0 THEN k.n ELSE 0 END) AS BIGINT), 0) \
+                 AS mine_count FROM conversation_counts k WHERE {}",
+                base.replace("{t}", "k")
+            )
+        } else {
+            format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS all_count, \
+                 COALESCE(CAST(SUM(CASE WHEN k.assignee_id IS NULL THEN 1 ELSE 0 END) AS BIGINT), 0) AS unassigned_count, \
+                 COALESCE(CAST(SUM(CASE WHEN k.assignee_id = ${me} THEN 1 ELSE 0 END) AS BIGINT), 0) \
+                 AS mine_count FROM conversations k WHERE {}",
+                base.replace("{t}", "k")
+            )
+        };
+        let counts = bind_values(sqlx::query(&counts_sql), &binds)
+            .bind(filter.user_id)
+            .fetch_one(&self.pool)
+            .await?;
         let counts = ConversationCounts {
             all: counts.try_get("all_count")?,
             unassigned: counts.try_get("unassigned_count")?,
@@ -455,10 +525,7 @@ impl Store {
             base.replace("{t}", "p"),
             limit + 1
         );
-        let mut query = sqlx::query(&list_sql);
-        for value in &binds {
-            query = query.bind(*value);
-        }
+        let mut query = bind_values(sqlx::query(&list_sql), &binds);
         if bind_me {
             query = query.bind(filter.user_id);
         }
@@ -746,6 +813,37 @@ impl Store {
         row.map(|r| Ok((r.try_get("id")?, r.try_get("source_id")?)))
             .transpose()
             .map_err(|e: sqlx::Error| StoreError::Query(e))
+    }
+
+    /// The identity `(contact_inbox_id, contact_id)` with this source id in
+    /// an inbox, if any.
+    pub async fn contact_inbox_by_source(
+        &self,
+        inbox_id: i64,
+        source_id: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, contact_id FROM contact_inboxes WHERE inbox_id = $1 AND source_id = $2")
+                .bind(inbox_id)
+                .bind(source_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("contact_id")?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| StoreError::Query(e))
+    }
+
+    /// A contact's identities: `(inbox_id, source_id)`, oldest first.
+    pub async fn contact_inboxes_of(&self, contact_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT inbox_id, source_id FROM contact_inboxes WHERE contact_id = $1 ORDER BY id")
+                .bind(contact_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("inbox_id")?, r.try_get("source_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Creates a contact's identity in an inbox.

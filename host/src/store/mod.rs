@@ -19,6 +19,7 @@ mod plugins;
 mod seed;
 mod tx;
 mod users;
+mod webhooks;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
 pub use config::ConfigRow;
@@ -31,8 +32,11 @@ pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};
 pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
-pub use tx::{Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, WriteTx};
+pub use tx::{
+    Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, SourceState, WriteTx,
+};
 pub use users::TokenOwner;
+pub use webhooks::{WebhookDeliveryRow, WebhookOutcome, WebhookRow};
 
 use std::path::Path;
 use std::str::FromStr;

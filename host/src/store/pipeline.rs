@@ -231,6 +231,17 @@ impl Store {
         Ok(events)
     }
 
+    /// Inbound events ready to apply now: pending, not postponed, not held
+    /// by a worker.
+    pub async fn ready_inbound_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM inbound_events WHERE status = 'pending' AND available_at <= $1",
+        )
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Records an event's final state.
     pub async fn finish_inbound_event(
         &self,
@@ -245,23 +256,6 @@ impl Store {
             .bind(id)
             .execute(self.writer())
             .await?;
-        Ok(())
-    }
-
-    /// Records that events were applied, in one statement.
-    pub async fn finish_applied_events(&self, ids: &[i64]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "UPDATE inbound_events SET status = $1, reason = NULL, applied_at = $2 WHERE id IN ({})",
-            super::conversations::placeholders(3, ids.len())
-        );
-        let mut query = sqlx::query(&sql).bind(event_status::APPLIED).bind(now_ms());
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query.execute(self.writer()).await?;
         Ok(())
     }
 
@@ -378,7 +372,7 @@ impl Store {
     /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer).
     /// `$1` is the lease's end, `$2` now, `$3` the limit, `$4` true (bound
     /// only when `also_set` uses it).
-    async fn claim(
+    pub(super) async fn claim(
         &self,
         claim: &Claim,
         limit: i64,
@@ -600,6 +594,30 @@ impl Store {
     }
 }
 
+fn finish_applied_sql(count: usize) -> String {
+    format!(
+        "UPDATE inbound_events SET status = $1, reason = NULL, applied_at = $2 WHERE id IN ({})",
+        super::conversations::placeholders(3, count)
+    )
+}
+
+impl super::WriteTx {
+    /// Records, in this transaction, that events were applied: they are
+    /// marked together with what applying them wrote, or not at all.
+    pub async fn finish_applied_events(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = finish_applied_sql(ids.len());
+        let mut query = sqlx::query(&sql).bind(event_status::APPLIED).bind(self.now());
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **self.inner()).await?;
+        Ok(())
+    }
+}
+
 /// Writes a delivery job for a message inside the caller's transaction.
 pub(super) async fn insert_job(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -617,12 +635,12 @@ pub(super) async fn insert_job(
     Ok(())
 }
 
-/// What differs between the two queues' claims.
-struct Claim {
-    table: &'static str,
+/// What differs between the queues' claims.
+pub(super) struct Claim {
+    pub(super) table: &'static str,
     /// The condition of a row waiting for a worker.
-    ready: &'static str,
+    pub(super) ready: &'static str,
     /// More assignments, starting with a comma.
-    also_set: &'static str,
-    columns: &'static str,
+    pub(super) also_set: &'static str,
+    pub(super) columns: &'static str,
 }

@@ -121,6 +121,19 @@ pub struct Activity {
     pub reopen: bool,
 }
 
+/// What [`WriteTx::source_state`] read about one contact identity.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceState {
+    /// The inbox keeps one conversation per contact.
+    pub lock_to_single: bool,
+    /// The inbox already has the provider message.
+    pub has_message: bool,
+    /// `(contact_inbox_id, contact_id)`, when the identity exists.
+    pub identity: Option<(i64, i64)>,
+    /// `(id, display_id)` of the conversation a new message joins, if any.
+    pub conversation: Option<(i64, i64)>,
+}
+
 /// One write transaction. Dropped without [`WriteTx::commit`], it rolls back.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -167,49 +180,69 @@ impl WriteTx {
     /// PostgreSQL it is a transaction-scoped advisory lock on a hash of
     /// (inbox, source) — a collision only makes two identities take turns;
     /// on SQLite the transaction already holds the database's write lock.
-    /// Answers whether the inbox keeps one conversation per contact.
-    pub async fn lock_contact_source(&mut self, inbox_id: i64, source_id: &str) -> Result<bool, StoreError> {
+    pub async fn lock_contact_identity(&mut self, inbox_id: i64, source_id: &str) -> Result<(), StoreError> {
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(format!("{inbox_id}\u{1f}{source_id}"))
                 .execute(&mut *self.tx)
                 .await?;
         }
-        let row = sqlx::query("SELECT lock_to_single_conversation FROM inboxes WHERE id = $1")
-            .bind(inbox_id)
-            .fetch_optional(&mut *self.tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("inbox {inbox_id}")))?;
-        Ok(get_bool(&row, "lock_to_single_conversation")?)
+        Ok(())
     }
 
-    /// Whether the inbox already has the provider message.
-    pub async fn has_message_source(&mut self, inbox_id: i64, source_id: &str) -> Result<bool, StoreError> {
-        Ok(
-            sqlx::query("SELECT id FROM messages WHERE inbox_id = $1 AND source_id = $2")
-                .bind(inbox_id)
-                .bind(source_id)
-                .fetch_optional(&mut *self.tx)
-                .await?
-                .is_some(),
-        )
-    }
-
-    /// The contact identity `(contact_inbox_id, contact_id)` with this
-    /// source id in the inbox.
-    pub async fn contact_identity(
+    /// Everything recording a provider message must know about its contact
+    /// identity, read in one statement (call it after
+    /// [`WriteTx::lock_contact_identity`], so it sees the identity's latest
+    /// writes): whether the inbox keeps one conversation per contact, whether
+    /// it already has the message, the identity, and the conversation a new
+    /// message of that identity joins (Chatwoot's rule: a locked inbox
+    /// reuses the latest conversation whatever its status, otherwise the
+    /// latest one not resolved).
+    pub async fn source_state(
         &mut self,
         inbox_id: i64,
-        source_id: &str,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, contact_id FROM contact_inboxes WHERE inbox_id = $1 AND source_id = $2")
-                .bind(inbox_id)
-                .bind(source_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        row.map(|r| Ok((r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?)))
-            .transpose()
+        conversation_source: &str,
+        message_source: &str,
+    ) -> Result<SourceState, StoreError> {
+        let row = sqlx::query(
+            "SELECT i.lock_to_single_conversation AS lock_to_single, \
+             EXISTS (SELECT 1 FROM messages m WHERE m.inbox_id = i.id AND m.source_id = $2) AS has_message, \
+             ci.id AS contact_inbox_id, ci.contact_id AS contact_id, c.id AS conversation_id, \
+             c.display_id AS display_id \
+             FROM inboxes i \
+             LEFT JOIN contact_inboxes ci ON ci.inbox_id = i.id AND ci.source_id = $3 \
+             LEFT JOIN conversations c ON c.id = (SELECT latest.id FROM conversations latest \
+               WHERE latest.contact_inbox_id = ci.id \
+               AND (i.lock_to_single_conversation OR latest.status <> $4) ORDER BY latest.id DESC LIMIT 1) \
+             WHERE i.id = $1",
+        )
+        .bind(inbox_id)
+        .bind(message_source)
+        .bind(conversation_source)
+        .bind(ConversationStatus::Resolved.code())
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("inbox {inbox_id}")))?;
+        let identity = match (
+            row.try_get::<Option<i64>, _>("contact_inbox_id")?,
+            row.try_get::<Option<i64>, _>("contact_id")?,
+        ) {
+            (Some(contact_inbox_id), Some(contact_id)) => Some((contact_inbox_id, contact_id)),
+            _ => None,
+        };
+        let conversation = match (
+            row.try_get::<Option<i64>, _>("conversation_id")?,
+            row.try_get::<Option<i64>, _>("display_id")?,
+        ) {
+            (Some(id), Some(display_id)) => Some((id, display_id)),
+            _ => None,
+        };
+        Ok(SourceState {
+            lock_to_single: get_bool(&row, "lock_to_single")?,
+            has_message: get_bool(&row, "has_message")?,
+            identity,
+            conversation,
+        })
     }
 
     /// Inserts a contact; `active` when it is created by its own activity
@@ -260,28 +293,6 @@ impl WriteTx {
         .fetch_one(&mut *self.tx)
         .await
         .map_err(conflict_as("a contact with this source_id in the inbox"))
-    }
-
-    /// The newest conversation of a contact identity, resolved ones included
-    /// or not.
-    pub async fn latest_conversation_of(
-        &mut self,
-        contact_inbox_id: i64,
-        include_resolved: bool,
-    ) -> Result<Option<ConversationRow>, StoreError> {
-        let filter = if include_resolved {
-            String::new()
-        } else {
-            format!("AND c.status <> {}", ConversationStatus::Resolved.code())
-        };
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM {CONVERSATION_FROM} WHERE c.contact_inbox_id = $1 {filter} \
-             ORDER BY c.id DESC LIMIT 1"
-        ))
-        .bind(contact_inbox_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.as_ref().map(conversation_from).transpose()?)
     }
 
     /// Inserts a conversation with the account's next display id (the
@@ -395,13 +406,17 @@ impl WriteTx {
         email: &str,
         super_admin: bool,
     ) -> Result<i64, StoreError> {
+        // The pubsub token names the user's live-update stream to Chatwoot's
+        // clients (ActionCable); unguessable, and never rotated with API tokens.
+        let pubsub_token = hex::encode(rand::random::<[u8; 16]>());
         sqlx::query_scalar(
-            "INSERT INTO users (name, email, super_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO users (name, email, super_admin, created_at, pubsub_token) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(name)
         .bind(email)
         .bind(super_admin)
         .bind(self.now)
+        .bind(pubsub_token)
         .fetch_one(&mut *self.tx)
         .await
         .map_err(conflict_as(&format!("user {email:?}")))

@@ -1,0 +1,641 @@
+//! Outgoing account webhooks (Chatwoot's account-type webhooks): an
+//! administrator subscribes a URL to events, and every such event is POSTed
+//! to it in Chatwoot's payload shapes, signed with the webhook's own secret.
+//!
+//! The path of an event: a use case announces a change through
+//! `announce::publish`, which tells live clients and calls [`emit`]; `emit`
+//! finds the account's webhooks subscribed to the event, renders the payload
+//! once and queues one durable delivery per webhook (`webhook_deliveries`);
+//! a webhook worker (`pipeline/`) claims it and calls [`deliver`], which makes
+//! one signed attempt and records the outcome with the delivery jobs' retry
+//! policy (`PipelineConfig::retry_delay`): retried with backoff, then
+//! dead-lettered.
+//!
+//! Webhook URLs are the host's own egress, not a plugin's: private, loopback
+//! and link-local addresses are refused (literals when the webhook is saved
+//! and when it is sent; names by the resolver at connect time, as for
+//! plugins) unless `SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE` is set.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::sync::Notify;
+use url::Url;
+
+use super::{AppError, AppState, Member};
+use crate::caps::egress;
+use crate::store::{WebhookDeliveryRow, WebhookOutcome, WebhookRow};
+
+/// The events an account webhook may subscribe to: Chatwoot's list, so its
+/// clients' subscriptions are accepted as they are.
+pub const EVENTS: &[&str] = &[
+    "conversation_created",
+    "conversation_status_changed",
+    "conversation_updated",
+    "contact_created",
+    "contact_updated",
+    "message_created",
+    "message_updated",
+    "webwidget_triggered",
+    "inbox_created",
+    "inbox_updated",
+    "conversation_typing_on",
+    "conversation_typing_off",
+];
+
+/// Settings of outgoing webhooks, from flags and the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookSettings {
+    /// Let account webhooks reach private, loopback and link-local
+    /// addresses (off: such URLs are refused when saved and when sent).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhooks_allow_private: bool,
+
+    /// Workers sending account webhooks, per node.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_WORKERS", default_value_t = 2)]
+    pub webhook_workers: usize,
+
+    /// How long one attempt may take, in ms.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT_MS", default_value_t = 5000)]
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            webhooks_allow_private: false,
+            webhook_workers: 2,
+            webhook_timeout_ms: 5000,
+        }
+    }
+}
+
+/// How long a node trusts its copy of an account's subscriptions. Events
+/// are frequent and webhooks rare: without the copy every announcement would
+/// cost a query. A change made on this node clears the copy at once; one made
+/// on another node is seen within this time.
+const SUBSCRIPTIONS_TTL: Duration = Duration::from_secs(1);
+
+/// An account's webhooks: (id, subscribed events).
+type Subscriptions = Arc<Vec<(i64, Vec<String>)>>;
+
+/// A node's webhook sender: its HTTP client, its workers' wake-up, and its
+/// copy of each account's subscriptions.
+pub struct Outgoing {
+    allow_private: bool,
+    client: reqwest::Client,
+    /// A delivery was queued on this node.
+    pub(crate) ready: Notify,
+    subscriptions: Mutex<HashMap<i64, (Instant, Subscriptions)>>,
+}
+
+impl Outgoing {
+    /// A sender with these settings.
+    pub fn new(settings: &WebhookSettings) -> Self {
+        Self {
+            allow_private: settings.webhooks_allow_private,
+            client: egress::host_client(
+                settings.webhooks_allow_private,
+                Duration::from_millis(settings.webhook_timeout_ms.max(1)),
+            ),
+            ready: Notify::new(),
+            subscriptions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn forget(&self, account_id: i64) {
+        self.subscriptions
+            .lock()
+            .expect("not poisoned")
+            .remove(&account_id);
+    }
+}
+
+/// The account's webhooks and their subscriptions, from this node's copy
+/// when it is fresh.
+async fn subscriptions(state: &AppState, account_id: i64) -> Result<Subscriptions, AppError> {
+    let outgoing = &state.pipeline.webhooks;
+    if let Some((read_at, known)) = outgoing
+        .subscriptions
+        .lock()
+        .expect("not poisoned")
+        .get(&account_id)
+        && read_at.elapsed() < SUBSCRIPTIONS_TTL
+    {
+        return Ok(known.clone());
+    }
+    let read_at = Instant::now();
+    let rows = state.store.list_webhooks(account_id).await?;
+    let known: Subscriptions = Arc::new(
+        rows.into_iter()
+            .map(|w| (w.id, serde_json::from_str(&w.subscriptions).unwrap_or_default()))
+            .collect(),
+    );
+    outgoing
+        .subscriptions
+        .lock()
+        .expect("not poisoned")
+        .insert(account_id, (read_at, known.clone()));
+    Ok(known)
+}
+
+/// What an administrator sends to create or change a webhook.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookInput {
+    /// Where to POST events.
+    pub url: Option<String>,
+    /// A label.
+    pub name: Option<String>,
+    /// Event names from [`EVENTS`].
+    pub subscriptions: Option<Vec<String>>,
+}
+
+/// A webhook as its administrators see it, with its signing secret.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// The stored row.
+    pub row: WebhookRow,
+    /// Subscribed events.
+    pub subscriptions: Vec<String>,
+    /// The HMAC-SHA256 key of its signatures.
+    pub secret: String,
+}
+
+fn view(state: &AppState, row: WebhookRow) -> Result<Webhook, AppError> {
+    let secret = state
+        .plugins
+        .secrets()
+        .open(&row.sealed_secret)
+        .map_err(|e| AppError::Internal(format!("cannot open webhook {}'s secret: {e}", row.id)))?;
+    let subscriptions = serde_json::from_str(&row.subscriptions).unwrap_or_default();
+    Ok(Webhook {
+        row,
+        subscriptions,
+        secret,
+    })
+}
+
+/// The account's webhooks (administrators).
+pub async fn list(state: &AppState, member: &Member) -> Result<Vec<Webhook>, AppError> {
+    member.require_admin()?;
+    let rows = state.store.list_webhooks(member.account_id).await?;
+    rows.into_iter().map(|row| view(state, row)).collect()
+}
+
+/// Adds a webhook with a fresh secret (administrators).
+pub async fn create(state: &AppState, member: &Member, input: WebhookInput) -> Result<Webhook, AppError> {
+    member.require_admin()?;
+    let url = checked_url(state, input.url.as_deref()).await?;
+    let subscriptions = checked_subscriptions(input.subscriptions)?;
+    let sealed = state
+        .plugins
+        .secrets()
+        .seal(&crate::accounts::new_token())
+        .map_err(|e| AppError::Internal(format!("cannot seal a webhook secret: {e}")))?;
+    let row = state
+        .store
+        .insert_webhook(
+            member.account_id,
+            blank_to_none(input.name).as_deref(),
+            &url,
+            &serde_json::to_string(&subscriptions).expect("strings serialise"),
+            &sealed,
+        )
+        .await?;
+    state.pipeline.webhooks.forget(member.account_id);
+    view(state, row)
+}
+
+/// Changes the fields given (administrators); the secret stays.
+pub async fn update(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+    input: WebhookInput,
+) -> Result<Webhook, AppError> {
+    member.require_admin()?;
+    let current = state.store.get_webhook(member.account_id, id).await?;
+    let url = match input.url.as_deref() {
+        Some(url) => checked_url(state, Some(url)).await?,
+        None => current.url.clone(),
+    };
+    let subscriptions = match input.subscriptions {
+        Some(list) => serde_json::to_string(&checked_subscriptions(Some(list))?).expect("strings serialise"),
+        None => current.subscriptions.clone(),
+    };
+    let name = match input.name {
+        Some(name) => blank_to_none(Some(name)),
+        None => current.name.clone(),
+    };
+    let row = state
+        .store
+        .update_webhook(member.account_id, id, name.as_deref(), &url, &subscriptions)
+        .await?;
+    state.pipeline.webhooks.forget(member.account_id);
+    view(state, row)
+}
+
+/// Removes a webhook and its pending deliveries (administrators).
+pub async fn delete(state: &AppState, member: &Member, id: i64) -> Result<(), AppError> {
+    member.require_admin()?;
+    state.store.delete_webhook(member.account_id, id).await?;
+    state.pipeline.webhooks.forget(member.account_id);
+    Ok(())
+}
+
+/// A webhook's latest deliveries, newest first (administrators): what was
+/// sent, what is waiting for a retry, and the dead letters.
+pub async fn deliveries(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+) -> Result<Vec<WebhookDeliveryRow>, AppError> {
+    member.require_admin()?;
+    state.store.get_webhook(member.account_id, id).await?;
+    Ok(state
+        .store
+        .list_webhook_deliveries(member.account_id, id, 100)
+        .await?)
+}
+
+fn blank_to_none(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn checked_subscriptions(list: Option<Vec<String>>) -> Result<Vec<String>, AppError> {
+    let mut list = list.unwrap_or_default();
+    list.sort();
+    list.dedup();
+    if list.is_empty() {
+        return Err(AppError::Refused(
+            "subscriptions must name at least one event".into(),
+        ));
+    }
+    if let Some(unknown) = list.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(AppError::Refused(format!(
+            "unknown event {unknown:?}; subscribe to any of {}",
+            EVENTS.join(", ")
+        )));
+    }
+    Ok(list)
+}
+
+/// An absolute http(s) URL without credentials; unless private addresses
+/// are allowed, one whose host is (or resolves only to) a non-public address
+/// is refused now rather than dead-lettered later.
+async fn checked_url(state: &AppState, url: Option<&str>) -> Result<String, AppError> {
+    let text = url.map(str::trim).filter(|u| !u.is_empty());
+    let text = text.ok_or_else(|| AppError::Refused("url is required".into()))?;
+    let url = Url::parse(text).map_err(|e| AppError::Refused(format!("url is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(AppError::Refused("url must be an http or https URL".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AppError::Refused("url must not carry credentials".into()));
+    }
+    if !state.pipeline.webhooks.allow_private {
+        refuse_private(&url).await?;
+    }
+    Ok(url.to_string())
+}
+
+async fn refuse_private(url: &Url) -> Result<(), AppError> {
+    let refused = || {
+        AppError::Refused(format!(
+            "{} is a private or loopback address; webhooks reach only public addresses \
+             unless the server allows private ones (SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE)",
+            url.host_str().unwrap_or_default()
+        ))
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) if !egress::is_public(IpAddr::V4(ip)) => Err(refused()),
+        Some(url::Host::Ipv6(ip)) if !egress::is_public(IpAddr::V6(ip)) => Err(refused()),
+        Some(url::Host::Domain(name)) => {
+            let port = url.port_or_known_default().unwrap_or(443);
+            // A name that does not resolve now may later: only a name that
+            // resolves, and only to private addresses, is refused here. The
+            // resolver checks again at every send.
+            if let Ok(found) = tokio::net::lookup_host((name, port)).await {
+                let found: Vec<_> = found.collect();
+                if !found.is_empty() && found.iter().all(|a| !egress::is_public(a.ip())) {
+                    return Err(refused());
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The webhook event of a live event (`message.created` → `message_created`),
+/// for the live events that have one.
+fn webhook_event(live_name: &str) -> Option<&'static str> {
+    Some(match live_name {
+        "message.created" => "message_created",
+        "message.updated" => "message_updated",
+        "conversation.created" => "conversation_created",
+        "conversation.status_changed" => "conversation_status_changed",
+        "conversation.updated" => "conversation_updated",
+        "contact.created" => "contact_created",
+        "contact.updated" => "contact_updated",
+        _ => return None,
+    })
+}
+
+/// Queues a live event for the account's webhooks subscribed to it. Never
+/// fails the caller (the change is stored); a failure is logged.
+pub async fn emit(state: &AppState, account_id: i64, live_name: &str, data: &Value) {
+    let Some(event) = webhook_event(live_name) else {
+        return;
+    };
+    let queued = async {
+        let webhooks: Vec<i64> = subscriptions(state, account_id)
+            .await?
+            .iter()
+            .filter(|(_, events)| events.iter().any(|e| e == event))
+            .map(|(id, _)| *id)
+            .collect();
+        if webhooks.is_empty() {
+            return Ok::<_, AppError>(false);
+        }
+        let Some(payload) = payload(state, account_id, event, data).await? else {
+            return Ok(false);
+        };
+        state
+            .store
+            .queue_webhook_deliveries(&webhooks, account_id, event, &payload.to_string())
+            .await?;
+        Ok(true)
+    };
+    match queued.await {
+        Ok(true) => state.pipeline.webhooks.ready.notify_one(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            account = account_id,
+            event,
+            "cannot queue webhook deliveries: {e}"
+        ),
+    }
+}
+
+/// Chatwoot's payload for `event`, built from the live event's data (the
+/// REST shapes); `None` for what Chatwoot does not send (activity messages).
+async fn payload(
+    state: &AppState,
+    account_id: i64,
+    event: &str,
+    data: &Value,
+) -> Result<Option<Value>, AppError> {
+    let account = state.store.get_account(account_id).await?;
+    let account_ref = json!({ "id": account.id, "name": account.name });
+    let mut payload = match event {
+        "message_created" | "message_updated" => {
+            let Some(message) = message_payload(state, account_id, data).await? else {
+                return Ok(None);
+            };
+            message
+        }
+        "conversation_status_changed" | "conversation_updated" => {
+            let mut conversation = data.clone();
+            // What changed is not tracked; the current values are sent.
+            conversation["changed_attributes"] = json!([]);
+            conversation
+        }
+        "contact_created" | "contact_updated" => data.clone(),
+        _ => data.clone(),
+    };
+    payload["account"] = account_ref;
+    payload["event"] = json!(event);
+    Ok(Some(payload))
+}
+
+/// Chatwoot's `Message#webhook_data`: the message with its type by name, its
+/// inbox, and its conversation as the API renders it.
+async fn message_payload(state: &AppState, account_id: i64, data: &Value) -> Result<Option<Value>, AppError> {
+    let message_type = match data["message_type"].as_i64() {
+        Some(0) => "incoming",
+        Some(1) => "outgoing",
+        Some(3) => "template",
+        // Activity messages are not sent to webhooks (Chatwoot's
+        // `webhook_sendable?`).
+        _ => return Ok(None),
+    };
+    let display_id = data["conversation_id"].as_i64().unwrap_or_default();
+    let conversation = state.store.get_conversation(account_id, display_id).await?;
+    let inbox = state.store.get_inbox(account_id, conversation.inbox_id).await?;
+    let conversation = super::conversations::render_one(state, conversation).await?;
+    let mut payload = data.clone();
+    payload["message_type"] = json!(message_type);
+    payload["inbox"] = json!({ "id": inbox.id, "name": inbox.name });
+    payload["conversation"] = conversation;
+    if payload.get("sender").is_none() {
+        payload["sender"] = Value::Null;
+    }
+    Ok(Some(payload))
+}
+
+/// `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"` under
+/// `secret`: Chatwoot's `X-Chatwoot-Signature`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Why an attempt did not deliver.
+struct Failure {
+    status: Option<i64>,
+    message: String,
+    retryable: bool,
+}
+
+impl Failure {
+    fn permanent(status: Option<i64>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+/// Makes one attempt at a claimed delivery and records its outcome.
+pub async fn deliver(state: &AppState, delivery: WebhookDeliveryRow) {
+    let outcome = match attempt(state, &delivery).await {
+        Ok(status) => {
+            tracing::debug!(delivery = delivery.id, status, "webhook delivered");
+            state
+                .store
+                .record_webhook_delivery(delivery.id, WebhookOutcome::Done { status })
+                .await
+        }
+        Err(failure) => {
+            let config = &state.pipeline.config;
+            match config.retry_delay(delivery.attempts, failure.retryable, None) {
+                Some(retry_in_ms) => {
+                    tracing::info!(delivery = delivery.id, attempt = delivery.attempts, delay_ms = retry_in_ms,
+                        reason = %failure.message, "webhook failed; retrying later");
+                    let retry = WebhookOutcome::Retry {
+                        status: failure.status,
+                        error: &failure.message,
+                        retry_in_ms,
+                    };
+                    state.store.record_webhook_delivery(delivery.id, retry).await
+                }
+                None => {
+                    tracing::warn!(delivery = delivery.id, attempts = delivery.attempts, reason = %failure.message,
+                        "webhook failed; dead-lettered");
+                    let dead = WebhookOutcome::Dead {
+                        status: failure.status,
+                        error: &failure.message,
+                    };
+                    state.store.record_webhook_delivery(delivery.id, dead).await
+                }
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        // The lease runs out and the delivery is attempted again.
+        tracing::error!(delivery = delivery.id, "cannot record a webhook's outcome: {e}");
+    }
+}
+
+async fn attempt(state: &AppState, delivery: &WebhookDeliveryRow) -> Result<i64, Failure> {
+    let transient = |message: String| Failure {
+        status: None,
+        message,
+        retryable: true,
+    };
+    let webhook = match state
+        .store
+        .get_webhook(delivery.account_id, delivery.webhook_id)
+        .await
+    {
+        Ok(w) => w,
+        Err(crate::store::StoreError::NotFound(_)) => {
+            return Err(Failure::permanent(None, "the webhook was deleted"));
+        }
+        Err(e) => return Err(transient(e.to_string())),
+    };
+    let url = Url::parse(&webhook.url).map_err(|e| Failure::permanent(None, format!("bad URL: {e}")))?;
+    let outgoing = &state.pipeline.webhooks;
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
+    };
+    if let Some(ip) = literal
+        && !outgoing.allow_private
+        && !egress::is_public(ip)
+    {
+        return Err(Failure::permanent(
+            None,
+            format!("{ip} is a private or loopback address and private webhooks are not allowed"),
+        ));
+    }
+    let secret = state
+        .plugins
+        .secrets()
+        .open(&webhook.sealed_secret)
+        .map_err(|e| Failure::permanent(None, format!("cannot open the webhook's secret: {e}")))?;
+    let timestamp = crate::store::now_ms() / 1000;
+    let body = delivery.payload.clone().into_bytes();
+    let response = outgoing
+        .client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-chatwoot-signature", signature(&secret, timestamp, &body))
+        .header("x-chatwoot-timestamp", timestamp.to_string())
+        .header("x-chatwoot-delivery", delivery.id.to_string())
+        .body(body)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(refusal) = egress::private_refusal(&e) {
+                return Err(Failure::permanent(None, refusal));
+            }
+            return Err(transient(format!("cannot reach the webhook: {}", chain(&e))));
+        }
+    };
+    let status = i64::from(response.status().as_u16());
+    match status {
+        200..=299 => Ok(status),
+        // Timeouts, throttling and server errors may pass; other answers
+        // (including redirects, never followed) will not.
+        408 | 429 | 500..=599 => Err(Failure {
+            status: Some(status),
+            message: format!("the webhook answered {status}"),
+            retryable: true,
+        }),
+        _ => Err(Failure::permanent(
+            Some(status),
+            format!("the webhook answered {status}"),
+        )),
+    }
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        message.push_str(": ");
+        message.push_str(&e.to_string());
+        source = e.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_of_timestamp_dot_body() {
+        // Python: hmac.new(b"key", b"1700000000.{}", hashlib.sha256).hexdigest()
+        let expected = "sha256=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae";
+        assert_eq!(signature("key", 1_700_000_000, b"{}"), expected);
+        assert_ne!(signature("other", 1_700_000_000, b"{}"), expected);
+    }
+
+    #[test]
+    fn subscriptions_are_chatwoots_events() {
+        assert!(checked_subscriptions(Some(vec![])).is_err());
+        assert!(checked_subscriptions(Some(vec!["message_sent".into()])).is_err());
+        assert_eq!(
+            checked_subscriptions(Some(vec!["message_created".into(), "message_created".into()])).unwrap(),
+            vec!["message_created".to_owned()]
+        );
+    }
+
+    #[test]
+    fn every_emitted_event_can_be_subscribed() {
+        for live in [
+            "message.created",
+            "message.updated",
+            "conversation.created",
+            "conversation.status_changed",
+            "conversation.updated",
+            "contact.created",
+            "contact.updated",
+        ] {
+            let event = webhook_event(live).unwrap();
+            assert!(EVENTS.contains(&event), "{event}");
+        }
+        assert_eq!(webhook_event("assignee.changed"), None);
+    }
+}

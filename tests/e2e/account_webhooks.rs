@@ -1,0 +1,451 @@
+//! Outgoing account webhooks through the real binary, on SQLite and
+//! PostgreSQL: administrators (only) manage them, events arrive signed in
+//! Chatwoot's shapes at a receiver on loopback (allowed by the server's
+//! setting), a 500 is retried, an endless 500 is dead-lettered after the
+//! attempt limit, and without the setting private addresses are refused
+//! when saved and when sent.
+
+use std::sync::{Arc, Mutex};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use switchboard_e2e::{Backend, Env, PROBE_V1, Server};
+
+switchboard_e2e::on_both_databases!(events_reach_subscribed_webhooks_signed_retried_and_dead_lettered);
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    signature: String,
+    timestamp: String,
+    delivery: String,
+    body: String,
+}
+
+/// A webhook receiver on loopback: `/ok` answers 200, `/flaky` 500 the first
+/// time it sees a delivery and 200 after, `/down` always 500.
+struct Receiver {
+    origin: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start() -> anyhow::Result<Self> {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let log = got.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let log = log.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    let received = Received {
+                        path: uri.path().to_owned(),
+                        signature: header("x-chatwoot-signature"),
+                        timestamp: header("x-chatwoot-timestamp"),
+                        delivery: header("x-chatwoot-delivery"),
+                        body,
+                    };
+                    let mut log = log.lock().unwrap();
+                    let seen_before = log
+                        .iter()
+                        .any(|r| r.path == received.path && r.delivery == received.delivery);
+                    let status = match received.path.as_str() {
+                        "/ok" => 200,
+                        "/flaky" if seen_before => 200,
+                        _ => 500,
+                    };
+                    log.push(received);
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { origin, got })
+    }
+
+    fn at(&self, path: &str) -> Vec<Received> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Chatwoot's signature check, as a receiver writes it.
+fn signed_by(secret: &str, r: &Received) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{}.{}", r.timestamp, r.body).as_bytes());
+    r.signature == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn payload(r: &Received) -> Value {
+    serde_json::from_str(&r.body).expect("a JSON payload")
+}
+
+struct Webhooks<'a> {
+    server: &'a Server,
+    account: i64,
+    admin: &'a str,
+}
+
+impl Webhooks<'_> {
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/accounts/{}{rest}", self.account)
+    }
+
+    /// Creates a webhook; answers it as the API shows it.
+    async fn create(&self, url: &str, subscriptions: &[&str]) -> anyhow::Result<Value> {
+        let body = json!({ "webhook": { "url": url, "subscriptions": subscriptions } });
+        let created = self
+            .server
+            .post_json(&self.path("/webhooks"), Some(self.admin), &body)
+            .await?;
+        assert_eq!(created.status, 200, "{:?}", created.json);
+        Ok(created.json["payload"]["webhook"].clone())
+    }
+
+    async fn deliveries(&self, id: &Value) -> anyhow::Result<Vec<Value>> {
+        let list = self
+            .server
+            .get(
+                &self.path(&format!("/webhooks/{id}/deliveries")),
+                Some(self.admin),
+            )
+            .await?;
+        assert_eq!(list.status, 200, "{:?}", list.json);
+        Ok(list.json["payload"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let agent = env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        "agent@acme.example",
+        "--account",
+        &account.to_string(),
+        "--json",
+    ])["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let receiver = Receiver::start().await?;
+
+    // Without the setting: loopback is refused when saved, by address and by name.
+    let s = env.serve().await?;
+    let hooks = Webhooks {
+        server: &s,
+        account,
+        admin: &admin,
+    };
+    for url in [
+        format!("{}/ok", receiver.origin),
+        "http://localhost:9/ok".to_owned(),
+    ] {
+        let body = json!({ "webhook": { "url": url, "subscriptions": ["message_created"] } });
+        let refused = s.post_json(&hooks.path("/webhooks"), Some(&admin), &body).await?;
+        assert_eq!(refused.status, 422, "{url}: {:?}", refused.json);
+        assert!(
+            refused.json.to_string().contains("private or loopback"),
+            "{:?}",
+            refused.json
+        );
+    }
+    drop(s);
+
+    env.vars.extend([
+        ("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE".to_owned(), "true".to_owned()),
+        ("SWITCHBOARD_DELIVERY_MAX_ATTEMPTS".to_owned(), "3".to_owned()),
+        ("SWITCHBOARD_DELIVERY_BACKOFF_MS".to_owned(), "20".to_owned()),
+    ]);
+    let s = env.serve().await?;
+    let hooks = Webhooks {
+        server: &s,
+        account,
+        admin: &admin,
+    };
+    let path = |rest: &str| hooks.path(rest);
+
+    // Administrators only; Chatwoot's subscriptions only.
+    let body = json!({ "webhook": { "url": format!("{}/ok", receiver.origin), "subscriptions": ["message_created"] } });
+    let refused = s.post_json(&path("/webhooks"), Some(&agent), &body).await?;
+    // Chatwoot answers a refused role 401 with this message.
+    assert_eq!(refused.status, 401, "{:?}", refused.json);
+    assert_eq!(refused.json["error"], "You are not authorized to do this action");
+    assert_eq!(s.get(&path("/webhooks"), Some(&agent)).await?.status, 401);
+    let unknown =
+        json!({ "webhook": { "url": format!("{}/ok", receiver.origin), "subscriptions": ["message_sent"] } });
+    assert_eq!(
+        s.post_json(&path("/webhooks"), Some(&admin), &unknown)
+            .await?
+            .status,
+        422
+    );
+    let not_http =
+        json!({ "webhook": { "url": "ftp://example.com/x", "subscriptions": ["message_created"] } });
+    assert_eq!(
+        s.post_json(&path("/webhooks"), Some(&admin), &not_http)
+            .await?
+            .status,
+        422
+    );
+
+    let ok = hooks
+        .create(
+            &format!("{}/ok", receiver.origin),
+            &["conversation_created", "message_created", "contact_created"],
+        )
+        .await?;
+    let flaky = hooks
+        .create(&format!("{}/flaky", receiver.origin), &["message_created"])
+        .await?;
+    let down = hooks
+        .create(&format!("{}/down", receiver.origin), &["conversation_created"])
+        .await?;
+    assert_eq!(
+        ok["subscriptions"],
+        json!(["contact_created", "conversation_created", "message_created"])
+    );
+    let secret = ok["secret"].as_str().expect("a signing secret").to_owned();
+    assert!(secret.len() >= 20, "{secret}");
+    assert_ne!(flaky["secret"], ok["secret"], "each webhook has its own secret");
+    let again = s.post_json(&path("/webhooks"), Some(&admin), &json!({ "webhook": { "url": format!("{}/ok", receiver.origin), "subscriptions": ["message_created"] } })).await?;
+    assert_eq!(again.status, 422, "one webhook per URL: {:?}", again.json);
+    let listed = s.get(&path("/webhooks"), Some(&admin)).await?;
+    assert_eq!(
+        listed.json["payload"]["webhooks"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    // A contact, its conversation and a message, through the REST API.
+    let inbox = s
+        .post_json(
+            &path("/inboxes"),
+            Some(&admin),
+            &json!({ "name": "Probe", "channel": { "type": "probe" } }),
+        )
+        .await?
+        .json["id"]
+        .as_i64()
+        .unwrap();
+    let contact = s
+        .post_json(
+            &path("/contacts"),
+            Some(&admin),
+            &json!({ "name": "Ann", "email": "ann@example.com" }),
+        )
+        .await?
+        .json["payload"]["contact"]["id"]
+        .as_i64()
+        .unwrap();
+    let conversation = s
+        .post_json(
+            &path("/conversations"),
+            Some(&admin),
+            &json!({ "inbox_id": inbox, "contact_id": contact }),
+        )
+        .await?;
+    let display_id = conversation.json["id"].as_i64().unwrap();
+    let sent = s
+        .post_json(
+            &path(&format!("/conversations/{display_id}/messages")),
+            Some(&admin),
+            &json!({ "content": "Hello, hook" }),
+        )
+        .await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+
+    s.eventually("the /ok webhook gets three events", 400, || async {
+        Ok(receiver.at("/ok").len() >= 3)
+    })
+    .await?;
+    // Two workers send in parallel: order by delivery, as queued.
+    let mut got = receiver.at("/ok");
+    got.sort_by_key(|r| r.delivery.parse::<i64>().unwrap_or_default());
+    for r in &got {
+        assert!(signed_by(&secret, r), "a bad signature: {r:?}");
+        assert!(!signed_by(flaky["secret"].as_str().unwrap(), r));
+    }
+    let events: Vec<Value> = got.iter().map(payload).collect();
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["contact_created", "conversation_created", "message_created"]
+    );
+    let contact_event = &events[0];
+    assert_eq!(
+        (contact_event["id"].as_i64(), contact_event["name"].as_str()),
+        (Some(contact), Some("Ann"))
+    );
+    assert_eq!(contact_event["account"], json!({ "id": account, "name": "Acme" }));
+    let conversation_event = &events[1];
+    assert_eq!(conversation_event["id"], display_id);
+    assert_eq!(conversation_event["inbox_id"], inbox);
+    assert_eq!(conversation_event["meta"]["sender"]["id"], contact);
+    let message_event = &events[2];
+    assert_eq!(message_event["id"], sent.json["id"]);
+    assert_eq!(message_event["content"], "Hello, hook");
+    assert_eq!(message_event["message_type"], "outgoing");
+    assert_eq!(message_event["conversation"]["id"], display_id);
+    assert_eq!(message_event["inbox"], json!({ "id": inbox, "name": "Probe" }));
+    assert_eq!(message_event["account"], json!({ "id": account, "name": "Acme" }));
+
+    // The flaky receiver answered 500 once, then took the same delivery.
+    s.eventually("the flaky webhook's delivery is done", 400, || async {
+        Ok(hooks
+            .deliveries(&flaky["id"])
+            .await?
+            .first()
+            .is_some_and(|d| d["state"] == "done"))
+    })
+    .await?;
+    let flaky_got = receiver.at("/flaky");
+    assert_eq!(flaky_got.len(), 2, "{flaky_got:?}");
+    assert_eq!(flaky_got[0].delivery, flaky_got[1].delivery);
+    assert_eq!(flaky_got[0].body, flaky_got[1].body);
+    assert!(signed_by(flaky["secret"].as_str().unwrap(), &flaky_got[1]));
+    let done = &hooks.deliveries(&flaky["id"]).await?[0];
+    assert_eq!(
+        (done["attempts"].as_i64(), done["last_status"].as_i64()),
+        (Some(2), Some(200))
+    );
+
+    // The receiver that always fails: three attempts, then the dead letters.
+    s.eventually("the failing webhook's delivery is dead", 400, || async {
+        Ok(hooks
+            .deliveries(&down["id"])
+            .await?
+            .first()
+            .is_some_and(|d| d["state"] == "dead"))
+    })
+    .await?;
+    let dead = &hooks.deliveries(&down["id"]).await?[0];
+    assert_eq!(
+        (
+            dead["event"].as_str(),
+            dead["attempts"].as_i64(),
+            dead["last_status"].as_i64()
+        ),
+        (Some("conversation_created"), Some(3), Some(500))
+    );
+    assert_eq!(receiver.at("/down").len(), 3);
+
+    // Changing subscriptions takes effect; a deleted webhook gets nothing more.
+    let changed = s
+        .send_patch(
+            &path(&format!("/webhooks/{}", ok["id"])),
+            &admin,
+            &json!({ "webhook": { "subscriptions": ["message_updated"] } }),
+        )
+        .await?;
+    assert_eq!(changed.status, 200, "{:?}", changed.json);
+    assert_eq!(
+        changed.json["payload"]["webhook"]["subscriptions"],
+        json!(["message_updated"])
+    );
+    assert_eq!(changed.json["payload"]["webhook"]["secret"], ok["secret"]);
+    let removed = s
+        .delete(&path(&format!("/webhooks/{}", flaky["id"])), Some(&admin), None)
+        .await?;
+    assert_eq!(removed.status, 200);
+    assert_eq!(
+        s.delete(&path(&format!("/webhooks/{}", flaky["id"])), Some(&admin), None)
+            .await?
+            .status,
+        404
+    );
+    let second = s
+        .post_json(
+            &path(&format!("/conversations/{display_id}/messages")),
+            Some(&admin),
+            &json!({ "content": "Second" }),
+        )
+        .await?;
+    assert_eq!(second.status, 200);
+    // The probe channel reports the send delivered: message_updated reaches /ok.
+    s.eventually("message_updated reaches the changed webhook", 400, || async {
+        Ok(receiver
+            .at("/ok")
+            .iter()
+            .any(|r| payload(r)["event"] == "message_updated"))
+    })
+    .await?;
+    assert!(
+        receiver
+            .at("/ok")
+            .iter()
+            .all(|r| payload(r)["content"] != "Second" || payload(r)["event"] != "message_created"),
+        "the webhook no longer subscribes to message_created"
+    );
+    assert_eq!(receiver.at("/flaky").len(), 2, "a deleted webhook gets nothing");
+    drop(s);
+
+    // Without the setting again, a saved loopback webhook is refused at send
+    // time: dead-lettered at once, never reached.
+    env.vars
+        .retain(|(k, _)| k != "SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE");
+    let s = env.serve().await?;
+    let hooks = Webhooks {
+        server: &s,
+        account,
+        admin: &admin,
+    };
+    let before = receiver.at("/down").len();
+    let contact = s
+        .post_json(
+            &hooks.path("/contacts"),
+            Some(&admin),
+            &json!({ "name": "Bob", "email": "bob@example.com" }),
+        )
+        .await?
+        .json["payload"]["contact"]["id"]
+        .as_i64()
+        .unwrap();
+    let opened = s
+        .post_json(
+            &hooks.path("/conversations"),
+            Some(&admin),
+            &json!({ "inbox_id": inbox, "contact_id": contact }),
+        )
+        .await?;
+    assert_eq!(opened.status, 200);
+    s.eventually("the private webhook's new delivery is dead", 400, || async {
+        let list = hooks.deliveries(&down["id"]).await?;
+        Ok(list.len() == 2 && list[0]["state"] == "dead")
+    })
+    .await?;
+    let refused = &hooks.deliveries(&down["id"]).await?[0];
+    assert_eq!(refused["attempts"], 1);
+    assert!(
+        refused["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("private"),
+        "{refused}"
+    );
+    assert_eq!(
+        receiver.at("/down").len(),
+        before,
+        "a refused address is never reached"
+    );
+    Ok(())
+}
