@@ -25,22 +25,49 @@ pub async fn message_at(state: &AppState, display_id: i64, message: &MessageRow,
     publish(state, message.account_id, Some(message.inbox_id), name, json).await;
 }
 
-/// Announces a message as `name` as part of the transaction that wrote it
-/// (see [`crate::live::LiveEvents::publish_in`]); `display_id` is its
-/// conversation's.
+/// Announcements made inside a write transaction, completed by
+/// [`committed`] once it commits (and dropped with it if it does not).
+#[derive(Default)]
+pub struct InTransaction {
+    live: Staged,
+    webhooks: Vec<(i64, String, serde_json::Value)>,
+}
+
+/// Announces a message as `name` as part of the transaction that wrote it:
+/// live clients through the transaction itself (see
+/// [`crate::live::LiveEvents::publish_in`]), account webhooks after the
+/// commit. `display_id` is its conversation's.
 pub async fn message_in(
     state: &AppState,
     tx: &mut WriteTx,
-    staged: &mut Staged,
+    pending: &mut InTransaction,
     display_id: i64,
     message: &MessageRow,
     name: &str,
 ) -> Result<(), StoreError> {
     let json = views::message(message, display_id);
+    pending
+        .webhooks
+        .push((message.account_id, name.to_owned(), json.clone()));
     state
         .live
-        .publish_in(tx, staged, message.account_id, Some(message.inbox_id), name, json)
+        .publish_in(
+            tx,
+            &mut pending.live,
+            message.account_id,
+            Some(message.inbox_id),
+            name,
+            json,
+        )
         .await
+}
+
+/// Completes the announcements of a transaction that committed.
+pub async fn committed(state: &AppState, pending: InTransaction) {
+    state.live.release(pending.live);
+    for (account_id, name, data) in pending.webhooks {
+        super::webhooks::emit(state, account_id, &name, &data).await;
+    }
 }
 
 /// Announces a message's current state as `message.updated`.

@@ -21,7 +21,6 @@ use crate::contract::{
     ChannelContext, ChannelEvent, DeliveryStatus, IncomingRequest, MessageEvent, StatusEvent,
 };
 use crate::conversations::{ConversationStatus, MessageStatus, MessageType, SenderType, file_type_of};
-use crate::live::Staged;
 use crate::plugin_host::{LoadedPlugin, health};
 use crate::runtime::PluginError;
 use crate::store::pipeline::event_status;
@@ -395,7 +394,7 @@ async fn write_batch(
         return Ok(());
     }
     let mut tx = state.store.begin_write().await?;
-    let mut staged = Staged::default();
+    let mut announcements = announce::InTransaction::default();
     let mut opened: Vec<ConversationRow> = Vec::new();
     let mut after_commit: Vec<(i64, MessageRow)> = Vec::new();
     for (_, recordings) in ready {
@@ -412,7 +411,7 @@ async fn write_batch(
                 announce::message_in(
                     state,
                     &mut tx,
-                    &mut staged,
+                    &mut announcements,
                     recorded.display_id,
                     &recorded.message,
                     "message.created",
@@ -424,7 +423,7 @@ async fn write_batch(
     let ids: Vec<i64> = ready.iter().map(|(event, _)| event.id).collect();
     tx.finish_applied_events(&ids).await?;
     tx.commit().await?;
-    state.live.release(staged);
+    announce::committed(state, announcements).await;
     for conversation in &opened {
         announce::conversation(state, conversation, "conversation.created").await;
     }

@@ -100,6 +100,7 @@ async fn run_all(config: &HostConfig, args: BenchAllArgs) -> anyhow::Result<Exit
             inboxes: 10,
             conversations: 1000,
             database_url: None,
+            inbound_backlog: crate::app::PipelineConfig::default().inbound_backlog,
         },
     )
     .await?;

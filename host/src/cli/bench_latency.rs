@@ -50,10 +50,11 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
     )
     .await?;
     let (url, store) = (scratch.url.clone(), scratch.store.clone());
+    let backlog = crate::app::PipelineConfig::default().inbound_backlog;
     if args.nodes > 1 && store.dialect() != crate::store::Dialect::Postgres {
         bail!("--nodes 2 needs PostgreSQL (--bench-database-url postgres://…)");
     }
-    let ingest = BenchNode::start(config, &url, store.clone(), &scratch.dir.join("cache")).await?;
+    let ingest = BenchNode::start(config, &url, store.clone(), &scratch.dir.join("cache"), backlog).await?;
     let account = crate::app::administration::create_account(&store, "Latency", None).await?;
     let agent = crate::app::administration::create_user(
         &store,
@@ -72,7 +73,7 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         .await?;
     let watcher = if args.nodes > 1 {
         let second = Store::open(&url).await?;
-        Some(BenchNode::start(config, &url, second, &scratch.dir.join("cache")).await?)
+        Some(BenchNode::start(config, &url, second, &scratch.dir.join("cache"), backlog).await?)
     } else {
         None
     };

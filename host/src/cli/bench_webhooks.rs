@@ -40,6 +40,10 @@ pub struct BenchWebhooksArgs {
     /// An empty database to use (default: a temporary SQLite file).
     #[arg(long = "bench-database-url")]
     pub database_url: Option<String>,
+    /// The inbound backlog above which webhooks wait for applies to catch up
+    /// (`SWITCHBOARD_INBOUND_BACKLOG`); 0 measures ingest alone, unthrottled.
+    #[arg(long, default_value_t = crate::app::PipelineConfig::default().inbound_backlog)]
+    pub inbound_backlog: i64,
 }
 
 pub(super) const SECRET: &str = "bench-secret";
@@ -54,7 +58,14 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     )
     .await?;
     let (url, store) = (scratch.url.clone(), scratch.store.clone());
-    let node = BenchNode::start(config, &url, store.clone(), &scratch.dir.join("cache")).await?;
+    let node = BenchNode::start(
+        config,
+        &url,
+        store.clone(),
+        &scratch.dir.join("cache"),
+        args.inbound_backlog,
+    )
+    .await?;
     let account = crate::app::administration::create_account(&store, "Bench", None).await?;
     let credentials = crate::channel_accounts::credentials::seal(&node.state.plugins, &Default::default())?;
     for i in 0..inboxes {
@@ -193,6 +204,7 @@ impl BenchNode {
         url: &str,
         store: Store,
         cache: &std::path::Path,
+        inbound_backlog: i64,
     ) -> anyhow::Result<Self> {
         let runtime = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig {
             cache_dir: Some(cache.to_path_buf()),
@@ -211,6 +223,7 @@ impl BenchNode {
             pipeline: crate::app::Pipeline::new(crate::app::PipelineConfig {
                 webhook_rate: 1_000_000,
                 webhook_burst: 1_000_000,
+                inbound_backlog,
                 ..Default::default()
             }),
         };
