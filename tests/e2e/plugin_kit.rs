@@ -3,8 +3,12 @@
 //! `plugin new` scaffolds a crate, `plugin build` builds it, `plugin test`
 //! passes out of the box and fails with a readable diff (exit 1) on a broken
 //! fixture, and the built plugin, installed on a running server, answers a
-//! signed webhook and routes it to an inbox. Each command the test runs is
-//! checked to be written in the guide, so the two change together.
+//! signed webhook, routes it to an inbox and delivers an agent's reply to a
+//! provider on loopback with the API token and the user's id, exactly as the
+//! kit's fixtures said it would. Each command the test runs is checked to be
+//! written in the guide, so the two change together. A scaffold made to
+//! panic shows its panic message and location in the kit and in the event
+//! log.
 //!
 //! Building the scaffold compiles a wasm crate. It is built once per run,
 //! offline (the crates come from the local cargo registry, as for the
@@ -19,7 +23,7 @@ use std::process::{Command, Stdio};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use switchboard_e2e::{Backend, CliOutput, Env};
+use switchboard_e2e::{Backend, CliOutput, Env, RecordingProvider, Server};
 
 /// The guide, as the test was built.
 const GUIDE: &str = include_str!("../../sdk/README.md");
@@ -283,6 +287,9 @@ async fn the_guide_from_scaffold_to_an_answered_webhook() {
     in_guide("switchboard config set ACME_CHAT_WEBHOOK_SECRET s3cret");
     let set = env.cli(&["config", "set", "ACME_CHAT_WEBHOOK_SECRET", "s3cret"]);
     assert_eq!(set.code, 0, "{set:?}");
+    in_guide("switchboard config set ACME_CHAT_API_TOKEN provider-token");
+    let set = env.cli(&["config", "set", "ACME_CHAT_API_TOKEN", "provider-token"]);
+    assert_eq!(set.code, 0, "{set:?}");
 
     // 5. Point a webhook at it: signed, it is accepted once the server has
     // loaded the plugin and the secret; unsigned, it is refused.
@@ -382,6 +389,168 @@ async fn the_guide_from_scaffold_to_an_answered_webhook() {
         "{shown}"
     );
     assert_eq!(conversation["inbox_id"], created.json["id"], "{shown}");
+
+    // 7. Reply, through a provider on loopback.
+    let display_id = conversation["id"].as_i64().unwrap();
+    in_guide("/api/v1/accounts/1/conversations/1/messages");
+    assert_eq!(display_id, 1, "the guide's reply names conversation 1");
+    let provider = RecordingProvider::start().await.unwrap();
+    let origin = provider.origin.as_str();
+    in_guide("switchboard config set ACME_CHAT_API_BASE http://127.0.0.1:9000");
+    let set = env.cli(&["config", "set", "ACME_CHAT_API_BASE", origin]);
+    assert_eq!(set.code, 0, "{set:?}");
+    // Not granted yet: the send fails at once, naming the command that
+    // grants the origin (once the server has loaded the new API base).
+    let hint = format!("switchboard plugin grant-host acme-chat {origin}");
+    server
+        .eventually(
+            "an ungranted send fails with the grant-host hint",
+            200,
+            || async {
+                let message = reply(&server, &token, display_id, "Too early").await?;
+                Ok(message["status"] == "failed"
+                    && message["content_attributes"]["external_error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains(&hint)))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        provider.received().is_empty(),
+        "a denied request never leaves the host"
+    );
+    in_guide("switchboard plugin grant-host acme-chat http://127.0.0.1:9000");
+    let granted = env.cli(&["plugin", "grant-host", "acme-chat", origin]);
+    assert_eq!(granted.code, 0, "{granted:?}");
+    let sent = server
+        .wait_for("a reply the provider accepted", 200, || async {
+            let message = reply(&server, &token, display_id, "Hi Ada!").await?;
+            Ok((message["status"] == "sent").then_some(message))
+        })
+        .await
+        .unwrap();
+    let received = provider.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let request = &received[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/messages")
+    );
+    in_guide("Authorization: Bearer provider-token");
+    assert_eq!(request.header("authorization"), Some("Bearer provider-token"));
+    in_guide(r#"{"to": "u-1", "text": "Hi Ada!", …}"#);
+    let body = request.json();
+    assert_eq!(
+        (body["to"].as_str(), body["text"].as_str()),
+        (Some("u-1"), Some("Hi Ada!")),
+        "{body}"
+    );
+    assert_eq!(
+        sent["source_id"], "out-1",
+        "the provider's message id is kept: {sent}"
+    );
+}
+
+/// Posts an agent's reply in conversation `display_id` and waits until its
+/// delivery is decided: `sent` with the provider's id, or `failed`.
+async fn reply(server: &Server, token: &str, display_id: i64, text: &str) -> anyhow::Result<Value> {
+    let path = format!("/api/v1/accounts/1/conversations/{display_id}/messages");
+    let posted = server
+        .post_json(&path, Some(token), &serde_json::json!({ "content": text }))
+        .await?;
+    anyhow::ensure!(posted.status == 200, "{:?}", posted.json);
+    let id = posted.json["id"].clone();
+    server
+        .wait_for(&format!("message {id} sent or failed"), 300, || async {
+            let messages = server.messages(1, display_id, token).await?;
+            Ok(messages.into_iter().find(|m| {
+                m["id"] == id
+                    && (m["status"] == "failed" || (m["status"] == "sent" && m["source_id"].is_string()))
+            }))
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_plugin_says_why_in_the_kit_and_the_event_log() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("author-data");
+    let out = author(root.path(), &data, &["plugin", "new", "crashy-chat"], &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let crate_dir = root.path().join("crashy-chat");
+    let lib = crate_dir.join("src/lib.rs");
+    let code = std::fs::read_to_string(&lib).unwrap();
+    let parse = "    fn parse_event(_: Settings, request: IncomingRequest) -> Result<Vec<ChannelEvent>, ChannelError> {\n";
+    assert!(
+        code.contains(parse),
+        "the scaffold's parse_event changed: change this test"
+    );
+    std::fs::write(
+        &lib,
+        code.replace(
+            parse,
+            &format!("{parse}        panic!(\"no parser for {{}} bytes yet\", request.body.len());\n"),
+        ),
+    )
+    .unwrap();
+    let built = author(&crate_dir, &data, &["plugin", "build"], &[]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let wasm = built.stdout.trim().to_owned();
+    let panic_line = code[..code.find(parse).unwrap()].lines().count() + 2;
+    let location = format!("panicked at src/lib.rs:{panic_line}:9");
+    let message = format!("no parser for {} bytes yet", BODY.len());
+
+    let test = author(
+        &crate_dir,
+        &data,
+        &["plugin", "test", &wasm, "--fixtures", "fixtures"],
+        &[],
+    );
+    assert_eq!(test.code, 1, "{}", test.stdout);
+    assert!(test.stdout.contains("✘ webhook/text-message"), "{}", test.stdout);
+    for said in ["parse-event crashed", &location, &message] {
+        assert!(
+            test.stdout.contains(said),
+            "the kit does not say {said:?}:\n{}",
+            test.stdout
+        );
+    }
+
+    let env = Env::new(Backend::Sqlite).await.unwrap();
+    let server = env.serve().await.unwrap();
+    assert_eq!(env.cli(&["plugin", "install", &wasm]).code, 0);
+    assert_eq!(
+        env.cli(&["config", "set", "CRASHY_CHAT_WEBHOOK_SECRET", "s3cret"])
+            .code,
+        0
+    );
+    let signature = format!("sha256={}", hmac_hex(b"s3cret", BODY.as_bytes()));
+    server
+        .eventually("the signed webhook is accepted", 200, || async {
+            let answer = server
+                .post_webhook(
+                    "/webhooks/crashy-chat",
+                    &[("x-signature", &signature)],
+                    BODY.as_bytes().to_vec(),
+                )
+                .await?;
+            Ok(answer.status == 200)
+        })
+        .await
+        .unwrap();
+    server
+        .eventually("the event log says why the parse crashed", 200, || async {
+            let events = env.cli_json(&["events", "list", "--channel", "crashy-chat", "--json"]);
+            Ok(events.as_array().into_iter().flatten().any(|e| {
+                e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(&message) && r.contains(&location))
+            }))
+        })
+        .await
+        .unwrap();
+    assert!(server.log().contains(&message), "the server's log says why too");
 }
 
 fn hmac_hex(secret: &[u8], body: &[u8]) -> String {

@@ -625,6 +625,84 @@ impl MockServer {
     }
 }
 
+/// A provider's send API on loopback for the scaffolded channels
+/// (`switchboard plugin new`): records every request (method, path, headers,
+/// body) and answers `200 {"id": "out-<n>"}`.
+pub struct RecordingProvider {
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    received: Arc<std::sync::Mutex<Vec<ProviderRequest>>>,
+}
+
+/// One request a [`RecordingProvider`] received.
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl ProviderRequest {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl RecordingProvider {
+    /// Starts one.
+    pub async fn start() -> anyhow::Result<Self> {
+        let received: Arc<std::sync::Mutex<Vec<ProviderRequest>>> = Arc::default();
+        let log = received.clone();
+        let app = axum::Router::new().fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| {
+                let log = log.clone();
+                async move {
+                    let n = {
+                        let mut log = log.lock().unwrap();
+                        log.push(ProviderRequest {
+                            method: method.to_string(),
+                            path: uri.path().to_owned(),
+                            headers: headers
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                                .collect(),
+                            body: body.to_vec(),
+                        });
+                        log.len()
+                    };
+                    axum::Json(serde_json::json!({ "id": format!("out-{n}") }))
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { origin, received })
+    }
+
+    /// Requests received so far, in order.
+    pub fn received(&self) -> Vec<ProviderRequest> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
 /// Opens the test's database directly (to check what was stored).
 pub async fn database(env: &Env) -> anyhow::Result<sqlx::AnyPool> {
     sqlx::any::install_default_drivers();

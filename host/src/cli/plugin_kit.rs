@@ -1,4 +1,4 @@
-//! `switchboard plugin new | build | test`: the plugin author's commands, on
+//! `switchboard plugin new | build | test | wit`: the plugin author's commands, on
 //! top of `crate::kit`. They touch no database: `test` loads the component
 //! in a runtime of its own, with the server's default call limits.
 //!
@@ -71,6 +71,17 @@ pub enum AuthorCommand {
         )]
         webhook_max_bytes: usize,
     },
+    /// Write the contract's WIT (the interface a plugin implements) into a
+    /// folder, for toolchains that generate bindings from it
+    /// (componentize-py, componentize-js, wit-bindgen).
+    Wit {
+        /// Folder to write into (created if needed).
+        #[arg(long, default_value = "wit")]
+        out: PathBuf,
+        /// Contract version (default: the newest this binary supports).
+        #[arg(long, default_value = crate::kit::wit::LATEST)]
+        version: String,
+    },
 }
 
 pub async fn run(config: &HostConfig, command: AuthorCommand) -> anyhow::Result<ExitCode> {
@@ -91,6 +102,18 @@ pub async fn run(config: &HostConfig, command: AuthorCommand) -> anyhow::Result<
             json,
             webhook_max_bytes,
         } => test(config, file, fixtures, json, webhook_max_bytes).await,
+        AuthorCommand::Wit { out, version } => {
+            let files = crate::kit::wit::write(&version, &out)?;
+            eprintln!(
+                "wrote contract {version} (world {}) to {}:",
+                crate::kit::wit::world(&version).unwrap_or_default(),
+                out.display()
+            );
+            for file in files {
+                println!("{}", file.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

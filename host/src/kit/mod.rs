@@ -7,7 +7,8 @@
 //!   (`plugin_host::admin::inspect`) and runs its self-description, recorded
 //!   webhooks ([`fixtures`]) and sends against it under the host's call
 //!   limits, with outbound HTTP answered by a local [`mock`] provider;
-//! - [`json_diff`]: the structural comparison of expected and actual JSON.
+//! - [`json_diff`]: the structural comparison of expected and actual JSON;
+//! - [`wit`]: the contract's WIT carried in the binary (`plugin wit`).
 //!
 //! Nothing here knows the terminal: the CLI (`cli/plugin_kit.rs`) prints
 //! what these report. Nothing here touches a database.
@@ -18,3 +19,4 @@ pub mod fixtures;
 pub mod json_diff;
 pub mod mock;
 pub mod scaffold;
+pub mod wit;
