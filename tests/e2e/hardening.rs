@@ -54,10 +54,8 @@ async fn serve_without_a_secret_key_on_postgres_stops_at_start() {
             out.stderr
         );
     }
-    env.vars.push((
-        "SWITCHBOARD_SECRET_KEY".into(),
-        "not base64!".into(),
-    ));
+    env.vars
+        .push(("SWITCHBOARD_SECRET_KEY".into(), "not base64!".into()));
     let out = env.cli(&["check"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("not base64"), "{}", out.stderr);
@@ -92,12 +90,17 @@ async fn plugin_output_is_bounded_in_logs_storage_and_answers(backend: Backend) 
         .post_webhook("/webhooks/probe", &[("x-probe-reject", BIG)], b"x".to_vec())
         .await?;
     assert_eq!(rejected.status, 401, "{:?}", rejected.json);
-    // A challenge: refused as over budget, not sent back.
+    // A challenge: refused as over budget, not sent back (a plugin failure
+    // at ingest answers 503, as any other).
     let challenge = server
         .post_webhook(&format!("/webhooks/probe?bigchallenge={BIG}"), &[], vec![])
         .await?;
-    assert_eq!(challenge.status, 502, "{:?}", challenge.json);
-    assert!(error_of(&challenge.json).contains("challenge body is 20000000 bytes"), "{:?}", challenge.json);
+    assert_eq!(challenge.status, 503, "{:?}", challenge.json);
+    assert!(
+        error_of(&challenge.json).contains("challenge body is 20000000 bytes"),
+        "{:?}",
+        challenge.json
+    );
     // Within budget, a challenge is answered as before.
     let small = server
         .post_webhook("/webhooks/probe?bigchallenge=10", &[], vec![])
@@ -110,14 +113,24 @@ async fn plugin_output_is_bounded_in_logs_storage_and_answers(backend: Backend) 
     assert_eq!(at_ceiling.status, 200, "{:?}", error_of(&at_ceiling.json));
     let over = server.dry_run("probe", &token, "bigtext:150001").await?;
     assert_eq!(over.status, 502);
-    assert!(error_of(&over.json).contains("150001 characters"), "{:?}", over.json);
+    assert!(
+        error_of(&over.json).contains("150001 characters"),
+        "{:?}",
+        over.json
+    );
     let id = server.dry_run("probe", &token, "bigid:1000000").await?;
     assert_eq!(id.status, 502);
-    assert!(error_of(&id.json).contains("message-id is 1000000 bytes"), "{:?}", id.json);
+    assert!(
+        error_of(&id.json).contains("message-id is 1000000 bytes"),
+        "{:?}",
+        id.json
+    );
     let many = server.dry_run("probe", &token, "manyevents:100000").await?;
     assert_eq!(many.status, 502);
     assert!(error_of(&many.json).contains("100000 events"), "{:?}", many.json);
-    let error = server.dry_run("probe", &token, &format!("bigerror:{BIG}")).await?;
+    let error = server
+        .dry_run("probe", &token, &format!("bigerror:{BIG}"))
+        .await?;
     let text = serde_json::to_string(&error.json)?;
     assert!(text.len() < 8192, "the answer is {} bytes", text.len());
     assert!(text.contains("truncated by the host: 20000000 bytes"), "{text}");
@@ -138,7 +151,10 @@ async fn plugin_output_is_bounded_in_logs_storage_and_answers(backend: Backend) 
         .await?;
     let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(reason.len() < 4096, "stored reason is {} bytes", reason.len());
-    assert!(reason.contains("truncated by the host: 20000000 bytes"), "{reason}");
+    assert!(
+        reason.contains("truncated by the host: 20000000 bytes"),
+        "{reason}"
+    );
     // An inbound message over the ceiling is never stored.
     let long = server
         .post_webhook(
@@ -171,14 +187,19 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
     backend: Backend,
 ) -> anyhow::Result<()> {
     let mut env = Env::new(backend).await?;
-    env.vars.push(("SWITCHBOARD_PLUGIN_FAULT_LIMIT".into(), "4".into()));
+    env.vars
+        .push(("SWITCHBOARD_PLUGIN_FAULT_LIMIT".into(), "4".into()));
     let token = env.super_admin_token();
     let server = env.serve().await?;
     with_probe(&env, &server, &token).await?;
-    let quarantined = || {
+    let probe_health = || {
         let listed = env.cli_json(&["plugin", "list", "--json"]);
-        listed[0]["health"] == "quarantined"
+        listed
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["id"] == "probe").cloned())
+            .map(|p| p["health"].clone())
     };
+    let quarantined = || probe_health() == Some(json!("quarantined"));
     // Each faulting webhook faults at ingest (verify+parse; stored after
     // verifying alone) and at its apply: until the plugin is quarantined.
     let mut stored = 0;
@@ -201,7 +222,10 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
             })
             .await?;
     }
-    assert!((1..10).contains(&stored), "{stored} webhooks stored before the quarantine");
+    assert!(
+        (1..10).contains(&stored),
+        "{stored} webhooks stored before the quarantine"
+    );
     let failed = server.inbound_events("failed", &token).await?;
     assert!(!failed.is_empty());
     for event in &failed {
@@ -221,22 +245,25 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
         probe["disabled_reason"]
             .as_str()
             .unwrap()
-            .contains("after 3 faults in a row"),
+            .contains("after 4 faults in a row"),
         "{probe}"
     );
     let shown = server.get("/api/v1/admin/plugins/probe", Some(&token)).await?;
     assert_eq!(shown.json["health"], "quarantined", "{:?}", shown.json);
     // Disabled: the channel takes no new webhooks meanwhile.
     let refused = server
-        .post_webhook("/webhooks/probe", &[("x-probe-signature", "ok")], b"text:later".to_vec())
+        .post_webhook(
+            "/webhooks/probe",
+            &[("x-probe-signature", "ok")],
+            b"text:later".to_vec(),
+        )
         .await?;
     assert_eq!(refused.status, 404);
 
     // The fixed build, enabled again: the failed events replay, none lost.
     assert_eq!(env.cli(&["plugin", "upgrade", PROBE_V2]).code, 0);
     assert_eq!(env.cli(&["plugin", "enable", "probe"]).code, 0);
-    let listed = env.cli_json(&["plugin", "list", "--json"]);
-    assert_eq!(listed[0]["health"], "healthy", "{listed}");
+    assert_eq!(probe_health(), Some(json!("healthy")));
     // Failed ones and any still waiting for the channel, all at once.
     let replayed = env.cli(&["events", "replay", "--channel", "probe"]);
     assert_eq!(replayed.code, 0, "{}", replayed.stderr);
@@ -262,7 +289,9 @@ async fn a_grant_opens_its_origin_only(backend: Backend) -> anyhow::Result<()> {
     let mock = MockServer::start().await?;
     let granted = mock.origin.replace("127.0.0.1", "localhost");
     assert_eq!(env.cli(&["plugin", "grant-host", "probe", &granted]).code, 0);
-    let ok = server.dry_run("probe", &token, &format!("fetch:{granted}/")).await?;
+    let ok = server
+        .dry_run("probe", &token, &format!("fetch:{granted}/"))
+        .await?;
     assert_eq!(
         ok.json["events"][0]["event"]["text"], "status 200",
         "{:?}",
@@ -309,7 +338,8 @@ async fn an_admin_change_is_visible_to_the_next_request(backend: Backend) -> any
 }
 
 async fn with_probe_installed(env: &Env, server: &Server, token: &str) -> anyhow::Result<()> {
-    if env.cli_json(&["plugin", "list", "--json"])
+    if env
+        .cli_json(&["plugin", "list", "--json"])
         .as_array()
         .is_some_and(|l| l.iter().any(|p| p["id"] == "probe"))
     {
@@ -329,7 +359,8 @@ async fn check_validates_the_configuration(backend: Backend) -> anyhow::Result<(
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("configuration OK"), "{}", out.stdout);
     let mut bad = Env::new(backend).await?;
-    bad.vars.push(("SWITCHBOARD_PLUGIN_POOL_SLOTS".into(), "many".into()));
+    bad.vars
+        .push(("SWITCHBOARD_PLUGIN_POOL_SLOTS".into(), "many".into()));
     let out = bad.cli(&["check"]);
     assert_ne!(out.code, 0);
     Ok(())
@@ -365,7 +396,11 @@ async fn attack_memory_stays_bounded_and_the_api_keeps_answering(backend: Backen
     let server = std::sync::Arc::new(env.serve().await?);
     with_probe(&env, &server, &token).await?;
     let limits = server
-        .send_patch("/api/v1/admin/plugins/probe/limits", &token, &json!({ "timeout_ms": 3000 }))
+        .send_patch(
+            "/api/v1/admin/plugins/probe/limits",
+            &token,
+            &json!({ "timeout_ms": 3000 }),
+        )
         .await?;
     assert_eq!(limits.status, 200, "{:?}", limits.json);
     server
@@ -381,7 +416,9 @@ async fn attack_memory_stays_bounded_and_the_api_keeps_answering(backend: Backen
     for n in 0..20 {
         let (server, token) = (server.clone(), token.clone());
         let body = if n < 4 { "loop" } else { "alloc" };
-        attackers.push(tokio::spawn(async move { server.dry_run("probe", &token, body).await }));
+        attackers.push(tokio::spawn(async move {
+            server.dry_run("probe", &token, body).await
+        }));
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let attacked = health_p99(&server, 200).await?;
@@ -404,7 +441,13 @@ async fn attack_memory_stays_bounded_and_the_api_keeps_answering(backend: Backen
     );
     // The documented bound: base + the plugin memory budget (4 × 64 MiB) +
     // 128 MiB of headroom for the host's own buffers.
-    assert!(peak < base + (256 << 10) + (128 << 10), "peak {peak} KiB over base {base} KiB");
-    assert!(after < base + (64 << 10), "RSS after the attack {after} KiB, base {base} KiB");
+    assert!(
+        peak < base + (256 << 10) + (128 << 10),
+        "peak {peak} KiB over base {base} KiB"
+    );
+    assert!(
+        after < base + (64 << 10),
+        "RSS after the attack {after} KiB, base {base} KiB"
+    );
     Ok(())
 }
