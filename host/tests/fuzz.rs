@@ -102,9 +102,7 @@ fn mutate(rng: &mut StdRng, mut body: Vec<u8>) -> Vec<u8> {
                 let text = String::from_utf8_lossy(&body).into_owned();
                 let colons: Vec<usize> = text.match_indices(':').map(|(i, _)| i).collect();
                 if let Some(&at) = colons.get(rng.random_range(0..colons.len().max(1))) {
-                    let end = text[at + 1..]
-                        .find([',', '}'])
-                        .map_or(text.len(), |e| at + 1 + e);
+                    let end = text[at + 1..].find([',', '}']).map_or(text.len(), |e| at + 1 + e);
                     body = format!("{}{}{}", &text[..=at], hostile_value(rng), &text[end..]).into_bytes();
                 }
             }
@@ -193,7 +191,10 @@ async fn webhook_route_never_panics_or_answers_5xx(backend: Backend) -> anyhow::
         );
         // The generator's signed, unmutated share must get through, or the
         // fuzzing never reached `parse`.
-        anyhow::ensure!(accepted > 0, "no {channel} input was accepted: the fuzzing never reached parse");
+        anyhow::ensure!(
+            accepted > 0,
+            "no {channel} input was accepted: the fuzzing never reached parse"
+        );
     }
     Ok(())
 }

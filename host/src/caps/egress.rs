@@ -323,10 +323,7 @@ impl EgressPolicy {
         } else {
             &self.public_client
         };
-        let mut builder = client
-            .request(method, url)
-            .timeout(remaining)
-            .body(request.body);
+        let mut builder = client.request(method, url).timeout(remaining).body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -536,9 +533,7 @@ mod tests {
     }
 
     fn check(p: &EgressPolicy, url: &str) -> Result<(), EgressErrorCode> {
-        p.check(&Url::parse(url).unwrap())
-            .map(|_| ())
-            .map_err(|e| e.code)
+        p.check(&Url::parse(url).unwrap()).map(|_| ()).map_err(|e| e.code)
     }
 
     #[test]
@@ -661,7 +656,10 @@ mod tests {
     async fn a_grant_opens_its_origin_not_the_host_name() {
         let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (a, b) = (open.local_addr().unwrap().port(), other.local_addr().unwrap().port());
+        let (a, b) = (
+            open.local_addr().unwrap().port(),
+            other.local_addr().unwrap().port(),
+        );
         for listener in [open, other] {
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -697,7 +695,10 @@ mod tests {
             async move { p.send(&mut call, request).await }
         };
         assert_eq!(send(a).await.map(|r| r.status).map_err(|e| e.message), Ok(200));
-        let refused = send(b).await.err().expect("the declared, ungranted origin is refused");
+        let refused = send(b)
+            .await
+            .err()
+            .expect("the declared, ungranted origin is refused");
         assert_eq!(refused.code, EgressErrorCode::Denied, "{}", refused.message);
     }
 

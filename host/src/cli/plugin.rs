@@ -315,7 +315,11 @@ fn print_table(list: &[PluginInfo]) {
         );
     }
     for p in list.iter().filter(|p| p.health != "healthy") {
-        let why = p.disabled_reason.as_deref().or(p.last_fault.as_deref()).unwrap_or("");
+        let why = p
+            .disabled_reason
+            .as_deref()
+            .or(p.last_fault.as_deref())
+            .unwrap_or("");
         println!("{} is {}: {why}", p.id, p.health);
     }
 }
@@ -353,7 +357,10 @@ fn print_details(p: &PluginInfo) {
     if let Some(error) = &p.load_error {
         println!("  load error:     {error}");
     }
-    println!("  health:         {} ({} faults in a row)", p.health, p.faults_in_row);
+    println!(
+        "  health:         {} ({} faults in a row)",
+        p.health, p.faults_in_row
+    );
     if let Some(fault) = &p.last_fault {
         println!("  last fault:     {fault}");
     }

@@ -41,7 +41,10 @@ pub struct ServeArgs {
 /// a runtime the plugin settings allow. Shared by `serve` and `check`.
 async fn open_checked(
     config: &HostConfig,
-) -> anyhow::Result<(crate::store::Store, std::sync::Arc<crate::plugin_host::PluginHost>)> {
+) -> anyhow::Result<(
+    crate::store::Store,
+    std::sync::Arc<crate::plugin_host::PluginHost>,
+)> {
     let (store, plugins) = super::open(config).await?;
     anyhow::ensure!(
         plugins.secrets().has_key(),
@@ -62,7 +65,11 @@ pub async fn check(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitC
     }
     anyhow::ensure!(failures.is_empty(), "{} plugin(s) do not load", failures.len());
     let runtime = plugins.runtime().config();
-    println!("database:       {} ({:?})", super::redact(&config.database_url()), store.dialect());
+    println!(
+        "database:       {} ({:?})",
+        super::redact(&config.database_url()),
+        store.dialect()
+    );
     println!("secret key:     set");
     println!("listen address: {}", args.addr);
     println!("plugins:        {}", plugins.loaded_ids().join(", "));

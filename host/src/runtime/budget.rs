@@ -16,8 +16,8 @@
 //! limit (`app::inbound`), not here.
 
 use crate::contract::{
-    Authorization, ChannelError, ChannelEvent, Credentials, Media, MessageEvent, SentMessage,
-    Verification, WebhookRegistration,
+    Authorization, ChannelError, ChannelEvent, Credentials, Media, MessageEvent, SentMessage, Verification,
+    WebhookRegistration,
 };
 
 /// Longest message text a plugin may hand the host: the same ceiling agents
@@ -293,7 +293,9 @@ mod tests {
         assert!(events(vec![text_message("y".repeat(MAX_TEXT_CHARS))]).is_ok());
         let err = events(vec![text_message("y".repeat(MAX_TEXT_CHARS + 1))]).unwrap_err();
         assert!(err.0.contains("150001 characters"), "{}", err.0);
-        let many = (0..=MAX_EVENTS).map(|_| ChannelEvent::Ignored("x".into())).collect();
+        let many = (0..=MAX_EVENTS)
+            .map(|_| ChannelEvent::Ignored("x".into()))
+            .collect();
         assert!(events(many).unwrap_err().0.contains("257 events"));
         let challenge = Verification::Challenge(OutgoingResponse {
             status: 200,

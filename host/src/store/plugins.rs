@@ -244,11 +244,11 @@ impl Store {
             "UPDATE plugins SET enabled = $1, faults_in_row = 0, disabled_reason = NULL, updated_at = $2 \
              WHERE id = $3",
         )
-            .bind(enabled)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        .bind(enabled)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         finish_plugin_update(tx, id, updated.rows_affected()).await
     }
 
