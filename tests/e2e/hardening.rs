@@ -412,6 +412,19 @@ async fn attack_memory_stays_bounded_and_the_api_keeps_answering(backend: Backen
     let pid = server.pid();
     let base = rss_kib(pid, "VmRSS:");
     let quiet = health_p99(&server, 200).await?;
+    // Four spinning calls alone (finding 5), then with sixteen memory bombs.
+    let mut loops = Vec::new();
+    for _ in 0..4 {
+        let (server, token) = (server.clone(), token.clone());
+        loops.push(tokio::spawn(async move {
+            server.dry_run("probe", &token, "loop").await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let spinning = health_p99(&server, 200).await?;
+    for spinner in loops {
+        assert_eq!(spinner.await??.status, 504);
+    }
     let mut attackers = Vec::new();
     for n in 0..20 {
         let (server, token) = (server.clone(), token.clone());
@@ -432,11 +445,13 @@ async fn attack_memory_stays_bounded_and_the_api_keeps_answering(backend: Backen
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib(pid, "VmRSS:");
     eprintln!(
-        "{backend:?} attack: RSS base {} MiB, peak {} MiB, after {} MiB; /health p99 quiet {:.1} ms, under attack {:.1} ms; attack answers {statuses:?}",
+        "{backend:?} attack: RSS base {} MiB, peak {} MiB, after {} MiB; /health p99 quiet {:.1} ms, \
+         four spinning calls {:.1} ms, spinning + sixteen memory bombs {:.1} ms; attack answers {statuses:?}",
         base >> 10,
         peak >> 10,
         after >> 10,
         quiet.as_secs_f64() * 1e3,
+        spinning.as_secs_f64() * 1e3,
         attacked.as_secs_f64() * 1e3,
     );
     // The documented bound: base + the plugin memory budget (4 × 64 MiB) +
