@@ -19,3 +19,4 @@ pub mod plugin_host;
 pub mod runtime;
 pub mod secrets;
 pub mod store;
+pub mod web;

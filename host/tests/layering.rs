@@ -24,12 +24,17 @@ const LAYERS: &[(usize, &[&str])] = &[
         ],
     ),
     (3, &["app"]),
-    (4, &["api", "pipeline", "kit"]),
+    (4, &["api", "web", "pipeline", "kit"]),
     (5, &["cli", "config", "main", "lib"]),
 ];
 
-/// Crates only one module may name.
-const OWNERS: &[(&str, &str)] = &[("axum", "api"), ("sqlx", "store"), ("wasmtime", "runtime")];
+/// Crates only these modules may name (the two HTTP entry points, the
+/// store, the runtime).
+const OWNERS: &[(&str, &[&str])] = &[
+    ("axum", &["api", "web"]),
+    ("sqlx", &["store"]),
+    ("wasmtime", &["runtime"]),
+];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS
@@ -128,9 +133,9 @@ fn modules_depend_only_on_their_layer_or_below() {
             }
             for (krate, owner) in OWNERS {
                 let named = line.contains(&format!("{krate}::")) || line.contains(&format!("use {krate}"));
-                if named && module != *owner && !line.contains(&format!("{krate}=")) {
+                if named && !owner.contains(&module.as_str()) && !line.contains(&format!("{krate}=")) {
                     breaches.push(format!(
-                        "{}:{line_no}: only `{owner}` may use {krate}",
+                        "{}:{line_no}: only {owner:?} may use {krate}",
                         file.strip_prefix(&src).unwrap().display()
                     ));
                 }

@@ -170,6 +170,26 @@ impl Env {
         CliOutput::from(output)
     }
 
+    /// Runs a CLI command with `input` on its standard input (a password).
+    pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> CliOutput {
+        use std::io::Write as _;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run switchboard");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        CliOutput::from(child.wait_with_output().expect("wait for switchboard"))
+    }
+
     /// Runs a CLI command that must succeed and print JSON.
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);

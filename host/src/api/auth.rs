@@ -1,4 +1,6 @@
-//! Who is calling: the `api_access_token` header, resolved to a user.
+//! Who is calling: the `api_access_token` header, devise-token-auth's
+//! `access-token` + `client` + `uid` headers (from `POST /auth/sign_in`), or,
+//! for the dashboard's WebSocket only, its session cookie; resolved to a user.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -28,10 +30,53 @@ fn query_token(parts: &Parts) -> Option<String> {
 /// The user behind the `api_access_token` header.
 pub struct Caller(pub TokenOwner);
 
+/// The dashboard's session cookie on a same-origin `/live` WebSocket: a
+/// browser sends cookies with cross-site WebSocket requests too, so the
+/// Origin must be this server's (the page's CSRF defence does not apply).
+fn cookie_session(parts: &Parts) -> Option<String> {
+    if !parts.uri.path().ends_with("/live") {
+        return None;
+    }
+    let origin = parts.headers.get("origin")?.to_str().ok()?;
+    let host = parts.headers.get("host")?.to_str().ok()?;
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest)?;
+    if origin_host != host {
+        return None;
+    }
+    crate::web::session_cookie(&parts.headers)
+}
+
+/// devise-token-auth's headers, when all three are there.
+fn devise_headers(parts: &Parts) -> Option<(String, String, String)> {
+    let get = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Some((get("access-token")?, get("client")?, get("uid")?))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some((token, client, uid)) = devise_headers(parts) {
+            return crate::app::sessions::token_auth(state, &token, &client, &uid)
+                .await?
+                .map(Caller)
+                .ok_or(ApiError::Unauthorized);
+        }
+        if parts.headers.get("api_access_token").is_none()
+            && let Some(token) = cookie_session(parts)
+        {
+            return crate::app::sessions::session(state, &token)
+                .await?
+                .map(|s| Caller(s.owner))
+                .ok_or(ApiError::Unauthorized);
+        }
         let token = parts
             .headers
             .get("api_access_token")

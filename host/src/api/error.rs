@@ -15,6 +15,10 @@ pub enum ApiError {
     /// No or bad token.
     #[error("Invalid Access Token")]
     Unauthorized,
+    /// A sign-in's email and password do not match (an `errors` array, as
+    /// devise-token-auth answers).
+    #[error("Invalid login credentials. Please try again.")]
+    BadCredentials,
     /// No credential at all (Chatwoot answers this with an `errors` array).
     #[error("You need to sign in or sign up before continuing.")]
     SignInRequired,
@@ -69,12 +73,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized
             | Self::SignInRequired
             | Self::NotAccountMember
             | Self::NotAllowed
+            | Self::BadCredentials
             | Self::WebhookRejected => StatusCode::UNAUTHORIZED,
             Self::FeatureDisabled(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +107,7 @@ impl IntoResponse for ApiError {
         }
         let body = match &self {
             Self::SignInRequired => serde_json::json!({ "errors": [self.to_string()] }),
+            Self::BadCredentials => serde_json::json!({ "success": false, "errors": [self.to_string()] }),
             _ => serde_json::json!({ "error": self.to_string() }),
         };
         (self.status(), Json(body)).into_response()
@@ -164,6 +170,8 @@ impl From<crate::app::AppError> for ApiError {
             A::Invalid(message) => Self::BadRequest(message),
             A::Refused(message) => Self::Unprocessable(message),
             A::NotAllowed => Self::NotAllowed,
+            A::BadCredentials => Self::BadCredentials,
+            A::TooManyAttempts(message) => Self::TooManyRequests(message),
             A::FeatureDisabled(message) => Self::FeatureDisabled(message),
             A::Store(e) => e.into(),
             A::Plugin(e) => e.into(),

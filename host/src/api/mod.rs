@@ -19,6 +19,7 @@ mod messages;
 mod openapi;
 mod pipeline;
 mod plugins;
+mod sessions;
 mod webhooks;
 mod teams;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     let webhook_limit = state.pipeline.config.webhook_max_bytes;
     let routes = OpenApiRouter::new()
         .merge(health::router().into())
+        .merge(sessions::router().into())
         .merge(accounts::router())
         .merge(admin::router().into())
         .merge(inboxes::router())
@@ -77,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pipeline::router())
         .nest("/api/v1/admin/plugins", plugins::router().into());
     let app = openapi::router(routes)
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(json_errors))
@@ -126,7 +129,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the sign-in rate limit by address.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -17,6 +17,12 @@ pub enum AppError {
     /// Well-formed, but a rule refuses it; the message is the reason in words.
     #[error("{0}")]
     Refused(String),
+    /// A sign-in's email and password do not match (never says which).
+    #[error("Invalid login credentials. Please try again.")]
+    BadCredentials,
+    /// Too many refused sign-ins lately; the message says when to retry.
+    #[error("{0}")]
+    TooManyAttempts(String),
     /// The caller's role does not allow the action.
     #[error("You are not authorized to do this action")]
     NotAllowed,

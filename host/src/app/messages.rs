@@ -257,6 +257,25 @@ async fn check_sendable(
     Ok(())
 }
 
+/// Why an agent cannot reply in this conversation now, in words (the same
+/// check a send makes, with nothing to send); `None` when they can.
+pub async fn reply_blocked(
+    state: &AppState,
+    conversation: &ConversationRow,
+) -> Result<Option<String>, AppError> {
+    match check_sendable(state, conversation, "", &[]).await {
+        Ok(()) => Ok(None),
+        Err(AppError::Refused(reason)) => Ok(Some(reason)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The content limits of a channel, for a reply box to show and enforce
+/// before sending (the send checks them again).
+pub fn channel_limits(state: &AppState, channel: &str) -> Option<crate::contract::ContentLimits> {
+    state.plugins.get(channel).map(|p| p.manifest.limits.clone())
+}
+
 /// Announces a message's current state as `message.updated`.
 pub async fn announce_update(state: &AppState, conversation: &ConversationRow, id: i64) {
     match state.store.get_message(conversation.id, id).await {

@@ -29,6 +29,7 @@ pub mod pipeline_admin;
 pub mod plugins;
 pub mod queues;
 mod rate;
+pub mod sessions;
 pub mod views;
 pub mod webhooks;
 

@@ -17,6 +17,7 @@ pub mod pipeline;
 mod plugins;
 #[cfg(feature = "bench")]
 mod seed;
+mod sessions;
 mod tx;
 mod users;
 mod webhooks;
@@ -32,6 +33,7 @@ pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};
 pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
+pub use sessions::SessionRow;
 pub use tx::{
     Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, SourceState, WriteTx,
 };
