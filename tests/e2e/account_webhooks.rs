@@ -241,7 +241,7 @@ async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
         .post_json(
             &path("/inboxes"),
             Some(&admin),
-            &json!({ "name": "Probe", "channel": { "type": "probe" } }),
+            &json!({ "name": "Probe", "channel": { "type": "probe", "external_id": "probe-account" } }),
         )
         .await?
         .json["id"]
@@ -349,6 +349,49 @@ async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
     );
     assert_eq!(receiver.at("/down").len(), 3);
 
+    // The contact writes twice through the channel (the pipeline's batched
+    // apply): a new conversation, then a message into it.
+    for text in ["text:From Ann's phone", "text:Still there?"] {
+        let accepted = s
+            .post_webhook(
+                "/webhooks/probe",
+                &[("x-probe-signature", "ok")],
+                text.as_bytes().to_vec(),
+            )
+            .await?;
+        assert_eq!(accepted.status, 200, "{:?}", accepted.json);
+        let n = if text.starts_with("text:From") { 5 } else { 6 };
+        s.eventually("the inbound events reach /ok", 400, || async {
+            Ok(receiver.at("/ok").len() >= n)
+        })
+        .await?;
+    }
+    let mut inbound = receiver.at("/ok");
+    inbound.sort_by_key(|r| r.delivery.parse::<i64>().unwrap_or_default());
+    let inbound: Vec<Value> = inbound[3..].iter().map(payload).collect();
+    assert_eq!(inbound[0]["event"], "conversation_created");
+    let contact_conversation = inbound[0]["id"].as_i64().unwrap();
+    assert_ne!(contact_conversation, display_id);
+    for (event, text) in inbound[1..].iter().zip(["From Ann's phone", "Still there?"]) {
+        assert_eq!(event["event"], "message_created");
+        assert_eq!(event["message_type"], "incoming");
+        assert_eq!(event["content"], text);
+        assert_eq!(event["conversation"]["id"], contact_conversation);
+    }
+    // /down took the new conversation too, and gave up on it as well.
+    s.eventually("the second dead letter", 400, || async {
+        let list = hooks.deliveries(&down["id"]).await?;
+        Ok(list.len() == 2 && list.iter().all(|d| d["state"] == "dead"))
+    })
+    .await?;
+    assert_eq!(receiver.at("/down").len(), 6);
+    s.eventually("the flaky webhook took both inbound messages", 400, || async {
+        let list = hooks.deliveries(&flaky["id"]).await?;
+        Ok(list.len() == 3 && list.iter().all(|d| d["state"] == "done"))
+    })
+    .await?;
+    assert_eq!(receiver.at("/flaky").len(), 6);
+
     // Changing subscriptions takes effect; a deleted webhook gets nothing more.
     let changed = s
         .send_patch(
@@ -396,7 +439,7 @@ async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
             .all(|r| payload(r)["content"] != "Second" || payload(r)["event"] != "message_created"),
         "the webhook no longer subscribes to message_created"
     );
-    assert_eq!(receiver.at("/flaky").len(), 2, "a deleted webhook gets nothing");
+    assert_eq!(receiver.at("/flaky").len(), 6, "a deleted webhook gets nothing");
     drop(s);
 
     // Without the setting again, a saved loopback webhook is refused at send
@@ -430,7 +473,7 @@ async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
     assert_eq!(opened.status, 200);
     s.eventually("the private webhook's new delivery is dead", 400, || async {
         let list = hooks.deliveries(&down["id"]).await?;
-        Ok(list.len() == 2 && list[0]["state"] == "dead")
+        Ok(list.len() == 3 && list[0]["state"] == "dead")
     })
     .await?;
     let refused = &hooks.deliveries(&down["id"]).await?[0];
