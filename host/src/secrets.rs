@@ -172,6 +172,19 @@ impl SecretBox {
     }
 }
 
+/// Keeps the data folder out of git: a server started inside a project
+/// (a plugin crate, say) puts `data/` with the key in it, and nothing in it
+/// belongs in a repository. An existing `.gitignore` is left as it is.
+fn ignore_in_git(dir: &Path) {
+    let path = dir.join(".gitignore");
+    if !path.exists() {
+        let text = "# Switchboard's data folder: the database and secret.key. Never commit it.\n*\n";
+        if let Err(e) = std::fs::write(&path, text) {
+            tracing::warn!(path = %path.display(), "cannot write: {e}");
+        }
+    }
+}
+
 fn key_file(dir: &Path) -> Result<Key, SecretError> {
     let path = dir.join("secret.key");
     if let Ok(text) = std::fs::read_to_string(&path) {
@@ -191,6 +204,7 @@ fn key_file(dir: &Path) -> Result<Key, SecretError> {
     };
     match write() {
         Ok(()) => {
+            ignore_in_git(dir);
             tracing::info!(path = %path.display(), "generated the encryption key for secrets at rest; back it up");
             key_from_base64(&text, "generated key")
         }

@@ -284,12 +284,45 @@ async fn the_guide_from_scaffold_to_an_answered_webhook() {
     in_guide(&format!("switchboard plugin install {GUIDE_WASM}"));
     let installed = env.cli(&["plugin", "install", wasm_arg]);
     assert_eq!(installed.code, 0, "{installed:?}");
+    // What `plugin test` compiled is not compiled again.
+    assert!(
+        installed
+            .stderr
+            .contains("reusing the compiled code `switchboard plugin test` cached"),
+        "{}",
+        installed.stderr
+    );
+    // `plugin show` names the required settings that have no value yet.
+    let shown = env.cli(&["plugin", "show", "acme-chat"]);
+    assert!(
+        shown
+            .stdout
+            .contains("missing:        ACME_CHAT_WEBHOOK_SECRET, ACME_CHAT_API_TOKEN (required"),
+        "{}",
+        shown.stdout
+    );
     in_guide("switchboard config set ACME_CHAT_WEBHOOK_SECRET s3cret");
     let set = env.cli(&["config", "set", "ACME_CHAT_WEBHOOK_SECRET", "s3cret"]);
     assert_eq!(set.code, 0, "{set:?}");
     in_guide("switchboard config set ACME_CHAT_API_TOKEN provider-token");
     let set = env.cli(&["config", "set", "ACME_CHAT_API_TOKEN", "provider-token"]);
     assert_eq!(set.code, 0, "{set:?}");
+    let shown = env.cli_json(&["plugin", "show", "acme-chat", "--json"]);
+    assert_eq!(shown["missing_settings"], serde_json::json!([]), "{shown}");
+
+    // The server's data folder (with secret.key) keeps itself out of git,
+    // wherever the server was started.
+    let ignore = std::fs::read_to_string(env.data.path().join(".gitignore")).unwrap_or_default();
+    assert!(ignore.lines().any(|l| l == "*"), "data/.gitignore: {ignore:?}");
+    // A second server on a busy port says how to pick another.
+    let addr = server.base.trim_start_matches("http://");
+    let busy = env.cli(&["serve", "--addr", addr]);
+    assert_ne!(busy.code, 0, "{busy:?}");
+    assert!(
+        busy.stderr.contains("already in use") && busy.stderr.contains("--addr"),
+        "{}",
+        busy.stderr
+    );
 
     // 5. Point a webhook at it: signed, it is accepted once the server has
     // loaded the plugin and the secret; unsigned, it is refused.

@@ -151,6 +151,34 @@ pub enum AdminCommand {
     },
 }
 
+/// Where the plugin author's commands cache compiled components between
+/// runs: the user's cache folder (never a shared one such as /tmp: the
+/// runtime loads native code from it).
+fn author_cache() -> Option<PathBuf> {
+    let nonempty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    nonempty("XDG_CACHE_HOME")
+        .or_else(|| nonempty("HOME").map(|home| home.join(".cache")))
+        .map(|cache| cache.join("switchboard").join("components"))
+}
+
+/// Installing a component that `plugin test` just ran: its compiled code is
+/// in the author's cache, and copying it into the server's saves compiling
+/// it again (seconds for a Python or JavaScript component).
+fn reuse_tested(host: &crate::plugin_host::PluginHost, bytes: &[u8]) {
+    if let Some(dir) = author_cache()
+        && host.runtime().adopt_cached(&dir, bytes)
+    {
+        eprintln!(
+            "reusing the compiled code `switchboard plugin test` cached in {}",
+            dir.display()
+        );
+    }
+}
+
 pub async fn run(config: &HostConfig, command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Admin(command) => run_admin(config, command).await,
@@ -164,6 +192,7 @@ async fn run_admin(config: &HostConfig, command: AdminCommand) -> anyhow::Result
     let outcome = match command {
         AdminCommand::Install { file, json } => {
             let bytes = read(&file)?;
+            reuse_tested(&host, &bytes);
             admin::install(&host, bytes, false)
                 .await
                 .map(|info| report(&info, json, "installed"))
@@ -174,6 +203,7 @@ async fn run_admin(config: &HostConfig, command: AdminCommand) -> anyhow::Result
             json,
         } => {
             let bytes = read(&file)?;
+            reuse_tested(&host, &bytes);
             admin::upgrade(&host, None, bytes, allow_downgrade)
                 .await
                 .map(|info| report(&info, json, "upgraded"))
@@ -352,6 +382,13 @@ fn print_details(p: &PluginInfo) {
             s.description,
             if s.required { " (required)" } else { "" },
             if s.secret { " (secret)" } else { "" }
+        );
+    }
+    if !p.missing_settings.is_empty() {
+        println!(
+            "  missing:        {} (required; its calls fail until set: `switchboard config set {} VALUE`)",
+            p.missing_settings.join(", "),
+            p.missing_settings[0]
         );
     }
     if let Some(error) = &p.load_error {

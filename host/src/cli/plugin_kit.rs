@@ -224,7 +224,7 @@ async fn test(
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let fixtures = fixtures.map(|dir| Fixtures::load(&dir)).transpose()?;
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: component_cache(),
+        cache_dir: super::author_cache(),
         ..config.runtime()
     })
     .context("starting the WebAssembly runtime")?;
@@ -259,20 +259,6 @@ async fn test(
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Where compiled components are cached between runs: the user's cache
-/// folder (never a shared one such as /tmp: the runtime loads native code
-/// from it).
-fn component_cache() -> Option<PathBuf> {
-    let nonempty = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    nonempty("XDG_CACHE_HOME")
-        .or_else(|| nonempty("HOME").map(|home| home.join(".cache")))
-        .map(|cache| cache.join("switchboard").join("components"))
 }
 
 /// Width of the case-name column.

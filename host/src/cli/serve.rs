@@ -99,9 +99,15 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     let live = crate::live::LiveEvents::new(store.clone());
     let live_follower = tokio::spawn(live.clone().follow(config.database_url(), shutdown_rx.clone()));
 
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "cannot listen on {}: the address is already in use (another `switchboard serve`?); \
+             choose another with --addr 127.0.0.1:PORT (or SWITCHBOARD_ADDR)",
+            args.addr
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", args.addr)),
+    };
     let local = listener.local_addr()?;
     tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
     println!("switchboard listening on http://{local}");

@@ -95,6 +95,11 @@ pub struct PluginInfo {
     pub last_fault: Option<String>,
     /// Why the host disabled it, when it did (an admin's enable clears it).
     pub disabled_reason: Option<String>,
+    /// The environment names of required settings that have no value (not
+    /// in the installation config, nor in the environment of the process
+    /// asking, nor a default): the plugin's calls fail until they are set.
+    /// Filled by [`show`]; empty in lists.
+    pub missing_settings: Vec<String>,
     /// The full manifest.
     pub manifest: Manifest,
 }
@@ -358,7 +363,27 @@ pub async fn list(host: &PluginHost, in_server: bool) -> Result<Vec<PluginInfo>,
 /// process (else `loaded` is `null`).
 pub async fn show(host: &PluginHost, id: &str, in_server: bool) -> Result<PluginInfo, AdminError> {
     let row = host.store().get_plugin(id).await?;
-    info(host, row, in_server)
+    let mut info = info(host, row, in_server)?;
+    let configured: std::collections::HashSet<String> = host
+        .store()
+        .list_config()
+        .await?
+        .into_iter()
+        .filter(|row| !row.value.trim().is_empty())
+        .map(|row| row.key)
+        .collect();
+    info.missing_settings = info
+        .manifest
+        .settings
+        .iter()
+        .filter(|spec| spec.required && spec.default_value.is_none())
+        .map(|spec| settings::env_name(&info.id, &spec.key))
+        .filter(|name| {
+            let in_env = std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+            !configured.contains(name) && !in_env
+        })
+        .collect();
+    Ok(info)
 }
 
 fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo, AdminError> {
@@ -397,6 +422,7 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
         granted_hosts: row.granted_origins,
         installed_at: row.installed_at,
         updated_at: row.updated_at,
+        missing_settings: Vec::new(),
         manifest,
     })
 }

@@ -379,6 +379,38 @@ impl Runtime {
         }))
     }
 
+    /// Copies the compiled code of `bytes` from another cache folder (the
+    /// plugin author's, which `switchboard plugin test` fills) into this
+    /// runtime's cache, so that installing a component just tested does not
+    /// compile it again. Only a file for this engine (same name: the sha256
+    /// and the engine's compatibility hash) is taken. Answers whether it
+    /// copied one (not when this cache had it already).
+    pub fn adopt_cached(&self, from_dir: &std::path::Path, bytes: &[u8]) -> bool {
+        let Some(dir) = &self.config.cache_dir else {
+            return false;
+        };
+        let name = format!("{}-{}.cwasm", Self::sha256(bytes), self.engine_hash);
+        let target = dir.join(&name);
+        if target.exists() {
+            return false;
+        }
+        let source = from_dir.join(&name);
+        if !source.is_file() {
+            return false;
+        }
+        // Through a temporary name and a rename, as `write_cache`: a reader
+        // never sees half a file.
+        let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+        let copied = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::copy(&source, &tmp))
+            .and_then(|_| std::fs::rename(&tmp, &target));
+        if let Err(e) = &copied {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(from = %source.display(), "cannot reuse compiled component: {e}");
+        }
+        copied.is_ok()
+    }
+
     fn load_or_compile(&self, bytes: &[u8], sha256: &str) -> Result<(Component, bool), PluginError> {
         let cached = self
             .config
