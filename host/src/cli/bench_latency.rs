@@ -207,6 +207,26 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         delays.max() as f64 / 1000.0,
         missing
     );
+    super::bench_summary::record(
+        format!(
+            "webhook → agent WebSocket, {:?}, {} node(s), {}/s with {}/s other webhooks",
+            store.dialect(),
+            args.nodes.min(2),
+            args.rate,
+            args.background_rate
+        ),
+        format!(
+            "{:.1} ms p50 / {:.1} ms p99",
+            delays.value_at_quantile(0.5) as f64 / 1000.0,
+            delays.value_at_quantile(0.99) as f64 / 1000.0
+        ),
+        if args.background_rate == 0 {
+            "≤ 20 ms p50, ≤ 100 ms p99"
+        } else {
+            "≤ 250 ms p99 at half of ingest capacity"
+        },
+        "met on one node; 105–226 ms outliers across two (200 ms polling)",
+    );
     for node in std::iter::once(ingest).chain(watcher) {
         let _ = node.stop_workers.send(true);
         for worker in node.workers {

@@ -9,6 +9,8 @@ mod bench_api;
 #[cfg(feature = "bench")]
 mod bench_latency;
 #[cfg(feature = "bench")]
+mod bench_summary;
+#[cfg(feature = "bench")]
 mod bench_webhooks;
 mod config;
 mod pipeline;
