@@ -66,22 +66,34 @@ fn hostile_value(rng: &mut StdRng) -> String {
 }
 
 fn tiktok_event(rng: &mut StdRng) -> String {
-    let text = "é".repeat(rng.random_range(0..50));
-    let kind = ["receive_message", "message_status", "unknown", ""][rng.random_range(0..4)];
-    format!(
-        r#"{{"event":"{kind}","client_key":"app-1","create_time":{t},"user_openid":"biz-{n}","content":"{{\"conversation_id\":\"c-{n}\",\"message_id\":\"m-{n}\",\"timestamp\":{t}000,\"type\":\"text\",\"text\":{{\"body\":\"{text}\"}},\"from\":\"u-{n}\",\"to\":\"biz-{n}\"}}"}}"#,
-        t = now(),
-        n = rng.random_range(0..1000),
-    )
+    let n = rng.random_range(0..1000);
+    let kind = ["im_receive_msg", "im_send_msg", "im_read_msg", "unknown", ""][rng.random_range(0..5)];
+    let content = serde_json::json!({
+        "type": "text",
+        "message_id": format!("m-{n}"),
+        "timestamp": now() * 1000,
+        "conversation_id": format!("c-{n}"),
+        "text": { "body": "é".repeat(rng.random_range(0..50)) },
+        "from": "user", "from_user": { "id": format!("u-{n}") },
+        "to": "biz", "to_user": { "id": "biz-1" },
+    });
+    serde_json::json!({ "event": kind, "user_openid": "biz-1", "content": content.to_string() }).to_string()
 }
 
 fn api_event(rng: &mut StdRng) -> String {
-    format!(
-        r#"{{"conversation_id":"c-{n}","contact":{{"id":"u-{n}","name":"Ann"}},"message":{{"id":"m-{n}","text":"{text}","sent_at":{t}000}}}}"#,
-        n = rng.random_range(0..1000),
-        t = now(),
-        text = "ü".repeat(rng.random_range(0..50)),
-    )
+    let n = rng.random_range(0..1000);
+    serde_json::json!({
+        "type": ["message", "status", "other"][rng.random_range(0..3)],
+        "conversation_id": format!("c-{n}"),
+        "contact": { "id": format!("u-{n}"), "name": "Ann" },
+        "message": {
+            "id": format!("m-{n}"),
+            "text": "ü".repeat(rng.random_range(0..50)),
+            "sent_at_ms": now() * 1000,
+            "attachments": [{ "url": "https://cdn.example/a.png", "kind": "image" }],
+        },
+    })
+    .to_string()
 }
 
 fn mutate(rng: &mut StdRng, mut body: Vec<u8>) -> Vec<u8> {
