@@ -104,14 +104,32 @@ async fn list_agents(member: Member, State(state): State<AppState>) -> Result<Js
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewAgent {
+    #[schema(pattern = r"\S")]
     name: String,
+    #[schema(pattern = "@")]
     email: String,
-    #[serde(default = "default_role")]
-    role: String,
+    /// `agent` when absent.
+    #[schema(value_type = Option<RoleName>)]
+    role: Option<String>,
 }
 
-fn default_role() -> String {
-    "agent".into()
+/// A role in the account.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum RoleName {
+    Agent,
+    Administrator,
+}
+
+/// An agent's availability.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum Availability {
+    Online,
+    Offline,
+    Busy,
 }
 
 #[utoipa::path(
@@ -129,21 +147,25 @@ async fn create_agent(
     State(state): State<AppState>,
     AppJson(body): AppJson<NewAgent>,
 ) -> Result<Json<Value>, ApiError> {
-    let agent = agents::add(&state, &member, &body.name, &body.email, &body.role).await?;
+    let role = body.role.as_deref().unwrap_or("agent");
+    let agent = agents::add(&state, &member, &body.name, &body.email, role).await?;
     Ok(Json(views::agent(&agent, member.account_id)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct AgentChanges {
     name: Option<String>,
+    #[schema(value_type = Option<RoleName>)]
     role: Option<String>,
+    #[schema(value_type = Option<Availability>)]
+    availability: Option<String>,
 }
 
 #[utoipa::path(
     patch,
     path = "/api/v1/accounts/{account_id}/agents/{id}",
     tag = "Agents",
-    summary = "Change an agent's name or role (administrators)",
+    summary = "Change an agent's name, role or availability (administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = AgentChanges,
     responses((status = 200, body = views::Agent), super::openapi::CommonErrors),
@@ -155,7 +177,15 @@ async fn update_agent(
     Path((_account, id)): Path<(i64, i64)>,
     AppJson(body): AppJson<AgentChanges>,
 ) -> Result<Json<Value>, ApiError> {
-    let agent = agents::update(&state, &member, id, body.name.as_deref(), body.role.as_deref()).await?;
+    let agent = agents::update_with_availability(
+        &state,
+        &member,
+        id,
+        body.name.as_deref(),
+        body.role.as_deref(),
+        body.availability.as_deref(),
+    )
+    .await?;
     Ok(Json(views::agent(&agent, member.account_id)))
 }
 

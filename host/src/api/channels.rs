@@ -29,9 +29,7 @@ use crate::contract::IncomingRequest;
 pub fn router(max_webhook_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(
-            routes!(webhook)
-                // GET serves providers' handshakes; documented as the POST.
-                .map(|route| route.get(webhook))
+            routes!(webhook, handshake)
                 // One byte over the limit reaches the handler, which answers 413
                 // in the API's shape.
                 .layer(DefaultBodyLimit::max(max_webhook_bytes.saturating_add(1))),
@@ -43,6 +41,21 @@ pub fn router(max_webhook_bytes: usize) -> OpenApiRouter<AppState> {
             "/api/v1/accounts/{account_id}/{channel}/authorization",
             post(authorize),
         )
+}
+
+/// A provider's verification handshake (a GET to the webhook URL): the
+/// plugin's own answer, else a 4xx that says why. The same handler as the
+/// POST, documented on its own so the document lists every method served.
+#[utoipa::path(
+    get,
+    path = "/webhooks/{channel}",
+    tag = "Channels",
+    summary = "Answer a provider's webhook handshake (through the channel plugin)",
+    params(("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
+    responses((status = 200, description = "The plugin's answer"), super::openapi::WebhookErrors),
+)]
+async fn handshake(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    axum::handler::Handler::call(webhook, request, state).await
 }
 
 /// A provider's webhook: 200 once stored (or already stored), the plugin's
@@ -187,7 +200,11 @@ async fn authorize(
     path = "/{channel}/callback",
     tag = "Channels",
     summary = "OAuth redirect target (registered at the provider as <FRONTEND_URL>/<channel>/callback)",
-    params(("channel" = String, Path, description = "Channel plugin id, e.g. tiktok")),
+    params(
+        ("channel" = String, Path, description = "Channel plugin id, e.g. tiktok"),
+        ("state" = String, Query, description = "The state the authorization started with"),
+        ("code" = Option<String>, Query, description = "The provider's authorization code (absent when the user declined)"),
+    ),
     responses((status = 302, description = "To the dashboard, with the outcome"), super::openapi::CallbackErrors),
 )]
 async fn callback(

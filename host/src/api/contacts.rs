@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AppJson, lenient};
@@ -18,15 +18,36 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(search))
-        // PUT is Chatwoot's other spelling of PATCH, documented with it.
-        .routes(routes!(show, update, remove).map(|route| route.put(update)))
+        // PUT is Chatwoot's other spelling of PATCH.
+        .routes(routes!(show, update, replace, remove))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListParams {
+    /// 1-based; a page below 1 is the first.
+    #[param(maximum = 1000000)]
     page: Option<i64>,
     q: Option<String>,
+}
+
+/// A search's query (what [`ListParams`] reads, with `q` required).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SearchParams {
+    #[param(maximum = 1000000)]
+    page: Option<i64>,
+    /// Part of a name, email, phone number or identifier.
+    #[param(pattern = r"\S")]
+    q: String,
+}
+
+impl ListParams {
+    /// The search text; NUL cannot be in stored text, so it cannot match.
+    fn q(&self) -> Option<String> {
+        self.q.as_ref().map(|q| q.replace('\0', ""))
+    }
 }
 
 fn page_json(page: &ContactPage) -> Json<Value> {
@@ -50,7 +71,7 @@ async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = use_case::list(&state, &member, params.page, params.q.as_deref()).await?;
+    let page = use_case::list(&state, &member, params.page, params.q().as_deref()).await?;
     Ok(page_json(&page))
 }
 
@@ -59,7 +80,7 @@ async fn list(
     path = "/api/v1/accounts/{account_id}/contacts/search",
     tag = "Contacts",
     summary = "Search contacts by name, email, phone or identifier",
-    params(("account_id" = i64, Path, description = "Account id"), ListParams),
+    params(("account_id" = i64, Path, description = "Account id"), SearchParams),
     responses((status = 200, body = super::openapi::ContactList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
@@ -68,7 +89,7 @@ async fn search(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = use_case::search(&state, &member, params.page, params.q.as_deref()).await?;
+    let page = use_case::search(&state, &member, params.page, params.q().as_deref()).await?;
     Ok(page_json(&page))
 }
 
@@ -98,7 +119,11 @@ async fn show(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ContactBody {
     name: Option<String>,
+    /// Empty for none.
+    #[schema(pattern = r"^(|\S*@\S*)$")]
     email: Option<String>,
+    /// E.164 (`+` and 2 to 15 digits); empty for none.
+    #[schema(pattern = r"^(|\+[0-9]{2,15})$")]
     phone_number: Option<String>,
     identifier: Option<String>,
     avatar_url: Option<String>,
@@ -107,6 +132,7 @@ struct ContactBody {
     blocked: Option<bool>,
     additional_attributes: Option<serde_json::Map<String, Value>>,
     custom_attributes: Option<serde_json::Map<String, Value>>,
+    /// Creation only (an update ignores it, as Chatwoot does).
     #[serde(default, deserialize_with = "lenient::opt_id")]
     inbox_id: Option<i64>,
     source_id: Option<String>,
@@ -254,6 +280,25 @@ async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let contact = use_case::update(&state, &member, id, body.into()).await?;
     Ok(Json(json!({ "payload": views::contact(&contact) })))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/accounts/{account_id}/contacts/{id}",
+    tag = "Contacts",
+    summary = "Update a contact (the same as PATCH)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    request_body = ContactBody,
+    responses((status = 200, body = super::openapi::ContactPayload), super::openapi::CommonErrors),
+    security(("api_access_token" = [])),
+)]
+async fn replace(
+    member: Member,
+    state: State<AppState>,
+    path: Path<(i64, i64)>,
+    body: ContactForm,
+) -> Result<Json<Value>, ApiError> {
+    update(member, state, path, body).await
 }
 
 #[utoipa::path(

@@ -33,10 +33,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct ListParams {
-    /// A status name, or `all`; open when absent.
-    status: Option<String>,
-    /// `me`, `unassigned`, `assigned` or `all`.
-    assignee_type: Option<String>,
+    /// Open when absent.
+    #[param(inline)]
+    status: Option<StatusParam>,
+    #[param(inline)]
+    assignee_type: Option<AssigneeParam>,
     inbox_id: Option<i64>,
     team_id: Option<i64>,
     /// Text in the conversation's messages (any case).
@@ -44,9 +45,32 @@ struct ListParams {
     /// Conversations with any of these labels (`labels[]=a&labels[]=b`).
     #[param(rename = "labels[]")]
     labels: Option<Vec<String>>,
-    /// 1-based; 0 is the first page too.
-    #[param(minimum = 0, maximum = 1000000)]
+    /// 1-based; a page below 1 is the first.
+    #[param(maximum = 1000000)]
     page: Option<i64>,
+}
+
+/// A status to list by.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum StatusParam {
+    Open,
+    Resolved,
+    Pending,
+    Snoozed,
+    All,
+}
+
+/// Whose conversations to list.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum AssigneeParam {
+    Me,
+    Unassigned,
+    Assigned,
+    All,
 }
 
 /// The list's query string: repeated keys (`labels[]`) need more than
@@ -75,8 +99,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ListQueryString {
                 "inbox_id" if !value.is_empty() => query.inbox_id = Some(int(&key, &value)?),
                 "team_id" if !value.is_empty() => query.team_id = Some(int(&key, &value)?),
                 "page" if !value.is_empty() => query.page = Some(int(&key, &value)?),
-                "q" if !value.trim().is_empty() => query.q = Some(value.into_owned()),
-                "labels[]" | "labels" if !value.is_empty() => query.labels.push(value.into_owned()),
+                // NUL cannot be in stored text, so it cannot match either.
+                "q" if !value.trim().is_empty() => query.q = Some(value.replace('\0', "")),
+                "labels[]" | "labels" if !value.is_empty() => query.labels.push(value.replace('\0', "")),
                 _ => {}
             }
         }
@@ -142,15 +167,21 @@ async fn show(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewConversation {
+    /// An id; also as a string (`"2"`) or a whole float (`2.0`), as Rails reads them.
     #[serde(deserialize_with = "lenient::id")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     inbox_id: i64,
     #[serde(default, deserialize_with = "lenient::opt_id")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     contact_id: Option<i64>,
     source_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_id")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     assignee_id: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_id")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     team_id: Option<i64>,
+    #[schema(value_type = Option<ToggleStatus>)]
     status: Option<String>,
     /// The first message, posted with the conversation.
     message: Option<FirstMessage>,
@@ -191,8 +222,23 @@ async fn create(
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct ToggleBody {
+    #[schema(value_type = Option<ToggleStatus>)]
     status: Option<String>,
+    /// Unix seconds.
+    #[serde(default, deserialize_with = "lenient::opt_id")]
+    #[schema(minimum = 0, maximum = 9_000_000_000_000_i64)]
     snoozed_until: Option<i64>,
+}
+
+/// A status to change to.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum ToggleStatus {
+    Open,
+    Resolved,
+    Pending,
+    Snoozed,
 }
 
 #[utoipa::path(
@@ -229,10 +275,10 @@ async fn toggle_status(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct AssignBody {
     #[serde(default, deserialize_with = "lenient::present_id")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     assignee_id: Option<Option<i64>>,
     #[serde(default, deserialize_with = "lenient::present_id")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     team_id: Option<Option<i64>>,
 }
 

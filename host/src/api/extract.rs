@@ -79,11 +79,7 @@ pub mod lenient {
             Value::Null => Some(None),
             Value::Number(n) => n
                 .as_i64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                        .map(|f| f as i64)
-                })
+                .or_else(|| n.as_f64().filter(|f| whole_float(*f)).map(|f| f as i64))
                 .map(Some),
             Value::String(s) if s.trim().is_empty() => Some(None),
             Value::String(s) => {
@@ -93,13 +89,18 @@ pub mod lenient {
                     .or_else(|| {
                         s.parse::<f64>()
                             .ok()
-                            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                            .filter(|f| whole_float(*f))
                             .map(|f| f as i64)
                     })
                     .map(Some)
             }
             _ => None,
         }
+    }
+
+    /// A float that is exactly a whole number (beyond 2^53 floats skip integers).
+    fn whole_float(f: f64) -> bool {
+        f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0
     }
 
     fn invalid<E: Error>(value: &Value) -> E {

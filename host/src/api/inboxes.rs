@@ -69,6 +69,7 @@ struct ChannelSpec {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewInbox {
+    #[schema(pattern = r"\S")]
     name: String,
     channel: ChannelSpec,
 }
@@ -177,6 +178,7 @@ async fn members(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct MembersBody {
     #[serde(deserialize_with = "lenient::id")]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     inbox_id: i64,
     #[serde(deserialize_with = "lenient::ids")]
     user_ids: Vec<i64>,

@@ -69,19 +69,52 @@ async fn list(
 /// here (`cc_emails`, `template_params`, …) are accepted and ignored.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct NewMessageBody {
+    /// Required in JSON (a multipart body may carry attachments instead).
+    #[schema(required = true, pattern = r"\S", max_length = 150000)]
     content: Option<String>,
     /// `outgoing` (the default), or `incoming` on API inboxes.
+    #[schema(value_type = Option<MessageKind>)]
     message_type: Option<String>,
     #[serde(default, deserialize_with = "lenient::flag")]
     #[schema(value_type = bool)]
     private: bool,
     /// One of Chatwoot's content types; `text` by default.
+    #[schema(value_type = Option<ContentTypeName>)]
     content_type: Option<String>,
     /// An object, or the same as a JSON string (as multipart sends it).
     #[serde(default, deserialize_with = "attributes")]
     #[schema(value_type = Option<Object>)]
     content_attributes: Option<serde_json::Map<String, Value>>,
     echo_id: Option<String>,
+}
+
+/// Who a created message is from.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum MessageKind {
+    Outgoing,
+    Incoming,
+}
+
+/// Chatwoot's content types (`crate::conversations::CONTENT_TYPES`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum ContentTypeName {
+    Text,
+    InputText,
+    InputTextarea,
+    InputEmail,
+    InputSelect,
+    Cards,
+    Form,
+    Article,
+    IncomingEmail,
+    InputCsat,
+    Integrations,
+    Sticker,
+    VoiceCall,
 }
 
 /// `content_attributes` as an object or as the text of one.

@@ -92,13 +92,30 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_request(trim_trailing_slash))
 }
 
-/// `/api/…/inboxes/` is `/api/…/inboxes`: Rails ignores a trailing slash and
-/// generated clients send one. Only the API's paths: the dashboard's pages
-/// keep theirs.
+/// `/api/…/inboxes/` is `/api/…/inboxes`, and `/api/…/inboxes/2.0` is
+/// `/api/…/inboxes/2`: Rails ignores a trailing slash and reads an id the
+/// way it reads a number, and generated clients send both. Only the API's
+/// paths: the dashboard's pages keep theirs.
 async fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extract::Request {
     let path = request.uri().path();
-    if path.len() > 1 && path.ends_with('/') && path.starts_with("/api/") {
-        let trimmed = path.trim_end_matches('/');
+    let whole_float = |segment: &str| {
+        segment.split_once('.').is_some_and(|(int, fraction)| {
+            !int.is_empty()
+                && int.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())
+                && !fraction.is_empty()
+                && fraction.bytes().all(|b| b == b'0')
+        })
+    };
+    if path.starts_with("/api/") && ((path.len() > 1 && path.ends_with('/')) || path.split('/').any(whole_float)) {
+        let trimmed = path
+            .trim_end_matches('/')
+            .split('/')
+            .map(|segment| match segment.split_once('.') {
+                Some((int, _)) if whole_float(segment) => int,
+                _ => segment,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
         let rewritten = match request.uri().query() {
             Some(query) => format!("{trimmed}?{query}"),
             None => trimmed.to_owned(),

@@ -20,11 +20,22 @@ use utoipa_axum::router::OpenApiRouter;
 use super::AppState;
 use crate::app::views::{Agent, Contact, Conversation, Inbox, Message};
 
-/// An error answer.
+/// An error answer: `{"error": …}`, or Chatwoot's (devise's) `{"errors":
+/// […]}` when no credential came at all or a sign-in failed.
 #[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, for people.
-    error: String,
+#[serde(untagged)]
+#[allow(dead_code)] // Describes the answers `ApiError` builds.
+pub enum ErrorBody {
+    /// Most errors.
+    Error {
+        /// What went wrong, for people.
+        error: String,
+    },
+    /// No credential, or a failed sign-in.
+    Errors {
+        /// What went wrong, for people.
+        errors: Vec<String>,
+    },
 }
 
 /// Error answers with an [`ErrorBody`], one a status.
@@ -56,23 +67,27 @@ macro_rules! error_sets {
 }
 
 error_sets! {
-    /// A signed-in route on the account's resources (or a super admin's on
-    /// one resource): bad token, nothing there, unacceptable request.
-    CommonErrors = [401, 404, 422];
+    /// A signed-in route on the account's resources: malformed path, query
+    /// or body, bad token (or not a member, or a role that may not), nothing
+    /// there, a request that breaks a rule of the current state.
+    CommonErrors = [400, 401, 404, 422];
+    /// A super admin's route on one resource: also 403 for anyone else.
+    AdminOneErrors = [400, 401, 403, 404, 422];
     /// A super admin's list or request with input to check.
-    AdminInputErrors = [400, 401];
+    AdminInputErrors = [400, 401, 403];
     /// A super admin's route with no input.
-    AdminErrors = [401];
-    /// Starting a provider authorization: also 403 for a member who is not
-    /// an administrator.
-    AuthorizeErrors = [401, 403, 404, 422];
+    AdminErrors = [401, 403];
+    /// Starting a provider authorization, and the account's webhooks: also
+    /// 403 for a member who is not an administrator or an account without
+    /// the feature.
+    AuthorizeErrors = [400, 401, 403, 404, 422];
     /// A provider's webhook: unverified, no such channel, over the size
     /// limit, over the rate limit.
     WebhookErrors = [401, 404, 413, 429];
     /// The OAuth redirect with a bad or stale query.
     CallbackErrors = [400];
     /// A download of what is not there (or not the caller's).
-    DownloadErrors = [404];
+    DownloadErrors = [400, 401, 404];
 }
 
 /// Paging of a contact list.

@@ -208,7 +208,7 @@ async fn list_deliveries(
     tag = "Administration",
     summary = "Send a dead-lettered message again (its message goes back to `sent`)",
     params(("id" = i64, Path, description = "Delivery job id")),
-    responses((status = 200, body = DeliveryView), super::openapi::CommonErrors),
+    responses((status = 200, body = DeliveryView), super::openapi::AdminOneErrors),
     security(("api_access_token" = [])),
 )]
 async fn retry_delivery(
@@ -231,7 +231,7 @@ struct RegisterWebhook {
     tag = "Administration",
     summary = "The provider's current webhook registration for the channel's app",
     params(("channel" = String, Path, description = "Channel plugin id")),
-    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), super::openapi::CommonErrors),
+    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), super::openapi::AdminOneErrors),
     security(("api_access_token" = [])),
 )]
 async fn current_webhook(
@@ -249,7 +249,7 @@ async fn current_webhook(
     summary = "Point the provider's webhook callback at this server",
     params(("channel" = String, Path, description = "Channel plugin id")),
     request_body = RegisterWebhook,
-    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), super::openapi::CommonErrors),
+    responses((status = 200, description = "`{\"callback_url\": …, \"details\": [[key, value]…]}`"), super::openapi::AdminOneErrors),
     security(("api_access_token" = [])),
 )]
 async fn register_webhook(

@@ -39,8 +39,19 @@ async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Valu
     )))
 }
 
+/// A new team (the same fields may come nested under `team`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct NewTeam {
+    #[schema(pattern = r"\S", max_length = 255)]
+    name: String,
+    description: Option<String>,
+    allow_auto_assign: Option<bool>,
+}
+
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 struct TeamBody {
+    #[schema(pattern = r"\S", max_length = 255)]
     name: Option<String>,
     description: Option<String>,
     allow_auto_assign: Option<bool>,
@@ -76,7 +87,7 @@ impl TeamRequest {
     tag = "Teams",
     summary = "Create a team (administrators)",
     params(("account_id" = i64, Path, description = "Account id")),
-    request_body = TeamBody,
+    request_body = NewTeam,
     responses((status = 200, body = views::Team), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]

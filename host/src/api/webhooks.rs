@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::AppJson;
@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         // PUT is Chatwoot's other spelling of PATCH, documented with it.
-        .routes(routes!(update, remove).map(|route| route.put(update)))
+        .routes(routes!(update, replace, remove))
         .routes(routes!(deliveries))
 }
 
@@ -144,6 +144,27 @@ async fn create(
             webhook: view(webhook),
         },
     }))
+}
+
+/// PUT is Chatwoot's other spelling of PATCH; documented on its own so the
+/// document lists every method served.
+#[utoipa::path(
+    put,
+    path = "/api/v1/accounts/{account_id}/webhooks/{id}",
+    tag = "Webhooks",
+    summary = "Change a webhook (the same as PATCH)",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    request_body = WebhookBody,
+    responses((status = 200, body = WebhookPayload), super::openapi::AuthorizeErrors),
+    security(("api_access_token" = [])),
+)]
+async fn replace(
+    member: Member,
+    state: State<AppState>,
+    path: Path<(i64, i64)>,
+    body: AppJson<WebhookBody>,
+) -> Result<Json<WebhookPayload>, ApiError> {
+    update(member, state, path, body).await
 }
 
 #[utoipa::path(

@@ -58,8 +58,38 @@ pub async fn update(
     name: Option<&str>,
     role_name: Option<&str>,
 ) -> Result<UserRow, AppError> {
+    update_with_availability(state, member, id, name, role_name, None).await
+}
+
+/// Chatwoot's availability names and their codes.
+pub fn availability_code(name: &str) -> Option<i64> {
+    match name {
+        "online" => Some(0),
+        "offline" => Some(1),
+        "busy" => Some(2),
+        _ => None,
+    }
+}
+
+/// Changes an agent's name, role or availability (`online`, `offline`,
+/// `busy`); see [`update`].
+pub async fn update_with_availability(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+    name: Option<&str>,
+    role_name: Option<&str>,
+    availability: Option<&str>,
+) -> Result<UserRow, AppError> {
     member.require_admin()?;
     let current = state.store.get_agent(member.account_id, id).await?;
+    let availability = match availability {
+        Some(name) => Some(
+            availability_code(name)
+                .ok_or_else(|| AppError::Refused(format!("unknown availability {name:?}")))?,
+        ),
+        None => None,
+    };
     // Validate everything before writing anything.
     let role = match role_name {
         Some(name) => {
@@ -83,6 +113,9 @@ pub async fn update(
             .store
             .set_membership(member.account_id, current.id, role)
             .await?;
+    }
+    if let Some(code) = availability {
+        state.store.set_availability(current.id, code).await?;
     }
     Ok(state.store.get_agent(member.account_id, id).await?)
 }

@@ -284,6 +284,16 @@ impl Store {
         Ok(())
     }
 
+    /// Sets a user's availability (0 online, 1 offline, 2 busy).
+    pub async fn set_availability(&self, user_id: i64, availability: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET availability = $1 WHERE id = $2")
+            .bind(availability)
+            .bind(user_id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     /// Turns a feature flag on for an account.
     pub async fn enable_feature(&self, account_id: i64, flag: &str) -> Result<(), StoreError> {
         self.get_account(account_id).await?;
