@@ -164,6 +164,16 @@ async fn attempt(state: &AppState, job: &DeliveryJobRow) -> Result<Sent, Failure
             let fresh = credentials::refresh(store, &state.plugins, &plugin, &inbox, &stale).await?;
             finish(send(state, &plugin, &inbox, fresh, &outbound).await, inbox.id)
         }
+        Err(PluginError::Channel { error, .. })
+            if !error.retryable && state.plugins.refresh_if_stale().await =>
+        {
+            // An admin changed the plugin meanwhile (a grant, an upgrade):
+            // retry with the change rather than fail under the old one.
+            Err(Failure::transient(format!(
+                "the plugin changed; sending again ({})",
+                error.message
+            )))
+        }
         other => finish(other, inbox.id),
     }
 }
