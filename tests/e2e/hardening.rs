@@ -12,6 +12,7 @@ use switchboard_e2e::{Backend, Env, MockServer, PROBE_V1, PROBE_V2, Server};
 switchboard_e2e::on_both_databases!(
     plugin_output_is_bounded_in_logs_storage_and_answers,
     deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantined,
+    a_send_that_traps_is_dead_lettered_after_one_attempt,
     a_grant_opens_its_origin_only,
     an_admin_change_is_visible_to_the_next_request,
     check_validates_the_configuration,
@@ -276,6 +277,62 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
     let done = server.inbound_events("ignored", &token).await?.len()
         + server.inbound_events("applied", &token).await?.len();
     assert_eq!(done, stored, "every faulted event ended applied or ignored");
+    Ok(())
+}
+
+/// Finding 6, the delivery path: a send whose plugin traps is not retried
+/// (before: eight attempts); the message is failed and its job dead-lettered
+/// after one, with the crash as the reason.
+async fn a_send_that_traps_is_dead_lettered_after_one_attempt(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let db = switchboard_e2e::database(&env).await?;
+    sqlx::query(
+        "INSERT INTO inboxes (account_id, name, channel, external_id, created_at) \
+         VALUES ($1, 'Probe', 'probe', 'probe-account', 0)",
+    )
+    .bind(account)
+    .execute(&db)
+    .await?;
+    let stored = server
+        .post_webhook(
+            "/webhooks/probe",
+            &[("x-probe-signature", "ok")],
+            b"text:hello".to_vec(),
+        )
+        .await?;
+    assert_eq!(stored.status, 200, "{:?}", stored.json);
+    let conversation = server
+        .wait_for("the conversation", 400, || async {
+            Ok(server.conversations(account, &admin).await?.into_iter().next())
+        })
+        .await?;
+    let display_id = conversation["id"].as_i64().expect("an id");
+    let sent = server
+        .post_json(
+            &format!("/api/v1/accounts/{account}/conversations/{display_id}/messages"),
+            Some(&admin),
+            &json!({ "content": "trap: now" }),
+        )
+        .await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    let dead = server
+        .wait_for("the job dead-lettered", 400, || async {
+            let dead = env.cli_json(&["deliveries", "list", "--state", "dead", "--json"]);
+            Ok(dead.as_array().and_then(|d| d.first().cloned()))
+        })
+        .await?;
+    assert_eq!(dead["attempts"], 1, "a trap is not retried: {dead}");
+    assert!(
+        dead["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("crashed"),
+        "{dead}"
+    );
     Ok(())
 }
 
