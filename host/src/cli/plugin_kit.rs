@@ -16,8 +16,18 @@ use crate::config::HostConfig;
 use crate::kit::cargo::{self, BuildError};
 use crate::kit::conformance::{self, CaseOutcome, KitConfig, PluginSummary, Progress, Report};
 use crate::kit::fixtures::Fixtures;
+use crate::kit::polyglot::{self, Language, PolyglotError};
 use crate::kit::scaffold::{self, NewPlugin, ScaffoldError, SdkSource};
 use crate::runtime::{Runtime, RuntimeConfig};
+
+/// `plugin new --lang`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Lang {
+    /// A cargo crate.
+    Rust,
+    /// A Python project built by componentize-py.
+    Python,
+}
 
 /// The plugin author's commands.
 #[derive(Debug, clap::Subcommand)]
@@ -40,6 +50,9 @@ pub enum AuthorCommand {
         /// repository's URL).
         #[arg(long, value_name = "URL")]
         sdk_git: Option<String>,
+        /// The language: `rust` (a cargo crate) or `python` (componentize-py).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: Lang,
     },
     /// Build a plugin crate into a component (`cargo build --target
     /// wasm32-wasip2`) and print the `.wasm` path.
@@ -91,7 +104,8 @@ pub async fn run(config: &HostConfig, command: AuthorCommand) -> anyhow::Result<
             dir,
             sdk,
             sdk_git,
-        } => new(name, dir, sdk, sdk_git),
+            lang,
+        } => new(name, dir, sdk, sdk_git, lang),
         AuthorCommand::Build { dir, profile } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             tokio::task::spawn_blocking(move || build(dir, &profile)).await?
@@ -122,15 +136,29 @@ fn new(
     dir: Option<PathBuf>,
     sdk: Option<PathBuf>,
     sdk_git: Option<String>,
+    lang: Lang,
 ) -> anyhow::Result<ExitCode> {
     let style = Style::for_stream(std::io::stdout().is_terminal());
     if let Err(refused) = scaffold::check_name(&name) {
         eprintln!("error: {refused}");
         return Ok(ExitCode::from(1));
     }
-    let sdk = sdk_source(sdk, sdk_git)?;
+    let lang = match lang {
+        Lang::Rust => Language::Rust,
+        Lang::Python => Language::Python,
+    };
+    let sdk = match lang {
+        Language::Rust => sdk_source(sdk, sdk_git)?,
+        // The Python helpers are copied into the project from the binary.
+        _ => SdkSource::Git("(bundled)".into()),
+    };
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-    let plugin = NewPlugin { id: name, dir, sdk };
+    let plugin = NewPlugin {
+        id: name,
+        dir,
+        sdk,
+        lang,
+    };
     let created = match scaffold::create(&plugin) {
         Ok(created) => created,
         Err(e @ ScaffoldError::Io { .. }) => return Err(e.into()),
@@ -140,11 +168,14 @@ fn new(
         }
     };
     let shown = created.dir.display();
+    let sdk = match lang {
+        Language::Rust => plugin.sdk.to_string(),
+        _ => "switchboard_sdk.py, bundled".into(),
+    };
     println!(
-        "{} plugin {} in {shown} (SDK: {})",
+        "{} plugin {} in {shown} (SDK: {sdk})",
         style.green("created"),
         style.bold(&plugin.id),
-        plugin.sdk
     );
     for file in &created.files {
         println!("  {}", style.dim(file));
@@ -153,9 +184,8 @@ fn new(
     println!("  cd {shown}");
     println!("  switchboard plugin build");
     println!(
-        "  switchboard plugin test target/{}/release/{} --fixtures fixtures",
-        cargo::TARGET,
-        created.wasm_file
+        "  switchboard plugin test {} --fixtures fixtures",
+        created.component
     );
     println!(
         "\nsettings are read from {prefix}_WEBHOOK_SECRET, {prefix}_API_TOKEN and {prefix}_API_BASE on the \
@@ -190,7 +220,15 @@ fn sdk_source(sdk: Option<PathBuf>, sdk_git: Option<String>) -> anyhow::Result<S
 }
 
 fn build(dir: PathBuf, profile: &str) -> anyhow::Result<ExitCode> {
-    match cargo::build(&dir, profile) {
+    // A missing toolchain cannot be fixed in the project: exit 2, as any
+    // command that could not run; a failed build is the author's: exit 1.
+    let built = match Language::of(&dir) {
+        Some(lang @ (Language::Python | Language::JavaScript)) => polyglot::build(&dir, lang)
+            .map_err(|e| (matches!(e, PolyglotError::Missing { .. }), e.to_string())),
+        _ => cargo::build(&dir, profile)
+            .map_err(|e| (matches!(e, BuildError::NoToolchain { .. }), e.to_string())),
+    };
+    match built {
         Ok(component) => {
             let size = std::fs::metadata(&component).map(|m| m.len()).unwrap_or(0);
             let style = Style::for_stream(std::io::stderr().is_terminal());
@@ -206,8 +244,8 @@ fn build(dir: PathBuf, profile: &str) -> anyhow::Result<ExitCode> {
             println!("{}", component.display());
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ BuildError::NoToolchain { .. }) => Err(e.into()),
-        Err(failed) => {
+        Err((true, missing)) => Err(anyhow::anyhow!(missing)),
+        Err((false, failed)) => {
             eprintln!("error: {failed}");
             Ok(ExitCode::from(1))
         }

@@ -1,8 +1,10 @@
-//! The plugin author's kit, behind `switchboard plugin new | build | test`:
+//! The plugin author's kit, behind `switchboard plugin new | build | test | wit`:
 //!
 //! - [`scaffold`]: a new plugin crate from the templates in `sdk/template/`,
 //!   which builds and passes the conformance run as it is;
 //! - [`cargo`]: builds a plugin crate into a component for `wasm32-wasip2`;
+//!   [`polyglot`] a Python or JavaScript project, with the language's
+//!   component toolchain installed into the project on first use;
 //! - [`conformance`]: loads a component exactly as the server does
 //!   (`plugin_host::admin::inspect`) and runs its self-description, recorded
 //!   webhooks ([`fixtures`]) and sends against it under the host's call
@@ -18,5 +20,6 @@ pub mod conformance;
 pub mod fixtures;
 pub mod json_diff;
 pub mod mock;
+pub mod polyglot;
 pub mod scaffold;
 pub mod wit;

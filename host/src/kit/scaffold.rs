@@ -1,14 +1,18 @@
-//! `switchboard plugin new`: writes a plugin crate from the templates in
-//! `sdk/template/` (embedded in the binary). The crate is a working signed-
-//! webhook channel with fixtures that `switchboard plugin test` passes, so an
-//! author starts from green and changes code and fixtures together.
+//! `switchboard plugin new`: writes a plugin project from the templates in
+//! `sdk/template/` (embedded in the binary): a Rust crate, or a Python
+//! project (`--lang python`: `app.py` with the SDK's Python helpers). Each is
+//! the same working signed-webhook channel with the same fixtures, which
+//! `switchboard plugin test` passes, so an author starts from green and
+//! changes code and fixtures together.
 
 use std::path::{Path, PathBuf};
 
 use crate::contract::{ContentLimits, Manifest, ReplyWindow, SettingSpec};
 
+pub use super::polyglot::Language;
+
 /// Each file of a new plugin crate: its path in the crate and its template.
-const TEMPLATE: &[(&str, &str)] = &[
+const RUST: &[(&str, &str)] = &[
     (
         "Cargo.toml",
         include_str!("../../../sdk/template/Cargo.toml.tmpl"),
@@ -23,6 +27,27 @@ const TEMPLATE: &[(&str, &str)] = &[
         "src/lib.rs",
         include_str!("../../../sdk/template/src/lib.rs.tmpl"),
     ),
+];
+
+/// Each file of a new Python plugin.
+const PYTHON: &[(&str, &str)] = &[
+    ("app.py", include_str!("../../../sdk/template/python/app.py.tmpl")),
+    (
+        "switchboard_sdk.py",
+        include_str!("../../../sdk/python/switchboard_sdk.py"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../sdk/template/python/gitignore.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../sdk/template/python/README.md.tmpl"),
+    ),
+];
+
+/// The fixtures, the same in every language: the channels behave alike.
+const FIXTURES: &[(&str, &str)] = &[
     (
         "fixtures/webhooks/text-message.json",
         include_str!("../../../sdk/template/fixtures/webhooks/text-message.json.tmpl"),
@@ -129,8 +154,10 @@ pub struct NewPlugin {
     pub id: String,
     /// The folder to create.
     pub dir: PathBuf,
-    /// Where the SDK comes from.
+    /// Where the SDK comes from (Rust only; Python gets its helpers copied in).
     pub sdk: SdkSource,
+    /// The language.
+    pub lang: Language,
 }
 
 /// What was written.
@@ -141,8 +168,10 @@ pub struct Created {
     /// The cargo package name.
     pub package: String,
     /// File name of the component the crate builds (`<package>.wasm` with
-    /// `_` for `-`).
+    /// `_` for `-`; a Python project: `<folder name>.wasm`).
     pub wasm_file: String,
+    /// Where `plugin build` puts it, relative to `dir`.
+    pub component: String,
     /// The environment prefix of its settings (`ACME_CHAT` for `acme-chat`).
     pub env_prefix: String,
     /// Files written, relative to `dir`.
@@ -190,7 +219,7 @@ pub fn check_name(id: &str) -> Result<(), ScaffoldError> {
 /// and a target folder that exists with anything in it.
 pub fn create(plugin: &NewPlugin) -> Result<Created, ScaffoldError> {
     check_name(&plugin.id)?;
-    if let SdkSource::Path(sdk) = &plugin.sdk {
+    if let (Language::Rust, SdkSource::Path(sdk)) = (plugin.lang, &plugin.sdk) {
         let manifest = std::fs::read_to_string(sdk.join("Cargo.toml")).unwrap_or_default();
         if !manifest.contains("name = \"switchboard-sdk\"") {
             return Err(ScaffoldError::NotTheSdk(sdk.clone()));
@@ -207,14 +236,37 @@ pub fn create(plugin: &NewPlugin) -> Result<Created, ScaffoldError> {
         return Err(ScaffoldError::Exists(dir.clone()));
     }
     let package = format!("switchboard-plugin-{}", plugin.id);
+    let templates: Vec<(&'static str, &'static str)> = match plugin.lang {
+        Language::Rust => RUST.iter().chain(FIXTURES).copied().collect(),
+        Language::Python => PYTHON.iter().chain(FIXTURES).copied().collect(),
+        Language::JavaScript => {
+            return Err(ScaffoldError::InvalidName {
+                name: plugin.id.clone(),
+                reason: "`--lang js` is not available yet: start from examples/js-echo".into(),
+            });
+        }
+    };
+    let wasm_file = match plugin.lang {
+        Language::Rust => format!("{}.wasm", package.replace('-', "_")),
+        _ => format!(
+            "{}.wasm",
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ),
+    };
     let created = Created {
         dir: dir.clone(),
-        wasm_file: format!("{}.wasm", package.replace('-', "_")),
+        component: match plugin.lang {
+            Language::Rust => format!("target/{}/release/{wasm_file}", super::cargo::TARGET),
+            _ => format!("target/{wasm_file}"),
+        },
+        wasm_file,
         env_prefix: crate::plugin_host::settings::env_name(&plugin.id, "")
             .trim_end_matches('_')
             .to_owned(),
         package,
-        files: TEMPLATE.iter().map(|(path, _)| *path).collect(),
+        files: templates.iter().map(|(path, _)| *path).collect(),
     };
     let values = [
         ("id", plugin.id.clone()),
@@ -226,7 +278,7 @@ pub fn create(plugin: &NewPlugin) -> Result<Created, ScaffoldError> {
         ("toolchain", toolchain_channel().to_owned()),
         ("sdk_dependency", plugin.sdk.dependency()),
     ];
-    for (path, template) in TEMPLATE {
+    for (path, template) in &templates {
         let target = dir.join(path);
         let io = |source| ScaffoldError::Io {
             path: target.clone(),
@@ -334,6 +386,7 @@ mod tests {
             id: "acme-chat".into(),
             dir: dir.clone(),
             sdk,
+            lang: Language::Rust,
         };
         let created = create(&plugin).unwrap();
         assert_eq!(created.wasm_file, "switchboard_plugin_acme_chat.wasm");
@@ -352,5 +405,21 @@ mod tests {
             ..plugin
         };
         assert!(matches!(create(&not_sdk), Err(ScaffoldError::NotTheSdk(_))));
+
+        let python = NewPlugin {
+            dir: root.path().join("py-chat"),
+            lang: Language::Python,
+            ..not_sdk
+        };
+        let created = create(&python).unwrap();
+        assert_eq!(created.component, "target/py-chat.wasm");
+        let app = std::fs::read_to_string(root.path().join("py-chat/app.py")).unwrap();
+        assert!(app.contains(r#"PLUGIN_ID = "acme-chat""#) && !app.contains("{{"));
+        assert!(root.path().join("py-chat/switchboard_sdk.py").is_file());
+        assert!(
+            root.path()
+                .join("py-chat/fixtures/send/text-reply.json")
+                .is_file()
+        );
     }
 }
