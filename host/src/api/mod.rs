@@ -106,7 +106,9 @@ async fn trim_trailing_slash(mut request: axum::extract::Request) -> axum::extra
                 && fraction.bytes().all(|b| b == b'0')
         })
     };
-    if path.starts_with("/api/") && ((path.len() > 1 && path.ends_with('/')) || path.split('/').any(whole_float)) {
+    if path.starts_with("/api/")
+        && ((path.len() > 1 && path.ends_with('/')) || path.split('/').any(whole_float))
+    {
         let trimmed = path
             .trim_end_matches('/')
             .split('/')
