@@ -70,8 +70,10 @@ pub struct PipelineConfig {
     /// Inbound events waiting to be applied (across all nodes) above which
     /// new webhooks wait before they are acknowledged, so a burst slows the
     /// provider down instead of piling up messages that reach agents later
-    /// and later. 0 turns the wait off.
-    #[arg(long, env = "SWITCHBOARD_INBOUND_BACKLOG", default_value_t = 1000)]
+    /// and later. The default is about half a second of applies on a small
+    /// PostgreSQL node, so a backlog drains within a second after a burst.
+    /// 0 turns the wait off.
+    #[arg(long, env = "SWITCHBOARD_INBOUND_BACKLOG", default_value_t = 250)]
     pub inbound_backlog: i64,
 
     /// Longest wait of one webhook for the backlog to drain, in ms; past it
@@ -97,7 +99,7 @@ impl Default for PipelineConfig {
             delivery_backoff_ms: 2000,
             queue_poll_ms: 200,
             lease_ms: 60_000,
-            inbound_backlog: 1000,
+            inbound_backlog: 250,
             inbound_backlog_wait_ms: 2000,
             webhooks: Default::default(),
         }
