@@ -96,6 +96,13 @@ pub async fn publish(
     name: &str,
     data: serde_json::Value,
 ) {
-    super::webhooks::emit(state, account_id, name, &data).await;
-    state.live.publish(account_id, inbox_id, name, data).await;
+    // Live clients first: rendering and queueing a webhook payload must not
+    // delay them. The data is copied only when a webhook wants it.
+    match super::webhooks::subscribers(state, account_id, name).await {
+        Some(subscribed) => {
+            state.live.publish(account_id, inbox_id, name, data.clone()).await;
+            super::webhooks::queue(state, subscribed, &data).await;
+        }
+        None => state.live.publish(account_id, inbox_id, name, data).await,
+    }
 }

@@ -310,6 +310,10 @@ async fn checked_url(state: &AppState, url: Option<&str>) -> Result<String, AppE
     Ok(url.to_string())
 }
 
+/// How long saving a webhook waits for its host name to resolve; past it the
+/// name is accepted and the resolver judges it at each send.
+const SAVE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn refuse_private(url: &Url) -> Result<(), AppError> {
     let refused = || {
         AppError::Refused(format!(
@@ -326,7 +330,8 @@ async fn refuse_private(url: &Url) -> Result<(), AppError> {
             // A name that does not resolve now may later: only a name that
             // resolves, and only to private addresses, is refused here. The
             // resolver checks again at every send.
-            if let Ok(found) = tokio::net::lookup_host((name, port)).await {
+            let lookup = tokio::time::timeout(SAVE_LOOKUP_TIMEOUT, tokio::net::lookup_host((name, port)));
+            if let Ok(Ok(found)) = lookup.await {
                 let found: Vec<_> = found.collect();
                 if !found.is_empty() && found.iter().all(|a| !egress::is_public(a.ip())) {
                     return Err(refused());
@@ -356,21 +361,56 @@ fn webhook_event(live_name: &str) -> Option<&'static str> {
 /// Queues a live event for the account's webhooks subscribed to it. Never
 /// fails the caller (the change is stored); a failure is logged.
 pub async fn emit(state: &AppState, account_id: i64, live_name: &str, data: &Value) {
-    let Some(event) = webhook_event(live_name) else {
-        return;
-    };
-    let queued = async {
-        let webhooks: Vec<i64> = subscriptions(state, account_id)
-            .await?
-            .iter()
-            .filter(|(_, events)| events.iter().any(|e| e == event))
-            .map(|(id, _)| *id)
-            .collect();
-        if webhooks.is_empty() {
-            return Ok::<_, AppError>(false);
+    if let Some(subscribed) = subscribers(state, account_id, live_name).await {
+        queue(state, subscribed, data).await;
+    }
+}
+
+/// The account's webhooks that want a live event, when any do.
+pub struct Subscribed {
+    account_id: i64,
+    event: &'static str,
+    webhooks: Vec<i64>,
+}
+
+/// Which of the account's webhooks want the live event `live_name`; `None`
+/// (the common case, answered from this node's copy) when none do.
+pub async fn subscribers(state: &AppState, account_id: i64, live_name: &str) -> Option<Subscribed> {
+    let event = webhook_event(live_name)?;
+    let known = match subscriptions(state, account_id).await {
+        Ok(known) => known,
+        Err(e) => {
+            tracing::warn!(
+                account = account_id,
+                event,
+                "cannot read the account's webhooks: {e}"
+            );
+            return None;
         }
+    };
+    let webhooks: Vec<i64> = known
+        .iter()
+        .filter(|(_, events)| events.iter().any(|e| e == event))
+        .map(|(id, _)| *id)
+        .collect();
+    (!webhooks.is_empty()).then_some(Subscribed {
+        account_id,
+        event,
+        webhooks,
+    })
+}
+
+/// Renders the event's payload once and queues it for each subscribed
+/// webhook, waking this node's webhook workers. Never fails the caller.
+pub async fn queue(state: &AppState, subscribed: Subscribed, data: &Value) {
+    let Subscribed {
+        account_id,
+        event,
+        webhooks,
+    } = subscribed;
+    let queued = async {
         let Some(payload) = payload(state, account_id, event, data).await? else {
-            return Ok(false);
+            return Ok::<_, AppError>(false);
         };
         state
             .store
