@@ -27,6 +27,8 @@ pub enum Lang {
     Rust,
     /// A Python project built by componentize-py.
     Python,
+    /// A JavaScript project built by componentize-js.
+    Js,
 }
 
 /// The plugin author's commands.
@@ -50,7 +52,8 @@ pub enum AuthorCommand {
         /// repository's URL).
         #[arg(long, value_name = "URL")]
         sdk_git: Option<String>,
-        /// The language: `rust` (a cargo crate) or `python` (componentize-py).
+        /// The language: `rust` (a cargo crate), `python` (componentize-py)
+        /// or `js` (componentize-js).
         #[arg(long, value_enum, default_value = "rust")]
         lang: Lang,
     },
@@ -146,6 +149,7 @@ fn new(
     let lang = match lang {
         Lang::Rust => Language::Rust,
         Lang::Python => Language::Python,
+        Lang::Js => Language::JavaScript,
     };
     let sdk = match lang {
         Language::Rust => sdk_source(sdk, sdk_git)?,
@@ -170,7 +174,8 @@ fn new(
     let shown = created.dir.display();
     let sdk = match lang {
         Language::Rust => plugin.sdk.to_string(),
-        _ => "switchboard_sdk.py, bundled".into(),
+        Language::Python => "switchboard_sdk.py, bundled".into(),
+        Language::JavaScript => "src/switchboard.js, bundled".into(),
     };
     println!(
         "{} plugin {} in {shown} (SDK: {sdk})",

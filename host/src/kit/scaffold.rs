@@ -1,6 +1,7 @@
 //! `switchboard plugin new`: writes a plugin project from the templates in
-//! `sdk/template/` (embedded in the binary): a Rust crate, or a Python
-//! project (`--lang python`: `app.py` with the SDK's Python helpers). Each is
+//! `sdk/template/` (embedded in the binary): a Rust crate, a Python project
+//! (`--lang python`: `app.py` with the SDK's Python helpers) or a JavaScript
+//! one (`--lang js`: `src/channel.js` with the JavaScript helpers). Each is
 //! the same working signed-webhook channel with the same fixtures, which
 //! `switchboard plugin test` passes, so an author starts from green and
 //! changes code and fixtures together.
@@ -43,6 +44,38 @@ const PYTHON: &[(&str, &str)] = &[
     (
         "README.md",
         include_str!("../../../sdk/template/python/README.md.tmpl"),
+    ),
+];
+
+/// Each file of a new JavaScript plugin.
+const JAVASCRIPT: &[(&str, &str)] = &[
+    (
+        "src/channel.js",
+        include_str!("../../../sdk/template/js/src/channel.js.tmpl"),
+    ),
+    (
+        "src/switchboard.js",
+        include_str!("../../../sdk/js/switchboard.js"),
+    ),
+    (
+        "src/hmac-sha256.js",
+        include_str!("../../../sdk/js/hmac-sha256.js"),
+    ),
+    (
+        "package.json",
+        include_str!("../../../sdk/template/js/package.json.tmpl"),
+    ),
+    (
+        "build.mjs",
+        include_str!("../../../sdk/template/js/build.mjs.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../sdk/template/js/gitignore.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../sdk/template/js/README.md.tmpl"),
     ),
 ];
 
@@ -239,12 +272,7 @@ pub fn create(plugin: &NewPlugin) -> Result<Created, ScaffoldError> {
     let templates: Vec<(&'static str, &'static str)> = match plugin.lang {
         Language::Rust => RUST.iter().chain(FIXTURES).copied().collect(),
         Language::Python => PYTHON.iter().chain(FIXTURES).copied().collect(),
-        Language::JavaScript => {
-            return Err(ScaffoldError::InvalidName {
-                name: plugin.id.clone(),
-                reason: "`--lang js` is not available yet: start from examples/js-echo".into(),
-            });
-        }
+        Language::JavaScript => JAVASCRIPT.iter().chain(FIXTURES).copied().collect(),
     };
     let wasm_file = match plugin.lang {
         Language::Rust => format!("{}.wasm", package.replace('-', "_")),
@@ -421,5 +449,15 @@ mod tests {
                 .join("py-chat/fixtures/send/text-reply.json")
                 .is_file()
         );
+        let js = NewPlugin {
+            dir: root.path().join("js-chat"),
+            lang: Language::JavaScript,
+            ..python
+        };
+        assert_eq!(create(&js).unwrap().component, "target/js-chat.wasm");
+        let channel = std::fs::read_to_string(root.path().join("js-chat/src/channel.js")).unwrap();
+        assert!(channel.contains("const PLUGIN_ID = 'acme-chat';") && !channel.contains("{{"));
+        let package = std::fs::read_to_string(root.path().join("js-chat/package.json")).unwrap();
+        assert!(package.contains("target/js-chat.wasm"), "{package}");
     }
 }
