@@ -95,6 +95,7 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/api/v1/accounts/{}", listener.local_addr()?, account.id);
+    let state_for_pages = state.clone();
     let server = tokio::spawn(crate::api::serve(listener, state, std::future::pending()));
     let http = reqwest::Client::new();
     let token = admin.access_token.clone();
@@ -128,6 +129,27 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
             .send()
     })
     .await?;
+    // The dashboard's conversation list page (issue 11): the same use case
+    // rendered as HTML, signed in with a session cookie.
+    crate::app::sessions::set_password(&store, "bench@bench.example", "bench password").await?;
+    let session =
+        crate::app::sessions::sign_in(&state_for_pages, "bench@bench.example", "bench password", None)
+            .await?;
+    let pages_base = base.replacen("/api/v1/accounts/", "/app/accounts/", 1);
+    let cookie = format!("sb_session={}", session.token);
+    let page_open = measure(args.requests, || {
+        http.get(format!("{pages_base}/conversations"))
+            .header("cookie", &cookie)
+            .send()
+    })
+    .await?;
+    let page_all = measure(args.requests, || {
+        let page = rand::rng().random_range(1..=pages.min(400));
+        http.get(format!("{pages_base}/conversations?status=all&page={page}"))
+            .header("cookie", &cookie)
+            .send()
+    })
+    .await?;
     server.abort();
     scratch.finish().await;
 
@@ -145,6 +167,28 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
         quantiles(&open_first),
         quantiles(&messages),
         quantiles(&create)
+    );
+    println!();
+    println!(
+        "| database | conversations | dashboard list page, open (first page) p50 / p99 | dashboard list page, all (page of 25) p50 / p99 |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| {:?} | {} | {} | {} |",
+        store.dialect(),
+        args.conversations,
+        quantiles(&page_open),
+        quantiles(&page_all)
+    );
+    super::bench_summary::record(
+        format!(
+            "dashboard conversation list page (HTML), {:?}, {} conversations",
+            store.dialect(),
+            args.conversations
+        ),
+        quantiles(&page_open),
+        "≤ 50 ms p50 at 100k",
+        "new in issue 11",
     );
     super::bench_summary::record(
         format!(
