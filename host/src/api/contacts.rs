@@ -269,7 +269,7 @@ async fn create(
     summary = "Update a contact (PUT works too)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = ContactBody,
-    responses((status = 200, body = super::openapi::ContactPayload), super::openapi::CommonErrors),
+    responses((status = 200, body = super::openapi::ContactUpdated), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn update(
@@ -289,7 +289,7 @@ async fn update(
     summary = "Update a contact (the same as PATCH)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = ContactBody,
-    responses((status = 200, body = super::openapi::ContactPayload), super::openapi::CommonErrors),
+    responses((status = 200, body = super::openapi::ContactUpdated), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn replace(

@@ -18,7 +18,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
-use crate::app::views::{Agent, Contact, Conversation, Inbox, Message};
+use crate::app::views::{Agent, Contact, ContactWithInboxes, Conversation, Inbox, Message};
 
 /// An error answer: `{"error": …}`, or Chatwoot's (devise's) `{"errors":
 /// […]}` when no credential came at all or a sign-in failed.
@@ -106,9 +106,15 @@ pub struct ContactList {
     payload: Vec<Contact>,
 }
 
-/// One contact.
+/// One contact, with its identities in inboxes.
 #[derive(Serialize, ToSchema)]
 pub struct ContactPayload {
+    payload: ContactWithInboxes,
+}
+
+/// One contact as changed.
+#[derive(Serialize, ToSchema)]
+pub struct ContactUpdated {
     payload: Contact,
 }
 
