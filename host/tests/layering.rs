@@ -29,7 +29,9 @@ const LAYERS: &[(usize, &[&str])] = &[
 ];
 
 /// Crates only these modules may name (the two HTTP entry points, the
-/// store, the runtime).
+/// store, the runtime). The `metrics` facade is not among them: its macros
+/// are called where things happen (app/, plugin_host/, runtime/, api/);
+/// only `cli/serve.rs` installs the exporter.
 const OWNERS: &[(&str, &[&str])] = &[
     ("axum", &["api", "web"]),
     ("sqlx", &["store"]),

@@ -16,14 +16,16 @@ mod health;
 mod inboxes;
 mod live;
 mod messages;
+mod metrics;
 mod openapi;
 mod pipeline;
 mod plugins;
 mod sessions;
-mod webhooks;
 mod teams;
+mod webhooks;
 
 pub use error::ApiError;
+pub use metrics::MetricsEndpoint;
 
 use axum::Router;
 use axum::response::IntoResponse;
@@ -59,8 +61,15 @@ async fn json_errors(response: axum::response::Response) -> axum::response::Resp
 }
 
 /// The whole application. Layers, outermost first: request tracing, then the
-/// rewriting of framework rejections into `{"error": …}`.
+/// rewriting of framework rejections into `{"error": …}`, then the request
+/// metrics.
 pub fn router(state: AppState) -> Router {
+    router_with(state, None)
+}
+
+/// The whole application, with `/metrics` when `metrics` is given (behind
+/// its token: see `metrics`).
+pub fn router_with(state: AppState, metrics: Option<MetricsEndpoint>) -> Router {
     let webhook_limit = state.pipeline.config.webhook_max_bytes;
     let routes = OpenApiRouter::new()
         .merge(health::router().into())
@@ -82,12 +91,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::map_response(json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state);
     // Routing happens inside `app`, so a layer on this outer router rewrites
     // the path before any route is matched.
-    Router::new()
+    metrics
+        .map_or_else(Router::new, metrics::router)
         .fallback_service(app)
         .layer(axum::middleware::map_request(trim_trailing_slash))
 }
@@ -148,7 +159,28 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], with `/metrics` on the same address when `metrics` is given.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    metrics: Option<MetricsEndpoint>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // The peer address feeds the sign-in rate limit by address.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with(state, metrics).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Serves `/metrics` alone on `listener` (the metrics address of its own).
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: MetricsEndpoint,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics::router(metrics))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -1,8 +1,10 @@
 //! Receiving a webhook: rate limit, size limit, the plugin's verification,
+//! a wait while the inbound backlog is over its bound (admission control),
 //! then one durable write. The caller acknowledges only after [`receive`]
 //! answers, so an acknowledged webhook is always in the log.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -55,8 +57,45 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
-/// Verifies and stores one webhook request for `channel`.
+impl IngestError {
+    /// Why, as a metric label (`switchboard_webhooks_total`'s `outcome`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownChannel(_) => "unknown_channel",
+            Self::TooLarge { .. } => "too_large",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Rejected(_) => "rejected",
+            Self::Plugin(_) => "plugin_error",
+            Self::Store(_) => "store_error",
+        }
+    }
+}
+
+/// Verifies and stores one webhook request for `channel`, and counts what
+/// became of it.
 pub async fn receive(
+    state: &AppState,
+    channel: &str,
+    request: IncomingRequest,
+) -> Result<Received, IngestError> {
+    let received = verify_and_store(state, channel, request).await;
+    let outcome = match &received {
+        Ok(Received::Stored(_)) => "stored",
+        Ok(Received::Duplicate) => "duplicate",
+        Ok(Received::Challenge(_)) => "challenge",
+        Err(e) => e.reason(),
+    };
+    // The channel comes from the URL: an unknown one is not a label of its
+    // own, or anyone could grow the exposition without bound.
+    let channel = match &received {
+        Err(IngestError::UnknownChannel(_)) => "unknown".to_owned(),
+        _ => channel.to_owned(),
+    };
+    metrics::counter!("switchboard_webhooks_total", "channel" => channel, "outcome" => outcome).increment(1);
+    received
+}
+
+async fn verify_and_store(
     state: &AppState,
     channel: &str,
     request: IncomingRequest,
@@ -118,7 +157,16 @@ pub async fn receive(
         body: request.body,
         order_key,
     };
-    let stored = state.pipeline.log.write(&state.store, event).await?;
+    let pipeline = &state.pipeline;
+    pipeline
+        .backlog
+        .admit(
+            &state.store,
+            pipeline.config.inbound_backlog,
+            Duration::from_millis(pipeline.config.inbound_backlog_wait_ms),
+        )
+        .await;
+    let stored = pipeline.log.write(&state.store, event).await?;
     Ok(match stored {
         Some(id) => {
             state.pipeline.inbound_stored();

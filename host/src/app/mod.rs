@@ -25,11 +25,13 @@ pub mod inboxes;
 pub mod ingest;
 pub mod live_access;
 pub mod messages;
+pub mod ops;
 pub mod pipeline_admin;
 pub mod plugins;
 pub mod queues;
 mod rate;
 pub mod sessions;
+pub mod teams;
 pub mod views;
 pub mod webhooks;
 

@@ -2,6 +2,7 @@
 //! return an exit code: 0 done, 1 nothing matched or refused, 2 error.
 
 mod account;
+mod backup;
 #[cfg(feature = "bench")]
 mod bench;
 #[cfg(feature = "bench")]
@@ -78,6 +79,8 @@ pub enum Command {
     /// Outbound delivery jobs and the dead-letter list: list, retry.
     #[command(subcommand)]
     Deliveries(pipeline::DeliveriesCommand),
+    /// Copy a SQLite database consistently while the server serves it.
+    Backup(backup::BackupArgs),
     /// Measure plugins (compile, call latency, memory) or the API at scale.
     #[cfg(feature = "bench")]
     #[command(subcommand)]
@@ -115,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Channel(command) => pipeline::run_channel(&cli.config, command).await,
         Command::Events(command) => pipeline::run_events(&cli.config, command).await,
         Command::Deliveries(command) => pipeline::run_deliveries(&cli.config, command).await,
+        Command::Backup(args) => backup::run(&cli.config, args).await,
         #[cfg(feature = "bench")]
         Command::Bench(command) => bench::run(&cli.config, command).await,
     }

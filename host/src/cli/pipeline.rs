@@ -57,6 +57,12 @@ pub enum EventsCommand {
     },
     /// Apply stored events again (e.g. after a plugin upgrade fixed a
     /// parser). Idempotent: nothing already applied is duplicated.
+    ///
+    /// The replay window: finished events (applied, ignored, failed) are
+    /// kept for SWITCHBOARD_RETAIN_EVENTS_DAYS days after they were received
+    /// (default 30; 0 keeps them forever) and pruned after that, so only
+    /// events younger than that can be replayed. Pending events are never
+    /// pruned.
     Replay {
         /// These event ids.
         ids: Vec<i64>,

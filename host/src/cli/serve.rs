@@ -33,6 +33,49 @@ pub struct ServeArgs {
     /// The durable pipeline's settings.
     #[command(flatten)]
     pub pipeline: crate::app::PipelineConfig,
+
+    /// Serve `/metrics` (Prometheus text) on this address of its own, e.g.
+    /// 127.0.0.1:9090 (port 0 picks one; it is printed). Off by default.
+    #[arg(long, env = "SWITCHBOARD_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Serve `/metrics` on the main address to scrapes that present this
+    /// bearer token (and require it on the metrics address too). Without it
+    /// or a metrics address, `/metrics` is not served.
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// How long the finished part of the pipeline is kept.
+    #[command(flatten)]
+    pub retention: crate::app::ops::RetentionConfig,
+}
+
+/// How often the queue and pool gauges are read from the database.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Latency buckets of every `*_duration_seconds` histogram: from a fast
+/// plugin call (about a millisecond) to a call at its deadline.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the Prometheus exporter as the process's metrics recorder, when
+/// `/metrics` is served anywhere; without it every metric is a no-op.
+fn install_metrics(
+    args: &ServeArgs,
+) -> anyhow::Result<Option<metrics_exporter_prometheus::PrometheusHandle>> {
+    if args.metrics_addr.is_none() && args.metrics_token.is_none() {
+        return Ok(None);
+    }
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".into()),
+            BUCKETS,
+        )?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
+    Ok(Some(handle))
 }
 
 /// What `serve` needs before it may accept anything: a database it can
@@ -112,6 +155,40 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
     println!("switchboard listening on http://{local}");
 
+    let metrics = install_metrics(&args)?;
+    let endpoint = metrics.clone().map(|handle| crate::api::MetricsEndpoint {
+        render: std::sync::Arc::new(move || handle.render()),
+        token: args.metrics_token.clone(),
+    });
+    let mut metrics_server = None;
+    if let (Some(addr), Some(endpoint)) = (args.metrics_addr, endpoint.clone()) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for metrics (--metrics-addr)"))?;
+        println!("switchboard metrics on http://{}/metrics", listener.local_addr()?);
+        let mut stopping = shutdown_rx.clone();
+        let stop = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        metrics_server = Some(tokio::spawn(crate::api::serve_metrics(listener, endpoint, stop)));
+    }
+    // On the main address only behind the token: with a metrics address
+    // and no token, the main address does not serve it.
+    let main_endpoint = endpoint.filter(|e| e.token.is_some());
+    let gauges = metrics.map(|handle| {
+        tokio::spawn(crate::app::ops::follow_gauges(
+            store.clone(),
+            GAUGE_INTERVAL,
+            move || handle.run_upkeep(),
+            shutdown_rx.clone(),
+        ))
+    });
+    let retention = tokio::spawn(crate::app::ops::follow_retention(
+        store.clone(),
+        args.retention.clone(),
+        shutdown_rx.clone(),
+    ));
+
     let state = AppState {
         store: store.clone(),
         plugins,
@@ -132,7 +209,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     let http_stop = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
-    let mut server = tokio::spawn(crate::api::serve(listener, state, http_stop));
+    let mut server = tokio::spawn(crate::api::serve_with(listener, state, main_endpoint, http_stop));
     let ended = tokio::select! {
         _ = shutdown_signal() => None,
         ended = &mut server => Some(ended),
@@ -155,6 +232,13 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         let _ = follower.await;
         let _ = live_follower.await;
         let _ = nodes.await;
+        let _ = retention.await;
+        if let Some(gauges) = gauges {
+            let _ = gauges.await;
+        }
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
     };
     if tokio::time::timeout_at(deadline, drain).await.is_err() {
         tracing::warn!(

@@ -88,6 +88,8 @@ impl PluginHost {
                 {
                     Ok(true) => {
                         tracing::error!(plugin = %id, %reason, "plugin quarantined");
+                        metrics::counter!("switchboard_plugin_quarantines_total", "plugin" => id.clone())
+                            .increment(1);
                         if let Err(e) = self.sync().await {
                             tracing::warn!("plugin sync after a quarantine failed (will retry): {e}");
                         }

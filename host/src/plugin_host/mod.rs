@@ -18,7 +18,7 @@ pub mod health;
 pub mod settings;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU32};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -65,6 +65,9 @@ pub struct PluginHost {
     config: RwLock<HashMap<String, String>>,
     /// Deterministic faults in a row that disable a plugin (`health`).
     fault_limit: AtomicI64,
+    /// Whether a sync has completed: until then the node is not ready
+    /// (`/readyz`), whatever the database holds.
+    synced_once: AtomicBool,
 }
 
 impl PluginHost {
@@ -85,6 +88,7 @@ impl PluginHost {
             secrets,
             config: RwLock::default(),
             fault_limit: AtomicI64::new(health::DEFAULT_FAULT_LIMIT),
+            synced_once: Default::default(),
         })
     }
 
@@ -138,6 +142,12 @@ impl PluginHost {
     /// The enabled, loaded plugin with this id.
     pub fn get(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
         self.loaded.read().expect("plugin map lock").get(id).cloned()
+    }
+
+    /// Whether the installed plugins were loaded at least once (those that
+    /// failed are in [`PluginHost::failures`]).
+    pub fn has_synced(&self) -> bool {
+        self.synced_once.load(Ordering::Acquire)
     }
 
     /// Ids of the loaded plugins.
@@ -246,6 +256,7 @@ impl PluginHost {
         *self.loaded.write().expect("plugin map lock") = next;
         *self.failures.write().expect("failure list lock") = failures;
         *synced = Some(revision);
+        self.synced_once.store(true, Ordering::Release);
         Ok(true)
     }
 

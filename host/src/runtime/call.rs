@@ -377,7 +377,23 @@ impl Inner {
         };
         drop(store);
         self.runtime.after_call(peak);
+        self.record(started, result.as_ref().err());
         result
+    }
+
+    /// Every sandboxed call counts here, with its time (the waits for a
+    /// place included) and, if it failed, its kind of failure.
+    fn record(&self, started: Instant, error: Option<&PluginError>) {
+        let plugin = self.plugin_id.to_string();
+        metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => plugin.clone())
+            .record(started.elapsed().as_secs_f64());
+        let outcome = if error.is_some() { "error" } else { "ok" };
+        metrics::counter!("switchboard_plugin_calls_total", "plugin" => plugin.clone(), "outcome" => outcome)
+            .increment(1);
+        if let Some(error) = error {
+            metrics::counter!("switchboard_plugin_errors_total", "plugin" => plugin, "kind" => error.kind())
+                .increment(1);
+        }
     }
 
     fn classify(&self, error: wasmtime::Error, store: &Store<StoreData>) -> PluginError {
@@ -487,7 +503,16 @@ impl PluginInstance {
     /// A verb's answer: the plugin's own error becomes
     /// [`PluginError::Channel`] (its message clipped).
     fn answer<T>(&self, out: Result<T, ChannelError>) -> Result<T, PluginError> {
-        out.map_err(|e| self.channel_error(e))
+        out.map_err(|e| {
+            let error = self.channel_error(e);
+            metrics::counter!(
+                "switchboard_plugin_errors_total",
+                "plugin" => self.inner.plugin_id.to_string(),
+                "kind" => error.kind()
+            )
+            .increment(1);
+            error
+        })
     }
 
     /// authorize, step 1.

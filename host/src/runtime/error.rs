@@ -92,3 +92,23 @@ pub enum PluginError {
         message: String,
     },
 }
+
+impl PluginError {
+    /// The failure's kind as a metric label (`switchboard_plugin_errors_total`):
+    /// one name per variant, so the traps, deadlines and memory refusals of a
+    /// plugin can be told apart on a dashboard.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidComponent(_) => "invalid_component",
+            Self::InvalidManifest(_) => "invalid_manifest",
+            Self::Timeout { .. } => "deadline",
+            Self::MemoryLimit { .. } => "memory_limit",
+            Self::Busy { .. } => "busy",
+            Self::OutputBudget { .. } => "output_budget",
+            Self::MemoryBudget { .. } => "memory_budget",
+            Self::Trap { .. } => "trap",
+            Self::Channel { .. } => "channel",
+            Self::Host { .. } => "host",
+        }
+    }
+}

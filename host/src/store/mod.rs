@@ -13,11 +13,13 @@ mod conversations;
 mod inbound;
 mod inboxes;
 pub mod live;
+mod ops;
 pub mod pipeline;
 mod plugins;
 #[cfg(feature = "bench")]
 mod seed;
 mod sessions;
+mod teams;
 mod tx;
 mod users;
 mod webhooks;
@@ -31,9 +33,11 @@ pub use conversations::{
 };
 pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};
+pub use ops::{PoolUsage, Pruned, QueueDepths};
 pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
 pub use sessions::SessionRow;
+pub use teams::{TeamChanges, TeamRow};
 pub use tx::{
     Activity, AttachmentInsert, ConversationInsert, InboxInsert, MessageInsert, SourceState, WriteTx,
 };
