@@ -34,32 +34,36 @@ pub struct InTransaction {
 }
 
 /// Announces a message as `name` as part of the transaction that wrote it:
-/// live clients through the transaction itself (see
+/// live clients through the transaction itself ([`flush_in`], see
 /// [`crate::live::LiveEvents::publish_in`]), account webhooks after the
 /// commit. `display_id` is its conversation's.
-pub async fn message_in(
-    state: &AppState,
-    tx: &mut WriteTx,
+pub fn message_in(
     pending: &mut InTransaction,
+    state: &AppState,
     display_id: i64,
     message: &MessageRow,
     name: &str,
-) -> Result<(), StoreError> {
+) {
     let json = views::message(message, display_id);
     pending
         .webhooks
         .push((message.account_id, name.to_owned(), json.clone()));
-    state
-        .live
-        .publish_in(
-            tx,
-            &mut pending.live,
-            message.account_id,
-            Some(message.inbox_id),
-            name,
-            json,
-        )
-        .await
+    state.live.publish_in(
+        &mut pending.live,
+        message.account_id,
+        Some(message.inbox_id),
+        name,
+        json,
+    );
+}
+
+/// Writes the transaction's live events into it, just before its commit.
+pub async fn flush_in(
+    state: &AppState,
+    tx: &mut WriteTx,
+    pending: &mut InTransaction,
+) -> Result<(), StoreError> {
+    state.live.flush_in(tx, &mut pending.live).await
 }
 
 /// Completes the announcements of a transaction that committed.

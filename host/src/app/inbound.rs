@@ -409,18 +409,17 @@ async fn write_batch(
                 after_commit.push((recorded.display_id, recorded.message));
             } else {
                 announce::message_in(
-                    state,
-                    &mut tx,
                     &mut announcements,
+                    state,
                     recorded.display_id,
                     &recorded.message,
                     "message.created",
-                )
-                .await?;
+                );
             }
         }
     }
     let ids: Vec<i64> = ready.iter().map(|(event, _)| event.id).collect();
+    announce::flush_in(state, &mut tx, &mut announcements).await?;
     tx.finish_applied_events(&ids).await?;
     tx.commit().await?;
     announce::committed(state, announcements).await;

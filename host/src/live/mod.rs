@@ -83,35 +83,44 @@ impl LiveEvents {
         let _ = self.sender.send(Arc::new(event));
     }
 
-    /// Announces an event as part of a write transaction: on PostgreSQL its
-    /// row and NOTIFY are written in `tx` (other nodes hear it at commit, and
-    /// never if it rolls back, and it costs no commit of its own); on SQLite
-    /// it waits in `staged` until [`LiveEvents::release`] after the commit.
-    pub async fn publish_in(
+    /// Announces an event as part of a write transaction: it waits in
+    /// `staged`, and [`LiveEvents::flush_in`] writes everything staged into
+    /// the transaction before its commit (PostgreSQL: one statement, heard by
+    /// every node at the commit and never if it rolls back); on SQLite
+    /// [`LiveEvents::release`] delivers it after the commit.
+    pub fn publish_in(
         &self,
-        tx: &mut WriteTx,
         staged: &mut Staged,
         account_id: i64,
         inbox_id: Option<i64>,
         name: &str,
         data: Value,
-    ) -> Result<(), StoreError> {
-        if self.store.dialect() == Dialect::Postgres {
-            let stored = StoredEvent {
-                account_id,
-                inbox_id,
-                name: name.to_owned(),
-                data: data.to_string(),
-            };
-            return tx.notify_event(&stored).await;
-        }
+    ) {
         staged.0.push(LiveEvent {
             account_id,
             inbox_id,
             name: name.to_owned(),
             data,
         });
-        Ok(())
+    }
+
+    /// Writes the staged events into `tx` (PostgreSQL; nothing to do on
+    /// SQLite, where they wait for [`LiveEvents::release`]).
+    pub async fn flush_in(&self, tx: &mut WriteTx, staged: &mut Staged) -> Result<(), StoreError> {
+        if self.store.dialect() != Dialect::Postgres {
+            return Ok(());
+        }
+        let stored: Vec<StoredEvent> = staged
+            .0
+            .drain(..)
+            .map(|event| StoredEvent {
+                account_id: event.account_id,
+                inbox_id: event.inbox_id,
+                name: event.name,
+                data: event.data.to_string(),
+            })
+            .collect();
+        tx.notify_events(&stored).await
     }
 
     /// Delivers to this node's clients the events staged for a transaction
@@ -161,20 +170,21 @@ impl LiveEvents {
     }
 
     async fn forward(&self, payload: &str) {
-        let Ok(id) = payload.parse::<i64>() else { return };
-        match self.store.live_event(id).await {
-            Ok(Some(stored)) => {
-                let data = serde_json::from_str(&stored.data).unwrap_or(Value::Null);
-                let event = LiveEvent {
-                    account_id: stored.account_id,
-                    inbox_id: stored.inbox_id,
-                    name: stored.name,
-                    data,
-                };
-                let _ = self.sender.send(Arc::new(event));
+        let ids: Vec<i64> = payload.split(',').filter_map(|id| id.parse().ok()).collect();
+        match self.store.live_events(&ids).await {
+            Ok(events) => {
+                for stored in events {
+                    let data = serde_json::from_str(&stored.data).unwrap_or(Value::Null);
+                    let event = LiveEvent {
+                        account_id: stored.account_id,
+                        inbox_id: stored.inbox_id,
+                        name: stored.name,
+                        data,
+                    };
+                    let _ = self.sender.send(Arc::new(event));
+                }
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(event = id, "cannot read announced event: {e}"),
+            Err(e) => tracing::warn!(events = payload, "cannot read announced events: {e}"),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Cross-node transport of live-update events on PostgreSQL: an event row plus
-//! `NOTIFY switchboard_events, '<id>'` in one transaction; every node LISTENs
-//! and reads the row (payloads can exceed NOTIFY's 8000-byte limit).
+//! Cross-node transport of live-update events on PostgreSQL: event rows plus
+//! `NOTIFY switchboard_events, '<id>[,<id>…]'` in one transaction; every node
+//! LISTENs and reads the rows (payloads can exceed NOTIFY's 8000-byte limit).
 
 use sqlx::Row;
 use sqlx::postgres::PgListener;
@@ -32,42 +32,54 @@ pub struct StoredEvent {
     pub data: String,
 }
 
+/// The event row and its NOTIFY in one statement (the NOTIFY is delivered
+/// at the commit that holds it).
+const NOTIFY_EVENT: &str = "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id) SELECT pg_notify($6, CAST(id AS TEXT)) FROM event";
+
 impl Store {
     /// Writes an event and announces it to every node (PostgreSQL only).
     pub async fn notify_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
         // One statement, one round trip and one commit: the row and its
         // NOTIFY (delivered at that commit).
-        sqlx::query(
-            "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id) SELECT pg_notify($6, CAST(id AS TEXT)) FROM event",
-        )
-        .bind(event.account_id)
-        .bind(event.inbox_id)
-        .bind(&event.name)
-        .bind(&event.data)
-        .bind(now_ms())
-        .bind(CHANNEL)
-        .execute(self.writer())
-        .await?;
+        sqlx::query(NOTIFY_EVENT)
+            .bind(event.account_id)
+            .bind(event.inbox_id)
+            .bind(&event.name)
+            .bind(&event.data)
+            .bind(now_ms())
+            .bind(CHANNEL)
+            .execute(self.writer())
+            .await?;
         Ok(())
     }
 
-    /// Reads an announced event.
-    pub async fn live_event(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
-        let row = sqlx::query("SELECT account_id, inbox_id, name, data FROM live_events WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(StoredEvent {
-                account_id: r.try_get("account_id")?,
-                inbox_id: r.try_get("inbox_id")?,
-                name: r.try_get("name")?,
-                data: r.try_get("data")?,
+    /// Reads announced events, in id order (a NOTIFY names one id, or
+    /// several separated by commas).
+    pub async fn live_events(&self, ids: &[i64]) -> Result<Vec<StoredEvent>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT account_id, inbox_id, name, data FROM live_events WHERE id IN ({}) ORDER BY id",
+            super::conversations::placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    account_id: r.try_get("account_id")?,
+                    inbox_id: r.try_get("inbox_id")?,
+                    name: r.try_get("name")?,
+                    data: r.try_get("data")?,
+                })
             })
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| StoreError::Query(e))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Query)
     }
 
     /// Deletes events older than `max_age_ms`.
@@ -77,6 +89,39 @@ impl Store {
             .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl super::WriteTx {
+    /// Writes events and one NOTIFY naming all of them inside this
+    /// transaction (PostgreSQL only): other nodes hear them at commit, in
+    /// order, and never if it rolls back — one statement however many.
+    pub async fn notify_events(&mut self, events: &[StoredEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<String> = (0..events.len())
+            .map(|n| {
+                let at = 2 + n * 4;
+                format!("(${}, ${}, ${}, ${}, $1)", at, at + 1, at + 2, at + 3)
+            })
+            .collect();
+        let channel = 2 + events.len() * 4;
+        let sql = format!(
+            "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) VALUES {} \
+             RETURNING id) SELECT pg_notify(${channel}, string_agg(CAST(id AS TEXT), ',' ORDER BY id)) FROM event",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(self.now());
+        for event in events {
+            query = query
+                .bind(event.account_id)
+                .bind(event.inbox_id)
+                .bind(&event.name)
+                .bind(&event.data);
+        }
+        query.bind(CHANNEL).execute(&mut **self.inner()).await?;
+        Ok(())
     }
 }
 
