@@ -75,14 +75,35 @@ struct WebhookPayload {
     payload: OneWebhook,
 }
 
+/// An event a webhook may subscribe to (Chatwoot's names; the last five are
+/// accepted and never sent). Documents `subscriptions`; the use case checks.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only: the body keeps the names as text
+enum WebhookEvent {
+    ConversationCreated,
+    ConversationStatusChanged,
+    ConversationUpdated,
+    ContactCreated,
+    ContactUpdated,
+    MessageCreated,
+    MessageUpdated,
+    WebwidgetTriggered,
+    InboxCreated,
+    InboxUpdated,
+    ConversationTypingOn,
+    ConversationTypingOff,
+}
+
 /// The fields of a webhook; unknown fields are ignored, as Rails does.
 #[derive(Deserialize, ToSchema, Default)]
 struct WebhookFields {
+    /// An absolute http(s) URL; a private or loopback address is refused
+    /// (422) unless the server allows them.
     url: Option<String>,
     name: Option<String>,
-    /// Event names: conversation_created, conversation_status_changed,
-    /// conversation_updated, contact_created, contact_updated,
-    /// message_created, message_updated (and Chatwoot's others, accepted).
+    /// Events to receive (required on create, at least one).
+    #[schema(value_type = Option<Vec<WebhookEvent>>, min_items = 1)]
     subscriptions: Option<Vec<String>>,
 }
 
@@ -111,7 +132,7 @@ impl From<WebhookBody> for WebhookInput {
     tag = "Webhooks",
     summary = "List the account's webhooks (administrators)",
     params(("account_id" = i64, Path, description = "Account id")),
-    responses((status = 200, body = WebhookListPayload), super::openapi::AuthorizeErrors),
+    responses((status = 200, body = WebhookListPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn list(member: Member, State(state): State<AppState>) -> Result<Json<WebhookListPayload>, ApiError> {
@@ -130,7 +151,7 @@ async fn list(member: Member, State(state): State<AppState>) -> Result<Json<Webh
     summary = "Subscribe a URL to events (administrators); answers it with its signing secret",
     params(("account_id" = i64, Path, description = "Account id")),
     request_body = WebhookBody,
-    responses((status = 200, body = WebhookPayload), super::openapi::AuthorizeErrors),
+    responses((status = 200, body = WebhookPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn create(
@@ -155,7 +176,7 @@ async fn create(
     summary = "Change a webhook (the same as PATCH)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = WebhookBody,
-    responses((status = 200, body = WebhookPayload), super::openapi::AuthorizeErrors),
+    responses((status = 200, body = WebhookPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn replace(
@@ -174,7 +195,7 @@ async fn replace(
     summary = "Change a webhook's URL, name or subscriptions (administrators; PUT works too)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
     request_body = WebhookBody,
-    responses((status = 200, body = WebhookPayload), super::openapi::AuthorizeErrors),
+    responses((status = 200, body = WebhookPayload), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn update(
@@ -197,7 +218,7 @@ async fn update(
     tag = "Webhooks",
     summary = "Delete a webhook and its pending deliveries (administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = Object), super::openapi::AuthorizeErrors),
+    responses((status = 200, body = Object), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn remove(
@@ -249,7 +270,7 @@ struct DeliveryList {
     tag = "Webhooks",
     summary = "A webhook's latest 100 deliveries, newest first (administrators)",
     params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
-    responses((status = 200, body = DeliveryList), super::openapi::AuthorizeErrors),
+    responses((status = 200, body = DeliveryList), super::openapi::CommonErrors),
     security(("api_access_token" = [])),
 )]
 async fn deliveries(
