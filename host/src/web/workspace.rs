@@ -322,7 +322,7 @@ async fn render_conversation(
                     p.state { "Status: " strong #conversation-status { (conversation.status.name()) } }
                     (actions(&base, &web.csrf, conversation.status, conversation.assignee_id, &agents, &page.labels))
                 }
-                div #messages .messages data-live-region="messages" role="log" aria-label="Messages" {
+                div #messages .messages tabindex="0" data-live-region="messages" role="log" aria-label="Messages" {
                     @if page.messages.len() as i64 >= 20 {
                         @if let Some(first) = page.messages.first() {
                             a.older href={ (base) "?before=" (first.id) } { "Older messages" }
