@@ -101,22 +101,21 @@ impl Store {
         events_before_ms: i64,
         deliveries_before_ms: i64,
     ) -> Result<Pruned, StoreError> {
-        let mut pruned = Pruned::default();
-        pruned.events = self
+        let events = self
             .delete_in_batches(
                 "DELETE FROM inbound_events WHERE id IN (SELECT id FROM inbound_events \
                  WHERE status <> 'pending' AND received_at < $1 ORDER BY id LIMIT $2)",
                 events_before_ms,
             )
             .await?;
-        pruned.deliveries = self
+        let deliveries = self
             .delete_in_batches(
                 "DELETE FROM delivery_jobs WHERE id IN (SELECT id FROM delivery_jobs \
                  WHERE state = 'done' AND updated_at < $1 ORDER BY id LIMIT $2)",
                 deliveries_before_ms,
             )
             .await?;
-        Ok(pruned)
+        Ok(Pruned { events, deliveries })
     }
 
     async fn delete_in_batches(&self, sql: &'static str, before_ms: i64) -> Result<u64, StoreError> {
