@@ -1,0 +1,273 @@
+//! Operations (issue 15) against the real binary and its bundled API
+//! channel: `/livez` and `/readyz` of a serving node; `/metrics` behind its
+//! token, whose webhook and plugin-call counters move as a signed and an
+//! unsigned webhook predict (the exposition is parsed, series by series);
+//! `switchboard backup` taken while the server serves and takes webhooks,
+//! which opens as a sound database holding every conversation acknowledged
+//! before it began; PostgreSQL refused with its own tools named.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use switchboard_e2e::{Answer, Backend, Env, Server};
+
+switchboard_e2e::on_both_databases!(readiness_and_metrics_of_a_serving_node, backup_while_serving,);
+
+const PLUGIN: &str = "api-channel";
+const SIGNING_SECRET: &str = "in-secret-0123456789";
+const ACCOUNT: &str = "acme-crm";
+const METRICS_TOKEN: &str = "scrape-0123456789";
+
+fn sign(body: &[u8]) -> String {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut mac = Hmac::<Sha256>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A node serving the API channel with an inbox bound to `ACCOUNT`;
+/// answers it, the account and its administrator's token.
+async fn node(env: &mut Env) -> anyhow::Result<(Server, i64, String)> {
+    env.vars
+        .push(("SWITCHBOARD_METRICS_TOKEN".into(), METRICS_TOKEN.into()));
+    // The first start installs the bundled plugin.
+    drop(env.serve().await?);
+    for (key, value) in [
+        ("API_CHANNEL_SIGNING_SECRET", SIGNING_SECRET),
+        ("API_CHANNEL_ACCOUNT_ID", ACCOUNT),
+    ] {
+        let out = env.cli(&["config", "set", key, value]);
+        assert_eq!(out.code, 0, "config set {key}: {}", out.stderr);
+    }
+    let server = env.serve().await?;
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let created = server
+        .post_json(
+            &format!("/api/v1/accounts/{account}/inboxes"),
+            Some(&admin),
+            &json!({ "name": "CRM", "channel": { "type": PLUGIN, "external_id": ACCOUNT } }),
+        )
+        .await?;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    Ok((server, account, admin))
+}
+
+/// Posts a contact's first message in `conversation`, signed or not.
+async fn deliver(server: &Server, conversation: &str, signed: bool) -> anyhow::Result<Answer> {
+    let body = serde_json::to_vec(&json!({
+        "type": "message",
+        "conversation_id": conversation,
+        "contact": { "id": format!("c-{conversation}"), "name": format!("Contact {conversation}") },
+        "message": { "id": format!("m-{conversation}"), "text": "hello" },
+    }))?;
+    let signature = if signed { sign(&body) } else { "t=1,v1=00".into() };
+    server
+        .post_webhook(
+            &format!("/webhooks/{PLUGIN}"),
+            &[("X-Switchboard-Signature", &signature)],
+            body,
+        )
+        .await
+}
+
+/// One exposition's samples: series (name and sorted labels) to value.
+type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+
+/// Parses Prometheus' text format (the subset the exporter writes: no
+/// escaped quotes in label values, no timestamps).
+fn parse(text: &str) -> Samples {
+    let mut samples = Samples::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').expect("a sample line");
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let inner = rest.strip_suffix('}').expect("labels close");
+                let labels = inner
+                    .split("\",")
+                    .filter(|pair| !pair.is_empty())
+                    .map(|pair| {
+                        let (k, v) = pair.split_once("=\"").expect("label=\"value\"");
+                        (k.to_owned(), v.trim_end_matches('"').to_owned())
+                    })
+                    .collect();
+                (name.to_owned(), labels)
+            }
+            None => (series.to_owned(), BTreeMap::new()),
+        };
+        samples.insert((name, labels), value.parse().expect("a number"));
+    }
+    samples
+}
+
+/// The sum of every series of `name` carrying all of `labels`.
+fn sum(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|((n, l), _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+async fn scrape(server: &Server, token: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let mut request = reqwest::Client::new().get(format!("{}/metrics", server.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    Ok((response.status().as_u16(), response.text().await?))
+}
+
+async fn readiness_and_metrics_of_a_serving_node(backend: Backend) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    let (server, _account, _admin) = node(&mut env).await?;
+
+    assert_eq!(server.get("/livez", None).await?.status, 200);
+    let ready = server.get("/readyz", None).await?;
+    assert_eq!(ready.status, 200, "{:?}", ready.json);
+    assert!(
+        ready.json["plugins"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(PLUGIN)),
+        "{:?}",
+        ready.json
+    );
+
+    assert_eq!(scrape(&server, None).await?.0, 401);
+    assert_eq!(scrape(&server, Some("not-the-token")).await?.0, 401);
+    let (status, before) = scrape(&server, Some(METRICS_TOKEN)).await?;
+    assert_eq!(status, 200);
+    let before = parse(&before);
+
+    assert_eq!(deliver(&server, "conv-1", true).await?.status, 200);
+    let refused = deliver(&server, "conv-2", false).await?;
+    assert!(
+        refused.status >= 400,
+        "an unsigned webhook is refused: {refused:?}"
+    );
+
+    let (_, after) = scrape(&server, Some(METRICS_TOKEN)).await?;
+    let after = parse(&after);
+    let moved = |name: &str, labels: &[(&str, &str)]| sum(&after, name, labels) - sum(&before, name, labels);
+    let webhooks = "switchboard_webhooks_total";
+    assert_eq!(
+        moved(webhooks, &[("channel", PLUGIN), ("outcome", "stored")]),
+        1.0
+    );
+    assert_eq!(
+        moved(webhooks, &[("channel", PLUGIN), ("outcome", "rejected")]),
+        1.0
+    );
+    // Each webhook is verified in the plugin before it is answered.
+    assert!(moved("switchboard_plugin_calls_total", &[("plugin", PLUGIN)]) >= 2.0);
+    assert!(
+        moved(
+            "switchboard_plugin_call_duration_seconds_count",
+            &[("plugin", PLUGIN)]
+        ) >= 2.0
+    );
+    let route = [("route", "/webhooks/{plugin}")];
+    assert!(
+        moved("switchboard_http_requests_total", &route) >= 2.0,
+        "HTTP requests by route: {:?}",
+        after
+            .keys()
+            .filter(|(n, _)| n.starts_with("switchboard_http"))
+            .collect::<Vec<_>>()
+    );
+    // The gauges the node reads from the database every few seconds exist
+    // from the start.
+    assert!(after.keys().any(|(n, _)| n == "switchboard_inbound_pending"));
+    assert!(after.keys().any(|(n, _)| n == "switchboard_db_pool_connections"));
+    Ok(())
+}
+
+async fn conversation_ids(url: &str) -> anyhow::Result<Vec<i64>> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    let ids = sqlx::query_scalar("SELECT id FROM conversations ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
+    pool.close().await;
+    Ok(ids)
+}
+
+async fn backup_while_serving(backend: Backend) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    let (server, account, admin) = node(&mut env).await?;
+    let file = env.data.path().join("backup.db");
+    let file_arg = file.to_str().unwrap().to_owned();
+
+    if backend == Backend::Postgres {
+        let out = env.cli(&["backup", &file_arg]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(
+            out.stderr.contains("pg_dump") && out.stderr.contains("pg_basebackup"),
+            "{out:?}"
+        );
+        assert!(out.stderr.contains("SWITCHBOARD_SECRET_KEY"), "{out:?}");
+        assert!(!file.exists());
+        return Ok(());
+    }
+
+    for n in 0..5 {
+        assert_eq!(deliver(&server, &format!("before-{n}"), true).await?.status, 200);
+    }
+    server
+        .eventually("five conversations", 400, || async {
+            Ok(server.conversations(account, &admin).await?.len() == 5)
+        })
+        .await?;
+    let before = conversation_ids(&env.database_url).await?;
+
+    // Webhooks keep coming while the backup runs.
+    let writes = async {
+        let mut acknowledged = 0;
+        for n in 0..40 {
+            if deliver(&server, &format!("during-{n}"), true).await?.status == 200 {
+                acknowledged += 1;
+            }
+        }
+        anyhow::Ok(acknowledged)
+    };
+    // The CLI runs on a thread of its own while this task posts.
+    let (acknowledged, out) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let backup = scope.spawn(|| env.cli(&["backup", &file_arg]));
+            let acknowledged = tokio::runtime::Handle::current().block_on(writes);
+            (acknowledged, backup.join().expect("the backup thread"))
+        })
+    });
+    assert_eq!(acknowledged?, 40);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("integrity ok"), "{out:?}");
+    assert!(out.stdout.contains("secret"), "the key's place is named: {out:?}");
+    assert!(!env.data.path().join("backup.db.partial").exists());
+
+    // The copy opens as a database: every conversation acknowledged before
+    // the backup began, and nothing the live database does not hold.
+    let copy_url = format!("sqlite://{}?mode=ro", file.display());
+    let copied = conversation_ids(&copy_url).await?;
+    for id in &before {
+        assert!(copied.contains(id), "conversation {id} missing from the backup");
+    }
+    let live = conversation_ids(&env.database_url).await?;
+    assert!(copied.iter().all(|id| live.contains(id)));
+
+    // A second backup to the same file is refused: a backup never overwrites.
+    let again = env.cli(&["backup", &file_arg]);
+    assert_ne!(again.code, 0);
+    Ok(())
+}
