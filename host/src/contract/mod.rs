@@ -271,9 +271,14 @@ pub struct OutboundAttachment {
 /// A message to send.
 #[derive(Debug, Clone)]
 pub struct OutboundMessage {
-    /// Conversation id.
+    /// The conversation's provider id: the `conversation_id` the plugin's
+    /// `parse-event` reported when the conversation began (the contact's
+    /// identity in the inbox). The same for every kind of inbox.
     pub conversation_id: String,
-    /// Recipient id.
+    /// Who the message goes to: the host has no other id of the contact to
+    /// give, so this is always `conversation_id` again. A plugin whose
+    /// provider addresses replies to a user reports that user's id as the
+    /// conversation id (what `plugin new` does); the kit passes the same.
     pub recipient_id: String,
     /// Text.
     pub text: Option<String>,
