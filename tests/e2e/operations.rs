@@ -175,7 +175,7 @@ async fn readiness_and_metrics_of_a_serving_node(backend: Backend) -> anyhow::Re
             &[("plugin", PLUGIN)]
         ) >= 2.0
     );
-    let route = [("route", "/webhooks/{plugin}")];
+    let route = [("route", "/webhooks/{channel}")];
     assert!(
         moved("switchboard_http_requests_total", &route) >= 2.0,
         "HTTP requests by route: {:?}",
