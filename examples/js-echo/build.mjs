@@ -22,13 +22,14 @@ const { component } = await componentize({
   sourcePath,
   witPath: resolve(witDir ?? resolve(here, '../../wit/since_v0.2.0')),
   worldName: 'switchboard:channel/channel-plugin@0.2.0',
-  // Every StarlingMonkey feature that needs WASI is off, so the component
-  // imports nothing but the contract (the host links WASI with a deny-all
-  // context anyway). What that costs the code: no fetch() (use the host's
-  // http-client), no console output, no Date.now() or timers (use the
-  // host's clock), a deterministic Math.random(); an uncaught exception
-  // traps, which the host reports as a crash of that one call.
-  disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
+  // Every StarlingMonkey feature that needs WASI is off but stdio (the host
+  // links WASI with a deny-all context anyway). What that costs the code:
+  // no fetch() (use the host's http-client), no Date.now() or timers (use
+  // the host's clock), a deterministic Math.random(). stdio stays: an
+  // uncaught exception traps after printing the error and its stack to
+  // stderr, which the host keeps (the last 4 KiB) and quotes in the crash's
+  // error; console.log goes nowhere.
+  disableFeatures: ['random', 'clocks', 'http', 'fetch-event'],
 });
 await writeFile(out, component);
 console.log(`built ${out}: ${component.length} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -17,7 +17,9 @@
 //   `switchboard plugin grant-host`, 429 and 5xx are retried (with
 //   Retry-After), other statuses are the provider's refusal;
 // - errors to throw from a function returning a result: permanent,
-//   transient, unsupported; header(request, name), queryParam(request, name).
+//   transient, unsupported; header(request, name), queryParam(request, name);
+// - crashes: reportCrashes(exports) prints an uncaught error with its stack
+//   to stderr, where the host finds it.
 //
 // WIT to JavaScript, as componentize-js maps it: records are objects with
 // camelCase fields, variants `{ tag, val }`, enums kebab-case strings, `u64`
@@ -32,6 +34,32 @@ export const CONTRACT_VERSION = '0.2.0';
 
 const utf8 = new TextEncoder();
 const bytes = (value) => (typeof value === 'string' ? utf8.encode(value) : value);
+
+// Crashes ---------------------------------------------------------------------
+
+/** Wraps a plugin's exported object (`channel`, `webhooks`) so that an error
+ * the plugin does not catch is printed (name, message, stack) to stderr
+ * before the call fails: the host quotes what a crashed call printed, while
+ * componentize-js itself would report only that the thrown value is not a
+ * `channel-error`. Errors thrown on purpose (`{ payload }`) pass through. */
+export function reportCrashes(exports) {
+  const wrapped = {};
+  for (const [name, verb] of Object.entries(exports)) {
+    wrapped[name] =
+      typeof verb !== 'function'
+        ? verb
+        : (...args) => {
+            try {
+              return verb.apply(exports, args);
+            } catch (e) {
+              if (e !== null && typeof e === 'object' && 'payload' in e) throw e;
+              console.error(`${e?.name ?? 'Error'}: ${e?.message ?? e}\n${e?.stack ?? ''}`);
+              throw e;
+            }
+          };
+  }
+  return wrapped;
+}
 
 // Settings --------------------------------------------------------------------
 

@@ -13,6 +13,12 @@
 //! (`target/polyglot/compiled`, 7-13 s of Cranelift each): a warm run takes
 //! a few seconds.
 //!
+//! `plugin new --lang python` is followed the same way, from the scaffold to
+//! a reply delivered to a provider on loopback, and the Python helpers of
+//! `sdk/python` run their own unit tests. An example's uncaught exception
+//! shows up with its traceback (Python) or stack (JavaScript) in the CLI and
+//! the event log.
+//!
 //! SQLite only: what is under test is the toolchains' output in the host's
 //! sandbox; the pipeline's behaviour on PostgreSQL is covered by the other
 //! suites with the Rust probe.
@@ -460,6 +466,24 @@ async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<(
         "{}",
         refused.stderr
     );
+    // An exception the plugin does not catch: the crash says why (the
+    // exception and where it was raised), not only that it trapped.
+    let crash = r#"{"crash": "deliberate crash in parse-event"}"#;
+    let crash_header = format!("x-echo-signature: {}", sign(SECRET, crash.as_bytes()));
+    let crashed = env.cli(&["plugin", "call", id, "--body", crash, "-H", &crash_header]);
+    assert_ne!(crashed.code, 0, "{}", crashed.stderr);
+    let (exception, frame) = match example.toolchain {
+        Toolchain::Python => ("RuntimeError: deliberate crash in parse-event", "in _crash"),
+        Toolchain::JavaScript => ("Error: deliberate crash in parse-event", "crash"),
+    };
+    for said in ["crashed", exception, frame] {
+        assert!(
+            crashed.stderr.contains(said),
+            "no {said:?} in:\n{}",
+            crashed.stderr
+        );
+    }
+
     // The 0.2.0 `webhooks` interface answers `unsupported`.
     let webhook = env.cli(&["channel", "webhook", id]);
     assert_eq!(webhook.code, 1, "{}", webhook.stderr);
@@ -559,6 +583,28 @@ async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<(
         events.json
     );
 
+    // A genuine webhook whose parse crashes is kept, and the event log says
+    // why it is not applied.
+    let crashing = server
+        .post_webhook(
+            &webhook,
+            &[("x-echo-signature", &sign(SECRET, crash.as_bytes()))],
+            crash.as_bytes().to_vec(),
+        )
+        .await?;
+    assert_eq!(crashing.status, 200, "{:?}", crashing.json);
+    server
+        .eventually("the event log's reason quotes the exception", 200, || async {
+            let events = server.get("/api/v1/admin/events", Some(&root)).await?;
+            Ok(events
+                .json
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["reason"].as_str().is_some_and(|r| r.contains(exception))))
+        })
+        .await?;
+
     // An agent's reply goes through the delivery queue to send-message,
     // which answers `<id>-<idempotency key>`.
     let reply = server
@@ -581,4 +627,242 @@ async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<(
     assert_eq!(sent["status"], "sent", "{sent}");
     assert_eq!(sent["content"], "hello back");
     Ok(())
+}
+
+/// `switchboard plugin new --lang python`, followed as an author would: it
+/// builds with componentize-py (the venv `tests/run` installs stands in for
+/// the project's `.venv`), passes its own fixtures in `plugin test`, installs
+/// without compiling again, answers a signed webhook into an inbox, and
+/// delivers an agent's reply to a provider on loopback with the API token
+/// and the user's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_scaffold_from_new_to_a_delivered_reply() {
+    scaffold_to_reply(Toolchain::Python).await.unwrap()
+}
+
+/// The same with `--lang js`; `node_modules` comes from `examples/js-echo`
+/// (`tests/run` installs it), standing in for the `npm install` of a first
+/// build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_scaffold_from_new_to_a_delivered_reply() {
+    scaffold_to_reply(Toolchain::JavaScript).await.unwrap()
+}
+
+/// Runs `switchboard ARGS` in `dir` as a plugin author would (no database).
+fn author(dir: &Path, args: &[&str]) -> switchboard_e2e::CliOutput {
+    let output = Command::new(switchboard_e2e::binary())
+        .current_dir(dir)
+        .args(args)
+        .env("SWITCHBOARD_COMPONENTIZE_PY", componentize_py())
+        .env("SWITCHBOARD_DATA_DIR", dir.join("never-created"))
+        .output()
+        .expect("run switchboard");
+    switchboard_e2e::CliOutput::from(output)
+}
+
+async fn scaffold_to_reply(toolchain: Toolchain) -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (id, lang, prefix) = match toolchain {
+        Toolchain::Python => ("py-chat", "python", "PY_CHAT"),
+        Toolchain::JavaScript => ("js-chat", "js", "JS_CHAT"),
+    };
+    let new = author(root.path(), &["plugin", "new", id, "--lang", lang]);
+    ensure!(new.code == 0, "{new:?}");
+    let project = root.path().join(id);
+    let files: &[&str] = match toolchain {
+        Toolchain::Python => &["app.py", "switchboard_sdk.py"],
+        Toolchain::JavaScript => &[
+            "src/channel.js",
+            "src/switchboard.js",
+            "package.json",
+            "build.mjs",
+        ],
+    };
+    for file in files.iter().chain(&["fixtures/send/text-reply.json"]) {
+        ensure!(project.join(file).is_file(), "{file} was not written");
+    }
+    if let Toolchain::JavaScript = toolchain {
+        std::os::unix::fs::symlink(
+            workspace().join("examples/js-echo/node_modules"),
+            project.join("node_modules"),
+        )?;
+    }
+    let started = Instant::now();
+    let built = tokio::task::spawn_blocking({
+        let project = project.clone();
+        move || author(&project, &["plugin", "build"])
+    })
+    .await?;
+    ensure!(built.code == 0, "the scaffold does not build:\n{}", built.stderr);
+    progress(&format!("{id} built in {:.1} s", started.elapsed().as_secs_f64()));
+    let wasm = built.stdout.trim().to_owned();
+    ensure!(wasm.ends_with(&format!("target/{id}.wasm")), "{wasm}");
+    ensure!(
+        project.join("wit/world.wit").is_file(),
+        "the build writes the WIT it carries"
+    );
+
+    let started = Instant::now();
+    let test = tokio::task::spawn_blocking({
+        let (project, wasm) = (project.clone(), wasm.clone());
+        move || author(&project, &["plugin", "test", &wasm, "--fixtures", "fixtures"])
+    })
+    .await?;
+    ensure!(
+        test.code == 0,
+        "the scaffold fails its own kit:\n{}{}",
+        test.stdout,
+        test.stderr
+    );
+    ensure!(test.stdout.contains("9 passed, 0 failed"), "{}", test.stdout);
+    progress(&format!(
+        "{id} tested in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+
+    let env = Env::new(Backend::Sqlite).await?;
+    let installed = env.cli(&["plugin", "install", &wasm]);
+    ensure!(installed.code == 0, "{installed:?}");
+    ensure!(
+        installed
+            .stderr
+            .contains("reusing the compiled code `switchboard plugin test` cached"),
+        "install compiled the component again:\n{}",
+        installed.stderr
+    );
+    for (key, value) in [("WEBHOOK_SECRET", "s3cret"), ("API_TOKEN", "provider-token")] {
+        let name = format!("{prefix}_{key}");
+        ensure!(env.cli(&["config", "set", &name, value]).code == 0);
+    }
+    let provider = switchboard_e2e::RecordingProvider::start().await?;
+    ensure!(
+        env.cli(&["config", "set", &format!("{prefix}_API_BASE"), &provider.origin])
+            .code
+            == 0
+    );
+    ensure!(env.cli(&["plugin", "grant-host", id, &provider.origin]).code == 0);
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let server = env.serve().await?;
+    let inbox = server
+        .post_json(
+            &format!("/api/v1/accounts/{account}/inboxes"),
+            Some(&admin),
+            &json!({ "name": "Chat", "channel": { "type": id, "external_id": "acct-1" } }),
+        )
+        .await?;
+    ensure!(inbox.status == 200, "{:?}", inbox.json);
+    let body = r#"{"type":"message","account_id":"acct-1","message":{"id":"m-1","conversation_id":"c-1","from":{"id":"u-1","name":"Ada Lovelace"},"text":"Hello!","sent_at_ms":1767225600000}}"#;
+    let signature = format!("sha256={}", sign("s3cret", body.as_bytes()));
+    server
+        .eventually("the signed webhook is accepted", 200, || async {
+            let answer = server
+                .post_webhook(
+                    &format!("/webhooks/{id}"),
+                    &[("x-signature", &signature)],
+                    body.as_bytes().to_vec(),
+                )
+                .await?;
+            Ok(answer.status == 200)
+        })
+        .await?;
+    let conversation = server
+        .wait_for("Ada's conversation", 200, || async {
+            let list = server
+                .get(
+                    &format!("/api/v1/accounts/{account}/conversations?status=all"),
+                    Some(&admin),
+                )
+                .await?;
+            Ok(list.json["data"]["payload"]
+                .as_array()
+                .and_then(|c| c.first())
+                .cloned())
+        })
+        .await?;
+    let display = conversation["id"].as_i64().context("conversation id")?;
+    let messages_path = format!("/api/v1/accounts/{account}/conversations/{display}/messages");
+    let reply = server
+        .post_json(&messages_path, Some(&admin), &json!({ "content": "Hi Ada!" }))
+        .await?;
+    ensure!(reply.status == 200, "{:?}", reply.json);
+    let reply_id = reply.json["id"].clone();
+    let sent = server
+        .wait_for("the reply delivered", 300, || async {
+            let list = server.get(&messages_path, Some(&admin)).await?.json["payload"].clone();
+            Ok(list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| {
+                    m["id"] == reply_id
+                        && (m["status"] == "failed" || (m["status"] == "sent" && m["source_id"].is_string()))
+                })
+                .cloned())
+        })
+        .await?;
+    ensure!(sent["status"] == "sent" && sent["source_id"] == "out-1", "{sent}");
+    let received = provider.received();
+    ensure!(received.len() == 1, "{received:?}");
+    ensure!(
+        received[0].header("authorization") == Some("Bearer provider-token"),
+        "{:?}",
+        received[0]
+    );
+    let sent_body = received[0].json();
+    ensure!(
+        sent_body["to"] == "u-1" && sent_body["text"] == "Hi Ada!",
+        "{sent_body}"
+    );
+    Ok(())
+}
+
+/// The Python helpers' own unit tests, run natively against the bindings
+/// componentize-py generates from the WIT the binary carries.
+#[test]
+fn python_helpers_pass_their_tests() {
+    let root = tempfile::tempdir().unwrap();
+    let wit = root.path().join("wit");
+    let bindings = root.path().join("bindings");
+    let out = Command::new(switchboard_e2e::binary())
+        .args(["plugin", "wit", "--out"])
+        .arg(&wit)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    run(
+        Command::new(componentize_py())
+            .arg("-d")
+            .arg(&wit)
+            .args(["-w", WORLD, "bindings"])
+            .arg(&bindings),
+        "componentize-py bindings",
+    )
+    .unwrap();
+    let tests = Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(workspace().join("sdk").join("python"))
+        .env("PYTHONPATH", &bindings)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        tests.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tests.stderr)
+    );
+}
+
+/// The JavaScript helpers' own unit tests (`node --test`).
+#[test]
+fn javascript_helpers_pass_their_tests() {
+    let tests = Command::new("node")
+        .arg("--test")
+        .arg(workspace().join("sdk").join("js").join("test"))
+        .output()
+        .unwrap();
+    assert!(
+        tests.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tests.stdout)
+    );
 }

@@ -50,6 +50,29 @@ function header(request, name) {
   return request.headers.find((h) => h.name.toLowerCase() === name)?.value;
 }
 
+function crash(reason) {
+  throw new Error(reason);
+}
+
+/** An error the plugin does not catch is printed with its stack to stderr,
+ * which the host quotes in the crash's error: componentize-js alone would
+ * say only that the thrown value is not a `channel-error`. */
+function reportCrashes(exports) {
+  const wrapped = {};
+  for (const [name, verb] of Object.entries(exports)) {
+    wrapped[name] = (...args) => {
+      try {
+        return verb.apply(exports, args);
+      } catch (e) {
+        if (e !== null && typeof e === 'object' && 'payload' in e) throw e;
+        console.error(`${e?.name ?? 'Error'}: ${e?.message ?? e}\n${e?.stack ?? ''}`);
+        throw e;
+      }
+    };
+  }
+  return wrapped;
+}
+
 function text(value, what) {
   if (typeof value !== 'string' && typeof value !== 'number') {
     throw new TypeError(`${what} must be a string`);
@@ -57,7 +80,7 @@ function text(value, what) {
   return String(value);
 }
 
-export const channel = {
+export const channel = reportCrashes({
   describe() {
     return {
       id: PLUGIN_ID,
@@ -118,6 +141,12 @@ export const channel = {
   },
 
   parseEvent(_settings, request) {
+    // `{"crash": "<text>"}` throws an error the plugin does not catch: the
+    // host reports it with its stack (tests/e2e/polyglot.rs).
+    const raw = decoder.decode(request.body);
+    if (raw.startsWith('{"crash"')) {
+      crash(JSON.parse(raw).crash);
+    }
     let event;
     try {
       const body = JSON.parse(decoder.decode(request.body));
@@ -152,9 +181,9 @@ export const channel = {
   fetchMedia(_context, _mediaRef) {
     throw unsupported('media');
   },
-};
+});
 
-export const webhooks = {
+export const webhooks = reportCrashes({
   registerWebhook(_settings, _callbackUrl) {
     throw unsupported('webhook registration');
   },
@@ -162,4 +191,4 @@ export const webhooks = {
   currentWebhook(_settings) {
     throw unsupported('webhook registration');
   },
-};
+});

@@ -92,3 +92,20 @@ test('failures map onto what the host does', () => {
   assert.deepEqual([refused.code, refused.retryable], ['provider-rejected', false]);
   assert.match(refused.message, /401: bad token/);
 });
+
+test('reportCrashes prints an uncaught error and lets a channel-error through', (t) => {
+  const printed = [];
+  t.mock.method(console, 'error', (text) => printed.push(text));
+  const exports = sdk.reportCrashes({
+    parseEvent() {
+      throw new TypeError('no parser yet');
+    },
+    sendMessage() {
+      throw sdk.unsupported('sending');
+    },
+  });
+  assert.throws(() => exports.parseEvent(), TypeError);
+  assert.match(printed[0], /^TypeError: no parser yet\n.*parseEvent/s);
+  assert.throws(() => exports.sendMessage(), (e) => e.payload.code === 'unsupported');
+  assert.equal(printed.length, 1, 'a channel-error is an answer, not a crash');
+});
