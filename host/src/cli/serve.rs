@@ -165,7 +165,15 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} for metrics (--metrics-addr)"))?;
-        println!("switchboard metrics on http://{}/metrics", listener.local_addr()?);
+        // After the listening line, which scripts read first; a reader that
+        // stopped reading must not stop the server, so a failed write is ignored.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout(),
+            "switchboard metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
         let mut stopping = shutdown_rx.clone();
         let stop = async move {
             let _ = stopping.wait_for(|stop| *stop).await;
