@@ -118,6 +118,9 @@ mod tests {
             write("9.9.9", root.path()),
             Err(WitError::UnknownVersion { .. })
         ));
-        assert_eq!(super::world("0.1.0"), Some("switchboard:channel/channel-plugin@0.1.0"));
+        assert_eq!(
+            super::world("0.1.0"),
+            Some("switchboard:channel/channel-plugin@0.1.0")
+        );
     }
 }
