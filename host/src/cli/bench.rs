@@ -114,6 +114,7 @@ async fn run_all(config: &HostConfig, args: BenchAllArgs) -> anyhow::Result<Exit
             conversations: 1000,
             database_url: None,
             inbound_backlog: crate::app::PipelineConfig::default().inbound_backlog,
+            metrics: false,
         },
     )
     .await?;

@@ -44,6 +44,10 @@ pub struct BenchWebhooksArgs {
     /// (`SWITCHBOARD_INBOUND_BACKLOG`); 0 measures ingest alone, unthrottled.
     #[arg(long, default_value_t = crate::app::PipelineConfig::default().inbound_backlog)]
     pub inbound_backlog: i64,
+    /// Record metrics as `serve` does when `/metrics` is on (the exporter
+    /// installed), to measure what they cost the webhook path.
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 pub(super) const SECRET: &str = "bench-secret";
@@ -51,6 +55,10 @@ const BUSINESS: &str = "biz-bench";
 
 pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result<ExitCode> {
     let inboxes = args.inboxes.max(1);
+    if args.metrics {
+        super::serve::install_recorder()?;
+        println!("metrics recorded (as with SWITCHBOARD_METRICS_TOKEN or _ADDR set)");
+    }
     let scratch = Scratch::open(
         "webhooks",
         args.database_url.clone(),

@@ -67,6 +67,12 @@ fn install_metrics(
     if args.metrics_addr.is_none() && args.metrics_token.is_none() {
         return Ok(None);
     }
+    install_recorder().map(Some)
+}
+
+/// Installs the Prometheus exporter as the process's metrics recorder (once
+/// per process); `bench webhooks --metrics` uses it to measure the cost.
+pub(super) fn install_recorder() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".into()),
@@ -75,7 +81,7 @@ fn install_metrics(
         .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).context("installing the metrics recorder")?;
-    Ok(Some(handle))
+    Ok(handle)
 }
 
 /// What `serve` needs before it may accept anything: a database it can
