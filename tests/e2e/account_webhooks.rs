@@ -376,6 +376,11 @@ async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
         assert_eq!(event["event"], "message_created");
         assert_eq!(event["message_type"], "incoming");
         assert_eq!(event["content"], text);
+        // The contact who wrote it, rendered from the row the apply wrote.
+        assert_eq!(
+            (event["sender"]["type"].as_str(), event["sender"]["id"].is_i64()),
+            (Some("contact"), true)
+        );
         assert_eq!(event["conversation"]["id"], contact_conversation);
     }
     // /down took the new conversation too, and gave up on it as well.

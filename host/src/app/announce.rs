@@ -5,7 +5,7 @@
 use super::AppState;
 use super::views;
 use crate::live::Staged;
-use crate::store::{ConversationRow, MessageRow, StoreError, WriteTx};
+use crate::store::{ContactRow, ConversationRow, MessageRow, StoreError, WriteTx};
 
 /// Announces a conversation (`conversation.created`, `conversation.updated`, …).
 pub async fn conversation(state: &AppState, conversation: &ConversationRow, name: &str) {
@@ -16,12 +16,19 @@ pub async fn conversation(state: &AppState, conversation: &ConversationRow, name
 
 /// Announces a message as `name` (e.g. `message.created`).
 pub async fn message(state: &AppState, conversation: &ConversationRow, message: &MessageRow, name: &str) {
-    message_at(state, conversation.display_id, message, name).await;
+    message_at(state, conversation.display_id, message, None, name).await;
 }
 
-/// Announces a message as `name`; `display_id` is its conversation's.
-pub async fn message_at(state: &AppState, display_id: i64, message: &MessageRow, name: &str) {
-    let json = views::message(message, display_id);
+/// Announces a message as `name`; `display_id` is its conversation's, and
+/// `contact` its sender when a contact wrote it.
+pub async fn message_at(
+    state: &AppState,
+    display_id: i64,
+    message: &MessageRow,
+    contact: Option<&ContactRow>,
+    name: &str,
+) {
+    let json = views::message_from(message, display_id, contact.map(views::MessageSender::contact));
     publish(state, message.account_id, Some(message.inbox_id), name, json).await;
 }
 
@@ -36,15 +43,17 @@ pub struct InTransaction {
 /// Announces a message as `name` as part of the transaction that wrote it:
 /// live clients through the transaction itself ([`flush_in`], see
 /// [`crate::live::LiveEvents::publish_in`]), account webhooks after the
-/// commit. `display_id` is its conversation's.
+/// commit. `display_id` is its conversation's, and `contact` its sender
+/// when a contact wrote it.
 pub fn message_in(
     pending: &mut InTransaction,
     state: &AppState,
     display_id: i64,
     message: &MessageRow,
+    contact: Option<&ContactRow>,
     name: &str,
 ) {
-    let json = views::message(message, display_id);
+    let json = views::message_from(message, display_id, contact.map(views::MessageSender::contact));
     pending
         .webhooks
         .push((message.account_id, name.to_owned(), json.clone()));

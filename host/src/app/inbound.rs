@@ -25,7 +25,7 @@ use crate::plugin_host::{LoadedPlugin, health};
 use crate::runtime::PluginError;
 use crate::store::pipeline::event_status;
 use crate::store::{
-    Activity, AttachmentInsert, ConversationInsert, ConversationRow, InboundEventRow, InboxRow,
+    Activity, AttachmentInsert, ContactRow, ConversationInsert, ConversationRow, InboundEventRow, InboxRow,
     MessageInsert, MessageRow, NewContact, StoreError, WriteTx, now_ms,
 };
 
@@ -380,6 +380,8 @@ struct Recorded {
     display_id: i64,
     /// The conversation, when it was opened for this message.
     opened: Option<ConversationRow>,
+    /// The contact who wrote it (none for an echo of the business's own).
+    sender: Option<ContactRow>,
 }
 
 /// Writes a prepared batch: every message, the events' applied marks and the
@@ -396,7 +398,7 @@ async fn write_batch(
     let mut tx = state.store.begin_write().await?;
     let mut announcements = announce::InTransaction::default();
     let mut opened: Vec<ConversationRow> = Vec::new();
-    let mut after_commit: Vec<(i64, MessageRow)> = Vec::new();
+    let mut after_commit: Vec<(i64, MessageRow, Option<ContactRow>)> = Vec::new();
     for (_, recordings) in ready {
         for Recording { inbox, message } in recordings {
             let Some(recorded) = record_message(&mut tx, inbox, message).await? else {
@@ -406,13 +408,14 @@ async fn write_batch(
                 opened.push(conversation);
             }
             if opened.iter().any(|c| c.id == recorded.message.conversation_id) {
-                after_commit.push((recorded.display_id, recorded.message));
+                after_commit.push((recorded.display_id, recorded.message, recorded.sender));
             } else {
                 announce::message_in(
                     &mut announcements,
                     state,
                     recorded.display_id,
                     &recorded.message,
+                    recorded.sender.as_ref(),
                     "message.created",
                 );
             }
@@ -426,8 +429,8 @@ async fn write_batch(
     for conversation in &opened {
         announce::conversation(state, conversation, "conversation.created").await;
     }
-    for (display_id, message) in &after_commit {
-        announce::message_at(state, *display_id, message, "message.created").await;
+    for (display_id, message, sender) in &after_commit {
+        announce::message_at(state, *display_id, message, sender.as_ref(), "message.created").await;
     }
     Ok(())
 }
@@ -544,13 +547,16 @@ async fn record_message(
         }
     };
     tx.record_activity(conversation_id, activity).await?;
-    if !m.outgoing {
-        tx.touch_contact(contact_id).await?;
-    }
+    let sender = if m.outgoing {
+        None
+    } else {
+        Some(tx.touch_contact(contact_id).await?)
+    };
     Ok(Some(Recorded {
         message,
         display_id,
         opened,
+        sender,
     }))
 }
 

@@ -493,12 +493,16 @@ impl WriteTx {
     }
 
     /// Records that a contact was active now.
-    pub async fn touch_contact(&mut self, contact_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE contacts SET last_activity_at = $1 WHERE id = $2")
-            .bind(self.now)
-            .bind(contact_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+    /// Answers the contact as it now is (a message's sender is shown from it).
+    pub async fn touch_contact(&mut self, contact_id: i64) -> Result<ContactRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE contacts SET last_activity_at = $1 WHERE id = $2 RETURNING {CONTACT_COLUMNS}"
+        ))
+        .bind(self.now)
+        .bind(contact_id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("contact {contact_id}")))?;
+        Ok(contact_from(&row)?)
     }
 }
