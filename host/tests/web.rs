@@ -414,6 +414,21 @@ async fn agents_get_404_outside_their_inboxes(backend: Backend) -> anyhow::Resul
     .await;
     assert_eq!(mine.status, StatusCode::OK);
     assert!(mine.body.contains("note 29"));
+    // The newest 20 first; older ones through the `before` cursor.
+    let shown = |body: &str, n: u32| body.contains(&format!("<p class=\"content\">note {n} "));
+    assert!(
+        shown(&mine.body, 29) && !shown(&mine.body, 9),
+        "note 9 is on the older page"
+    );
+    let older = mine
+        .body
+        .split('"')
+        .find(|s| s.contains("?before="))
+        .expect("an Older messages link")
+        .to_owned();
+    let page = send(&app, get(&older, Some(&agent.token))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(shown(&page.body, 0) && shown(&page.body, 9) && !shown(&page.body, 29));
     for path in [
         format!("/app/accounts/{a}/conversations/{hidden}"),
         format!("/app/accounts/{a}/settings/inboxes/{}", acme.inbox),
