@@ -94,7 +94,7 @@ fn which(name: &str) -> Option<String> {
 /// Waits (polling, bounded) until `script` returns something truthy in the
 /// page; answers it.
 async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Value> {
-    for _ in 0..300 {
+    for _ in 0..600 {
         let value = client.execute(script, vec![]).await?;
         if !(value.is_null() || value == json!(false) || value == json!("")) {
             return Ok(value);
