@@ -83,7 +83,9 @@ fn request_of(event: &InboundEventRow) -> IncomingRequest {
 /// then the messages of all of them are written in one transaction that
 /// also marks them applied and carries their live announcements, so a batch
 /// costs one commit instead of two per event, and an event is marked applied
-/// exactly when its messages are stored. Answers the ids of the events not
+/// exactly when its messages are stored. An event that opens a conversation
+/// is written in a short transaction of its own after the batch (opening
+/// one locks the account's display-id counter until commit). Answers the ids of the events not
 /// started, for the caller to hand back to the queue.
 ///
 /// Order holds because a claim never holds two pending events of one
@@ -107,24 +109,29 @@ pub async fn apply_batch(
             Err(outcome) => record_outcome(state, &event, outcome).await,
         }
     }
-    if let Err(e) = write_batch(state, &ready).await {
-        if let [(event, _)] = ready.as_slice() {
+    match write_events(state, &ready, Opening::Defer).await {
+        // Events that open a conversation take the account's display-id
+        // lock: each is written in a short transaction of its own after the
+        // batch, so batches on several workers do not queue on that lock.
+        Ok(deferred) => {
+            for index in deferred {
+                write_alone(state, &ready[index]).await;
+            }
+        }
+        Err(e) if ready.len() == 1 => {
+            let (event, _) = &ready[0];
             let delay = backoff_ms(1000, event.attempts, 60_000);
             record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
-            return unstarted;
         }
-        // One event's write may be what failed (or, on PostgreSQL, two
-        // batches deadlocked on contact identities): each alone, so the
-        // others still go through.
-        tracing::debug!(
-            events = ready.len(),
-            "applying the batch failed ({e}); applying its events one by one"
-        );
-        for item in &ready {
-            if let Err(e) = write_batch(state, std::slice::from_ref(item)).await {
-                let (event, _) = item;
-                let delay = backoff_ms(1000, event.attempts, 60_000);
-                record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
+        Err(e) => {
+            // One event's write may be what failed (or, on PostgreSQL, two
+            // batches deadlocked): each alone, so the others still go through.
+            tracing::debug!(
+                events = ready.len(),
+                "applying the batch failed ({e}); applying its events one by one"
+            );
+            for item in &ready {
+                write_alone(state, item).await;
             }
         }
     }
@@ -384,25 +391,62 @@ struct Recorded {
     sender: Option<ContactRow>,
 }
 
-/// Writes a prepared batch: every message, the events' applied marks and the
+/// Whether a batch's transaction may open conversations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// Open them here (an event written alone).
+    Allow,
+    /// Leave an event that would open one out of this transaction, for a
+    /// transaction of its own.
+    Defer,
+}
+
+/// Writes one event alone, opening its conversation if it needs one, and
+/// records a failure as a retry for later.
+async fn write_alone(state: &AppState, item: &(InboundEventRow, Vec<Recording>)) {
+    if let Err(e) = write_events(state, std::slice::from_ref(item), Opening::Allow).await {
+        let (event, _) = item;
+        let delay = backoff_ms(1000, event.attempts, 60_000);
+        record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
+    }
+}
+
+/// Writes prepared events: every message, the events' applied marks and the
 /// live announcements, in one transaction. A conversation opened here is
 /// announced after the commit (its view is read from the database), before
-/// the messages that went into it.
-async fn write_batch(
+/// the messages that went into it. With [`Opening::Defer`], an event that
+/// would open a conversation (or carries several messages) is left out;
+/// answers the indexes of those left out.
+async fn write_events(
     state: &AppState,
     ready: &[(InboundEventRow, Vec<Recording>)],
-) -> Result<(), StoreError> {
+    opening: Opening,
+) -> Result<Vec<usize>, StoreError> {
     if ready.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut tx = state.store.begin_write().await?;
     let mut announcements = announce::InTransaction::default();
     let mut opened: Vec<ConversationRow> = Vec::new();
     let mut after_commit: Vec<(i64, MessageRow, Option<ContactRow>)> = Vec::new();
-    for (_, recordings) in ready {
+    let mut deferred = Vec::new();
+    let mut applied = Vec::with_capacity(ready.len());
+    for (index, (event, recordings)) in ready.iter().enumerate() {
+        // An event of several messages could be half written before one of
+        // them needs a conversation opened: it goes alone from the start.
+        if opening == Opening::Defer && recordings.len() > 1 {
+            deferred.push(index);
+            continue;
+        }
+        let mut left_out = false;
         for Recording { inbox, message } in recordings {
-            let Some(recorded) = record_message(&mut tx, inbox, message).await? else {
-                continue;
+            let recorded = match record_message(&mut tx, inbox, message, opening).await? {
+                Written::Duplicate => continue,
+                Written::WouldOpen => {
+                    left_out = true;
+                    break;
+                }
+                Written::Recorded(recorded) => recorded,
             };
             if let Some(conversation) = recorded.opened {
                 opened.push(conversation);
@@ -420,10 +464,14 @@ async fn write_batch(
                 );
             }
         }
+        if left_out {
+            deferred.push(index);
+        } else {
+            applied.push(event.id);
+        }
     }
-    let ids: Vec<i64> = ready.iter().map(|(event, _)| event.id).collect();
     announce::flush_in(state, &mut tx, &mut announcements).await?;
-    tx.finish_applied_events(&ids).await?;
+    tx.finish_applied_events(&applied).await?;
     tx.commit().await?;
     announce::committed(state, announcements).await;
     for conversation in &opened {
@@ -432,28 +480,43 @@ async fn write_batch(
     for (display_id, message, sender) in &after_commit {
         announce::message_at(state, *display_id, message, sender.as_ref(), "message.created").await;
     }
-    Ok(())
+    Ok(deferred)
+}
+
+/// What [`record_message`] did.
+enum Written {
+    /// The inbox already had the message.
+    Duplicate,
+    /// It needs a new conversation, which [`Opening::Defer`] leaves to a
+    /// transaction of its own; nothing was written.
+    WouldOpen,
+    /// Stored.
+    Recorded(Box<Recorded>),
 }
 
 /// Records a provider message in `tx`, beginning with the lock of its
 /// contact identity (inbox, provider conversation), so concurrent workers
 /// (on any node) apply one identity's messages one at a time — a new contact
 /// gets one contact identity and one conversation, never two — and other
-/// conversations of the inbox in parallel. Answers `None` when the inbox
-/// already has the message (the unique index on `(inbox_id, source_id)`
+/// conversations of the inbox in parallel. Answers [`Written::Duplicate`]
+/// when the inbox already has the message (the unique index on `(inbox_id, source_id)`
 /// backs that check).
 async fn record_message(
     tx: &mut WriteTx,
     inbox: &InboxRow,
     m: &InboundMessage,
-) -> Result<Option<Recorded>, StoreError> {
+    opening: Opening,
+) -> Result<Written, StoreError> {
     let now = tx.now();
     tx.lock_contact_identity(inbox.id, &m.conversation_source).await?;
     let known = tx
         .source_state(inbox.id, &m.conversation_source, &m.source_id)
         .await?;
     if known.has_message {
-        return Ok(None);
+        return Ok(Written::Duplicate);
+    }
+    if known.conversation.is_none() && opening == Opening::Defer {
+        return Ok(Written::WouldOpen);
     }
     let (contact_inbox_id, contact_id) = match known.identity {
         Some(identity) => identity,
@@ -552,12 +615,12 @@ async fn record_message(
     } else {
         Some(tx.touch_contact(contact_id).await?)
     };
-    Ok(Some(Recorded {
+    Ok(Written::Recorded(Box::new(Recorded {
         message,
         display_id,
         opened,
         sender,
-    }))
+    })))
 }
 
 /// Resolves media handles through the plugin. A failure that may pass
