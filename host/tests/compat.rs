@@ -600,6 +600,10 @@ async fn list_filters_apply_to_the_page_and_the_counts(backend: Backend) -> anyh
     assert_eq!(ids(&either), [a, b, c], "{either:?}");
     let teamed = s.get(&format!("/conversations?team_id={team}")).await;
     assert_eq!(ids(&teamed), [b], "{teamed:?}");
+    // An id in the query string may be written as a whole float, as JSON
+    // Schema's integers (and Rails) allow.
+    let floated = s.get(&format!("/conversations?team_id={team}.0")).await;
+    assert_eq!(ids(&floated), [b], "{floated:?}");
     assert_eq!(teamed.json["data"]["meta"]["all_count"], 1);
     let searched = s.get("/conversations?q=invoice").await;
     assert_eq!(ids(&searched), [a], "{searched:?}");

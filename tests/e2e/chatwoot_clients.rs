@@ -97,7 +97,7 @@ async fn schemathesis_finds_nothing() -> anyhow::Result<()> {
         .arg("--config-file")
         .arg(script("schemathesis.toml"))
         .args(["run", &format!("{}/api/openapi.json", server.base)])
-        .args(["--checks", "all", "--max-examples", "15", "--workers", "2"])
+        .args(["--checks", "all", "--max-examples", "15", "--workers", "1"])
         .args(["--header", &format!("api_access_token: {token}")])
         // The OAuth redirect's only valid input is a state this server
         // signed moments before, which no generator can produce; the

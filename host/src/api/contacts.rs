@@ -208,9 +208,8 @@ impl axum::extract::FromRequest<AppState> for ContactForm {
                 "custom_attributes" => body.custom_attributes = object(&text)?,
                 "inbox_id" if !text.trim().is_empty() => {
                     body.inbox_id = Some(
-                        text.trim()
-                            .parse()
-                            .map_err(|_| ApiError::BadRequest("inbox_id must be an integer".into()))?,
+                        super::extract::lenient::id_text(&text)
+                            .ok_or_else(|| ApiError::BadRequest("inbox_id must be an integer".into()))?,
                     )
                 }
                 "source_id" => body.source_id = Some(text),

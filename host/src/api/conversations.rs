@@ -86,10 +86,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ListQueryString {
     ) -> Result<Self, Self::Rejection> {
         let mut query = ListQuery::default();
         let int = |key: &str, value: &str| {
-            value
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::BadRequest(format!("{key} must be an integer")))
+            super::extract::lenient::id_text(value)
+                .ok_or_else(|| ApiError::BadRequest(format!("{key} must be an integer")))
         };
         let text = parts.uri.query().unwrap_or_default();
         for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {

@@ -107,6 +107,12 @@ pub mod lenient {
         E::custom(format!("expected an integer id, found {value}"))
     }
 
+    /// An id written as text (a query string or a form field): `2`, `2.0`
+    /// and ` 2 ` are 2, as Rails reads them.
+    pub fn id_text(text: &str) -> Option<i64> {
+        whole(&Value::String(text.to_owned())).flatten()
+    }
+
     /// A required id.
     pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         let value = Value::deserialize(d)?;
@@ -145,5 +151,27 @@ pub mod lenient {
             Value::Number(n) if n.as_i64() == Some(0) => Ok(false),
             other => Err(D::Error::custom(format!("expected a boolean, found {other}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lenient;
+
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        #[serde(deserialize_with = "lenient::ids")]
+        ids: Vec<i64>,
+    }
+
+    #[test]
+    fn whole_floats_are_ids_to_the_last_digit() {
+        // Near 2^52 a float's last bit is a half: the JSON parser must read
+        // the text exactly (serde_json's `float_roundtrip`), or a whole
+        // number turns into x.5 and is refused.
+        let parsed: Ids = serde_json::from_str(r#"{"ids": [-3944000501420150.0, 2.0, "3", 4]}"#).unwrap();
+        assert_eq!(parsed.ids, [-3944000501420150, 2, 3, 4]);
+        assert_eq!(lenient::id_text(" 7.0 "), Some(7));
+        assert_eq!(lenient::id_text("7.5"), None);
     }
 }
