@@ -120,8 +120,7 @@ pub async fn apply_batch(
         }
         Err(e) if ready.len() == 1 => {
             let (event, _) = &ready[0];
-            let delay = backoff_ms(1000, event.attempts, 60_000);
-            record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
+            record_outcome(state, event, later(event, e.to_string())).await;
         }
         Err(e) => {
             // One event's write may be what failed (or, on PostgreSQL, two
@@ -136,6 +135,11 @@ pub async fn apply_batch(
         }
     }
     unstarted
+}
+
+/// Try the event again after a backoff that grows with its attempts.
+fn later(event: &InboundEventRow, reason: String) -> Applied {
+    Applied::Later(reason, backoff_ms(1000, event.attempts, 60_000))
 }
 
 /// Records how an event ended when it wrote no messages.
@@ -230,10 +234,7 @@ async fn prepare(
             return Err(Applied::Failed(format!("the plugin failed parsing it: {e}")));
         }
         Err(e) => {
-            return Err(Applied::Later(
-                e.to_string(),
-                backoff_ms(1000, event.attempts, 60_000),
-            ));
+            return Err(later(event, e.to_string()));
         }
     };
     let mut recordings = Vec::new();
@@ -246,8 +247,7 @@ async fn prepare(
             ChannelEvent::Echo(m) => prepare_message(state, inboxes, &plugin, event, m, true).await,
             ChannelEvent::Status(status) => apply_status(state, inboxes, event, status).await,
         };
-        match part.unwrap_or_else(|e| Part::Stop(Applied::Later(e, backoff_ms(1000, event.attempts, 60_000))))
-        {
+        match part.unwrap_or_else(|e| Part::Stop(later(event, e))) {
             Part::Record(recording) => recordings.push(*recording),
             Part::Done => done_any = true,
             Part::Ignored(reason) => ignored.push(reason),
@@ -406,8 +406,7 @@ enum Opening {
 async fn write_alone(state: &AppState, item: &(InboundEventRow, Vec<Recording>)) {
     if let Err(e) = write_events(state, std::slice::from_ref(item), Opening::Allow).await {
         let (event, _) = item;
-        let delay = backoff_ms(1000, event.attempts, 60_000);
-        record_outcome(state, event, Applied::Later(e.to_string(), delay)).await;
+        record_outcome(state, event, later(event, e.to_string())).await;
     }
 }
 

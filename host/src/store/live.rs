@@ -32,23 +32,47 @@ pub struct StoredEvent {
     pub data: String,
 }
 
-/// The event row and its NOTIFY in one statement (the NOTIFY is delivered
-/// at the commit that holds it).
-const NOTIFY_EVENT: &str = "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id) SELECT pg_notify($6, CAST(id AS TEXT)) FROM event";
+/// Event rows and one NOTIFY naming their ids, in one statement (the NOTIFY
+/// is delivered at the commit that holds it): `$1` the time, then four
+/// binds per event, then the channel. Bind them with [`bind_notify`].
+fn notify_sql(count: usize) -> String {
+    let rows: Vec<String> = (0..count)
+        .map(|n| {
+            let at = 2 + n * 4;
+            format!("(${}, ${}, ${}, ${}, $1)", at, at + 1, at + 2, at + 3)
+        })
+        .collect();
+    let channel = 2 + count * 4;
+    format!(
+        "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) VALUES {} \
+         RETURNING id) SELECT pg_notify(${channel}, string_agg(CAST(id AS TEXT), ',' ORDER BY id)) FROM event",
+        rows.join(", ")
+    )
+}
+
+fn bind_notify<'q>(
+    sql: &'q str,
+    now: i64,
+    events: &'q [StoredEvent],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut query = sqlx::query(sql).bind(now);
+    for event in events {
+        query = query
+            .bind(event.account_id)
+            .bind(event.inbox_id)
+            .bind(&event.name)
+            .bind(&event.data);
+    }
+    query.bind(CHANNEL)
+}
 
 impl Store {
     /// Writes an event and announces it to every node (PostgreSQL only).
     pub async fn notify_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
         // One statement, one round trip and one commit: the row and its
         // NOTIFY (delivered at that commit).
-        sqlx::query(NOTIFY_EVENT)
-            .bind(event.account_id)
-            .bind(event.inbox_id)
-            .bind(&event.name)
-            .bind(&event.data)
-            .bind(now_ms())
-            .bind(CHANNEL)
+        let sql = notify_sql(1);
+        bind_notify(&sql, now_ms(), std::slice::from_ref(event))
             .execute(self.writer())
             .await?;
         Ok(())
@@ -100,27 +124,11 @@ impl super::WriteTx {
         if events.is_empty() {
             return Ok(());
         }
-        let rows: Vec<String> = (0..events.len())
-            .map(|n| {
-                let at = 2 + n * 4;
-                format!("(${}, ${}, ${}, ${}, $1)", at, at + 1, at + 2, at + 3)
-            })
-            .collect();
-        let channel = 2 + events.len() * 4;
-        let sql = format!(
-            "WITH event AS (INSERT INTO live_events (account_id, inbox_id, name, data, created_at) VALUES {} \
-             RETURNING id) SELECT pg_notify(${channel}, string_agg(CAST(id AS TEXT), ',' ORDER BY id)) FROM event",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(self.now());
-        for event in events {
-            query = query
-                .bind(event.account_id)
-                .bind(event.inbox_id)
-                .bind(&event.name)
-                .bind(&event.data);
-        }
-        query.bind(CHANNEL).execute(&mut **self.inner()).await?;
+        let sql = notify_sql(events.len());
+        let now = self.now();
+        bind_notify(&sql, now, events)
+            .execute(&mut **self.inner())
+            .await?;
         Ok(())
     }
 }

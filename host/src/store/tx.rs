@@ -124,8 +124,6 @@ pub struct Activity {
 /// What [`WriteTx::source_state`] read about one contact identity.
 #[derive(Debug, Clone, Copy)]
 pub struct SourceState {
-    /// The inbox keeps one conversation per contact.
-    pub lock_to_single: bool,
     /// The inbox already has the provider message.
     pub has_message: bool,
     /// `(contact_inbox_id, contact_id)`, when the identity exists.
@@ -193,8 +191,7 @@ impl WriteTx {
     /// Everything recording a provider message must know about its contact
     /// identity, read in one statement (call it after
     /// [`WriteTx::lock_contact_identity`], so it sees the identity's latest
-    /// writes): whether the inbox keeps one conversation per contact, whether
-    /// it already has the message, the identity, and the conversation a new
+    /// writes): whether the inbox already has the message, the identity, and the conversation a new
     /// message of that identity joins (Chatwoot's rule: a locked inbox
     /// reuses the latest conversation whatever its status, otherwise the
     /// latest one not resolved).
@@ -205,8 +202,7 @@ impl WriteTx {
         message_source: &str,
     ) -> Result<SourceState, StoreError> {
         let row = sqlx::query(
-            "SELECT i.lock_to_single_conversation AS lock_to_single, \
-             EXISTS (SELECT 1 FROM messages m WHERE m.inbox_id = i.id AND m.source_id = $2) AS has_message, \
+            "SELECT EXISTS (SELECT 1 FROM messages m WHERE m.inbox_id = i.id AND m.source_id = $2) AS has_message, \
              ci.id AS contact_inbox_id, ci.contact_id AS contact_id, c.id AS conversation_id, \
              c.display_id AS display_id \
              FROM inboxes i \
@@ -238,7 +234,6 @@ impl WriteTx {
             _ => None,
         };
         Ok(SourceState {
-            lock_to_single: get_bool(&row, "lock_to_single")?,
             has_message: get_bool(&row, "has_message")?,
             identity,
             conversation,
