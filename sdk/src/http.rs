@@ -18,6 +18,35 @@
 //! - encodings: [`encode_query`], [`with_query`], [`decode_query`],
 //!   [`percent_encode`], [`percent_decode`], form bodies ([`Request::form`])
 //!   and multipart bodies ([`Multipart`]).
+//!
+//! ```
+//! use switchboard_sdk::http::{Request, Transport};
+//! use switchboard_sdk::types::{ChannelError, ErrorCode, HttpError, HttpRequest, HttpResponse};
+//!
+//! fn send_text(transport: &impl Transport, token: &str, to: &str, text: &str) -> Result<String, ChannelError> {
+//!     let sent: serde_json::Value = Request::post("https://api.example.com/v1/messages")
+//!         .bearer_auth(token)
+//!         .json(&serde_json::json!({ "to": to, "text": text }))
+//!         .and_then(|request| request.send_with(transport))
+//!         .and_then(|response| response.error_for_status())
+//!         .and_then(|response| response.json())
+//!         // The one mapping: named for the plugin and its provider.
+//!         .map_err(|e| e.into_channel_error("acme-chat", "Acme"))?;
+//!     Ok(sent["id"].as_str().unwrap_or_default().to_owned())
+//! }
+//!
+//! // A provider that is down for now (`testing::FakeTransport` scripts this
+//! // in unit tests).
+//! struct Down;
+//! impl Transport for Down {
+//!     fn send(&self, _: &HttpRequest) -> Result<HttpResponse, HttpError> {
+//!         Ok(HttpResponse { status: 503, headers: vec![], body: b"maintenance".to_vec() })
+//!     }
+//! }
+//! let error = send_text(&Down, "token-1", "u-1", "Hi!").unwrap_err();
+//! assert_eq!((error.code, error.retryable), (ErrorCode::ProviderUnavailable, true));
+//! assert_eq!(error.message, "503: maintenance");
+//! ```
 
 use std::borrow::Cow;
 
@@ -31,6 +60,16 @@ use crate::types::{ChannelError, ErrorCode, Header, HttpError, HttpErrorCode, Ht
 ///
 /// In a native build (unit tests) the request goes to the installed
 /// `testing::FakeHost`; without one this panics, saying how to install it.
+/// ```no_run
+/// use switchboard_sdk::http::{request, send};
+///
+/// // In the component: the host sends it, if the origin is allowed.
+/// let answer = send(&request("GET", "https://api.example.com/v1/me", &[], Vec::new()));
+/// match answer {
+///     Ok(response) => assert!(response.status > 0),
+///     Err(error) => eprintln!("no response: {:?} {}", error.code, error.message),
+/// }
+/// ```
 pub fn send(request: &HttpRequest) -> Result<HttpResponse, HttpError> {
     #[cfg(target_arch = "wasm32")]
     return crate::imported::http_client::send(request);
@@ -39,6 +78,12 @@ pub fn send(request: &HttpRequest) -> Result<HttpResponse, HttpError> {
 }
 
 /// Builds a request with the given method, URL, headers and body.
+/// ```
+/// use switchboard_sdk::http::request;
+///
+/// let built = request("POST", "https://api.example.com/v1/messages", &[("Content-Type", "application/json")], b"{}".to_vec());
+/// assert_eq!((built.method.as_str(), built.headers.len()), ("POST", 1));
+/// ```
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> HttpRequest {
     HttpRequest {
         method: method.to_owned(),
@@ -58,6 +103,32 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>)
 ///
 /// Plugin code that takes a `&impl Transport` runs unchanged in the component
 /// ([`HostTransport`]) and in native unit tests (a scripted fake).
+/// ```
+/// use switchboard_sdk::http::{HostTransport, Request, RequestError, Transport};
+/// use switchboard_sdk::types::{Header, HttpError, HttpRequest, HttpResponse};
+///
+/// /// The plugin's API call, written once for the component and its tests.
+/// fn me(transport: &impl Transport) -> Result<String, RequestError> {
+///     let answer: serde_json::Value = Request::get("https://api.example.com/v1/me")
+///         .send_with(transport)?
+///         .error_for_status()?
+///         .json()?;
+///     Ok(answer["id"].as_str().unwrap_or_default().to_owned())
+/// }
+///
+/// // In a test, a stand-in provider (or `testing::FakeTransport`).
+/// struct Provider;
+/// impl Transport for Provider {
+///     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+///         assert_eq!(request.url, "https://api.example.com/v1/me");
+///         Ok(HttpResponse { status: 200, headers: vec![], body: br#"{"id":"u-1"}"#.to_vec() })
+///     }
+/// }
+/// assert_eq!(me(&Provider)?, "u-1");
+/// // In the component: `me(&HostTransport)`.
+/// # let _ = HostTransport;
+/// # Ok::<(), RequestError>(())
+/// ```
 pub trait Transport {
     /// Sends `request`; an error means no response was delivered.
     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError>;
@@ -71,6 +142,12 @@ impl<T: Transport + ?Sized> Transport for &T {
 
 /// The host's `http-client` ([`send`]).
 #[derive(Debug, Clone, Copy, Default)]
+/// ```no_run
+/// use switchboard_sdk::http::{HostTransport, Request};
+///
+/// // What `Request::send` does.
+/// let answer = Request::get("https://api.example.com/v1/me").send_with(&HostTransport);
+/// ```
 pub struct HostTransport;
 
 impl Transport for HostTransport {
@@ -81,13 +158,25 @@ impl Transport for HostTransport {
 
 /// A request under construction.
 ///
-/// ```ignore
-/// let sent: Sent = Request::post(&url)
-///     .header("Idempotency-Key", &message.idempotency_key)
-///     .json(&body)?
-///     .send()?
-///     .error_for_status()?
-///     .json()?;
+/// ```no_run
+/// use switchboard_sdk::http::Request;
+/// use switchboard_sdk::types::ChannelError;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Sent {
+///     id: String,
+/// }
+///
+/// fn send_text(token: &str, to: &str, text: &str, idempotency_key: &str) -> Result<String, ChannelError> {
+///     let sent: Sent = Request::post("https://api.example.com/v1/messages")
+///         .bearer_auth(token)
+///         .header("Idempotency-Key", idempotency_key)
+///         .json(&serde_json::json!({ "to": to, "text": text }))?
+///         .send()?
+///         .error_for_status()?
+///         .json()?;
+///     Ok(sent.id)
+/// }
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -98,6 +187,12 @@ pub struct Request {
 impl Request {
     /// A request with `method` (upper-cased) to the absolute `url`, no
     /// headers and no body.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::new("options", "https://api.example.com/v1").build();
+    /// assert_eq!(request.method, "OPTIONS");
+    /// ```
     pub fn new(method: &str, url: impl Into<String>) -> Self {
         Self {
             inner: HttpRequest {
@@ -110,48 +205,97 @@ impl Request {
     }
 
     /// A `GET`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// assert_eq!(Request::get("https://api.example.com/v1/x").build().method, "GET");
+    /// ```
     pub fn get(url: impl Into<String>) -> Self {
         Self::new("GET", url)
     }
 
     /// A `POST`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// assert_eq!(Request::post("https://api.example.com/v1/x").build().method, "POST");
+    /// ```
     pub fn post(url: impl Into<String>) -> Self {
         Self::new("POST", url)
     }
 
     /// A `PUT`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// assert_eq!(Request::put("https://api.example.com/v1/x").build().method, "PUT");
+    /// ```
     pub fn put(url: impl Into<String>) -> Self {
         Self::new("PUT", url)
     }
 
     /// A `PATCH`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// assert_eq!(Request::patch("https://api.example.com/v1/x").build().method, "PATCH");
+    /// ```
     pub fn patch(url: impl Into<String>) -> Self {
         Self::new("PATCH", url)
     }
 
     /// A `DELETE`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// assert_eq!(Request::delete("https://api.example.com/v1/x").build().method, "DELETE");
+    /// ```
     pub fn delete(url: impl Into<String>) -> Self {
         Self::new("DELETE", url)
     }
 
     /// Adds a header (after any of the same name).
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::get("https://api.example.com").header("Accept", "a").header("accept", "b").build();
+    /// assert_eq!(request.headers.len(), 2);
+    /// ```
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.inner.headers.push(Header::new(name, value));
         self
     }
 
     /// Sets a header, replacing any of the same name (case-insensitive).
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::get("https://api.example.com").header("Accept", "a").set_header("accept", "b");
+    /// assert_eq!(request.header_value("Accept"), Some("b"));
+    /// ```
     pub fn set_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.inner.headers.retain(|h| !h.name.eq_ignore_ascii_case(name));
         self.header(name, value)
     }
 
     /// `Authorization: Bearer <token>`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::get("https://api.example.com").bearer_auth("token-1");
+    /// assert_eq!(request.header_value("authorization"), Some("Bearer token-1"));
+    /// ```
     pub fn bearer_auth(self, token: &str) -> Self {
         self.set_header("Authorization", format!("Bearer {token}"))
     }
 
     /// `Authorization: Basic <base64(user:password)>`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::post("https://api.example.com/oauth/token").basic_auth("Aladdin", "open sesame");
+    /// assert_eq!(request.header_value("Authorization"), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+    /// ```
     pub fn basic_auth(self, user: &str, password: &str) -> Self {
         use base64::Engine as _;
         let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -159,6 +303,12 @@ impl Request {
     }
 
     /// Appends `params` to the URL's query, percent-encoded.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::get("https://api.example.com/v1/users?fields=id").query(&[("name", "Ada L")]);
+    /// assert_eq!(request.url(), "https://api.example.com/v1/users?fields=id&name=Ada%20L");
+    /// ```
     pub fn query(mut self, params: &[(&str, &str)]) -> Self {
         if !params.is_empty() {
             self.inner.url = with_query(&self.inner.url, params);
@@ -167,6 +317,13 @@ impl Request {
     }
 
     /// Sets the body and its `Content-Type`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::put("https://upload.example.com/f/1").body("image/png", vec![0x89, b'P', b'N', b'G']).build();
+    /// assert_eq!(request.body.len(), 4);
+    /// assert_eq!(request.headers[0].value, "image/png");
+    /// ```
     pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         self.inner.body = body.into();
         self.set_header("Content-Type", content_type)
@@ -174,6 +331,15 @@ impl Request {
 
     /// Sets a JSON body (`Content-Type: application/json`) and, unless one
     /// is set, `Accept: application/json`.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::post("https://api.example.com/v1/messages").json(&serde_json::json!({ "text": "Hi" }))?;
+    /// assert_eq!(request.header_value("content-type"), Some("application/json"));
+    /// assert_eq!(request.header_value("accept"), Some("application/json"));
+    /// assert_eq!(request.build().body, br#"{"text":"Hi"}"#);
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Result<Self, RequestError> {
         let body = serde_json::to_vec(value).map_err(|e| RequestError::Encode(e.to_string()))?;
         let request = self.body("application/json", body);
@@ -185,38 +351,98 @@ impl Request {
     }
 
     /// Sets an `application/x-www-form-urlencoded` body.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::post("https://api.example.com/oauth/token").form(&[("grant_type", "refresh_token"), ("refresh_token", "r/1")]).build();
+    /// assert_eq!(request.body, b"grant_type=refresh_token&refresh_token=r%2F1");
+    /// ```
     pub fn form(self, params: &[(&str, &str)]) -> Self {
         self.body("application/x-www-form-urlencoded", encode_query(params))
     }
 
     /// Sets a `multipart/form-data` body.
+    /// ```
+    /// use switchboard_sdk::http::{Multipart, Request};
+    ///
+    /// let form = Multipart::new("seed").text("caption", "a photo").file("file", "a.png", "image/png", &b"..."[..]);
+    /// let request = Request::post("https://upload.example.com/v1/media").multipart(form);
+    /// assert!(request.header_value("content-type").unwrap().starts_with("multipart/form-data; boundary=switchboard-"));
+    /// ```
     pub fn multipart(self, form: Multipart<'_>) -> Self {
         let (content_type, body) = form.finish();
         self.body(&content_type, body)
     }
 
     /// The URL so far.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// assert_eq!(Request::get("https://api.example.com/v1").query(&[("a", "1")]).url(), "https://api.example.com/v1?a=1");
+    /// ```
     pub fn url(&self) -> &str {
         &self.inner.url
     }
 
     /// The first value of header `name` set so far (case-insensitive).
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let request = Request::get("https://api.example.com").header("X-Api-Version", "2");
+    /// assert_eq!(request.header_value("x-api-version"), Some("2"));
+    /// assert_eq!(request.header_value("accept"), None);
+    /// ```
     pub fn header_value(&self, name: &str) -> Option<&str> {
         header(&self.inner.headers, name)
     }
 
     /// The request as the host takes it.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    /// use switchboard_sdk::types::HttpRequest;
+    ///
+    /// let request: HttpRequest = Request::delete("https://api.example.com/v1/webhooks/7").build();
+    /// assert_eq!((request.method.as_str(), request.url.as_str()), ("DELETE", "https://api.example.com/v1/webhooks/7"));
+    /// ```
     pub fn build(self) -> HttpRequest {
         self.inner
     }
 
     /// Sends it through the host ([`HostTransport`]). Any status is an
     /// answer; see [`HttpResponse::error_for_status`].
+    /// ```no_run
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// let response = Request::get("https://api.example.com/v1/me").bearer_auth("token-1").send()?;
+    /// if !response.is_success() {
+    ///     eprintln!("{}: {}", response.status, response.text());
+    /// }
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn send(self) -> Result<HttpResponse, RequestError> {
         self.send_with(&HostTransport)
     }
 
     /// Sends it through `transport`. Any status is an answer.
+    /// ```
+    /// # use switchboard_sdk::http::Transport;
+    /// # use switchboard_sdk::types::{Header, HttpError, HttpRequest, HttpResponse};
+    /// # /// Answers every request with `status` and a JSON `body` (unit tests use
+    /// # /// `testing::FakeTransport`, which also records what was sent).
+    /// # struct Provider(u16, &'static str);
+    /// # impl Transport for Provider {
+    /// #     fn send(&self, _: &HttpRequest) -> Result<HttpResponse, HttpError> {
+    /// #         Ok(HttpResponse { status: self.0, headers: vec![Header::new("Retry-After", "30")], body: self.1.as_bytes().to_vec() })
+    /// #     }
+    /// # }
+    /// use switchboard_sdk::http::Request;
+    ///
+    /// // A 404 is an answer, not an error, until `error_for_status`.
+    /// let response = Request::get("https://api.example.com/v1/users/9").send_with(&Provider(404, "{}"))?;
+    /// assert_eq!(response.status, 404);
+    /// assert!(response.error_for_status().is_err());
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn send_with(self, transport: &impl Transport) -> Result<HttpResponse, RequestError> {
         transport
             .send(&self.inner)
@@ -232,6 +458,30 @@ impl From<Request> for HttpRequest {
 
 /// Why a request got no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// ```
+/// # use switchboard_sdk::http::Transport;
+/// # use switchboard_sdk::types::{Header, HttpError, HttpRequest, HttpResponse};
+/// # /// Answers every request with `status` and a JSON `body` (unit tests use
+/// # /// `testing::FakeTransport`, which also records what was sent).
+/// # struct Provider(u16, &'static str);
+/// # impl Transport for Provider {
+/// #     fn send(&self, _: &HttpRequest) -> Result<HttpResponse, HttpError> {
+/// #         Ok(HttpResponse { status: self.0, headers: vec![Header::new("Retry-After", "30")], body: self.1.as_bytes().to_vec() })
+/// #     }
+/// # }
+/// use switchboard_sdk::http::{Request, RequestError};
+/// use switchboard_sdk::types::ErrorCode;
+///
+/// let error = Request::post("https://api.example.com/v1/messages")
+///     .send_with(&Provider(429, "slow down"))?
+///     .error_for_status()
+///     .unwrap_err();
+/// assert_eq!(error, RequestError::Status { status: 429, body: "slow down".into(), retry_after_ms: Some(30_000) });
+/// // What the plugin answers the host: retry in 30 s.
+/// let answer = error.into_channel_error("acme-chat", "Acme");
+/// assert_eq!((answer.code, answer.retryable, answer.retry_after_ms), (ErrorCode::RateLimited, true, Some(30_000)));
+/// # Ok::<(), RequestError>(())
+/// ```
 pub enum RequestError {
     /// The request could not be built (a body that does not serialise).
     Encode(String),
@@ -262,6 +512,16 @@ impl RequestError {
     /// A failure to deliver `url`'s request. The host's message may quote
     /// the URL, and some providers' URLs carry a secret in the query: the
     /// query is cut out of the message.
+    /// ```
+    /// use switchboard_sdk::http::RequestError;
+    /// use switchboard_sdk::types::{HttpError, HttpErrorCode};
+    ///
+    /// let error = RequestError::transport(
+    ///     "https://api.example.com/v1/me?key=s3cret",
+    ///     HttpError { code: HttpErrorCode::Timeout, message: "timed out: https://api.example.com/v1/me?key=s3cret".into() },
+    /// );
+    /// assert_eq!(error.to_string(), "https://api.example.com: timed out: https://api.example.com/v1/me?…");
+    /// ```
     pub fn transport(url: &str, error: HttpError) -> Self {
         let message = match url.split_once('?') {
             Some((_, query)) if !query.is_empty() => error.message.replace(query, "…"),
@@ -275,6 +535,13 @@ impl RequestError {
     }
 
     /// The error for a response whose status is outside 2xx.
+    /// ```
+    /// use switchboard_sdk::http::RequestError;
+    /// use switchboard_sdk::types::HttpResponse;
+    ///
+    /// let response = HttpResponse { status: 503, headers: vec![], body: b"down for maintenance".to_vec() };
+    /// assert_eq!(RequestError::status(&response).to_string(), "503: down for maintenance");
+    /// ```
     pub fn status(response: &HttpResponse) -> Self {
         Self::Status {
             status: response.status,
@@ -284,6 +551,14 @@ impl RequestError {
     }
 
     /// Whether sending the same request again later may succeed.
+    /// ```
+    /// use switchboard_sdk::http::RequestError;
+    ///
+    /// let unavailable = RequestError::Status { status: 502, body: String::new(), retry_after_ms: None };
+    /// let refused = RequestError::Status { status: 400, body: String::new(), retry_after_ms: None };
+    /// assert!(unavailable.is_retryable());
+    /// assert!(!refused.is_retryable());
+    /// ```
     pub fn is_retryable(&self) -> bool {
         self.clone().into_channel_error("", "").retryable
     }
@@ -303,6 +578,23 @@ impl RequestError {
     ///   `"<status>: <body>"`;
     /// - an answer that is not what was expected: `provider-rejected`;
     /// - a body that does not serialise: `internal`.
+    /// ```
+    /// use switchboard_sdk::http::RequestError;
+    /// use switchboard_sdk::types::{ErrorCode, HttpError, HttpErrorCode};
+    ///
+    /// // An origin the admin has not granted: not retried, and the fix is named.
+    /// let denied = RequestError::transport(
+    ///     "http://127.0.0.1:9000/v1/messages",
+    ///     HttpError { code: HttpErrorCode::Denied, message: "origin not allowed".into() },
+    /// );
+    /// let error = denied.into_channel_error("acme-chat", "Acme");
+    /// assert_eq!((error.code, error.retryable), (ErrorCode::Network, false));
+    /// assert!(error.message.contains("switchboard plugin grant-host acme-chat http://127.0.0.1:9000"));
+    ///
+    /// let rejected = RequestError::Status { status: 400, body: "no such user".into(), retry_after_ms: None };
+    /// let error = rejected.into_channel_error("acme-chat", "Acme");
+    /// assert_eq!((error.code, error.message.as_str()), (ErrorCode::ProviderRejected, "400: no such user"));
+    /// ```
     pub fn into_channel_error(self, plugin_id: &str, provider: &str) -> ChannelError {
         use ErrorCode::*;
         match self {
@@ -352,6 +644,15 @@ impl RequestError {
 /// The error for an HTTP `status` outside 2xx, with `message`: 429 is
 /// `rate-limited` and 5xx `provider-unavailable` (both retryable), anything
 /// else `provider-rejected` (not retryable).
+/// ```
+/// use switchboard_sdk::http::status_error;
+/// use switchboard_sdk::types::ErrorCode;
+///
+/// // A provider that reports failures inside a 200 answer, with an HTTP-like code.
+/// let error = status_error(503, "the provider is busy");
+/// assert_eq!((error.code, error.retryable), (ErrorCode::ProviderUnavailable, true));
+/// assert_eq!(status_error(404, "no such user").code, ErrorCode::ProviderRejected);
+/// ```
 pub fn status_error(status: u16, message: impl Into<String>) -> ChannelError {
     match status {
         429 => ChannelError::transient(ErrorCode::RateLimited, message),
@@ -385,16 +686,34 @@ impl From<RequestError> for ChannelError {
 impl HttpResponse {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
+        /// ```
+        /// use switchboard_sdk::types::{Header, HttpResponse};
+        ///
+        /// let response = HttpResponse { status: 200, headers: vec![Header::new("X-Request-Id", "r-1")], body: vec![] };
+        /// assert_eq!(response.header("x-request-id"), Some("r-1"));
+        /// ```
         header(&self.headers, name)
     }
 
     /// Whether the status is 2xx.
+    /// ```
+    /// use switchboard_sdk::types::HttpResponse;
+    ///
+    /// let created = HttpResponse { status: 201, headers: vec![], body: vec![] };
+    /// assert!(created.is_success());
+    /// ```
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// The `Content-Type`'s essence in lower case (`image/png` for
     /// `image/PNG; charset=binary`), when there is one.
+    /// ```
+    /// use switchboard_sdk::types::{Header, HttpResponse};
+    ///
+    /// let response = HttpResponse { status: 200, headers: vec![Header::new("Content-Type", "image/PNG; charset=binary")], body: vec![] };
+    /// assert_eq!(response.content_type().as_deref(), Some("image/png"));
+    /// ```
     pub fn content_type(&self) -> Option<String> {
         self.header("content-type")
             .and_then(|value| value.split(';').next())
@@ -403,6 +722,12 @@ impl HttpResponse {
     }
 
     /// `Retry-After` in milliseconds, when it gives seconds.
+    /// ```
+    /// use switchboard_sdk::types::{Header, HttpResponse};
+    ///
+    /// let response = HttpResponse { status: 429, headers: vec![Header::new("Retry-After", "120")], body: vec![] };
+    /// assert_eq!(response.retry_after_ms(), Some(120_000));
+    /// ```
     pub fn retry_after_ms(&self) -> Option<u64> {
         self.header("retry-after")
             .and_then(|value| value.trim().parse::<u64>().ok())
@@ -410,11 +735,30 @@ impl HttpResponse {
     }
 
     /// The body as (lossy) UTF-8 text.
+    /// ```
+    /// use switchboard_sdk::types::HttpResponse;
+    ///
+    /// let response = HttpResponse { status: 200, headers: vec![], body: b"ok".to_vec() };
+    /// assert_eq!(response.text(), "ok");
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The body as JSON of type `T`, whatever the status.
+    /// ```
+    /// use switchboard_sdk::types::HttpResponse;
+    ///
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Sent {
+    ///     id: String,
+    /// }
+    /// let response = HttpResponse { status: 200, headers: vec![], body: br#"{"id":"out-1"}"#.to_vec() };
+    /// assert_eq!(response.json::<Sent>()?.id, "out-1");
+    /// let html = HttpResponse { status: 200, headers: vec![], body: b"<html>".to_vec() };
+    /// assert!(html.json::<Sent>().unwrap_err().to_string().starts_with("unexpected answer: not the expected JSON"));
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, RequestError> {
         serde_json::from_slice(&self.body).map_err(|e| {
             RequestError::Malformed(format!("not the expected JSON ({e}): {}", excerpt(&self.body)))
@@ -422,6 +766,12 @@ impl HttpResponse {
     }
 
     /// An error for any status outside 2xx.
+    /// ```
+    /// use switchboard_sdk::types::HttpResponse;
+    ///
+    /// let response = HttpResponse { status: 401, headers: vec![], body: b"bad token".to_vec() };
+    /// assert_eq!(response.check_status().unwrap_err().to_string(), "401: bad token");
+    /// ```
     pub fn check_status(&self) -> Result<(), RequestError> {
         if self.is_success() {
             Ok(())
@@ -431,6 +781,14 @@ impl HttpResponse {
     }
 
     /// The response if its status is 2xx, else the error.
+    /// ```
+    /// use switchboard_sdk::types::HttpResponse;
+    ///
+    /// let response = HttpResponse { status: 200, headers: vec![], body: br#"{"ok":true}"#.to_vec() };
+    /// let value: serde_json::Value = response.error_for_status()?.json()?;
+    /// assert_eq!(value["ok"], true);
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn error_for_status(self) -> Result<Self, RequestError> {
         self.check_status()?;
         Ok(self)
@@ -438,6 +796,13 @@ impl HttpResponse {
 }
 
 /// The first value of header `name` (case-insensitive).
+/// ```
+/// use switchboard_sdk::http::header;
+/// use switchboard_sdk::types::Header;
+///
+/// let headers = [Header::new("Set-Cookie", "a=1"), Header::new("set-cookie", "b=2")];
+/// assert_eq!(header(&headers, "SET-COOKIE"), Some("a=1"));
+/// ```
 pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -447,6 +812,13 @@ pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
 
 /// The start of a body as text, for error messages: trimmed, at most 300
 /// characters (then `…`), `(empty body)` when there is nothing.
+/// ```
+/// use switchboard_sdk::http::excerpt;
+///
+/// assert_eq!(excerpt(b"  {\"error\":\"nope\"}\n"), r#"{"error":"nope"}"#);
+/// assert_eq!(excerpt(b""), "(empty body)");
+/// assert_eq!(excerpt("x".repeat(400).as_bytes()).chars().count(), 301);
+/// ```
 pub fn excerpt(body: &[u8]) -> String {
     const MAX_CHARS: usize = 300;
     let text = String::from_utf8_lossy(body);
@@ -462,6 +834,12 @@ pub fn excerpt(body: &[u8]) -> String {
 
 /// The reason phrase of a status code (`Bad Request` for 400), or `""` for
 /// one this table lacks.
+/// ```
+/// use switchboard_sdk::http::status_text;
+///
+/// assert_eq!(status_text(429), "Too Many Requests");
+/// assert_eq!(status_text(299), "");
+/// ```
 pub fn status_text(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -500,6 +878,12 @@ pub fn status_text(status: u16) -> &'static str {
 
 /// `base?k1=v1&k2=v2` (or `base&…` when `base` has a query already), each
 /// key and value percent-encoded.
+/// ```
+/// use switchboard_sdk::http::with_query;
+///
+/// assert_eq!(with_query("https://api.example.com/v1", &[("q", "a&b")]), "https://api.example.com/v1?q=a%26b");
+/// assert_eq!(with_query("https://api.example.com/v1?x=1", &[("y", "2")]), "https://api.example.com/v1?x=1&y=2");
+/// ```
 pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
     let separator = match base.split_once('?') {
         Some((_, "")) => "",
@@ -511,6 +895,11 @@ pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
 
 /// `k1=v1&k2=v2`, each key and value percent-encoded: a query string, and
 /// equally an `application/x-www-form-urlencoded` body.
+/// ```
+/// use switchboard_sdk::http::encode_query;
+///
+/// assert_eq!(encode_query(&[("scope", "user.info,video.list"), ("state", "a b")]), "scope=user.info%2Cvideo.list&state=a%20b");
+/// ```
 pub fn encode_query(params: &[(&str, &str)]) -> String {
     params
         .iter()
@@ -521,6 +910,12 @@ pub fn encode_query(params: &[(&str, &str)]) -> String {
 
 /// The pairs of a query string or form body, in order: split on `&`, `+`
 /// read as a space, `%XX` decoded; a part without `=` has an empty value.
+/// ```
+/// use switchboard_sdk::http::decode_query;
+///
+/// let pairs = decode_query("?code=a%2Fb&state=x+y&flag");
+/// assert_eq!(pairs, [("code".into(), "a/b".into()), ("state".into(), "x y".into()), ("flag".into(), String::new())]);
+/// ```
 pub fn decode_query(query: &str) -> Vec<(String, String)> {
     query
         .trim_start_matches('?')
@@ -537,6 +932,11 @@ pub fn decode_query(query: &str) -> Vec<(String, String)> {
 /// Percent-encodes everything but RFC 3986's unreserved characters, so the
 /// result is safe in any part of a query (`,` becomes `%2C`, `/` `%2F`,
 /// space `%20`).
+/// ```
+/// use switchboard_sdk::http::percent_encode;
+///
+/// assert_eq!(percent_encode("a b/c,d~é"), "a%20b%2Fc%2Cd~%C3%A9");
+/// ```
 pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
@@ -551,6 +951,12 @@ pub fn percent_encode(text: &str) -> String {
 
 /// Decodes `%XX` sequences (invalid ones stay as they are; invalid UTF-8
 /// becomes U+FFFD).
+/// ```
+/// use switchboard_sdk::http::percent_decode;
+///
+/// assert_eq!(percent_decode("a%20b%2Fc%C3%A9"), "a b/cé");
+/// assert_eq!(percent_decode("100%"), "100%");
+/// ```
 pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -575,6 +981,12 @@ pub fn percent_decode(text: &str) -> String {
 }
 
 /// `scheme://host[:port]` of a URL (the whole string if it has no scheme).
+/// ```
+/// use switchboard_sdk::http::origin;
+///
+/// assert_eq!(origin("https://api.example.com:8443/v1/me?key=s3cret"), "https://api.example.com:8443");
+/// assert_eq!(origin("not a url"), "not a url");
+/// ```
 pub fn origin(url: &str) -> &str {
     let Some(scheme_end) = url.find("://") else {
         return url;
@@ -593,6 +1005,18 @@ pub fn origin(url: &str) -> &str {
 /// the body.
 #[derive(Debug, Clone)]
 #[must_use]
+/// ```
+/// use switchboard_sdk::http::Multipart;
+///
+/// let photo = vec![0u8; 1024];
+/// let (content_type, body) = Multipart::new("1700000000:key-1")
+///     .text("to", "u-1")
+///     .file("media", "photo.jpg", "image/jpeg", photo.as_slice())
+///     .finish();
+/// let boundary = content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
+/// assert!(body.starts_with(format!("--{boundary}\r\n").as_bytes()));
+/// assert!(body.ends_with(format!("--{boundary}--\r\n").as_bytes()));
+/// ```
 pub struct Multipart<'a> {
     seed: String,
     parts: Vec<Part<'a>>,
@@ -607,6 +1031,13 @@ struct Part<'a> {
 
 impl<'a> Multipart<'a> {
     /// An empty form whose boundary derives from `boundary_seed`.
+    /// ```
+    /// use switchboard_sdk::http::Multipart;
+    ///
+    /// // The same seed, the same boundary: a retried send builds the same body.
+    /// assert_eq!(Multipart::new("key-1").boundary(), Multipart::new("key-1").boundary());
+    /// assert_ne!(Multipart::new("key-1").boundary(), Multipart::new("key-2").boundary());
+    /// ```
     pub fn new(boundary_seed: impl Into<String>) -> Self {
         Self {
             seed: boundary_seed.into(),
@@ -615,6 +1046,13 @@ impl<'a> Multipart<'a> {
     }
 
     /// Adds a text field.
+    /// ```
+    /// use switchboard_sdk::http::Multipart;
+    ///
+    /// let (_, body) = Multipart::new("seed").text("caption", "Hello").finish();
+    /// let body = String::from_utf8(body).unwrap();
+    /// assert!(body.contains("Content-Disposition: form-data; name=\"caption\"\r\n\r\nHello\r\n"));
+    /// ```
     pub fn text(mut self, name: &str, value: &str) -> Self {
         self.parts.push(Part {
             name: name.to_owned(),
@@ -625,6 +1063,13 @@ impl<'a> Multipart<'a> {
     }
 
     /// Adds a file field with its file name and content type.
+    /// ```
+    /// use switchboard_sdk::http::Multipart;
+    ///
+    /// let (_, body) = Multipart::new("seed").file("media", "a.txt", "text/plain", b"hi".to_vec()).finish();
+    /// let body = String::from_utf8(body).unwrap();
+    /// assert!(body.contains("name=\"media\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhi\r\n"));
+    /// ```
     pub fn file(
         mut self,
         name: &str,
@@ -642,6 +1087,15 @@ impl<'a> Multipart<'a> {
 
     /// The boundary: `switchboard-` and 32 hex digits, the first candidate
     /// derived from the seed that occurs in no part.
+    /// ```
+    /// use switchboard_sdk::http::Multipart;
+    ///
+    /// let first = Multipart::new("seed").boundary();
+    /// // Content that happens to hold that boundary gets another one.
+    /// let tricky = Multipart::new("seed").text("x", &first);
+    /// assert_ne!(tricky.boundary(), first);
+    /// assert!(first.starts_with("switchboard-") && first.len() == "switchboard-".len() + 32);
+    /// ```
     pub fn boundary(&self) -> String {
         (0u32..)
             .map(|attempt| {
@@ -662,6 +1116,15 @@ impl<'a> Multipart<'a> {
     }
 
     /// The `Content-Type` header value and the body.
+    /// ```
+    /// use switchboard_sdk::http::Multipart;
+    ///
+    /// let form = Multipart::new("seed").text("a", "1");
+    /// let boundary = form.boundary();
+    /// let (content_type, body) = form.finish();
+    /// assert_eq!(content_type, format!("multipart/form-data; boundary={boundary}"));
+    /// assert_eq!(body, format!("--{boundary}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{boundary}--\r\n").into_bytes());
+    /// ```
     pub fn finish(self) -> (String, Vec<u8>) {
         let boundary = self.boundary();
         let size = self.parts.iter().map(|p| p.data.len() + 160).sum::<usize>() + 64;
@@ -691,6 +1154,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A name inside a quoted header parameter, escaped the way browsers escape
 /// form uploads (WHATWG HTML: `"` → `%22`, CR → `%0D`, LF → `%0A`).
+/// ```
+/// use switchboard_sdk::http::quote;
+///
+/// assert_eq!(quote("my \"best\"\nphoto.jpg"), "my %22best%22%0Aphoto.jpg");
+/// ```
 pub fn quote(name: &str) -> String {
     name.replace('"', "%22").replace('\r', "%0D").replace('\n', "%0A")
 }

@@ -15,12 +15,51 @@
 //!   API. Most providers set it in their developer portal instead; those
 //!   plugins keep the defaults, which answer `unsupported`.
 //!
-//! ```ignore
+//! ```
+//! use switchboard_sdk::manifest::Setting;
+//! use switchboard_sdk::signature::verify_hmac_sha256_hex;
 //! use switchboard_sdk::types::*;
 //! use switchboard_sdk::{Channel, Webhooks};
 //!
 //! struct MyChannel;
-//! impl Channel for MyChannel { /* the eight verbs */ }
+//!
+//! impl Channel for MyChannel {
+//!     fn describe() -> Manifest {
+//!         Manifest::builder("my-channel", "My channel")
+//!             .version("0.1.0")
+//!             .setting(Setting::secret("webhook_secret", "Key of the webhooks' HMAC").required())
+//!             .build()
+//!     }
+//!     // Accounts are connected by an admin: no authorization step.
+//!     fn authorization_url(_: Settings, _: String, _: String) -> Result<String, ChannelError> {
+//!         Err(ChannelError::unsupported("authorization"))
+//!     }
+//!     fn complete_authorization(_: Settings, _: Vec<KeyValue>, _: String) -> Result<Authorization, ChannelError> {
+//!         Err(ChannelError::unsupported("authorization"))
+//!     }
+//!     fn refresh_credentials(_: Settings, _: Credentials) -> Result<Credentials, ChannelError> {
+//!         Err(ChannelError::unsupported("authorization"))
+//!     }
+//!     fn verify_webhook(settings: Settings, request: IncomingRequest) -> Verification {
+//!         let secret = settings.secret_value("webhook_secret").unwrap_or_default();
+//!         let signature = request.header("x-signature").unwrap_or_default();
+//!         match verify_hmac_sha256_hex(secret.as_bytes(), &[&request.body], signature) {
+//!             true => Verification::Accepted,
+//!             false => Verification::Rejected("x-signature does not match".into()),
+//!         }
+//!     }
+//!     fn parse_event(_: Settings, request: IncomingRequest) -> Result<Vec<ChannelEvent>, ChannelError> {
+//!         let body: serde_json::Value = request.json()?;
+//!         Ok(vec![ChannelEvent::Ignored(format!("not handled yet: {body}"))])
+//!     }
+//!     fn send_message(_: ChannelContext, _: OutboundMessage) -> Result<SentMessage, ChannelError> {
+//!         Err(ChannelError::unsupported("sending"))
+//!     }
+//!     fn fetch_media(_: ChannelContext, _: String) -> Result<Media, ChannelError> {
+//!         Err(ChannelError::unsupported("media"))
+//!     }
+//! }
+//!
 //! // The provider's webhook callback is set in its portal.
 //! impl Webhooks for MyChannel {}
 //!
@@ -28,6 +67,9 @@
 //! // unit tests.
 //! #[cfg(target_arch = "wasm32")]
 //! switchboard_sdk::export_channel!(MyChannel);
+//!
+//! // A unit test calls the verbs natively, as the host would.
+//! assert_eq!(MyChannel::describe().check(), Ok(()));
 //! ```
 //!
 //! # Helpers
@@ -113,18 +155,55 @@ use bindings::{exports::switchboard::channel0_1_0 as exported, switchboard::chan
 
 /// Exports a type implementing [`Channel`] and [`Webhooks`] as the component's
 /// interfaces (`channel`, and `webhooks` under contract 0.2.0).
+/// ```
+/// // At the crate's root, once, after `impl Channel` and `impl Webhooks`; only
+/// // for the component, so that `cargo test` builds the crate natively.
+/// #[cfg(target_arch = "wasm32")]
+/// switchboard_sdk::export_channel!(MyChannel);
+/// ```
 pub use bindings::export_channel;
 
 /// The interface every plugin implements: one function per contract verb.
+/// ```
+/// use switchboard_sdk::Channel;
+/// use switchboard_sdk::types::*;
+///
+/// // Generic code over any channel, e.g. a test helper of a plugin crate.
+/// fn plugin_id<C: Channel>() -> String {
+///     C::describe().id
+/// }
+/// # struct Nothing;
+/// # impl Channel for Nothing {
+/// #     fn describe() -> Manifest { Manifest::builder("nothing", "Nothing").version("0.1.0").build() }
+/// #     fn authorization_url(_: Settings, _: String, _: String) -> Result<String, ChannelError> { unimplemented!() }
+/// #     fn complete_authorization(_: Settings, _: Vec<KeyValue>, _: String) -> Result<Authorization, ChannelError> { unimplemented!() }
+/// #     fn refresh_credentials(_: Settings, _: Credentials) -> Result<Credentials, ChannelError> { unimplemented!() }
+/// #     fn verify_webhook(_: Settings, _: IncomingRequest) -> Verification { unimplemented!() }
+/// #     fn parse_event(_: Settings, _: IncomingRequest) -> Result<Vec<ChannelEvent>, ChannelError> { unimplemented!() }
+/// #     fn send_message(_: ChannelContext, _: OutboundMessage) -> Result<SentMessage, ChannelError> { unimplemented!() }
+/// #     fn fetch_media(_: ChannelContext, _: String) -> Result<Media, ChannelError> { unimplemented!() }
+/// # }
+/// assert_eq!(plugin_id::<Nothing>(), "nothing");
+/// ```
 pub use exported::channel::Guest as Channel;
 
 /// The contract version this SDK builds plugins against; a plugin puts it in
 /// its manifest's `contract_version`.
 #[cfg(not(feature = "contract-v0-1"))]
+/// ```
+/// use switchboard_sdk::types::Manifest;
+///
+/// // `Manifest::builder` fills it in.
+/// let manifest = Manifest::builder("acme-chat", "Acme Chat").build();
+/// assert_eq!(manifest.contract_version, switchboard_sdk::CONTRACT_VERSION);
+/// ```
 pub const CONTRACT_VERSION: &str = "0.2.0";
 /// The contract version this SDK builds plugins against; a plugin puts it in
 /// its manifest's `contract_version`.
 #[cfg(feature = "contract-v0-1")]
+/// ```
+/// assert_eq!(switchboard_sdk::CONTRACT_VERSION, "0.1.0");
+/// ```
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
 /// Registration of the provider's webhook callback through its API (contract
@@ -142,10 +221,48 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
     message = "`{Self}` does not implement `switchboard_sdk::Webhooks`",
     note = "a channel whose webhook callback is set in the provider's portal writes `impl Webhooks for {Self} {{}}`"
 )]
+/// ```
+/// use switchboard_sdk::Webhooks;
+/// use switchboard_sdk::http::Request;
+/// use switchboard_sdk::types::{ChannelError, ErrorCode, Settings, WebhookRegistration};
+///
+/// // A provider whose portal sets the callback: the defaults.
+/// struct PortalChannel;
+/// impl Webhooks for PortalChannel {}
+///
+/// // A provider with an API for it.
+/// struct ApiChannel;
+/// impl Webhooks for ApiChannel {
+///     fn register_webhook(settings: Settings, callback_url: String) -> Result<WebhookRegistration, ChannelError> {
+///         let token = settings.required_secret("api_token")?;
+///         Request::put("https://api.example.com/v1/webhook")
+///             .bearer_auth(token)
+///             .json(&serde_json::json!({ "url": callback_url }))?
+///             .send()?
+///             .error_for_status()?;
+///         Ok(WebhookRegistration { callback_url: Some(callback_url), details: vec![] })
+///     }
+/// }
+///
+/// let settings = Settings { config: vec![], secrets: vec![] };
+/// let error = PortalChannel::current_webhook(settings).unwrap_err();
+/// assert_eq!(error.code, ErrorCode::Unsupported);
+/// ```
 pub trait Webhooks {
     /// Points the provider's webhook callback for this app at `callback_url`
     /// (the host's `/webhooks/{plugin-id}` under its public URL) and answers
     /// the registration now in effect.
+    /// ```
+    /// use switchboard_sdk::Webhooks;
+    /// use switchboard_sdk::types::{ErrorCode, Settings};
+    ///
+    /// struct PortalChannel;
+    /// impl Webhooks for PortalChannel {}
+    ///
+    /// let settings = Settings { config: vec![], secrets: vec![] };
+    /// let error = PortalChannel::register_webhook(settings, "https://chat.example.com/webhooks/acme-chat".into()).unwrap_err();
+    /// assert_eq!((error.code, error.retryable), (ErrorCode::Unsupported, false));
+    /// ```
     fn register_webhook(
         settings: types::Settings,
         callback_url: String,
@@ -155,6 +272,25 @@ pub trait Webhooks {
     }
 
     /// Reads the provider's current registration without changing it.
+    /// ```
+    /// use switchboard_sdk::Webhooks;
+    /// use switchboard_sdk::types::{ChannelError, KeyValue, Settings, WebhookRegistration};
+    ///
+    /// struct ApiChannel;
+    /// impl Webhooks for ApiChannel {
+    ///     fn current_webhook(_: Settings) -> Result<WebhookRegistration, ChannelError> {
+    ///         // What the provider's API reports (asked with `http::Request`).
+    ///         Ok(WebhookRegistration {
+    ///             callback_url: Some("https://chat.example.com/webhooks/acme-chat".into()),
+    ///             details: vec![KeyValue::new("events", "message,status")],
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// let registration = ApiChannel::current_webhook(Settings { config: vec![], secrets: vec![] })?;
+    /// assert_eq!(registration.details[0].value, "message,status");
+    /// # Ok::<(), ChannelError>(())
+    /// ```
     fn current_webhook(settings: types::Settings) -> Result<types::WebhookRegistration, types::ChannelError> {
         let _ = settings;
         Err(registered_in_portal())
@@ -186,6 +322,23 @@ impl<T: Channel + Webhooks> bindings::exports::switchboard::channel0_2_0::webhoo
 }
 
 /// Every type of the contract.
+/// ```
+/// use switchboard_sdk::types::{ChannelEvent, ContactProfile, MessageEvent};
+///
+/// let event = ChannelEvent::Message(MessageEvent {
+///     channel_external_id: "acct-1".into(),
+///     // Also what the host passes back as a reply's `recipient_id`.
+///     conversation_id: "u-1".into(),
+///     contact: ContactProfile { external_id: "u-1".into(), name: Some("Ada".into()), username: None, avatar_url: None },
+///     message_id: "m-1".into(),
+///     sent_at_ms: 1_767_225_600_000,
+///     text: Some("Hello!".into()),
+///     attachments: vec![],
+///     reply_to: None,
+///     unsupported: None,
+/// });
+/// assert!(matches!(event, ChannelEvent::Message(_)));
+/// ```
 pub mod types {
     pub use crate::imported::http_client::{
         Error as HttpError, ErrorCode as HttpErrorCode, Request as HttpRequest, Response as HttpResponse,
@@ -210,6 +363,12 @@ mod webhook_types {
     /// field so that [`Webhooks`](crate::Webhooks) has the same signature
     /// under both contracts. Nothing sends it to the host.
     #[derive(Clone, Debug)]
+    /// ```
+    /// use switchboard_sdk::types::WebhookRegistration;
+    ///
+    /// let none = WebhookRegistration { callback_url: None, details: vec![] };
+    /// assert!(none.callback_url.is_none());
+    /// ```
     pub struct WebhookRegistration {
         /// The URL the provider calls with events; none when nothing is
         /// registered.
@@ -223,6 +382,11 @@ mod webhook_types {
 ///
 /// In a native build (unit tests) records go to the fake host of
 /// `testing::FakeHost` when one is installed, else to standard error.
+/// ```
+/// use switchboard_sdk::log;
+///
+/// log::info("message sent", &[("message_id", "m-1"), ("status", "sent")]);
+/// ```
 pub mod log {
     /// Severity of a log record.
     pub use crate::imported::log::Level;
@@ -239,6 +403,11 @@ pub mod log {
     }
 
     /// Writes one record at `level` with structured fields.
+    /// ```
+    /// use switchboard_sdk::log::{self, Level};
+    ///
+    /// log::write(Level::Warn, "the provider is slow", &[("elapsed_ms", "2100")]);
+    /// ```
     pub fn write(level: Level, message: &str, pairs: &[(&str, &str)]) {
         #[cfg(target_arch = "wasm32")]
         crate::imported::log::write(level, message, &fields(pairs));
@@ -247,21 +416,41 @@ pub mod log {
     }
 
     /// Logs at debug level.
+    /// ```
+    /// use switchboard_sdk::log;
+    ///
+    /// log::debug("webhook parsed", &[("events", "1")]);
+    /// ```
     pub fn debug(message: &str, pairs: &[(&str, &str)]) {
         write(Level::Debug, message, pairs);
     }
 
     /// Logs at info level.
+    /// ```
+    /// use switchboard_sdk::log;
+    ///
+    /// log::info("webhook parsed", &[("events", "1")]);
+    /// ```
     pub fn info(message: &str, pairs: &[(&str, &str)]) {
         write(Level::Info, message, pairs);
     }
 
     /// Logs at warn level.
+    /// ```
+    /// use switchboard_sdk::log;
+    ///
+    /// log::warn("webhook parsed", &[("events", "1")]);
+    /// ```
     pub fn warn(message: &str, pairs: &[(&str, &str)]) {
         write(Level::Warn, message, pairs);
     }
 
     /// Logs at error level.
+    /// ```
+    /// use switchboard_sdk::log;
+    ///
+    /// log::error("webhook parsed", &[("events", "1")]);
+    /// ```
     pub fn error(message: &str, pairs: &[(&str, &str)]) {
         write(Level::Error, message, pairs);
     }
@@ -271,6 +460,11 @@ pub mod log {
 ///
 /// In a native build (unit tests) this is the fake host's clock when one is
 /// installed (`testing::FakeHost::set_now_ms`), else the system clock.
+/// ```
+/// // E.g. when a message arrived, for a provider that does not say.
+/// let sent_at_ms = switchboard_sdk::now_ms();
+/// assert!(sent_at_ms > 1_700_000_000_000);
+/// ```
 pub fn now_ms() -> u64 {
     #[cfg(target_arch = "wasm32")]
     return imported::clock::now_ms();
@@ -279,6 +473,12 @@ pub fn now_ms() -> u64 {
 }
 
 /// The host's clock, in unix seconds (what signature timestamps use).
+/// ```
+/// use switchboard_sdk::signature::TimestampWindow;
+///
+/// let now = switchboard_sdk::now_secs();
+/// assert_eq!(TimestampWindow::new(300, 30).check(now - 60, now), Ok(()));
+/// ```
 pub fn now_secs() -> u64 {
     now_ms() / 1000
 }

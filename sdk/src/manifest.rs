@@ -1,6 +1,6 @@
 //! The plugin's self-description, declared in one expression.
 //!
-//! ```ignore
+//! ```
 //! use switchboard_sdk::manifest::{Limits, Setting};
 //! use switchboard_sdk::types::{Manifest, ReplyWindow};
 //!
@@ -16,6 +16,7 @@
 //!         .reply_window(ReplyWindow::Unlimited)
 //!         .build()
 //! }
+//! assert_eq!(manifest().check(), Ok(()));
 //! ```
 //!
 //! [`ManifestBuilder::build`] fills `contract_version` with the SDK's
@@ -28,20 +29,47 @@ use crate::types::{AttachmentKind, ContentLimits, Manifest, ReplyWindow, Setting
 
 /// A setting the plugin reads (the contract's `setting-spec`), built with
 /// [`Setting::config`] or [`Setting::secret`].
+/// ```
+/// use switchboard_sdk::manifest::Setting;
+///
+/// let token = Setting::secret("api_token", "The provider's API token").required();
+/// assert!(token.secret && token.required);
+/// ```
 pub type Setting = SettingSpec;
 
 /// What one outbound message may contain (the contract's `content-limits`),
 /// built with [`Limits::text_only`] and friends.
+/// ```
+/// use switchboard_sdk::manifest::Limits;
+/// use switchboard_sdk::types::AttachmentKind;
+///
+/// let limits = Limits::text_only(2000).attachments(4, [AttachmentKind::Image]).text_with_attachments(true);
+/// assert_eq!((limits.max_text_chars, limits.max_attachments), (Some(2000), 4));
+/// ```
 pub type Limits = ContentLimits;
 
 /// Ids the host keeps for its own routes (`/api/…`, `/webhooks/…`, …): a
 /// plugin with one of them is refused at install.
+/// ```
+/// use switchboard_sdk::manifest::RESERVED_IDS;
+/// use switchboard_sdk::types::Manifest;
+///
+/// assert!(RESERVED_IDS.contains(&"webhooks"));
+/// let refused = Manifest::builder("webhooks", "Webhooks").version("1.0.0").build();
+/// assert_eq!(refused.check(), Err("id \"webhooks\" is reserved by the host".into()));
+/// ```
 pub const RESERVED_IDS: &[&str] = &["api", "admin", "health", "webhooks", "static", "plugins"];
 
 /// Building a setting.
 impl SettingSpec {
     /// A non-secret config value (e.g. an app id or a URL), optional and
     /// without a default until said otherwise.
+    /// ```
+    /// use switchboard_sdk::manifest::Setting;
+    ///
+    /// let app_id = Setting::config("app_id", "The app's id in the provider's portal");
+    /// assert!(!app_id.secret && !app_id.required && app_id.default_value.is_none());
+    /// ```
     pub fn config(key: &str, description: &str) -> Self {
         Self {
             key: key.to_owned(),
@@ -54,6 +82,12 @@ impl SettingSpec {
 
     /// A secret (stored encrypted, never shown back), optional until said
     /// otherwise.
+    /// ```
+    /// use switchboard_sdk::manifest::Setting;
+    ///
+    /// let secret = Setting::secret("webhook_secret", "Key of the HMAC in X-Signature");
+    /// assert!(secret.secret && !secret.required);
+    /// ```
     pub fn secret(key: &str, description: &str) -> Self {
         Self {
             secret: true,
@@ -62,6 +96,11 @@ impl SettingSpec {
     }
 
     /// The plugin cannot work without it.
+    /// ```
+    /// use switchboard_sdk::manifest::Setting;
+    ///
+    /// assert!(Setting::secret("api_token", "API token").required().required);
+    /// ```
     pub fn required(self) -> Self {
         Self {
             required: true,
@@ -70,6 +109,12 @@ impl SettingSpec {
     }
 
     /// The value used when the admin sets none.
+    /// ```
+    /// use switchboard_sdk::manifest::Setting;
+    ///
+    /// let base = Setting::config("api_base", "API base URL").with_default("https://api.example.com");
+    /// assert_eq!(base.default_value.as_deref(), Some("https://api.example.com"));
+    /// ```
     pub fn with_default(self, value: &str) -> Self {
         Self {
             default_value: Some(value.to_owned()),
@@ -81,6 +126,12 @@ impl SettingSpec {
 /// Building content limits.
 impl ContentLimits {
     /// Text of at most `max_chars` Unicode scalar values, no attachments.
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    ///
+    /// let sms = Limits::text_only(160);
+    /// assert_eq!((sms.max_text_chars, sms.max_attachments), (Some(160), 0));
+    /// ```
     pub fn text_only(max_chars: u32) -> Self {
         Self {
             max_text_chars: Some(max_chars),
@@ -89,6 +140,11 @@ impl ContentLimits {
     }
 
     /// Text of any length, no attachments.
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    ///
+    /// assert_eq!(Limits::any_text().max_text_chars, None);
+    /// ```
     pub fn any_text() -> Self {
         Self {
             max_text_chars: None,
@@ -102,6 +158,13 @@ impl ContentLimits {
 
     /// Up to `max` attachments of the given kinds (any MIME type, any size
     /// until said otherwise), not combined with text until said otherwise.
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    /// use switchboard_sdk::types::AttachmentKind;
+    ///
+    /// let any = Limits::any_text().attachments(10, AttachmentKind::ALL);
+    /// assert_eq!(any.attachment_kinds.len(), 6);
+    /// ```
     pub fn attachments(self, max: u32, kinds: impl IntoIterator<Item = AttachmentKind>) -> Self {
         Self {
             max_attachments: max,
@@ -111,6 +174,13 @@ impl ContentLimits {
     }
 
     /// Only these MIME types (empty: any).
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    /// use switchboard_sdk::types::AttachmentKind;
+    ///
+    /// let photos = Limits::any_text().attachments(1, [AttachmentKind::Image]).mime_types(["image/jpeg", "image/png"]);
+    /// assert_eq!(photos.attachment_mime_types, ["image/jpeg", "image/png"]);
+    /// ```
     pub fn mime_types<S: Into<String>>(self, mime_types: impl IntoIterator<Item = S>) -> Self {
         Self {
             attachment_mime_types: mime_types.into_iter().map(Into::into).collect(),
@@ -119,6 +189,13 @@ impl ContentLimits {
     }
 
     /// Attachments of at most `bytes` each.
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    /// use switchboard_sdk::types::AttachmentKind;
+    ///
+    /// let limits = Limits::any_text().attachments(1, [AttachmentKind::File]).max_attachment_bytes(25 << 20);
+    /// assert_eq!(limits.max_attachment_bytes, Some(25 * 1024 * 1024));
+    /// ```
     pub fn max_attachment_bytes(self, bytes: u64) -> Self {
         Self {
             max_attachment_bytes: Some(bytes),
@@ -127,6 +204,14 @@ impl ContentLimits {
     }
 
     /// Whether text and attachments may travel in one message.
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    /// use switchboard_sdk::types::AttachmentKind;
+    ///
+    /// // A caption under a photo.
+    /// let limits = Limits::text_only(1000).attachments(1, [AttachmentKind::Image]).text_with_attachments(true);
+    /// assert!(limits.text_with_attachments);
+    /// ```
     pub fn text_with_attachments(self, allowed: bool) -> Self {
         Self {
             text_with_attachments: allowed,
@@ -138,6 +223,15 @@ impl ContentLimits {
 impl Manifest {
     /// A manifest for plugin `id` (lower case `[a-z0-9-]`, e.g. `tiktok`)
     /// named `name` for people.
+    /// ```
+    /// use switchboard_sdk::types::{Manifest, ReplyWindow};
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat").version("0.1.0").build();
+    /// assert_eq!(manifest.contract_version, switchboard_sdk::CONTRACT_VERSION);
+    /// // Until said otherwise: no settings, any text, replies any time, no authorization step.
+    /// assert!(manifest.settings.is_empty() && !manifest.supports_authorization);
+    /// assert!(matches!(manifest.reply_window, ReplyWindow::Unlimited));
+    /// ```
     pub fn builder(id: &str, name: &str) -> ManifestBuilder {
         ManifestBuilder {
             manifest: Manifest {
@@ -162,6 +256,15 @@ impl Manifest {
     /// allowed. Answers the first broken rule. (The host also refuses
     /// setting names in its reserved environment namespaces and names that
     /// collide with another installed plugin's; those depend on the host.)
+    /// ```
+    /// use switchboard_sdk::manifest::Setting;
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let good = Manifest::builder("acme-chat", "Acme Chat").version("0.1.0").outbound_host("https://api.example.com");
+    /// assert_eq!(good.clone().build().check(), Ok(()));
+    /// let bad = good.setting(Setting::secret("API-Token", "token")).build();
+    /// assert_eq!(bad.check(), Err("setting key \"API-Token\" must be lower case a-z, 0-9 and '_'".into()));
+    /// ```
     pub fn check(&self) -> Result<(), String> {
         let id_ok = (1..=32).contains(&self.id.len())
             && self.id.starts_with(|c: char| c.is_ascii_lowercase())
@@ -261,6 +364,13 @@ fn check_origin(text: &str) -> Result<(), String> {
 /// A manifest under construction; see [`Manifest::builder`].
 #[derive(Debug, Clone)]
 #[must_use]
+/// ```
+/// use switchboard_sdk::manifest::ManifestBuilder;
+/// use switchboard_sdk::types::Manifest;
+///
+/// let builder: ManifestBuilder = Manifest::builder("acme-chat", "Acme Chat").version("0.1.0");
+/// assert_eq!(builder.build().id, "acme-chat");
+/// ```
 pub struct ManifestBuilder {
     manifest: Manifest,
 }
@@ -268,18 +378,40 @@ pub struct ManifestBuilder {
 impl ManifestBuilder {
     /// The plugin's own version (semver), usually `env!("CARGO_PKG_VERSION")`.
     /// The host upgrades a bundled plugin only to a higher version.
+    /// ```
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat").version(env!("CARGO_PKG_VERSION")).build();
+    /// assert_eq!(manifest.version, env!("CARGO_PKG_VERSION"));
+    /// ```
     pub fn version(mut self, version: &str) -> Self {
         self.manifest.version = version.to_owned();
         self
     }
 
     /// One sentence for admins.
+    /// ```
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat").description("Messages from Acme's chat app").build();
+    /// assert_eq!(manifest.description, "Messages from Acme's chat app");
+    /// ```
     pub fn description(mut self, description: &str) -> Self {
         self.manifest.description = description.to_owned();
         self
     }
 
     /// A setting the plugin reads ([`Setting::config`], [`Setting::secret`]).
+    /// ```
+    /// use switchboard_sdk::manifest::Setting;
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat")
+    ///     .setting(Setting::secret("webhook_secret", "Key of the webhooks' HMAC").required())
+    ///     .setting(Setting::config("api_base", "API base URL").with_default("https://api.example.com"))
+    ///     .build();
+    /// assert_eq!(manifest.settings.len(), 2);
+    /// ```
     pub fn setting(mut self, setting: Setting) -> Self {
         self.manifest.settings.push(setting);
         self
@@ -288,18 +420,43 @@ impl ManifestBuilder {
     /// An origin the plugin may call through the host (`https://api.example`,
     /// `https://*.cdn.example`). Admins can grant more with
     /// `switchboard plugin grant-host`.
+    /// ```
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat")
+    ///     .outbound_host("https://api.example.com")
+    ///     .outbound_host("https://*.cdn.example.com")
+    ///     .build();
+    /// assert_eq!(manifest.outbound_hosts.len(), 2);
+    /// ```
     pub fn outbound_host(mut self, origin: &str) -> Self {
         self.manifest.outbound_hosts.push(origin.to_owned());
         self
     }
 
     /// What one outbound message may contain (default: any text, no attachments).
+    /// ```
+    /// use switchboard_sdk::manifest::Limits;
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat").limits(Limits::text_only(4096)).build();
+    /// assert_eq!(manifest.limits.max_text_chars, Some(4096));
+    /// ```
     pub fn limits(mut self, limits: Limits) -> Self {
         self.manifest.limits = limits;
         self
     }
 
     /// When agents may reply (default: any time).
+    /// ```
+    /// use switchboard_sdk::types::{Manifest, ReplyWindow};
+    ///
+    /// // Replies only within 24 hours of the contact's last message.
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat")
+    ///     .reply_window(ReplyWindow::AfterInboundSecs(24 * 3600))
+    ///     .build();
+    /// assert!(matches!(manifest.reply_window, ReplyWindow::AfterInboundSecs(86_400)));
+    /// ```
     pub fn reply_window(mut self, window: ReplyWindow) -> Self {
         self.manifest.reply_window = window;
         self
@@ -308,6 +465,12 @@ impl ManifestBuilder {
     /// Whether the plugin implements the authorization verbs (default: no;
     /// inboxes are then created by an administrator with the provider
     /// account's id, and settings alone configure the channel).
+    /// ```
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat").supports_authorization(true).build();
+    /// assert!(manifest.supports_authorization);
+    /// ```
     pub fn supports_authorization(mut self, supported: bool) -> Self {
         self.manifest.supports_authorization = supported;
         self
@@ -315,6 +478,12 @@ impl ManifestBuilder {
 
     /// The manifest, with `contract_version` set to the SDK's
     /// [`CONTRACT_VERSION`].
+    /// ```
+    /// use switchboard_sdk::types::Manifest;
+    ///
+    /// let manifest = Manifest::builder("acme-chat", "Acme Chat").version("0.1.0").build();
+    /// assert_eq!(manifest.contract_version, switchboard_sdk::CONTRACT_VERSION);
+    /// ```
     pub fn build(self) -> Manifest {
         self.manifest
     }

@@ -17,6 +17,41 @@
 //! Providers whose token endpoint is not standard (a JSON body, other field
 //! names, an envelope) keep their own exchange, and can still use
 //! [`callback_code`], [`TokenResponse`] and the URL helpers of [`crate::http`].
+//!
+//! ```no_run
+//! use switchboard_sdk::http::HostTransport;
+//! use switchboard_sdk::oauth::{OAuthClient, callback_code};
+//! use switchboard_sdk::types::{Authorization, ChannelError, ChannelIdentity, KeyValue, Settings};
+//!
+//! const AUTHORIZE: &str = "https://example.com/oauth/authorize";
+//! const TOKEN: &str = "https://api.example.com/oauth/token";
+//!
+//! fn client(settings: &Settings) -> Result<OAuthClient<'_>, ChannelError> {
+//!     let id = settings.required_config("client_id")?;
+//!     let secret = settings.required_secret("client_secret")?;
+//!     Ok(OAuthClient::new(id, secret, AUTHORIZE, TOKEN).named("acme-chat", "Acme"))
+//! }
+//!
+//! // `authorization-url`
+//! fn authorization_url(settings: Settings, redirect_uri: String, state: String) -> Result<String, ChannelError> {
+//!     Ok(client(&settings)?.authorization_url(&redirect_uri, &state, &["messages"], &[]))
+//! }
+//!
+//! // `complete-authorization`
+//! fn complete_authorization(
+//!     settings: Settings,
+//!     query: Vec<KeyValue>,
+//!     redirect_uri: String,
+//! ) -> Result<Authorization, ChannelError> {
+//!     let code = callback_code(&query)?;
+//!     let token = client(&settings)?.exchange_code(&HostTransport, code, &redirect_uri)?;
+//!     let account = token.extra_str("account_id").unwrap_or_default().to_owned();
+//!     Ok(Authorization {
+//!         identity: ChannelIdentity { display_name: account.clone(), external_id: account, username: None, avatar_url: None },
+//!         credentials: token.into_credentials(switchboard_sdk::now_ms(), vec![]),
+//!     })
+//! }
+//! ```
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -26,6 +61,13 @@ use crate::types::{ChannelError, Credentials, ErrorCode, HttpResponse, KeyValue}
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// ```
+/// use switchboard_sdk::oauth::{ClientAuth, OAuthClient};
+///
+/// let client = OAuthClient::new("app-1", "secret", "https://example.com/auth", "https://api.example.com/token");
+/// assert_eq!(client.client_auth, ClientAuth::RequestBody);
+/// assert_eq!(client.with_basic_auth().client_auth, ClientAuth::Basic);
+/// ```
 pub enum ClientAuth {
     /// `client_id` and `client_secret` in the form body (`client_secret_post`).
     #[default]
@@ -36,6 +78,27 @@ pub enum ClientAuth {
 
 /// An OAuth 2 client of one provider.
 #[derive(Debug, Clone, Copy)]
+/// ```
+/// use switchboard_sdk::oauth::OAuthClient;
+/// use switchboard_sdk::types::{ChannelError, Settings};
+///
+/// // Built per call from the plugin's settings.
+/// fn client(settings: &Settings) -> Result<OAuthClient<'_>, ChannelError> {
+///     Ok(OAuthClient::new(
+///         settings.required_config("client_id")?,
+///         settings.required_secret("client_secret")?,
+///         "https://example.com/oauth/authorize",
+///         "https://api.example.com/oauth/token",
+///     )
+///     .named("acme-chat", "Acme"))
+/// }
+/// # let settings = Settings {
+/// #     config: vec![switchboard_sdk::types::KeyValue::new("client_id", "app-1")],
+/// #     secrets: vec![switchboard_sdk::types::KeyValue::new("client_secret", "s")],
+/// # };
+/// # assert_eq!(client(&settings)?.provider, "Acme");
+/// # Ok::<(), ChannelError>(())
+/// ```
 pub struct OAuthClient<'a> {
     /// The client id (a.k.a. app id, client key).
     pub client_id: &'a str,
@@ -57,6 +120,12 @@ pub struct OAuthClient<'a> {
 
 impl<'a> OAuthClient<'a> {
     /// A client authenticating in the request body, with space-separated scopes.
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// assert_eq!((client.scope_separator, client.provider), (" ", "the provider"));
+    /// ```
     pub fn new(
         client_id: &'a str,
         client_secret: &'a str,
@@ -76,6 +145,13 @@ impl<'a> OAuthClient<'a> {
     }
 
     /// Authenticates with HTTP Basic instead of the request body.
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// let request = client.with_basic_auth().code_exchange_request("code-1", "https://chat.example.com/callback");
+    /// assert!(request.header_value("authorization").unwrap().starts_with("Basic "));
+    /// ```
     pub fn with_basic_auth(self) -> Self {
         Self {
             client_auth: ClientAuth::Basic,
@@ -84,6 +160,13 @@ impl<'a> OAuthClient<'a> {
     }
 
     /// Joins scopes with `separator` (some providers use `,`).
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// let url = client.with_scope_separator(",").authorization_url("https://chat.example.com/cb", "st", &["a", "b"], &[]);
+    /// assert!(url.contains("scope=a%2Cb"));
+    /// ```
     pub fn with_scope_separator(self, separator: &'a str) -> Self {
         Self {
             scope_separator: separator,
@@ -92,6 +175,13 @@ impl<'a> OAuthClient<'a> {
     }
 
     /// Names the plugin and the provider in error messages.
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// let client = client.named("acme-chat", "Acme");
+    /// assert_eq!((client.plugin_id, client.provider), ("acme-chat", "Acme"));
+    /// ```
     pub fn named(self, plugin_id: &'a str, provider: &'a str) -> Self {
         Self {
             plugin_id,
@@ -103,6 +193,17 @@ impl<'a> OAuthClient<'a> {
     /// The page to send the user to: `response_type=code`, `client_id`,
     /// `redirect_uri`, `scope` (when there are scopes), `state`, then `extra`
     /// (e.g. `access_type=offline`), all percent-encoded.
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// let url = client.authorization_url("https://chat.example.com/callback", "state-1", &["messages", "profile"], &[("prompt", "consent")]);
+    /// assert_eq!(
+    ///     url,
+    ///     "https://example.com/oauth/authorize?response_type=code&client_id=app-1\
+    ///      &redirect_uri=https%3A%2F%2Fchat.example.com%2Fcallback&scope=messages%20profile&state=state-1&prompt=consent"
+    /// );
+    /// ```
     pub fn authorization_url(
         &self,
         redirect_uri: &str,
@@ -139,6 +240,17 @@ impl<'a> OAuthClient<'a> {
     }
 
     /// The token request exchanging `code` (`grant_type=authorization_code`).
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// let request = client.code_exchange_request("code-1", "https://chat.example.com/callback").build();
+    /// assert_eq!(
+    ///     String::from_utf8(request.body).unwrap(),
+    ///     "grant_type=authorization_code&code=code-1&redirect_uri=https%3A%2F%2Fchat.example.com%2Fcallback\
+    ///      &client_id=app-1&client_secret=app-secret"
+    /// );
+    /// ```
     pub fn code_exchange_request(&self, code: &str, redirect_uri: &str) -> Request {
         self.token_request(&[
             ("grant_type", "authorization_code"),
@@ -148,6 +260,13 @@ impl<'a> OAuthClient<'a> {
     }
 
     /// The token request refreshing with `refresh_token` (`grant_type=refresh_token`).
+    /// ```
+    /// use switchboard_sdk::oauth::OAuthClient;
+    ///
+    /// let client = OAuthClient::new("app-1", "app-secret", "https://example.com/oauth/authorize", "https://api.example.com/oauth/token");
+    /// let request = client.refresh_request("r-1").build();
+    /// assert!(request.body.starts_with(b"grant_type=refresh_token&refresh_token=r-1&"));
+    /// ```
     pub fn refresh_request(&self, refresh_token: &str) -> Request {
         self.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
     }
@@ -155,6 +274,32 @@ impl<'a> OAuthClient<'a> {
     /// Exchanges an authorization code for tokens. A refused code is
     /// `provider-rejected`; a refused client (`invalid_client`) too, with
     /// the provider's words; 429 and 5xx are retryable.
+    /// ```
+    /// # use switchboard_sdk::http::Transport;
+    /// # use switchboard_sdk::types::{HttpError, HttpRequest, HttpResponse};
+    /// # /// The provider's token endpoint, answering `status` and `body` (unit
+    /// # /// tests use `testing::FakeTransport`, which also records the request).
+    /// # struct TokenEndpoint(u16, &'static str);
+    /// # impl Transport for TokenEndpoint {
+    /// #     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+    /// #         assert_eq!(request.url, "https://api.example.com/oauth/token");
+    /// #         Ok(HttpResponse { status: self.0, headers: vec![], body: self.1.as_bytes().to_vec() })
+    /// #     }
+    /// # }
+    /// use switchboard_sdk::oauth::OAuthClient;
+    /// use switchboard_sdk::types::ErrorCode;
+    ///
+    /// let client = OAuthClient::new("app-1", "s", "https://example.com/auth", "https://api.example.com/oauth/token");
+    /// let endpoint = TokenEndpoint(200, r#"{"access_token":"a-1","refresh_token":"r-1","expires_in":3600,"open_id":"u-9"}"#);
+    /// let token = client.exchange_code(&endpoint, "code-1", "https://chat.example.com/callback")?;
+    /// assert_eq!((token.access_token.as_str(), token.extra_str("open_id")), ("a-1", Some("u-9")));
+    ///
+    /// let refused = TokenEndpoint(400, r#"{"error":"invalid_grant","error_description":"code expired"}"#);
+    /// let error = client.exchange_code(&refused, "old", "https://chat.example.com/callback").unwrap_err();
+    /// assert_eq!(error.code, ErrorCode::ProviderRejected);
+    /// assert!(error.message.ends_with("invalid_grant: code expired"));
+    /// # Ok::<(), switchboard_sdk::types::ChannelError>(())
+    /// ```
     pub fn exchange_code(
         &self,
         transport: &impl Transport,
@@ -173,6 +318,40 @@ impl<'a> OAuthClient<'a> {
     /// `current`'s extras. `reauthorization-required` when there is no
     /// refresh token, it has expired, or the provider refuses it
     /// (`invalid_grant`).
+    /// ```
+    /// # use switchboard_sdk::http::Transport;
+    /// # use switchboard_sdk::types::{HttpError, HttpRequest, HttpResponse};
+    /// # /// The provider's token endpoint, answering `status` and `body` (unit
+    /// # /// tests use `testing::FakeTransport`, which also records the request).
+    /// # struct TokenEndpoint(u16, &'static str);
+    /// # impl Transport for TokenEndpoint {
+    /// #     fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+    /// #         assert_eq!(request.url, "https://api.example.com/oauth/token");
+    /// #         Ok(HttpResponse { status: self.0, headers: vec![], body: self.1.as_bytes().to_vec() })
+    /// #     }
+    /// # }
+    /// use switchboard_sdk::oauth::OAuthClient;
+    /// use switchboard_sdk::types::{Credentials, ErrorCode};
+    ///
+    /// let client = OAuthClient::new("app-1", "s", "https://example.com/auth", "https://api.example.com/oauth/token");
+    /// let now_ms = 1_700_000_000_000;
+    /// let current = Credentials {
+    ///     access_token: "a-1".into(),
+    ///     refresh_token: Some("r-1".into()),
+    ///     expires_at_ms: Some(now_ms),
+    ///     refresh_expires_at_ms: None,
+    ///     extra: vec![],
+    /// };
+    /// // No refresh token in the answer: the current one is kept.
+    /// let fresh = client.refresh(&TokenEndpoint(200, r#"{"access_token":"a-2","expires_in":60}"#), current.clone(), now_ms)?;
+    /// assert_eq!((fresh.access_token.as_str(), fresh.refresh_token.as_deref()), ("a-2", Some("r-1")));
+    /// assert_eq!(fresh.expires_at_ms, Some(now_ms + 60_000));
+    ///
+    /// let revoked = TokenEndpoint(400, r#"{"error":"invalid_grant"}"#);
+    /// let error = client.refresh(&revoked, current, now_ms).unwrap_err();
+    /// assert_eq!(error.code, ErrorCode::ReauthorizationRequired);
+    /// # Ok::<(), switchboard_sdk::types::ChannelError>(())
+    /// ```
     pub fn refresh(
         &self,
         transport: &impl Transport,
@@ -264,6 +443,13 @@ impl<'a> OAuthClient<'a> {
 /// strings are both accepted); fields a provider adds (an account id, …)
 /// are kept in [`extra`](Self::extra).
 #[derive(Debug, Clone, Deserialize)]
+/// ```
+/// use switchboard_sdk::oauth::TokenResponse;
+///
+/// let token: TokenResponse = serde_json::from_str(r#"{"access_token":"a-1","expires_in":"3600","scope":"messages"}"#)?;
+/// assert_eq!((token.expires_in, token.scope.as_deref()), (Some(3600), Some("messages")));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -298,6 +484,14 @@ fn lenient_secs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64
 impl TokenResponse {
     /// A string field of [`extra`](Self::extra), e.g. the account id some
     /// providers put in the token answer.
+    /// ```
+    /// use switchboard_sdk::oauth::TokenResponse;
+    ///
+    /// let token: TokenResponse = serde_json::from_str(r#"{"access_token":"a-1","open_id":"u-9","n":1}"#)?;
+    /// assert_eq!(token.extra_str("open_id"), Some("u-9"));
+    /// assert_eq!(token.extra_str("n"), None, "not a string");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn extra_str(&self, key: &str) -> Option<&str> {
         self.extra.get(key).and_then(Value::as_str)
     }
@@ -306,6 +500,21 @@ impl TokenResponse {
     /// milliseconds; `extra` is what the plugin keeps alongside, with
     /// `scope` replaced when the answer reports scopes; an empty refresh
     /// token counts as none.
+    /// ```
+    /// use switchboard_sdk::oauth::TokenResponse;
+    /// use switchboard_sdk::types::KeyValue;
+    ///
+    /// let token: TokenResponse = serde_json::from_str(
+    ///     r#"{"access_token":"a-1","refresh_token":"r-1","expires_in":3600,"refresh_token_expires_in":86400,"scope":"messages"}"#,
+    /// )?;
+    /// let now_ms = 1_700_000_000_000;
+    /// let credentials = token.into_credentials(now_ms, vec![KeyValue::new("account", "acct-1")]);
+    /// assert_eq!(credentials.expires_at_ms, Some(now_ms + 3_600_000));
+    /// assert_eq!(credentials.refresh_expires_at_ms, Some(now_ms + 86_400_000));
+    /// let extra: Vec<_> = credentials.extra.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).collect();
+    /// assert_eq!(extra, [("account", "acct-1"), ("scope", "messages")]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn into_credentials(self, now_ms: u64, mut extra: Vec<KeyValue>) -> Credentials {
         let at = |secs: Option<u64>| secs.map(|s| now_ms.saturating_add(s.saturating_mul(1000)));
         if let Some(scope) = self.scope {
@@ -324,6 +533,24 @@ impl TokenResponse {
 
     /// Credentials from a refresh's answer: `current`'s extras carry over,
     /// and so do its refresh token and expiry when the answer has none.
+    /// ```
+    /// use switchboard_sdk::oauth::TokenResponse;
+    /// use switchboard_sdk::types::{Credentials, KeyValue};
+    ///
+    /// let current = Credentials {
+    ///     access_token: "a-1".into(),
+    ///     refresh_token: Some("r-1".into()),
+    ///     expires_at_ms: None,
+    ///     refresh_expires_at_ms: Some(2_000_000_000_000),
+    ///     extra: vec![KeyValue::new("account", "acct-1")],
+    /// };
+    /// let token: TokenResponse = serde_json::from_str(r#"{"access_token":"a-2"}"#)?;
+    /// let fresh = token.into_refreshed(current, 1_700_000_000_000);
+    /// assert_eq!(fresh.refresh_token.as_deref(), Some("r-1"));
+    /// assert_eq!(fresh.refresh_expires_at_ms, Some(2_000_000_000_000));
+    /// assert_eq!(fresh.extra[0].value, "acct-1");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn into_refreshed(self, current: Credentials, now_ms: u64) -> Credentials {
         let mut fresh = self.into_credentials(now_ms, current.extra);
         if fresh.refresh_token.is_none() {
@@ -336,6 +563,16 @@ impl TokenResponse {
 
 /// Why an authorization callback carries no code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// ```
+/// use switchboard_sdk::oauth::{CallbackError, callback_code};
+/// use switchboard_sdk::types::{ChannelError, ErrorCode, KeyValue};
+///
+/// let cancelled = [KeyValue::new("error", "access_denied"), KeyValue::new("state", "s")];
+/// let error = callback_code(&cancelled).unwrap_err();
+/// assert_eq!(error, CallbackError::Denied { error: "access_denied".into(), description: None });
+/// let answer = ChannelError::from(error);
+/// assert_eq!((answer.code, answer.message.as_str()), (ErrorCode::AccessDenied, "the user cancelled the authorization"));
+/// ```
 pub enum CallbackError {
     /// The provider sent `error` (e.g. `access_denied` when the user
     /// cancelled), maybe with an `error_description`.
@@ -374,6 +611,14 @@ impl From<CallbackError> for ChannelError {
 
 /// The authorization code of a callback's query (trimmed), or why there is
 /// none. An `error` wins over a `code`.
+/// ```
+/// use switchboard_sdk::oauth::{CallbackError, callback_code};
+/// use switchboard_sdk::types::KeyValue;
+///
+/// let query = [KeyValue::new("code", " code-1 "), KeyValue::new("state", "s")];
+/// assert_eq!(callback_code(&query), Ok("code-1"));
+/// assert_eq!(callback_code(&[]), Err(CallbackError::MissingCode));
+/// ```
 pub fn callback_code(query: &[KeyValue]) -> Result<&str, CallbackError> {
     let param = |key: &str| {
         crate::find_value(query, key)

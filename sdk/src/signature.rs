@@ -11,12 +11,30 @@
 //!   `"<timestamp>.<raw body>"` (Stripe's `t=…,v1=…`, TikTok's `t=…,s=…`).
 //!   It signs (for outbound requests and tests), verifies (HMAC first, then
 //!   the window) and turns the outcome into a
-//!   [`Verification`](crate::types::Verification).
+//!   [`Verification`].
 //!
-//! ```ignore
+//! ```
+//! use switchboard_sdk::signature::{TimestampWindow, TimestampedSignature};
+//! use switchboard_sdk::types::{Header, IncomingRequest, Settings, Verification};
+//!
 //! const SIGNATURE: TimestampedSignature =
 //!     TimestampedSignature::new("X-Example-Signature", "t", "v1", TimestampWindow::new(300, 30));
-//! let verification = SIGNATURE.verify_request(secret.as_bytes(), &request, switchboard_sdk::now_secs());
+//!
+//! fn verify_webhook(settings: &Settings, request: &IncomingRequest) -> Verification {
+//!     match settings.secret_value("webhook_secret") {
+//!         Some(secret) => SIGNATURE.verify_request(secret.as_bytes(), request, switchboard_sdk::now_secs()),
+//!         None => Verification::Rejected("no webhook secret is configured".into()),
+//!     }
+//! }
+//! # let now = switchboard_sdk::now_secs();
+//! # let body = br#"{"type":"message"}"#.to_vec();
+//! # let header = SIGNATURE.sign(b"s3cret", now, &body);
+//! # let request = IncomingRequest {
+//! #     method: "POST".into(), path: "/webhooks/x".into(), query: String::new(),
+//! #     headers: vec![Header::new("X-Example-Signature", header)], body,
+//! # };
+//! # let settings = Settings { config: vec![], secrets: vec![switchboard_sdk::types::KeyValue::new("webhook_secret", "s3cret")] };
+//! # assert!(matches!(verify_webhook(&settings, &request), Verification::Accepted));
 //! ```
 
 use hmac::{Hmac, Mac};
@@ -34,11 +52,27 @@ fn mac(secret: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
 }
 
 /// HMAC-SHA256 of the concatenation of `parts`, keyed with `secret`.
+/// ```
+/// use switchboard_sdk::signature::hmac_sha256;
+///
+/// // The parts are hashed as one message: no copy of a large body is needed.
+/// let mac = hmac_sha256(b"secret", &[b"1700000000", b".", b"{}"]);
+/// assert_eq!(mac, hmac_sha256(b"secret", &[b"1700000000.{}"]));
+/// ```
 pub fn hmac_sha256(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac(secret, parts).finalize().into_bytes().into()
 }
 
 /// [`hmac_sha256`] as lower-case hex.
+/// ```
+/// use switchboard_sdk::signature::hmac_sha256_hex;
+///
+/// // RFC 4231, test case 2.
+/// assert_eq!(
+///     hmac_sha256_hex(b"Jefe", &[b"what do ya want for nothing?"]),
+///     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+/// );
+/// ```
 pub fn hmac_sha256_hex(secret: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(hmac_sha256(secret, parts))
 }
@@ -46,6 +80,18 @@ pub fn hmac_sha256_hex(secret: &[u8], parts: &[&[u8]]) -> String {
 /// Whether `signature_hex` (either case) is the HMAC-SHA256 of `parts`
 /// keyed with `secret`. The comparison is constant-time; a value that is not
 /// hex is simply not a match.
+/// ```
+/// use switchboard_sdk::signature::verify_hmac_sha256_hex;
+///
+/// let body = br#"{"type":"message"}"#;
+/// // What a provider sends in, say, `X-Signature: sha256=<hex>`.
+/// let header = format!("sha256={}", switchboard_sdk::signature::hmac_sha256_hex(b"s3cret", &[body]));
+/// let hex = header.strip_prefix("sha256=").unwrap_or_default();
+/// assert!(verify_hmac_sha256_hex(b"s3cret", &[body], hex));
+/// assert!(verify_hmac_sha256_hex(b"s3cret", &[body], &hex.to_uppercase()));
+/// assert!(!verify_hmac_sha256_hex(b"another secret", &[body], hex));
+/// assert!(!verify_hmac_sha256_hex(b"s3cret", &[body], "not hex"));
+/// ```
 pub fn verify_hmac_sha256_hex(secret: &[u8], parts: &[&[u8]], signature_hex: &str) -> bool {
     match hex::decode(signature_hex.trim()) {
         Ok(expected) => mac(secret, parts).verify_slice(&expected).is_ok(),
@@ -55,12 +101,25 @@ pub fn verify_hmac_sha256_hex(secret: &[u8], parts: &[&[u8]], signature_hex: &st
 
 /// Whether `a` and `b` are equal, in time that depends only on their
 /// lengths (for comparing tokens, e.g. a handshake's verify token).
+/// ```
+/// use switchboard_sdk::signature::constant_time_eq;
+///
+/// assert!(constant_time_eq(b"verify-token", b"verify-token"));
+/// assert!(!constant_time_eq(b"verify-token", b"guess"));
+/// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// ```
+/// use switchboard_sdk::signature::{SignatureError, TimestampWindow, TimestampedSignature};
+///
+/// let scheme = TimestampedSignature::new("X-Sig", "t", "v1", TimestampWindow::new(300, 30));
+/// assert_eq!(scheme.verify(b"s3cret", None, b"{}", 1_700_000_000), Err(SignatureError::Missing));
+/// assert_eq!(SignatureError::Stale.to_string(), "signature timestamp too old");
+/// ```
 pub enum SignatureError {
     /// No signature header, or an empty one.
     Missing,
@@ -93,6 +152,13 @@ impl std::error::Error for SignatureError {}
 /// A short past window limits replays of a captured request; a small future
 /// allowance absorbs clock skew between the sender and the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// ```
+/// use switchboard_sdk::signature::TimestampWindow;
+///
+/// // Five minutes back, thirty seconds ahead.
+/// let window = TimestampWindow { max_age_secs: 300, max_future_secs: 30 };
+/// assert_eq!(window, TimestampWindow::new(300, 30));
+/// ```
 pub struct TimestampWindow {
     /// Oldest acceptable timestamp, in seconds before now.
     pub max_age_secs: u64,
@@ -103,6 +169,12 @@ pub struct TimestampWindow {
 impl TimestampWindow {
     /// A window of `max_age_secs` into the past and `max_future_secs` into
     /// the future.
+    /// ```
+    /// use switchboard_sdk::signature::TimestampWindow;
+    ///
+    /// const WINDOW: TimestampWindow = TimestampWindow::new(300, 30);
+    /// assert_eq!(WINDOW.max_age_secs, 300);
+    /// ```
     pub const fn new(max_age_secs: u64, max_future_secs: u64) -> Self {
         Self {
             max_age_secs,
@@ -111,6 +183,15 @@ impl TimestampWindow {
     }
 
     /// Whether `timestamp_secs` is acceptable at `now_secs`.
+    /// ```
+    /// use switchboard_sdk::signature::{SignatureError, TimestampWindow};
+    ///
+    /// let window = TimestampWindow::new(300, 30);
+    /// let now = 1_700_000_000;
+    /// assert_eq!(window.check(now - 300, now), Ok(()));
+    /// assert_eq!(window.check(now - 301, now), Err(SignatureError::Stale));
+    /// assert_eq!(window.check(now + 31, now), Err(SignatureError::Future));
+    /// ```
     pub fn check(&self, timestamp_secs: u64, now_secs: u64) -> Result<(), SignatureError> {
         if timestamp_secs > now_secs.saturating_add(self.max_future_secs) {
             return Err(SignatureError::Future);
@@ -128,6 +209,15 @@ impl TimestampWindow {
 /// secret. Several `<signature_key>` pairs may appear (a sender rotating its
 /// secret signs with both); one match is enough. Unknown pairs are ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// ```
+/// use switchboard_sdk::signature::{TimestampWindow, TimestampedSignature};
+///
+/// // Stripe's scheme: `Stripe-Signature: t=1700000000,v1=<hex>`.
+/// const STRIPE: TimestampedSignature =
+///     TimestampedSignature::new("Stripe-Signature", "t", "v1", TimestampWindow::new(300, 30));
+/// let header = STRIPE.sign(b"whsec", 1_700_000_000, b"{}");
+/// assert_eq!(STRIPE.verify(b"whsec", Some(&header), b"{}", 1_700_000_010), Ok(1_700_000_000));
+/// ```
 pub struct TimestampedSignature {
     /// The header's name, e.g. `X-Switchboard-Signature` (matched
     /// case-insensitively).
@@ -142,6 +232,13 @@ pub struct TimestampedSignature {
 
 impl TimestampedSignature {
     /// A scheme; see the type's documentation.
+    /// ```
+    /// use switchboard_sdk::signature::{TimestampWindow, TimestampedSignature};
+    ///
+    /// const TIKTOK: TimestampedSignature =
+    ///     TimestampedSignature::new("TikTok-Signature", "t", "s", TimestampWindow::new(300, 30));
+    /// assert_eq!(TIKTOK.signature_key, "s");
+    /// ```
     pub const fn new(
         header: &'static str,
         timestamp_key: &'static str,
@@ -158,6 +255,14 @@ impl TimestampedSignature {
 
     /// The header value signing `body` at `timestamp_secs`, e.g.
     /// `t=1700000000,v1=5f…`.
+    /// ```
+    /// use switchboard_sdk::signature::{TimestampWindow, TimestampedSignature, hmac_sha256_hex};
+    ///
+    /// let scheme = TimestampedSignature::new("X-Sig", "t", "v1", TimestampWindow::new(300, 30));
+    /// let header = scheme.sign(b"s3cret", 1_700_000_000, b"{}");
+    /// let expected = hmac_sha256_hex(b"s3cret", &[b"1700000000.{}"]);
+    /// assert_eq!(header, format!("t=1700000000,v1={expected}"));
+    /// ```
     pub fn sign(&self, secret: &[u8], timestamp_secs: u64, body: &[u8]) -> String {
         let timestamp = timestamp_secs.to_string();
         let signature = hmac_sha256_hex(secret, &[timestamp.as_bytes(), b".", body]);
@@ -170,6 +275,20 @@ impl TimestampedSignature {
     /// Checks a header value against `body` at `now_secs`: the signature
     /// first (constant-time), then the timestamp's window, so nothing about
     /// the time leaks to a sender without the secret. Answers the timestamp.
+    /// ```
+    /// use switchboard_sdk::signature::{SignatureError, TimestampWindow, TimestampedSignature};
+    ///
+    /// let scheme = TimestampedSignature::new("X-Sig", "t", "v1", TimestampWindow::new(300, 30));
+    /// let now = 1_700_000_000;
+    /// let header = scheme.sign(b"s3cret", now - 10, b"{}");
+    /// assert_eq!(scheme.verify(b"s3cret", Some(&header), b"{}", now), Ok(now - 10));
+    /// assert_eq!(scheme.verify(b"other", Some(&header), b"{}", now), Err(SignatureError::Mismatch));
+    /// assert_eq!(scheme.verify(b"s3cret", Some(&header), b"{}", now + 3600), Err(SignatureError::Stale));
+    /// // A sender rotating its secret signs with both; one match is enough.
+    /// let rotating = format!("{header},v1={}", "00".repeat(32));
+    /// assert!(scheme.verify(b"s3cret", Some(&rotating), b"{}", now).is_ok());
+    /// assert_eq!(scheme.verify(b"s3cret", Some("t=now,v1=zz"), b"{}", now), Err(SignatureError::Malformed));
+    /// ```
     pub fn verify(
         &self,
         secret: &[u8],
@@ -216,6 +335,26 @@ impl TimestampedSignature {
     /// [`verify`](Self::verify) on a webhook request's header and body, as
     /// the answer to `verify-webhook`: `accepted`, or `rejected` with the
     /// header's name and the reason.
+    /// ```
+    /// use switchboard_sdk::signature::{TimestampWindow, TimestampedSignature};
+    /// use switchboard_sdk::types::{Header, IncomingRequest, Verification};
+    ///
+    /// let scheme = TimestampedSignature::new("X-Sig", "t", "v1", TimestampWindow::new(300, 30));
+    /// let now = 1_700_000_000;
+    /// let body = b"{}".to_vec();
+    /// let request = IncomingRequest {
+    ///     method: "POST".into(),
+    ///     path: "/webhooks/acme-chat".into(),
+    ///     query: String::new(),
+    ///     headers: vec![Header::new("x-sig", scheme.sign(b"s3cret", now, &body))],
+    ///     body,
+    /// };
+    /// assert!(matches!(scheme.verify_request(b"s3cret", &request, now), Verification::Accepted));
+    /// match scheme.verify_request(b"wrong", &request, now) {
+    ///     Verification::Rejected(reason) => assert_eq!(reason, "X-Sig: signature does not match"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub fn verify_request(&self, secret: &[u8], request: &IncomingRequest, now_secs: u64) -> Verification {
         match self.verify(secret, request.header(self.header), &request.body, now_secs) {
             Ok(_) => Verification::Accepted,

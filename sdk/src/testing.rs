@@ -17,20 +17,36 @@
 //! Plus small builders for the values tests need (responses, settings,
 //! contexts, webhook requests) and readers for what was sent.
 //!
-//! ```ignore
-//! # // In the plugin's Cargo.toml:
-//! # // [dev-dependencies]
-//! # // switchboard-sdk = { path = "../../sdk", features = ["testing"] }
-//! use switchboard_sdk::testing::{FakeHost, json_body, ok_json};
+//! ```
+//! // In the plugin's Cargo.toml:
+//! // [dev-dependencies]
+//! // switchboard-sdk = { path = "../../sdk", features = ["testing"] }
+//! use switchboard_sdk::http::Request;
+//! use switchboard_sdk::testing::{FakeHost, context, credentials, json_body, ok_json, settings, text_message};
+//! use switchboard_sdk::types::{ChannelContext, ChannelError, OutboundMessage};
 //!
-//! #[test]
+//! // The plugin's send, as its `Channel::send_message` calls it.
+//! fn send_message(context: ChannelContext, message: OutboundMessage) -> Result<String, ChannelError> {
+//!     let token = context.settings.required_secret("api_token")?;
+//!     let sent: serde_json::Value = Request::post("https://api.example.com/v1/messages")
+//!         .bearer_auth(token)
+//!         .json(&serde_json::json!({ "to": message.recipient_id, "text": message.text }))?
+//!         .send()?
+//!         .error_for_status()?
+//!         .json()?;
+//!     Ok(sent["message_id"].as_str().unwrap_or_default().to_owned())
+//! }
+//!
+//! // #[test]
 //! fn sends_the_text() {
 //!     let host = FakeHost::install();
 //!     host.answer(ok_json(serde_json::json!({"message_id": "m-1"})));
-//!     host.set_now_ms(1_700_000_000_000);
-//!     let sent = MyChannel::send_message(context(), message()).unwrap();
+//!     let context = context(settings(&[], &[("api_token", "token-1")]), "acct-1", credentials(""));
+//!     let sent = send_message(context, text_message("u-1", "hello")).unwrap();
+//!     assert_eq!(sent, "m-1");
 //!     assert_eq!(json_body(&host.request(0))["text"], "hello");
 //! }
+//! # sends_the_text();
 //! ```
 
 use std::cell::RefCell;
@@ -47,6 +63,16 @@ use crate::types::{
 /// Answers requests in order from a script and records them. Running out of
 /// answers panics, naming the unexpected request.
 #[derive(Default)]
+/// ```
+/// use switchboard_sdk::http::Request;
+/// use switchboard_sdk::testing::{FakeTransport, ok_json};
+///
+/// let transport = FakeTransport::new([ok_json(serde_json::json!({"id": "u-1"}))]);
+/// let me: serde_json::Value = Request::get("https://api.example.com/v1/me").send_with(&transport)?.json()?;
+/// assert_eq!(me["id"], "u-1");
+/// assert_eq!(transport.request(0).url, "https://api.example.com/v1/me");
+/// # Ok::<(), switchboard_sdk::http::RequestError>(())
+/// ```
 pub struct FakeTransport {
     answers: RefCell<VecDeque<Result<HttpResponse, HttpError>>>,
     sent: RefCell<Vec<HttpRequest>>,
@@ -54,6 +80,13 @@ pub struct FakeTransport {
 
 impl FakeTransport {
     /// A transport that answers with `answers`, in order.
+    /// ```
+    /// use switchboard_sdk::testing::{FakeTransport, failure, ok_json};
+    /// use switchboard_sdk::types::HttpErrorCode;
+    ///
+    /// let transport = FakeTransport::new([failure(HttpErrorCode::Timeout, "timed out"), ok_json(serde_json::json!({}))]);
+    /// assert_eq!(transport.remaining(), 2);
+    /// ```
     pub fn new(answers: impl IntoIterator<Item = Result<HttpResponse, HttpError>>) -> Self {
         Self {
             answers: RefCell::new(answers.into_iter().collect()),
@@ -62,16 +95,44 @@ impl FakeTransport {
     }
 
     /// Adds an answer at the end of the script.
+    /// ```
+    /// use switchboard_sdk::testing::{FakeTransport, response};
+    ///
+    /// let transport = FakeTransport::default();
+    /// transport.push(Ok(response(204, "")));
+    /// assert_eq!(transport.remaining(), 1);
+    /// ```
     pub fn push(&self, answer: Result<HttpResponse, HttpError>) {
         self.answers.borrow_mut().push_back(answer);
     }
 
     /// Every request sent so far.
     pub fn sent(&self) -> Vec<HttpRequest> {
+        /// ```
+        /// use switchboard_sdk::http::Request;
+        /// use switchboard_sdk::testing::{FakeTransport, response};
+        ///
+        /// let transport = FakeTransport::new([Ok(response(200, "")), Ok(response(200, ""))]);
+        /// for page in ["1", "2"] {
+        ///     Request::get("https://api.example.com/v1/list").query(&[("page", page)]).send_with(&transport)?;
+        /// }
+        /// let urls: Vec<String> = transport.sent().into_iter().map(|r| r.url).collect();
+        /// assert_eq!(urls, ["https://api.example.com/v1/list?page=1", "https://api.example.com/v1/list?page=2"]);
+        /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+        /// ```
         self.sent.borrow().clone()
     }
 
     /// The one request sent at `index` (panics if there is none).
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    /// use switchboard_sdk::testing::{FakeTransport, header, response};
+    ///
+    /// let transport = FakeTransport::new([Ok(response(200, ""))]);
+    /// Request::get("https://api.example.com/v1/me").bearer_auth("t-1").send_with(&transport)?;
+    /// assert_eq!(header(&transport.request(0), "authorization"), Some("Bearer t-1"));
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn request(&self, index: usize) -> HttpRequest {
         let sent = self.sent.borrow();
         sent.get(index)
@@ -80,6 +141,16 @@ impl FakeTransport {
     }
 
     /// Answers not used yet.
+    /// ```
+    /// use switchboard_sdk::http::Request;
+    /// use switchboard_sdk::testing::{FakeTransport, response};
+    ///
+    /// let transport = FakeTransport::new([Ok(response(200, "")), Ok(response(200, ""))]);
+    /// Request::get("https://api.example.com/v1/me").send_with(&transport)?;
+    /// // The plugin made one request where the test scripted two.
+    /// assert_eq!(transport.remaining(), 1);
+    /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+    /// ```
     pub fn remaining(&self) -> usize {
         self.answers.borrow().len()
     }
@@ -111,6 +182,16 @@ mod fake_host {
 
     /// One record a plugin logged.
     #[derive(Debug, Clone)]
+    /// ```
+    /// use switchboard_sdk::log::{self, Level};
+    /// use switchboard_sdk::testing::FakeHost;
+    ///
+    /// let host = FakeHost::install();
+    /// log::warn("retrying", &[("attempt", "2")]);
+    /// let record = &host.logs()[0];
+    /// assert!(matches!(record.level, Level::Warn));
+    /// assert_eq!(record.fields, [("attempt".to_owned(), "2".to_owned())]);
+    /// ```
     pub struct LogRecord {
         /// Severity.
         pub level: Level,
@@ -152,12 +233,32 @@ mod fake_host {
     /// answers from a script ([`FakeHost::answer`]), the clock reads what
     /// the test set (the system clock until then), logs are recorded.
     /// Tests run on separate threads, so each test installs its own.
+    /// ```
+    /// use switchboard_sdk::http::{Request, request, send};
+    /// use switchboard_sdk::testing::{FakeHost, ok_json};
+    ///
+    /// let host = FakeHost::with_answers([ok_json(serde_json::json!({"ok": true}))]);
+    /// host.set_now_ms(1_700_000_000_000);
+    /// // Code that calls the host's imports directly runs unchanged.
+    /// let answer = send(&request("GET", "https://api.example.com/v1/ping", &[], vec![])).unwrap();
+    /// assert_eq!(answer.status, 200);
+    /// assert_eq!(switchboard_sdk::now_ms(), 1_700_000_000_000);
+    /// drop(host);
+    /// // Without a fake host, `send` panics and says how to install one.
+    /// assert!(std::panic::catch_unwind(|| Request::get("https://api.example.com").send()).is_err());
+    /// ```
     pub struct FakeHost {
         state: Rc<State>,
     }
 
     impl FakeHost {
         /// Installs a fake host on this thread (panics if one is installed).
+        /// ```
+        /// use switchboard_sdk::testing::FakeHost;
+        ///
+        /// let host = FakeHost::install();
+        /// assert!(host.sent().is_empty());
+        /// ```
         pub fn install() -> Self {
             let state = Rc::new(State::default());
             assert!(
@@ -168,6 +269,12 @@ mod fake_host {
         }
 
         /// Installs one whose HTTP answers are `answers`, in order.
+        /// ```
+        /// use switchboard_sdk::testing::{FakeHost, ok_json};
+        ///
+        /// let host = FakeHost::with_answers([ok_json(serde_json::json!({"id": 1})), ok_json(serde_json::json!({"id": 2}))]);
+        /// assert_eq!(host.transport().remaining(), 2);
+        /// ```
         pub fn with_answers(answers: impl IntoIterator<Item = Result<HttpResponse, HttpError>>) -> Self {
             let host = Self::install();
             for answer in answers {
@@ -177,31 +284,79 @@ mod fake_host {
         }
 
         /// Adds an answer at the end of the HTTP script.
+        /// ```
+        /// use switchboard_sdk::testing::{FakeHost, failure};
+        /// use switchboard_sdk::types::HttpErrorCode;
+        ///
+        /// let host = FakeHost::install();
+        /// host.answer(failure(HttpErrorCode::Denied, "origin not allowed"));
+        /// let error = switchboard_sdk::http::Request::get("http://127.0.0.1:9000/v1").send().unwrap_err();
+        /// assert!(!error.is_retryable());
+        /// ```
         pub fn answer(&self, answer: Result<HttpResponse, HttpError>) {
             self.state.transport.push(answer);
         }
 
         /// The scripted transport behind `http::send`.
+        /// ```
+        /// use switchboard_sdk::testing::{FakeHost, response};
+        ///
+        /// let host = FakeHost::install();
+        /// host.transport().push(Ok(response(200, "")));
+        /// assert_eq!(host.transport().remaining(), 1);
+        /// ```
         pub fn transport(&self) -> &FakeTransport {
             &self.state.transport
         }
 
         /// Every request sent so far.
+        /// ```
+        /// use switchboard_sdk::http::Request;
+        /// use switchboard_sdk::testing::{FakeHost, response};
+        ///
+        /// let host = FakeHost::with_answers([Ok(response(200, ""))]);
+        /// Request::delete("https://api.example.com/v1/hooks/1").send()?;
+        /// assert_eq!(host.sent()[0].method, "DELETE");
+        /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+        /// ```
         pub fn sent(&self) -> Vec<HttpRequest> {
             self.state.transport.sent()
         }
 
         /// The one request sent at `index`.
+        /// ```
+        /// use switchboard_sdk::http::Request;
+        /// use switchboard_sdk::testing::{FakeHost, form_body, response};
+        ///
+        /// let host = FakeHost::with_answers([Ok(response(200, ""))]);
+        /// Request::post("https://api.example.com/oauth/token").form(&[("grant_type", "client_credentials")]).send()?;
+        /// assert_eq!(form_body(&host.request(0)), [("grant_type".to_owned(), "client_credentials".to_owned())]);
+        /// # Ok::<(), switchboard_sdk::http::RequestError>(())
+        /// ```
         pub fn request(&self, index: usize) -> HttpRequest {
             self.state.transport.request(index)
         }
 
         /// Sets the clock (unix milliseconds).
+        /// ```
+        /// use switchboard_sdk::testing::FakeHost;
+        ///
+        /// let host = FakeHost::install();
+        /// host.set_now_ms(1_767_225_600_000);
+        /// assert_eq!(switchboard_sdk::now_secs(), 1_767_225_600);
+        /// ```
         pub fn set_now_ms(&self, now_ms: u64) {
             self.state.now_ms.set(Some(now_ms));
         }
 
         /// Everything logged so far.
+        /// ```
+        /// use switchboard_sdk::testing::FakeHost;
+        ///
+        /// let host = FakeHost::install();
+        /// switchboard_sdk::log::info("sent", &[("message_id", "m-1")]);
+        /// assert_eq!(host.logs()[0].message, "sent");
+        /// ```
         pub fn logs(&self) -> Vec<LogRecord> {
             self.state.logs.borrow().clone()
         }
@@ -215,6 +370,12 @@ mod fake_host {
 }
 
 /// An HTTP response with a body and no headers.
+/// ```
+/// use switchboard_sdk::testing::response;
+///
+/// let answer = response(503, "try later");
+/// assert_eq!((answer.status, answer.text()), (503, "try later".to_owned()));
+/// ```
 pub fn response(status: u16, body: impl Into<Vec<u8>>) -> HttpResponse {
     HttpResponse {
         status,
@@ -224,6 +385,12 @@ pub fn response(status: u16, body: impl Into<Vec<u8>>) -> HttpResponse {
 }
 
 /// A response with a JSON body and `Content-Type: application/json`.
+/// ```
+/// use switchboard_sdk::testing::json_response;
+///
+/// let answer = json_response(400, &serde_json::json!({"error": "no such user"}));
+/// assert_eq!(answer.content_type().as_deref(), Some("application/json"));
+/// ```
 pub fn json_response(status: u16, body: &Value) -> HttpResponse {
     HttpResponse {
         status,
@@ -233,11 +400,24 @@ pub fn json_response(status: u16, body: &Value) -> HttpResponse {
 }
 
 /// A 200 answer with a JSON body, as a transport answers it.
+/// ```
+/// use switchboard_sdk::testing::ok_json;
+///
+/// let answer = ok_json(serde_json::json!({"id": "out-1"})).unwrap();
+/// assert_eq!(answer.status, 200);
+/// ```
 pub fn ok_json(body: Value) -> Result<HttpResponse, HttpError> {
     Ok(json_response(200, &body))
 }
 
 /// A request the host could not deliver, as a transport answers it.
+/// ```
+/// use switchboard_sdk::testing::failure;
+/// use switchboard_sdk::types::HttpErrorCode;
+///
+/// let answer = failure(HttpErrorCode::ConnectionFailed, "connection refused");
+/// assert!(answer.is_err());
+/// ```
 pub fn failure(code: HttpErrorCode, message: &str) -> Result<HttpResponse, HttpError> {
     Err(HttpError {
         code,
@@ -246,31 +426,69 @@ pub fn failure(code: HttpErrorCode, message: &str) -> Result<HttpResponse, HttpE
 }
 
 /// A header value of a request (case-insensitive).
+/// ```
+/// use switchboard_sdk::http::Request;
+/// use switchboard_sdk::testing::header;
+///
+/// let request = Request::get("https://api.example.com").header("Idempotency-Key", "key-1").build();
+/// assert_eq!(header(&request, "idempotency-key"), Some("key-1"));
+/// ```
 pub fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
     crate::http::header(&request.headers, name)
 }
 
 /// A request's body as JSON (panics if it is not JSON).
+/// ```
+/// use switchboard_sdk::http::Request;
+/// use switchboard_sdk::testing::json_body;
+///
+/// let request = Request::post("https://api.example.com").json(&serde_json::json!({"to": "u-1"}))?.build();
+/// assert_eq!(json_body(&request)["to"], "u-1");
+/// # Ok::<(), switchboard_sdk::http::RequestError>(())
+/// ```
 pub fn json_body(request: &HttpRequest) -> Value {
     serde_json::from_slice(&request.body).expect("a JSON body")
 }
 
 /// A request's form (or query) body as pairs.
+/// ```
+/// use switchboard_sdk::http::Request;
+/// use switchboard_sdk::testing::form_body;
+///
+/// let request = Request::post("https://api.example.com").form(&[("a", "1 2")]).build();
+/// assert_eq!(form_body(&request), [("a".to_owned(), "1 2".to_owned())]);
+/// ```
 pub fn form_body(request: &HttpRequest) -> Vec<(String, String)> {
     crate::http::decode_query(&String::from_utf8_lossy(&request.body))
 }
 
 /// A key-value pair.
+/// ```
+/// use switchboard_sdk::testing::kv;
+///
+/// assert_eq!(kv("code", "abc").value, "abc");
+/// ```
 pub fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue::new(key, value)
 }
 
 /// A header.
+/// ```
+/// use switchboard_sdk::testing::http_header;
+///
+/// assert_eq!(http_header("X-Signature", "sha256=00").name, "X-Signature");
+/// ```
 pub fn http_header(name: &str, value: &str) -> Header {
     Header::new(name, value)
 }
 
 /// Settings with these config values and secrets.
+/// ```
+/// use switchboard_sdk::testing::settings;
+///
+/// let settings = settings(&[("api_base", "http://127.0.0.1:9000")], &[("api_token", "token-1")]);
+/// assert_eq!(settings.required_secret("api_token").unwrap(), "token-1");
+/// ```
 pub fn settings(config: &[(&str, &str)], secrets: &[(&str, &str)]) -> Settings {
     Settings {
         config: config.iter().map(|(k, v)| kv(k, v)).collect(),
@@ -279,6 +497,14 @@ pub fn settings(config: &[(&str, &str)], secrets: &[(&str, &str)]) -> Settings {
 }
 
 /// Credentials with an access token and nothing else.
+/// ```
+/// use switchboard_sdk::testing::credentials;
+///
+/// // A channel without an authorization step gets no credentials on a live
+/// // server: test it with empty ones.
+/// let none = credentials("");
+/// assert!(none.access_token.is_empty() && none.refresh_token.is_none());
+/// ```
 pub fn credentials(access_token: &str) -> Credentials {
     Credentials {
         access_token: access_token.into(),
@@ -290,6 +516,12 @@ pub fn credentials(access_token: &str) -> Credentials {
 }
 
 /// The context of a call about account `external_id`.
+/// ```
+/// use switchboard_sdk::testing::{context, credentials, settings};
+///
+/// let context = context(settings(&[], &[("api_token", "t")]), "acct-1", credentials(""));
+/// assert_eq!(context.external_id, "acct-1");
+/// ```
 pub fn context(settings: Settings, external_id: &str, credentials: Credentials) -> ChannelContext {
     ChannelContext {
         settings,
@@ -300,6 +532,13 @@ pub fn context(settings: Settings, external_id: &str, credentials: Credentials) 
 
 /// A text message to `conversation_id` (also the recipient), with
 /// idempotency key `key-1`.
+/// ```
+/// use switchboard_sdk::testing::text_message;
+///
+/// let message = text_message("u-1", "Hi!");
+/// // As on a live server: the recipient is the conversation's id.
+/// assert_eq!((message.conversation_id.as_str(), message.recipient_id.as_str()), ("u-1", "u-1"));
+/// ```
 pub fn text_message(conversation_id: &str, text: &str) -> OutboundMessage {
     OutboundMessage {
         conversation_id: conversation_id.into(),
@@ -313,6 +552,13 @@ pub fn text_message(conversation_id: &str, text: &str) -> OutboundMessage {
 
 /// A webhook request as the host passes it: `method` on `path` (which may
 /// carry `?query`), with these headers and body.
+/// ```
+/// use switchboard_sdk::testing::incoming;
+///
+/// let request = incoming("get", "/webhooks/acme-chat?challenge=c-1", &[("x-signature", "sha256=00")], "");
+/// assert_eq!((request.method.as_str(), request.path.as_str()), ("GET", "/webhooks/acme-chat"));
+/// assert_eq!(request.query_param("challenge").as_deref(), Some("c-1"));
+/// ```
 pub fn incoming(
     method: &str,
     path: &str,
