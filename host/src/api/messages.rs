@@ -187,7 +187,7 @@ impl axum::extract::FromRequest<AppState> for MessageInput {
                     .to_owned();
                 let data = field.bytes().await.map_err(bad)?.to_vec();
                 input.files.push(NewAttachment {
-                    file_type: file_type(&content_type),
+                    file_type: crate::conversations::file_type_of_mime(&content_type),
                     file_name,
                     content_type,
                     data,
@@ -213,14 +213,6 @@ impl axum::extract::FromRequest<AppState> for MessageInput {
 }
 
 /// Chatwoot's attachment file type for a MIME type.
-fn file_type(mime: &str) -> i64 {
-    match mime.split('/').next().unwrap_or_default() {
-        "image" => 0,
-        "audio" => 1,
-        "video" => 2,
-        _ => 3,
-    }
-}
 
 #[utoipa::path(
     post,

@@ -49,6 +49,33 @@ pub async fn add(
     Ok(state.store.get_agent(member.account_id, user_id).await?)
 }
 
+/// Adds a new user to the account with an initial password, so they can
+/// sign in to the dashboard at once (the dashboard's "add agent"). An email
+/// that already has a user is refused: that person keeps their own
+/// password, and [`add`] (no password) adds them.
+pub async fn create_with_password(
+    state: &AppState,
+    member: &Member,
+    name: &str,
+    email: &str,
+    role_name: &str,
+    password: &str,
+) -> Result<UserRow, AppError> {
+    member.require_admin()?;
+    if let Some(reason) = crate::accounts::password::refusal(password) {
+        return Err(AppError::Refused(reason));
+    }
+    if state.store.user_by_email(email.trim()).await?.is_some() {
+        return Err(AppError::Refused(format!(
+            "{} already has an account here; add them without a password and they sign in with their own",
+            email.trim()
+        )));
+    }
+    let agent = add(state, member, name, email.trim(), role_name).await?;
+    super::sessions::set_password(&state.store, &agent.email, password).await?;
+    Ok(agent)
+}
+
 /// Changes an agent's name or role. A name is shared by every account the
 /// user belongs to, so it changes here only for users of this account alone.
 pub async fn update(

@@ -58,6 +58,48 @@ pub async fn create(state: &AppState, member: &Member, new: NewInbox) -> Result<
         .await?)
 }
 
+/// Creates an inbox as [`create`] does; an API inbox with a `webhook_url`
+/// (Chatwoot's `Channel::Api`) gets its events POSTed there. Other channels
+/// ignore the URL, as Chatwoot ignores attributes a channel does not have.
+pub async fn create_with_webhook(
+    state: &AppState,
+    member: &Member,
+    new: NewInbox,
+    webhook_url: Option<String>,
+) -> Result<InboxRow, AppError> {
+    let api = crate::conversations::plugin_of_channel_type(&new.channel) == crate::conversations::API_CHANNEL;
+    let url = webhook_url.filter(|u| api && !u.trim().is_empty());
+    // Checked first: a refused URL creates no inbox.
+    super::webhooks::check_inbox_url(state, url.as_deref()).await?;
+    let inbox = create(state, member, new).await?;
+    if url.is_some() {
+        super::webhooks::set_inbox_url(state, member.account_id, inbox.id, url.as_deref()).await?;
+    }
+    Ok(inbox)
+}
+
+/// Changes an inbox's settings as [`update`] does, and an API inbox's
+/// `webhook_url` when one is given (blank removes it).
+pub async fn update_with_webhook(
+    state: &AppState,
+    member: &Member,
+    id: i64,
+    changes: InboxChanges,
+    webhook_url: Option<String>,
+) -> Result<InboxRow, AppError> {
+    member.require_admin()?;
+    let current = state.store.get_inbox(member.account_id, id).await?;
+    let url = webhook_url.filter(|_| current.channel == crate::conversations::API_CHANNEL);
+    if let Some(url) = &url {
+        super::webhooks::check_inbox_url(state, Some(url)).await?;
+    }
+    let inbox = update(state, member, id, changes).await?;
+    if let Some(url) = url {
+        super::webhooks::set_inbox_url(state, member.account_id, id, Some(&url)).await?;
+    }
+    Ok(inbox)
+}
+
 /// Changes an inbox's settings (administrators).
 pub async fn update(
     state: &AppState,
@@ -128,4 +170,35 @@ pub async fn change_members(
         MembersChange::Remove => state.store.remove_inbox_members(inbox_id, user_ids).await?,
     }
     member_list(state, member.account_id, inbox_id).await
+}
+
+/// A channel an administrator may open an inbox on.
+#[derive(Debug, Clone)]
+pub struct ChannelChoice {
+    /// The channel plugin id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// Inboxes are created by connecting an account at the provider (OAuth);
+    /// otherwise by [`create`] with the provider's account id.
+    pub authorization: bool,
+}
+
+/// The enabled channel plugins, to create an inbox on (administrators).
+pub async fn channels(state: &AppState, member: &Member) -> Result<Vec<ChannelChoice>, AppError> {
+    member.require_admin()?;
+    Ok(state
+        .plugins
+        .loaded_ids()
+        .into_iter()
+        .filter_map(|id| state.plugins.get(&id))
+        .map(|p| ChannelChoice {
+            id: p.manifest.id.clone(),
+            name: p.manifest.name.clone(),
+            description: p.manifest.description.clone(),
+            authorization: p.manifest.supports_authorization,
+        })
+        .collect())
 }

@@ -4,8 +4,9 @@
 //! the sync interval.
 
 use super::{AppError, AppState};
-use crate::contract::IncomingRequest;
-use crate::plugin_host::admin::{self, PluginInfo, WebhookDryRun};
+use crate::contract::{IncomingRequest, Manifest};
+use crate::plugin_host::admin::{self, AdminError, PluginInfo, WebhookDryRun};
+use crate::store::{StoreError, TokenOwner};
 
 /// Loads the latest plugin changes, then answers the plugin as it is now.
 async fn synced(state: &AppState, id: &str) -> Result<PluginInfo, AppError> {
@@ -84,4 +85,87 @@ pub async fn dry_run_webhook(
     request: IncomingRequest,
 ) -> Result<WebhookDryRun, AppError> {
     Ok(admin::dry_run_webhook(&state.plugins, id, request).await?)
+}
+
+/// An uploaded component that passed every check, waiting for a super
+/// admin to confirm what it asks for before it is installed.
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// sha256 of the component: names the staged upload.
+    pub sha256: String,
+    /// What it says it is and asks for.
+    pub manifest: Manifest,
+    /// The installed plugin with the same id, when this would upgrade it.
+    pub installed: Option<PluginInfo>,
+}
+
+/// Checks an uploaded component as an install would (compiles, links,
+/// describes itself validly, a supported contract) and keeps it until
+/// [`confirm`]; nothing is installed yet. The exact build already installed
+/// is refused here, before the review.
+pub async fn review(state: &AppState, uploader: &TokenOwner, bytes: Vec<u8>) -> Result<Review, AppError> {
+    let review = inspect(state, bytes.clone()).await?;
+    if review
+        .installed
+        .as_ref()
+        .is_some_and(|i| i.sha256 == review.sha256)
+    {
+        return Err(AppError::Refused(format!(
+            "plugin {:?} {} is already installed from this exact file",
+            review.manifest.id, review.manifest.version
+        )));
+    }
+    state
+        .store
+        .stage_plugin_upload(&review.sha256, &bytes, uploader.user_id)
+        .await?;
+    Ok(review)
+}
+
+async fn inspect(state: &AppState, bytes: Vec<u8>) -> Result<Review, AppError> {
+    let inspected = admin::inspect(state.plugins.runtime(), bytes).await?;
+    let installed = match admin::show(&state.plugins, &inspected.manifest.id, true).await {
+        Ok(info) => Some(info),
+        Err(AdminError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Review {
+        sha256: inspected.sha256,
+        manifest: inspected.manifest,
+        installed,
+    })
+}
+
+async fn staged_bytes(state: &AppState, sha256: &str) -> Result<Vec<u8>, AppError> {
+    state.store.plugin_upload(sha256).await.map_err(|e| match e {
+        StoreError::NotFound(_) => AppError::NotFound(
+            "this upload is no longer waiting for review (confirmed, cancelled or older than an hour); upload the file again"
+                .into(),
+        ),
+        other => other.into(),
+    })
+}
+
+/// A staged upload's review, as [`review`] answered it.
+pub async fn staged(state: &AppState, sha256: &str) -> Result<Review, AppError> {
+    let bytes = staged_bytes(state, sha256).await?;
+    inspect(state, bytes).await
+}
+
+/// Installs a reviewed upload, or upgrades the plugin it replaces (a lower
+/// version only with `allow_downgrade`), then forgets the upload.
+pub async fn confirm(state: &AppState, sha256: &str, allow_downgrade: bool) -> Result<PluginInfo, AppError> {
+    let bytes = staged_bytes(state, sha256).await?;
+    let review = inspect(state, bytes.clone()).await?;
+    let info = match &review.installed {
+        Some(current) => upgrade(state, &current.id, bytes, allow_downgrade).await?,
+        None => install(state, bytes).await?,
+    };
+    state.store.drop_plugin_upload(sha256).await?;
+    Ok(info)
+}
+
+/// Forgets a staged upload without installing it.
+pub async fn cancel(state: &AppState, sha256: &str) -> Result<(), AppError> {
+    Ok(state.store.drop_plugin_upload(sha256).await?)
 }

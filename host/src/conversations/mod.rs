@@ -56,6 +56,17 @@ pub fn file_type_of(kind: crate::contract::AttachmentKind) -> i64 {
     }
 }
 
+/// Chatwoot's attachment `file_type` code of an uploaded file, by its MIME
+/// type (images, audio, video; anything else is a file).
+pub fn file_type_of_mime(mime: &str) -> i64 {
+    match mime.split('/').next().unwrap_or_default() {
+        "image" => 0,
+        "audio" => 1,
+        "video" => 2,
+        _ => 3,
+    }
+}
+
 /// The attachment kind of a Chatwoot `file_type` code.
 pub fn attachment_kind(file_type: i64) -> crate::contract::AttachmentKind {
     use crate::contract::AttachmentKind as K;

@@ -461,3 +461,54 @@ async fn delete_unused_blobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Resul
         .await?;
     Ok(())
 }
+
+/// How long an uploaded component waits for its review to be confirmed.
+const UPLOAD_TTL_MS: i64 = 3600 * 1000;
+
+impl Store {
+    /// Keeps an uploaded component until its review is confirmed (the
+    /// dashboard's plugin console), and drops uploads older than an hour.
+    pub async fn stage_plugin_upload(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+        user_id: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query("DELETE FROM plugin_uploads WHERE created_at < $1 OR sha256 = $2")
+            .bind(now_ms() - UPLOAD_TTL_MS)
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO plugin_uploads (sha256, bytes, uploaded_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(sha256)
+        .bind(bytes)
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A staged upload's bytes, unless it is older than an hour.
+    pub async fn plugin_upload(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
+        sqlx::query_scalar("SELECT bytes FROM plugin_uploads WHERE sha256 = $1 AND created_at >= $2")
+            .bind(sha256)
+            .bind(now_ms() - UPLOAD_TTL_MS)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("upload {sha256}")))
+    }
+
+    /// Forgets a staged upload (confirmed or cancelled).
+    pub async fn drop_plugin_upload(&self, sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM plugin_uploads WHERE sha256 = $1")
+            .bind(sha256)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+}

@@ -7,17 +7,33 @@ use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 
 use super::assets;
+use super::session::WebMember;
 
 /// Who is signed in, for the top bar.
 pub struct Chrome<'a> {
-    /// The account the page belongs to.
-    pub account_id: i64,
+    /// The account the page belongs to (none on the super admins' pages).
+    pub account_id: Option<i64>,
     /// The user's email.
     pub email: &'a str,
     /// The session's CSRF token (the sign-out form).
     pub csrf: &'a str,
     /// Whether the user administers the account (admin links).
     pub admin: bool,
+    /// Whether the user administers the server (the plugin console).
+    pub super_admin: bool,
+}
+
+impl<'a> Chrome<'a> {
+    /// The top bar of a page in the member's account.
+    pub fn of(web: &'a WebMember) -> Self {
+        Self {
+            account_id: Some(web.member.account_id),
+            email: &web.member.user.email,
+            csrf: &web.csrf,
+            admin: web.member.is_admin(),
+            super_admin: web.member.user.super_admin,
+        }
+    }
 }
 
 /// A whole page.
@@ -39,9 +55,18 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, main: Markup) -> Html<Stri
                         span.brand { "Switchboard" }
                         @if let Some(c) = chrome {
                             nav aria-label="Sections" {
-                                a href={ "/app/accounts/" (c.account_id) "/conversations" } { "Conversations" }
-                                @if c.admin {
-                                    " " a href={ "/app/accounts/" (c.account_id) "/onboarding/inbox-setup" } { "Inboxes" }
+                                @if let Some(account) = c.account_id {
+                                    a href={ "/app/accounts/" (account) "/conversations" } { "Conversations" }
+                                    @if c.admin {
+                                        " " a href={ "/app/accounts/" (account) "/settings/inboxes/list" } { "Inboxes" }
+                                        " " a href={ "/app/accounts/" (account) "/settings/agents/list" } { "Agents" }
+                                        " " a href={ "/app/accounts/" (account) "/settings/labels/list" } { "Labels" }
+                                    }
+                                } @else {
+                                    a href="/" { "Conversations" }
+                                }
+                                @if c.super_admin {
+                                    " " a href="/super_admin/plugins" { "Plugins" }
                                 }
                             }
                             span.who { (c.email) }

@@ -5,21 +5,25 @@
 //! module (`assets/app.js`) adds live updates and in-place replies.
 //!
 //! Areas are routers merged here, each in its own file: `login` (sign in and
-//! out), `workspace` (the agents' conversations), `settings` (the pages the
-//! channel authorization lands on). Admin pages and the plugin console go
-//! beside them as further files with a `router()`, using `session::WebMember`
-//! (or `session::Signed` for super admins) and `layout::page`.
+//! out), `workspace` (the agents' conversations), `inboxes`, `agents`, `labels`
+//! (the account administrators' pages, and where a channel's authorization
+//! lands), `plugins` (the super admins' plugin console). Each has a
+//! `router()` and uses `session::WebMember` (or `session::WebSuperAdmin`)
+//! and `layout::page`.
 //!
 //! Every response here carries the security headers of [`security_headers`];
 //! every state change is a POST whose form carries the session's CSRF token
 //! (`session::CsrfForm`), and cross-site POSTs are refused before that.
 
+mod agents;
 mod assets;
 mod error;
+mod inboxes;
+mod labels;
 mod layout;
 mod login;
+mod plugins;
 mod session;
-mod settings;
 mod workspace;
 
 use axum::Router;
@@ -36,7 +40,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(login::router())
         .merge(workspace::router())
-        .merge(settings::router())
+        .merge(inboxes::router())
+        .merge(agents::router())
+        .merge(labels::router())
+        .merge(plugins::router())
         .merge(assets::router())
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(refuse_cross_site))

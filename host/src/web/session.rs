@@ -172,3 +172,91 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
 pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// A signed-in super admin (the plugin console); anyone else gets 404, as
+/// if the page did not exist.
+pub struct WebSuperAdmin {
+    /// The user.
+    pub owner: crate::store::TokenOwner,
+    /// The session's CSRF token, for the page's forms.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for WebSuperAdmin {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Signed { session, .. } = Signed::from_request_parts(parts, state).await?;
+        if !session.owner.super_admin {
+            return Err(WebError::NotFound);
+        }
+        Ok(Self {
+            owner: session.owner,
+            csrf: session.csrf,
+        })
+    }
+}
+
+/// One part of a multipart form.
+pub struct FormPart {
+    /// The field's name.
+    pub name: String,
+    /// The file's name, for a file field.
+    pub file_name: Option<String>,
+    /// The file's MIME type, as the browser gave it.
+    pub content_type: Option<String>,
+    /// Its content.
+    pub bytes: axum::body::Bytes,
+}
+
+/// A `multipart/form-data` body (a file upload) whose `_csrf` field (or
+/// `x-csrf-token` header) is the session's token, as [`CsrfForm`] for
+/// plain forms. The route's `DefaultBodyLimit` bounds it.
+pub struct CsrfMultipart(pub Vec<FormPart>);
+
+impl CsrfMultipart {
+    /// The first part with this name.
+    pub fn part(&self, name: &str) -> Option<&FormPart> {
+        self.0.iter().find(|p| p.name == name)
+    }
+}
+
+impl FromRequest<AppState> for CsrfMultipart {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Signed { session, .. } = Signed::from_request_parts(&mut parts, state).await?;
+        let header_token = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let invalid = |e: String| WebError::App(crate::app::AppError::Invalid(e));
+        let mut multipart = axum::extract::Multipart::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| invalid(e.body_text()))?;
+        let mut fields = Vec::new();
+        while let Some(field) = multipart.next_field().await.map_err(|e| invalid(e.body_text()))? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            let content_type = field.content_type().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(|e| invalid(e.body_text()))?;
+            fields.push(FormPart {
+                name,
+                file_name,
+                content_type,
+                bytes,
+            });
+        }
+        let form = Self(fields);
+        let form_token = form
+            .part("_csrf")
+            .map(|p| String::from_utf8_lossy(&p.bytes).into_owned());
+        let given = header_token.or(form_token).unwrap_or_default();
+        if !same(given.as_bytes(), session.csrf.as_bytes()) {
+            return Err(WebError::Forbidden);
+        }
+        Ok(form)
+    }
+}

@@ -20,11 +20,11 @@ use serde_json::Value;
 
 use super::WebError;
 use super::layout::{self, Chrome};
-use super::session::{CsrfForm, WebMember};
+use super::session::{CsrfForm, CsrfMultipart, WebMember};
 use crate::app::conversations::{self, ListQuery, StatusChange};
 use crate::app::{AppError, AppState, Member, agents, contacts, inboxes, messages};
 use crate::conversations::{ChatwootCode, ConversationStatus, MessageStatus, MessageType};
-use crate::store::{ConversationCounts, InboxRow, MessageRow, UserRow};
+use crate::store::{ConversationCounts, InboxRow, MessageRow, NewAttachment, UserRow};
 
 pub fn router() -> Router<AppState> {
     let base = "/app/accounts/{account_id}";
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{base}/conversations/{{display_id}}/messages"),
-            post(send),
+            post(send).layer(axum::extract::DefaultBodyLimit::max(MAX_REPLY_BYTES)),
         )
         .route(
             &format!("{base}/conversations/{{display_id}}/messages/{{message_id}}/retry"),
@@ -66,7 +66,7 @@ pub struct Filters {
     status: Option<String>,
     /// One inbox; an empty value means all.
     inbox_id: Option<String>,
-    /// Search text (contact name, email, phone, identifier).
+    /// Search text (message text; contact name, email, phone, identifier).
     q: Option<String>,
     /// 1-based page.
     page: Option<i64>,
@@ -159,16 +159,21 @@ async fn list_data(state: &AppState, member: &Member, filters: &Filters) -> Resu
         assignee_type: Some(assignee_type.to_owned()),
         inbox_id: filters.inbox(),
         page: filters.page,
+        q: filters.search().map(str::to_owned),
         ..Default::default()
     };
+    // A search lists the conversations whose messages hold the text (under
+    // the tab, status and inbox chosen, with their counts), then those of
+    // the contacts it finds by name, email, phone or id.
     let (mut values, counts) = conversations::list(state, member, &query).await?;
     if let Some(q) = filters.search() {
-        // A search lists the conversations of the contacts it finds, as far
-        // as the member may see them.
-        values.clear();
         let found = contacts::search(state, member, None, Some(q)).await?;
         for contact in found.contacts {
-            values.extend(conversations::of_contact(state, member, contact.id).await?);
+            for conversation in conversations::of_contact(state, member, contact.id).await? {
+                if !values.iter().any(|v| v["id"] == conversation["id"]) {
+                    values.push(conversation);
+                }
+            }
         }
     }
     let items = values
@@ -183,13 +188,8 @@ async fn list_data(state: &AppState, member: &Member, filters: &Filters) -> Resu
     })
 }
 
-fn chrome<'a>(web: &'a WebMember) -> Chrome<'a> {
-    Chrome {
-        account_id: web.member.account_id,
-        email: &web.member.user.email,
-        csrf: &web.csrf,
-        admin: web.member.is_admin(),
-    }
+fn chrome(web: &WebMember) -> Chrome<'_> {
+    Chrome::of(web)
 }
 
 fn list_column(account_id: i64, filters: &Filters, data: &ListData, current: Option<i64>) -> Markup {
@@ -205,7 +205,7 @@ fn list_column(account_id: i64, filters: &Filters, data: &ListData, current: Opt
             form.filters method="get" action=(base) role="search" {
                 input type="hidden" name="tab" value=(filters.tab());
                 label for="q" { "Search" }
-                input #q type="search" name="q" value=(filters.search().unwrap_or_default()) placeholder="Contact name, email, id";
+                input #q type="search" name="q" value=(filters.search().unwrap_or_default()) placeholder="Message text, contact name, email";
                 label for="status" { "Status" }
                 select #status name="status" {
                     @for s in statuses {
@@ -498,8 +498,10 @@ fn reply_box(
     flash: &Flash,
 ) -> Markup {
     let max = limits.and_then(|l| l.max_text_chars);
+    let files = limits.map_or(0, |l| l.max_attachments);
+    let accept = limits.map(accepted_files).unwrap_or_default();
     html! {
-        form.reply #reply method="post" action={ (base) "/messages" } data-inplace="reply" {
+        form.reply #reply method="post" action={ (base) "/messages" } data-inplace="reply" enctype="multipart/form-data" {
             input type="hidden" name="_csrf" value=(csrf);
             label for="content" { "Reply" }
             @if let Some(reason) = blocked {
@@ -512,6 +514,21 @@ fn reply_box(
             }
             textarea #content name="content" rows="3" data-max=[max]
                 aria-describedby={ "reply-count" @if blocked.is_some() { " reply-blocked" } } { (flash.draft) }
+            @if files > 0 && blocked.is_none() {
+                @let l = limits.expect("files > 0 has limits");
+                div.attach {
+                    label for="attachments" { "Attach" }
+                    input #attachments type="file" name="attachments[]" accept=[(!accept.is_empty()).then_some(&accept)]
+                        multiple[files > 1] data-max-files=(files) data-no-mix[!l.text_with_attachments]
+                        data-max-bytes=[l.max_attachment_bytes] aria-describedby="attach-hint";
+                    span.hint #attach-hint {
+                        "Up to " (files) @if files == 1 { " file" } @else { " files" }
+                        @if let Some(b) = l.max_attachment_bytes { ", " (b / 1024) " KiB each" }
+                        @if !l.attachment_mime_types.is_empty() { " (" (l.attachment_mime_types.join(", ")) ")" }
+                        "."
+                    }
+                }
+            }
             div.reply-bar {
                 span #reply-count .count aria-live="polite" {
                     @if let Some(max) = max { "0 / " (max) " characters" } @else { "" }
@@ -526,28 +543,69 @@ fn reply_box(
     }
 }
 
+/// The file picker's `accept`: the channel's MIME types, else its kinds.
+fn accepted_files(limits: &crate::contract::ContentLimits) -> String {
+    use crate::contract::AttachmentKind as K;
+    if !limits.attachment_mime_types.is_empty() {
+        return limits.attachment_mime_types.join(",");
+    }
+    limits
+        .attachment_kinds
+        .iter()
+        .filter_map(|k| match k {
+            K::Image => Some("image/*"),
+            K::Audio => Some("audio/*"),
+            K::Video => Some("video/*"),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Back to the conversation after a change (the script follows it and
 /// refreshes the page's regions from the answer).
 fn back(account_id: i64, display_id: i64) -> Response {
     Redirect::to(&format!("/app/accounts/{account_id}/conversations/{display_id}")).into_response()
 }
 
-#[derive(Deserialize)]
-struct Reply {
-    #[serde(default)]
-    content: String,
-    mode: Option<String>,
-}
+/// A reply with files: the API's limit for a message's upload.
+const MAX_REPLY_BYTES: usize = 40 << 20;
 
+/// The reply form (multipart, for its files): `content`, `mode` (`reply`
+/// or `note`) and `attachments[]`; the channel's limits are the use case's.
 async fn send(
     web: WebMember,
     State(state): State<AppState>,
     Path((account_id, display_id)): Path<(i64, i64)>,
-    CsrfForm(form): CsrfForm<Reply>,
+    form: CsrfMultipart,
 ) -> Result<Response, WebError> {
+    let text = |name: &str| {
+        form.part(name)
+            .map(|p| String::from_utf8_lossy(&p.bytes).into_owned())
+            .unwrap_or_default()
+    };
+    let content = text("content");
+    let files: Vec<NewAttachment> = form
+        .0
+        .iter()
+        .filter(|p| p.name == "attachments[]" && p.file_name.as_deref().is_some_and(|n| !n.is_empty()))
+        .map(|p| {
+            let content_type = p
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into());
+            NewAttachment {
+                file_type: crate::conversations::file_type_of_mime(&content_type),
+                file_name: p.file_name.clone().unwrap_or_default(),
+                content_type,
+                data: p.bytes.to_vec(),
+            }
+        })
+        .collect();
     let draft = messages::Draft {
-        content: Some(form.content.clone()),
-        private: form.mode.as_deref() == Some("note"),
+        content: Some(content.clone()).filter(|c| !c.is_empty() || files.is_empty()),
+        private: text("mode") == "note",
+        files,
         ..Default::default()
     };
     match messages::send(&state, &web.member, display_id, draft).await {
@@ -555,7 +613,7 @@ async fn send(
         Err(AppError::Refused(reason) | AppError::Invalid(reason)) => {
             let flash = Flash {
                 error: Some(reason),
-                draft: form.content,
+                draft: content,
             };
             render_conversation(
                 &state,

@@ -51,7 +51,9 @@ function bindForms(root) {
     form.dataset.bound = '1';
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const body = new URLSearchParams(new FormData(form));
+      // A form with files posts as multipart (fetch sets the boundary).
+      const data = new FormData(form);
+      const body = form.enctype === 'multipart/form-data' ? data : new URLSearchParams(data);
       if (event.submitter?.name) body.set(event.submitter.name, event.submitter.value);
       const buttons = form.querySelectorAll('button');
       buttons.forEach((b) => { b.dataset.wasDisabled = b.disabled ? '1' : ''; b.disabled = true; });
@@ -85,11 +87,23 @@ function setError(text) {
   el.hidden = !text;
 }
 
-// The character counter against the channel's limit; sending over it is
+// The character counter against the channel's limit, and the files
+// against its count, size and text-with-files rules; a reply over them is
 // refused here first (the server refuses it too).
 function count() {
   const box = document.getElementById('content');
   const out = document.getElementById('reply-count');
+  const files = document.getElementById('attachments');
+  if (files) {
+    const picked = [...files.files];
+    const maxFiles = Number(files.dataset.maxFiles || 0);
+    const maxBytes = Number(files.dataset.maxBytes || 0);
+    let why = '';
+    if (picked.length > maxFiles) why = `At most ${maxFiles} file${maxFiles === 1 ? '' : 's'}`;
+    else if (maxBytes && picked.some((f) => f.size > maxBytes)) why = `Each file at most ${Math.floor(maxBytes / 1024)} KiB`;
+    else if ('noMix' in files.dataset && picked.length && box?.value.trim()) why = 'This channel sends text and files in separate messages';
+    files.setCustomValidity(why);
+  }
   if (!box || !out || !box.dataset.max) return;
   const max = Number(box.dataset.max);
   const n = [...box.value].length;
@@ -138,6 +152,7 @@ function live() {
 }
 
 document.getElementById('content')?.addEventListener('input', count);
+document.getElementById('attachments')?.addEventListener('change', count);
 document.getElementById('content')?.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
     event.preventDefault();
