@@ -28,6 +28,7 @@ on_both_databases!(
     agents_get_404_outside_their_inboxes,
     assets_are_hashed_compressed_and_cached,
     sign_in_is_rate_limited_by_address,
+    expired_sessions_and_old_refusals_are_swept,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -558,5 +559,28 @@ async fn sign_in_is_rate_limited_by_address(backend: Backend) -> anyhow::Result<
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "{}", blocked.body);
     let other = send(&app, from("10.0.0.2:1000", "admin@acme.example", PASSWORD)).await;
     assert_eq!(other.status, StatusCode::OK);
+    Ok(())
+}
+
+async fn expired_sessions_and_old_refusals_are_swept(backend: Backend) -> anyhow::Result<()> {
+    let f = Fixture::new(backend).await?;
+    f.acme().await?;
+    sessions::set_password(f.store(), "admin@acme.example", PASSWORD).await?;
+    let signed = sessions::sign_in(&f.state, "admin@acme.example", PASSWORD, None).await?;
+    for _ in 0..3 {
+        let refused = sessions::sign_in(&f.state, "nobody@acme.example", "guess guess", None).await;
+        assert!(refused.is_err());
+    }
+    let now = switchboard::store::now_ms();
+    // Nothing has ended yet: nothing goes.
+    assert_eq!(sessions::sweep(f.store(), now).await?, (0, 0));
+    assert!(sessions::session(&f.state, &signed.token).await?.is_some());
+    // Past the refusals' window they go; past the session's end it goes too,
+    // though nobody came back with it.
+    let later = now + sessions::FAILURE_WINDOW_MS + 1000;
+    assert_eq!(sessions::sweep(f.store(), later).await?, (0, 3));
+    let ended = signed.expires_at + 1;
+    assert_eq!(sessions::sweep(f.store(), ended).await?, (1, 0));
+    assert!(sessions::session(&f.state, &signed.token).await?.is_none());
     Ok(())
 }

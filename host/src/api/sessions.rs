@@ -38,9 +38,13 @@ pub(super) fn peer(connect: Option<&ConnectInfo<SocketAddr>>) -> Option<std::net
 async fn sign_in(
     State(state): State<AppState>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    request_headers: HeaderMap,
     AppJson(body): AppJson<SignIn>,
 ) -> Result<Response, ApiError> {
-    let address = peer(connect.as_ref().map(|e| &e.0));
+    let forwarded = request_headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let address = sessions::client_address(&state, peer(connect.as_ref().map(|e| &e.0)), forwarded);
     let signed_in = sessions::sign_in(&state, &body.email, &body.password, address).await?;
     let profile = accounts::profile(&state, &signed_in.owner).await?;
     let mut headers = HeaderMap::new();

@@ -153,3 +153,142 @@ pub async fn set_password(store: &Store, email: &str, new_password: &str) -> Res
     store.delete_user_sessions(owner.user_id).await?;
     Ok(())
 }
+
+/// Removes expired sessions and refused sign-ins past their window, which
+/// are otherwise removed only when the same user or address comes back
+/// (the retention loop runs it on every node; the deletes are idempotent).
+/// Answers how many sessions and refused attempts went.
+pub async fn sweep(store: &Store, now: i64) -> Result<(u64, u64), AppError> {
+    Ok(store.sweep_sign_ins(now, now - FAILURE_WINDOW_MS).await?)
+}
+
+/// The host setting (installation config or environment, like
+/// `FRONTEND_URL`) naming the reverse proxies whose `X-Forwarded-For` is
+/// believed: a comma-separated list of addresses and CIDR ranges, e.g.
+/// `127.0.0.1, 10.0.0.0/8`. Unset, the TCP peer is the client.
+pub const TRUSTED_PROXIES: &str = "SWITCHBOARD_TRUSTED_PROXIES";
+
+/// The address a sign-in's limit by address counts: the TCP peer, unless
+/// the peer is a trusted proxy ([`TRUSTED_PROXIES`]); then the nearest
+/// address in `X-Forwarded-For` (read from the right, as each proxy appends
+/// the address it heard from) that is not a trusted proxy itself. Entries a
+/// client wrote before reaching the first proxy are never believed.
+pub fn client_address(state: &AppState, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
+    let setting = state.plugins.host_setting(TRUSTED_PROXIES).unwrap_or_default();
+    let trusted: Vec<Cidr> = setting
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| {
+            let parsed = Cidr::parse(s);
+            if parsed.is_none() {
+                tracing::warn!("{TRUSTED_PROXIES}: {s:?} is not an address or CIDR range; ignored");
+            }
+            parsed
+        })
+        .collect();
+    behind_proxies(peer, forwarded_for, &trusted)
+}
+
+fn behind_proxies(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[Cidr]) -> Option<IpAddr> {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let peer = peer?;
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    for hop in forwarded_for.unwrap_or_default().rsplit(',').map(str::trim) {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            // Garbage in the chain: what is left of it cannot be believed.
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// An address range: an address and how many leading bits count.
+#[derive(Debug, Clone, Copy)]
+struct Cidr {
+    net: IpAddr,
+    bits: u32,
+}
+
+impl Cidr {
+    fn parse(text: &str) -> Option<Self> {
+        let (addr, bits) = match text.split_once('/') {
+            Some((a, b)) => (a.parse::<IpAddr>().ok()?, Some(b.parse::<u32>().ok()?)),
+            None => (text.parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        (bits <= max).then_some(Self { net: addr, bits })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        match (self.net, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.bits).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.bits).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::{Cidr, behind_proxies};
+
+    fn ip(s: &str) -> Option<std::net::IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [Cidr::parse("10.0.0.0/8").unwrap(), Cidr::parse("::1").unwrap()];
+        // No proxy trusted, or a peer that is not one: the peer.
+        assert_eq!(
+            behind_proxies(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            behind_proxies(ip("10.1.2.3"), Some("1.2.3.4"), &[]),
+            ip("10.1.2.3")
+        );
+        // Through one trusted proxy: the address it heard from.
+        assert_eq!(
+            behind_proxies(ip("10.1.2.3"), Some("198.51.100.7"), &trusted),
+            ip("198.51.100.7")
+        );
+        // A client's own forged entries left of the real one are ignored.
+        assert_eq!(
+            behind_proxies(ip("10.1.2.3"), Some("6.6.6.6, 198.51.100.7, 10.9.9.9"), &trusted),
+            ip("198.51.100.7")
+        );
+        // IPv6 loopback proxy, IPv4-mapped peer of a trusted range.
+        assert_eq!(
+            behind_proxies(ip("::1"), Some("198.51.100.7"), &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            behind_proxies(ip("::ffff:10.0.0.1"), Some("198.51.100.8"), &trusted),
+            ip("198.51.100.8")
+        );
+        // Nothing forwarded, or garbage: the proxy itself.
+        assert_eq!(behind_proxies(ip("10.1.2.3"), None, &trusted), ip("10.1.2.3"));
+        assert_eq!(
+            behind_proxies(ip("10.1.2.3"), Some("unknown"), &trusted),
+            ip("10.1.2.3")
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+        assert!(Cidr::parse("not an address").is_none());
+    }
+}

@@ -165,6 +165,23 @@ impl Store {
         Ok(())
     }
 
+    /// Removes sessions that ended before `now` and refused sign-ins older
+    /// than `forget_before`, whoever they belonged to; answers how many of
+    /// each.
+    pub async fn sweep_sign_ins(&self, now: i64, forget_before: i64) -> Result<(u64, u64), StoreError> {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.writer())
+            .await?
+            .rows_affected();
+        let failures = sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < $1")
+            .bind(forget_before)
+            .execute(self.writer())
+            .await?
+            .rows_affected();
+        Ok((sessions, failures))
+    }
+
     /// Forgets the refused sign-ins of `key` (after a successful one).
     pub async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sign_in_failures WHERE subject = $1")

@@ -126,7 +126,12 @@ async fn sign_in(
     if expected.is_empty() || !session::same(expected.as_bytes(), form.csrf.as_bytes()) {
         return WebError::Forbidden.into_response();
     }
-    let address = connect.map(|axum::Extension(ConnectInfo(a))| a.ip());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let address = sessions::client_address(
+        &state,
+        connect.map(|axum::Extension(ConnectInfo(a))| a.ip()),
+        forwarded,
+    );
     match sessions::sign_in(&state, &form.email, &form.password, address).await {
         Ok(signed) => {
             let mut response = Redirect::to(&return_to).into_response();
