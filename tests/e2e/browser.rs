@@ -5,9 +5,15 @@
 //!
 //! One scenario per database keeps the wall time short: signing in (a wrong
 //! password refused, repeated failures rate limited), a signed webhook's
-//! conversation appearing live, a reply reaching the provider and turning
-//! delivered then read, a closed reply window, an agent's 404s, and axe-core
-//! on every page. Screenshots go to `target/screenshots/`, and to
+//! conversation appearing live and found by its text, a reply reaching the provider and turning
+//! delivered then read, a failed send retried, an image sent from the reply
+//! box within the channel's limits, a closed reply window, the
+//! administrators' pages (connecting TikTok through the mock's consent page,
+//! an inbox created, changed and deleted, agents added, promoted, removed,
+//! labels added and deleted),
+//! an agent's 404s, the super admins' plugin console (a bad file refused, a
+//! component reviewed, installed, disabled, granted a host), and axe-core on
+//! every page. Screenshots go to `target/screenshots/`, and to
 //! `docs/screenshots/` with `SWITCHBOARD_UPDATE_SCREENSHOTS=1`.
 
 use std::process::{Child, Command, Stdio};
@@ -17,12 +23,22 @@ use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use switchboard_e2e::connected::{BUSINESS, Connected};
-use switchboard_e2e::tiktok::{mark_read, received_text};
-use switchboard_e2e::{Backend, Server};
+use switchboard_e2e::tiktok::{AuthGrant, Endpoint, Failure, Profile, codes, mark_read, received_text};
+use switchboard_e2e::{Backend, PROBE_V2, Server};
 
 switchboard_e2e::on_both_databases!(the_dashboard_in_a_browser);
 
 const PASSWORD: &str = "correct horse battery";
+/// A 1×1 PNG for the reply box's upload.
+const PNG_1X1: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53, 0xde, 0x00,
+    0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x00, 0x00, 0x03, 0x01,
+    0x01, 0x00, 0xc9, 0xfe, 0x92, 0xef, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60,
+    0x82,
+];
+/// The super admin of the plugin console.
+const ROOT: &str = "root@example.com";
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
@@ -187,10 +203,22 @@ async fn status_of(server: &Server, path: &str, cookie: &str) -> anyhow::Result<
 }
 
 async fn the_dashboard_in_a_browser(backend: Backend) -> anyhow::Result<()> {
-    let connected = Connected::prepare(backend, &[]).await?;
+    // The provider's consent page sends the browser back to FRONTEND_URL,
+    // so the server listens where that says.
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let frontend = format!("http://{addr}");
+    let connected = Connected::prepare(
+        backend,
+        &[("FRONTEND_URL", &frontend), ("SWITCHBOARD_ADDR", &addr)],
+    )
+    .await?;
     let server = connected.env.serve().await?;
     let inbox = connected.connected_inbox(&server).await?;
-    for email in ["admin@acme.example", "agent@acme.example"] {
+    let root = connected
+        .env
+        .cli(&["user", "create", "--email", ROOT, "--super-admin", "--json"]);
+    assert_eq!(root.code, 0, "{}", root.stderr);
+    for email in ["admin@acme.example", "agent@acme.example", ROOT] {
         let out = connected
             .env
             .cli_with_stdin(&["user", "password", email], &format!("{PASSWORD}\n"));
@@ -305,6 +333,40 @@ async fn scenario(
     accessible(client, "conversation list").await?;
     screenshot(client, backend, "conversations").await?;
 
+    // The search finds it by its message's text (any case), and finds
+    // nothing for words no message or contact holds.
+    client.find(Locator::Id("q")).await?.send_keys("ORDER").await?;
+    click_to_navigate(client, Locator::Css("form.filters button"), "the search").await?;
+    let names = client
+        .execute(
+            "return [...document.querySelectorAll('.items .name')].map(e => e.textContent)",
+            vec![],
+        )
+        .await?;
+    assert_eq!(names, json!(["Dana Customer"]));
+    client.find(Locator::Id("q")).await?.clear().await?;
+    client
+        .find(Locator::Id("q"))
+        .await?
+        .send_keys("no such words")
+        .await?;
+    click_to_navigate(client, Locator::Css("form.filters button"), "the empty search").await?;
+    assert_eq!(
+        client
+            .execute("return document.querySelectorAll('.items li').length", vec![])
+            .await?,
+        json!(0)
+    );
+    client
+        .goto(&format!("{}/app/accounts/{account}/conversations", server.base))
+        .await?;
+    until(
+        client,
+        "the live socket again",
+        "return document.body.dataset.live === 'connected'",
+    )
+    .await?;
+
     // The agent opens it: the contact's text is shown escaped, as typed.
     client
         .find(Locator::Css(".items a[data-conversation]"))
@@ -375,6 +437,53 @@ async fn scenario(
             .await?,
         json!(true)
     );
+    // A send the provider refuses shows its reason and a Retry button, which
+    // sends it again.
+    f.mock.fail_next(
+        Endpoint::MessageSend,
+        1,
+        Failure::code(codes::PARAM_ERROR, "recipient is invalid"),
+    );
+    client
+        .find(Locator::Id("content"))
+        .await?
+        .send_keys("Tracking number follows")
+        .await?;
+    client.find(Locator::Id("send")).await?.click().await?;
+    const LAST_OUTGOING: &str = "const m = [...document.querySelectorAll('.message.outgoing')].pop();";
+    let reason = until(
+        client,
+        "the failed send",
+        &format!("{LAST_OUTGOING} return m?.querySelector('[data-delivery=failed]') && m.querySelector('.reason')?.textContent"),
+    )
+    .await?;
+    assert!(
+        reason.as_str().unwrap().contains("recipient is invalid"),
+        "{reason}"
+    );
+    screenshot(client, backend, "failed-send").await?;
+    client
+        .find(Locator::Css(".message.outgoing form.retry button"))
+        .await?
+        .click()
+        .await?;
+    until(
+        client,
+        "the retried send delivered",
+        &format!("{LAST_OUTGOING} return m?.querySelector('[data-delivery=delivered]') !== null && m.querySelector('form.retry') === null"),
+    )
+    .await?;
+    let tracking = f
+        .mock
+        .sent()
+        .iter()
+        .filter(|s| s.text.as_deref() == Some("Tracking number follows"))
+        .count();
+    assert_eq!(
+        tracking, 1,
+        "the refused attempt sent nothing; the retry sent it once"
+    );
+
     // A private note is set apart.
     client
         .find(Locator::Id("content"))
@@ -392,6 +501,44 @@ async fn scenario(
         "return document.querySelector('.message.note .badge')?.textContent",
     )
     .await?;
+    // An image from the reply box, within TikTok's limits: one image, never
+    // with text (the box refuses the mix before anything is sent).
+    let png = tempfile::Builder::new().suffix(".png").tempfile()?;
+    std::fs::write(png.path(), PNG_1X1)?;
+    let png_path = png.path().display().to_string();
+    client
+        .find(Locator::Id("content"))
+        .await?
+        .send_keys("See the picture")
+        .await?;
+    client
+        .find(Locator::Id("attachments"))
+        .await?
+        .send_keys(&png_path)
+        .await?;
+    let mix = client
+        .execute(
+            "return document.getElementById('attachments').validationMessage",
+            vec![],
+        )
+        .await?;
+    assert!(mix.as_str().is_some_and(|m| m.contains("separate")), "{mix}");
+    client.find(Locator::Id("content")).await?.clear().await?;
+    client
+        .execute(
+            "document.getElementById('content').dispatchEvent(new Event('input'))",
+            vec![],
+        )
+        .await?;
+    client.find(Locator::Id("send")).await?.click().await?;
+    until(
+        client,
+        "the image delivered",
+        &format!("{LAST_OUTGOING} return m?.querySelector('img') !== null && m.querySelector('[data-delivery=delivered]') !== null"),
+    )
+    .await?;
+    assert_eq!(f.mock.uploads().len(), 1, "the image reached TikTok");
+
     accessible(client, "conversation").await?;
     screenshot(client, backend, "conversation").await?;
 
@@ -476,6 +623,8 @@ async fn scenario(
     .await?;
     assert!(failure.as_str().unwrap().contains("User cancelled"), "{failure}");
 
+    administration(f, server, client, backend, account).await?;
+
     // Sign out; the agent (no inbox of theirs) gets 404 for the conversation
     // and for the administrators' page.
     client
@@ -513,6 +662,11 @@ async fn scenario(
         format!("/app/accounts/{account}/conversations/{display}"),
         format!("/app/accounts/{account}/settings/inboxes/{inbox}"),
         format!("/app/accounts/{account}/onboarding/inbox-setup"),
+        format!("/app/accounts/{account}/settings/inboxes/list"),
+        format!("/app/accounts/{account}/settings/inboxes/new"),
+        format!("/app/accounts/{account}/settings/agents/list"),
+        format!("/app/accounts/{account}/settings/labels/list"),
+        "/super_admin/plugins".to_owned(),
     ] {
         assert_eq!(status_of(server, &path, &agent_cookie).await?, 404, "{path}");
     }
@@ -524,5 +678,390 @@ async fn scenario(
         .await?;
     let text = client.find(Locator::Css("main")).await?.text().await?;
     assert!(text.contains("404"), "{text}");
+
+    // The super admin's plugin console.
+    client.goto(&server.base).await?;
+    client
+        .find(Locator::Css("header.top form button"))
+        .await?
+        .click()
+        .await?;
+    until(client, "signed out", "return location.pathname === '/app/login'").await?;
+    sign_in(client, server, ROOT, PASSWORD).await?;
+    plugin_console(f, server, client, backend).await
+}
+
+/// Waits for a page after a click that navigates: the marker set before
+/// the click is gone and the new document is complete.
+async fn navigated(client: &Client, what: &str) -> anyhow::Result<()> {
+    until(
+        client,
+        what,
+        "return window.__before === undefined && document.readyState === 'complete'",
+    )
+    .await?;
+    Ok(())
+}
+
+async fn click_to_navigate(client: &Client, locator: Locator<'_>, what: &str) -> anyhow::Result<()> {
+    client.execute("window.__before = true", vec![]).await?;
+    client.find(locator).await?.click().await?;
+    navigated(client, what).await
+}
+
+/// The account administrator's pages: inboxes (TikTok connected through the
+/// mock's consent page, an API inbox created, changed, given an agent and
+/// deleted) and agents (added with a password, promoted, removed).
+async fn administration(
+    f: &Connected,
+    server: &Server,
+    client: &Client,
+    backend: Backend,
+    account: i64,
+) -> anyhow::Result<()> {
+    let settings = format!("{}/app/accounts/{account}/settings", server.base);
+    client.goto(&format!("{settings}/inboxes/list")).await?;
+    let listed = until(
+        client,
+        "the inbox list",
+        "return document.querySelectorAll('#inboxes tbody tr').length",
+    )
+    .await?;
+    assert_eq!(listed, json!(1));
+    accessible(client, "inboxes").await?;
+    screenshot(client, backend, "inboxes").await?;
+
+    // Connect TikTok: the mock's consent page, then back on the new inbox.
+    click_to_navigate(client, Locator::Id("add-inbox"), "the channel choice").await?;
+    accessible(client, "add inbox").await?;
+    screenshot(client, backend, "add-inbox").await?;
+    f.mock
+        .add_business("biz-2", Profile::new("acme_outlet", "Acme Outlet"));
+    f.mock.set_consent(AuthGrant::new("biz-2"));
+    click_to_navigate(client, Locator::Css("a[data-connect=tiktok]"), "the consent page").await?;
+    assert_eq!(client.current_url().await?.path(), "/v2/auth/authorize");
+    click_to_navigate(client, Locator::Id("authorize"), "the new inbox").await?;
+    let landed = client.current_url().await?;
+    assert!(
+        landed
+            .path()
+            .starts_with(&format!("/app/accounts/{account}/settings/inboxes/new/"))
+            && landed.path().ends_with("/agents"),
+        "{landed}"
+    );
+    let heading = client.find(Locator::Css("h1")).await?.text().await?;
+    assert!(heading.contains("is connected"), "{heading}");
+    let inboxes = server.get(&f.path("/inboxes"), Some(&f.admin)).await?;
+    let outlet = inboxes.json["payload"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["external_id"] == "biz-2"))
+        .cloned();
+    assert!(outlet.is_some(), "the connected inbox exists: {:?}", inboxes.json);
+    accessible(client, "connected inbox").await?;
+
+    // A declined consent lands on the channel's page with the reason.
+    client.goto(&format!("{settings}/inboxes/new")).await?;
+    click_to_navigate(client, Locator::Css("a[data-connect=tiktok]"), "the consent page").await?;
+    click_to_navigate(client, Locator::Id("cancel"), "the refusal").await?;
+    let failure = until(
+        client,
+        "the provider's refusal",
+        "return document.getElementById('connect-error')?.textContent",
+    )
+    .await?;
+    assert!(
+        failure.as_str().unwrap().contains("access_denied") || failure.as_str().unwrap().contains("cancel"),
+        "{failure}"
+    );
+
+    // An inbox on a channel without authorization takes the provider's id.
+    client.goto(&format!("{settings}/inboxes/new")).await?;
+    click_to_navigate(
+        client,
+        Locator::Css("a[data-create=api-channel]"),
+        "the new inbox form",
+    )
+    .await?;
+    accessible(client, "new API inbox").await?;
+    client
+        .find(Locator::Id("name"))
+        .await?
+        .send_keys("Website")
+        .await?;
+    client
+        .find(Locator::Id("external_id"))
+        .await?
+        .send_keys("site-1")
+        .await?;
+    click_to_navigate(client, Locator::Id("create-inbox"), "the created inbox").await?;
+    let name = client.find(Locator::Id("inbox-name")).await?.text().await?;
+    assert_eq!(name, "Website");
+    accessible(client, "inbox settings").await?;
+    screenshot(client, backend, "inbox-settings").await?;
+
+    // Renamed, given the agent, then deleted.
+    let field = client.find(Locator::Id("name")).await?;
+    field.clear().await?;
+    field.send_keys("Website chat").await?;
+    click_to_navigate(client, Locator::Id("save-inbox"), "the saved settings").await?;
+    assert_eq!(
+        client.find(Locator::Id("inbox-name")).await?.text().await?,
+        "Website chat"
+    );
+    let agent_id = server
+        .get(&f.path("/agents"), Some(&f.admin))
+        .await?
+        .json
+        .as_array()
+        .and_then(|a| a.iter().find(|u| u["email"] == "agent@acme.example"))
+        .and_then(|u| u["id"].as_i64())
+        .context("the agent")?;
+    client
+        .find(Locator::Id(&format!("agent_{agent_id}")))
+        .await?
+        .click()
+        .await?;
+    click_to_navigate(
+        client,
+        Locator::Css("#inbox-agents button[type=submit]"),
+        "the saved agents",
+    )
+    .await?;
+    let inbox_id: i64 = client
+        .find(Locator::Id("inbox"))
+        .await?
+        .attr("data-inbox")
+        .await?
+        .context("inbox id")?
+        .parse()?;
+    let members = server
+        .get(&f.path(&format!("/inbox_members/{inbox_id}")), Some(&f.admin))
+        .await?;
+    assert!(
+        members.json["payload"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|u| u["id"] == agent_id)),
+        "{:?}",
+        members.json
+    );
+    client.find(Locator::Id("confirm_delete")).await?.click().await?;
+    click_to_navigate(client, Locator::Css("#delete-inbox button"), "the inbox list").await?;
+    assert_eq!(
+        client.current_url().await?.path(),
+        format!("/app/accounts/{account}/settings/inboxes/list")
+    );
+    let left = client
+        .execute(
+            "return [...document.querySelectorAll('#inboxes td a')].map(a => a.textContent)",
+            vec![],
+        )
+        .await?;
+    assert!(!left.to_string().contains("Website chat"), "{left}");
+
+    // Agents: one added with a password, promoted, removed.
+    client.goto(&format!("{settings}/agents/list")).await?;
+    client
+        .find(Locator::Id("agent_name"))
+        .await?
+        .send_keys("Sam New")
+        .await?;
+    client
+        .find(Locator::Id("agent_email"))
+        .await?
+        .send_keys("sam@acme.example")
+        .await?;
+    client
+        .find(Locator::Id("agent_password"))
+        .await?
+        .send_keys("short")
+        .await?;
+    click_to_navigate(client, Locator::Id("add-agent-button"), "the refusal").await?;
+    let refused = client.find(Locator::Id("form-error")).await?.text().await?;
+    assert!(refused.contains("at least"), "{refused}");
+    client
+        .find(Locator::Id("agent_password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    click_to_navigate(client, Locator::Id("add-agent-button"), "the agents").await?;
+    let sam = until(
+        client,
+        "the new agent",
+        "return [...document.querySelectorAll('#agents tr[data-agent]')].find(r => r.textContent.includes('sam@acme.example'))?.dataset.agent",
+    )
+    .await?;
+    let sam = sam.as_str().context("agent id")?.to_owned();
+    accessible(client, "agents").await?;
+    screenshot(client, backend, "agents").await?;
+    client
+        .find(Locator::Css(&format!("#role_{sam} option[value=administrator]")))
+        .await?
+        .click()
+        .await?;
+    click_to_navigate(
+        client,
+        Locator::Css(&format!("tr[data-agent='{sam}'] td:nth-child(3) button")),
+        "the promotion",
+    )
+    .await?;
+    let role = client
+        .execute(
+            &format!("return document.getElementById('role_{sam}').value"),
+            vec![],
+        )
+        .await?;
+    assert_eq!(role, json!("administrator"));
+    click_to_navigate(
+        client,
+        Locator::Css(&format!("tr[data-agent='{sam}'] td:nth-child(4) button")),
+        "the removal",
+    )
+    .await?;
+    assert_eq!(
+        client
+            .execute(
+                &format!("return document.querySelector(\"tr[data-agent='{sam}']\") === null"),
+                vec![]
+            )
+            .await?,
+        json!(true)
+    );
+
+    // Labels: one added, one with a space refused, then deleted.
+    client.goto(&format!("{settings}/labels/list")).await?;
+    client
+        .find(Locator::Id("label_title"))
+        .await?
+        .send_keys("Billing")
+        .await?;
+    client
+        .find(Locator::Id("label_description"))
+        .await?
+        .send_keys("Invoices and refunds")
+        .await?;
+    click_to_navigate(client, Locator::Id("add-label-button"), "the label").await?;
+    assert_eq!(
+        client
+            .execute(
+                "return document.querySelector('#labels tr[data-label=billing]') !== null",
+                vec![]
+            )
+            .await?,
+        json!(true),
+        "titles are lower-cased"
+    );
+    accessible(client, "labels").await?;
+    screenshot(client, backend, "labels").await?;
+    client
+        .find(Locator::Id("label_title"))
+        .await?
+        .send_keys("two words")
+        .await?;
+    click_to_navigate(client, Locator::Id("add-label-button"), "the refusal").await?;
+    let refused = client.find(Locator::Id("form-error")).await?.text().await?;
+    assert!(refused.contains("no spaces"), "{refused}");
+    click_to_navigate(
+        client,
+        Locator::Css("#labels tr[data-label=billing] button"),
+        "the deletion",
+    )
+    .await?;
+    assert_eq!(
+        client
+            .execute(
+                "return document.querySelector('#labels tr[data-label=billing]') === null",
+                vec![]
+            )
+            .await?,
+        json!(true)
+    );
+    Ok(())
+}
+
+/// The super admin's plugin console: a bad file refused in words, a
+/// component reviewed (what it asks for) then installed, disabled, and
+/// granted a host.
+async fn plugin_console(
+    f: &Connected,
+    server: &Server,
+    client: &Client,
+    backend: Backend,
+) -> anyhow::Result<()> {
+    client
+        .goto(&format!("{}/super_admin/plugins", server.base))
+        .await?;
+    until(
+        client,
+        "the plugin list",
+        "return document.querySelector('#plugins tr[data-plugin=tiktok]') !== null",
+    )
+    .await?;
+    accessible(client, "plugin console").await?;
+    screenshot(client, backend, "plugins").await?;
+
+    let junk = tempfile::Builder::new().suffix(".wasm").tempfile()?;
+    std::fs::write(junk.path(), b"this is not a component")?;
+    client
+        .find(Locator::Id("component"))
+        .await?
+        .send_keys(&junk.path().display().to_string())
+        .await?;
+    click_to_navigate(client, Locator::Id("upload-button"), "the refusal").await?;
+    let refused = client.find(Locator::Id("upload-error")).await?.text().await?;
+    assert!(
+        refused.contains("was refused") && refused.contains("invalid plugin"),
+        "{refused}"
+    );
+
+    client
+        .find(Locator::Id("component"))
+        .await?
+        .send_keys(PROBE_V2)
+        .await?;
+    click_to_navigate(client, Locator::Id("upload-button"), "the review").await?;
+    assert_eq!(
+        client.find(Locator::Id("review-id")).await?.text().await?,
+        "probe"
+    );
+    let asks = client.find(Locator::Id("review-hosts")).await?.text().await?;
+    assert!(!asks.is_empty());
+    // Not installed before the confirmation.
+    let before = server
+        .get("/api/v1/admin/plugins/probe", Some(&f.super_admin))
+        .await?;
+    assert_eq!(before.status, 404, "{:?}", before.json);
+    accessible(client, "plugin review").await?;
+    screenshot(client, backend, "plugin-review").await?;
+    click_to_navigate(client, Locator::Id("confirm-button"), "the installed plugin").await?;
+    assert_eq!(client.current_url().await?.path(), "/super_admin/plugins/probe");
+    assert_eq!(
+        client.find(Locator::Id("plugin-state")).await?.text().await?,
+        "enabled"
+    );
+    accessible(client, "plugin").await?;
+
+    click_to_navigate(client, Locator::Css("button[data-action=disable]"), "disabled").await?;
+    assert_eq!(
+        client.find(Locator::Id("plugin-state")).await?.text().await?,
+        "disabled"
+    );
+    client
+        .find(Locator::Id("origin"))
+        .await?
+        .send_keys("https://api.example.com")
+        .await?;
+    click_to_navigate(client, Locator::Id("grant-button"), "the grant").await?;
+    let granted = client.find(Locator::Id("granted")).await?.text().await?;
+    assert!(granted.contains("https://api.example.com"), "{granted}");
+
+    client
+        .goto(&format!("{}/super_admin/plugins", server.base))
+        .await?;
+    let state = client
+        .find(Locator::Css("#plugins tr[data-plugin=probe] td.state"))
+        .await?
+        .text()
+        .await?;
+    assert_eq!(state, "disabled");
     Ok(())
 }

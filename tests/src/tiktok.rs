@@ -12,8 +12,11 @@
 //!   (`{url}/open_api/v1.3`); every [`Endpoint`] except the two below lives
 //!   under it;
 //! - the plugin's `auth_base_url` is the root ([`MockTikTok::auth_base_url`]),
-//!   serving `GET /v2/auth/authorize`, which only echoes its query as a JSON
-//!   object so a test can check the URL the server built;
+//!   serving `GET /v2/auth/authorize`, which echoes its query as a JSON
+//!   object so a test can check the URL the server built, or, to a browser
+//!   (`Accept: text/html`), shows a consent page whose links return to the
+//!   `redirect_uri` with a code for the grant [`MockTikTok::set_consent`]
+//!   chose, or with `error=access_denied`;
 //! - `GET /media/{media_id}/{filename}` serves inbound media to a client that
 //!   sends `x-user: <valid access token>`.
 //!
@@ -407,6 +410,8 @@ struct State {
     app_id: String,
     app_secret: String,
     auth_codes: HashMap<String, AuthGrant>,
+    /// What the consent page's "Authorize" grants.
+    consent: Option<AuthGrant>,
     /// Valid access token → open_id.
     access_tokens: HashMap<String, String>,
     /// Valid refresh token → session.
@@ -459,6 +464,7 @@ impl MockTikTok {
             app_id: app_id.to_owned(),
             app_secret: app_secret.to_owned(),
             auth_codes: HashMap::new(),
+            consent: None,
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
             lifetimes: (DEFAULT_EXPIRES_IN, DEFAULT_REFRESH_EXPIRES_IN),
@@ -515,6 +521,12 @@ impl MockTikTok {
     /// Registers an auth code; it can be exchanged once.
     pub fn add_auth_code(&self, code: &str, grant: AuthGrant) {
         self.shared.lock().auth_codes.insert(code.to_owned(), grant);
+    }
+
+    /// What a browser's "Authorize" on the consent page grants (each visit
+    /// of the page issues a fresh code for it).
+    pub fn set_consent(&self, grant: AuthGrant) {
+        self.shared.lock().consent = Some(grant);
     }
 
     /// Registers (or replaces) the profile `business/get` returns for `open_id`.
@@ -730,12 +742,55 @@ async fn unknown(uri: Uri) -> Response {
     (StatusCode::NOT_FOUND, failure).into_response()
 }
 
-async fn authorize(uri: Uri) -> axum::Json<Value> {
-    let query: Map<String, Value> = query_pairs(&uri)
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
-    axum::Json(Value::Object(query))
+async fn authorize(Extract(shared): Extract<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let pairs = query_pairs(&uri);
+    let browser = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !browser {
+        let query: Map<String, Value> = pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        return axum::Json(Value::Object(query)).into_response();
+    }
+    let redirect = query_value(&pairs, "redirect_uri").unwrap_or_default().to_owned();
+    let state = query_value(&pairs, "state").unwrap_or_default().to_owned();
+    let back = |extra: &[(&str, &str)]| {
+        let Ok(mut url) = reqwest::Url::parse(&redirect) else {
+            return String::new();
+        };
+        url.query_pairs_mut()
+            .extend_pairs(extra.iter().copied())
+            .append_pair("state", &state);
+        url.to_string()
+    };
+    let authorize = {
+        let mut guard = shared.lock();
+        guard.consent.clone().map(|grant| {
+            guard.next_token += 1;
+            let code = format!("consent-{}", guard.next_token);
+            guard.auth_codes.insert(code.clone(), grant);
+            back(&[("code", &code)])
+        })
+    };
+    let cancel = back(&[
+        ("error", "access_denied"),
+        ("error_description", "User cancelled"),
+    ]);
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+    };
+    let authorize_link = authorize
+        .map(|href| format!(r#"<a id="authorize" href="{}">Authorize</a> "#, escape(&href)))
+        .unwrap_or_default();
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><title>TikTok (mock) consent</title></head>
+<body><h1>Allow this app to manage your business messages?</h1>
+<p>{authorize_link}<a id="cancel" href="{}">Cancel</a></p></body></html>"#,
+        escape(&cancel)
+    );
+    ([(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 async fn token(Extract(shared): Extract<Shared>, headers: HeaderMap, body: Bytes) -> Result<Data, Failure> {
