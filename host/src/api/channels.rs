@@ -25,6 +25,7 @@ use super::{ApiError, AppState};
 use crate::app::ingest::{self, IngestError, Received};
 use crate::app::{Member, channels};
 use crate::contract::IncomingRequest;
+use crate::runtime::PluginError;
 
 pub fn router(max_webhook_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -157,7 +158,21 @@ impl From<IngestError> for ApiError {
             IngestError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
             // The reason is logged; the sender learns only that it failed.
             IngestError::Rejected(_) => ApiError::WebhookRejected,
-            // Not stored, so the provider must retry: 503, not 4xx.
+            // The same request fails the same way: 422, so that providers do
+            // not keep retrying it. What the plugin printed is logged, not
+            // told to an unauthenticated sender; the fault's kind is.
+            IngestError::Unverifiable(p) => ApiError::Unprocessable(match &p {
+                PluginError::OutputBudget { message, .. } => {
+                    format!(
+                        "the channel plugin cannot verify this request: its answer is over budget: {message}"
+                    )
+                }
+                other => format!(
+                    "the channel plugin cannot verify this request ({}); retrying it will not help",
+                    other.kind()
+                ),
+            }),
+            // Not stored, and the host's shortage passes: 503, retried later.
             IngestError::Plugin(p) => ApiError::Unavailable(format!("the channel plugin failed: {p}")),
             IngestError::Store(s) => ApiError::Unavailable(format!("the event log cannot be written: {s}")),
         }
@@ -218,4 +233,32 @@ async fn callback(
     let location = channels::complete_authorization(&state, &channel, pairs).await?;
     // 302, as the reference integration answers.
     Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fault of verification that the same request reproduces is the
+    /// request's (422, the guest's output not told); a shortage of the host's
+    /// is the server's (503, retried later).
+    #[test]
+    fn a_plugin_fault_at_ingest_is_answered_by_its_kind() {
+        let trap = ApiError::from(IngestError::Unverifiable(PluginError::Trap {
+            plugin: "p".into(),
+            message: "panicked at 'secret detail'".into(),
+        }));
+        assert_eq!(trap.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!trap.to_string().contains("secret detail"), "{trap}");
+        let over = ApiError::from(IngestError::Unverifiable(PluginError::OutputBudget {
+            plugin: "p".into(),
+            message: "challenge body is 9 bytes".into(),
+        }));
+        assert!(over.to_string().contains("challenge body is 9 bytes"), "{over}");
+        let short = ApiError::from(IngestError::Plugin(PluginError::MemoryBudget {
+            plugin: "p".into(),
+            budget_bytes: 1 << 20,
+        }));
+        assert_eq!(short.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

@@ -82,8 +82,10 @@ error_sets! {
     /// the feature.
     AuthorizeErrors = [400, 401, 403, 404, 422];
     /// A provider's webhook: unverified, no such channel, over the size
-    /// limit, over the rate limit.
-    WebhookErrors = [401, 404, 413, 429];
+    /// limit, the channel plugin faulted verifying it (the same request
+    /// would again), over the rate limit, the host short of plugin capacity
+    /// or unable to log it (retry later).
+    WebhookErrors = [401, 404, 413, 422, 429, 503];
     /// The OAuth redirect with a bad or stale query.
     CallbackErrors = [400];
     /// A download of what is not there (or not the caller's).

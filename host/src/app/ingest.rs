@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::app::AppState;
 use crate::contract::{ChannelEvent, IncomingRequest, OutgoingResponse, Verification};
+use crate::plugin_host::health::{Fault, classify};
 use crate::runtime::PluginError;
 use crate::store::{NewInboundEvent, Store, StoreError};
 
@@ -49,9 +50,13 @@ pub enum IngestError {
     /// The plugin found the request not genuine.
     #[error("webhook rejected: {0}")]
     Rejected(String),
-    /// The plugin failed while verifying.
+    /// The plugin faulted while verifying, in a way the same request
+    /// reproduces (see `plugin_host::health::classify`): nothing stored.
+    #[error("the channel plugin cannot verify this request: {0}")]
+    Unverifiable(PluginError),
+    /// The plugin could not run (a shortage of the host's): retry later.
     #[error(transparent)]
-    Plugin(#[from] PluginError),
+    Plugin(PluginError),
     /// The log could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -65,6 +70,7 @@ impl IngestError {
             Self::TooLarge { .. } => "too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Rejected(_) => "rejected",
+            Self::Unverifiable(_) => "unverifiable",
             Self::Plugin(_) => "plugin_error",
             Self::Store(_) => "store_error",
         }
@@ -116,16 +122,31 @@ async fn verify_and_store(
         .map_err(|retry_after_secs| IngestError::RateLimited { retry_after_secs })?;
     let settings = state.plugins.settings_for(&plugin.manifest);
     let verified = plugin.instance.verify_and_parse(&settings, &request).await;
-    state.plugins.record_outcome(&plugin, &verified).await;
+    // A parse that faulted after verification accepted is the plugin's fault
+    // all the same: it counts towards quarantine.
+    let failure = match &verified {
+        Err(failure) | Ok((_, Some(Err(failure)))) if !matches!(failure, PluginError::Channel { .. }) => {
+            Some(failure)
+        }
+        _ => None,
+    };
+    state.plugins.record_failure(&plugin, failure).await;
     let (verification, parsed) = match verified {
         Ok(both) => both,
-        // The parse may be what crashed or ran out of time: the webhook is
-        // still stored when verification alone accepts it (unordered; the
-        // apply records why it cannot be parsed), so a plugin's parse fault
-        // never turns a genuine webhook away.
+        // Verification itself did not answer. A fault the same request
+        // reproduces (a trap, the deadline, a cap, an answer over budget) is
+        // answered as the request's, not as the server's: a 4xx, so the
+        // provider does not retry it for as long as it retries 5xx, each retry
+        // costing a sandboxed call that fails again. Nothing is stored: an
+        // unverified request is not an event. A shortage of the host's (the
+        // memory budget, sandbox slots) is a 503, retried later.
         Err(fault) => {
-            tracing::warn!(channel, "verify+parse failed ({fault}); verifying alone");
-            (plugin.instance.verify_webhook(&settings, &request).await?, None)
+            tracing::warn!(channel, path = %request.path, "webhook not verified: {fault}");
+            return Err(if classify(&fault) == Fault::Deterministic {
+                IngestError::Unverifiable(fault)
+            } else {
+                IngestError::Plugin(fault)
+            });
         }
     };
     match verification {
@@ -136,8 +157,17 @@ async fn verify_and_store(
         }
         Verification::Challenge(response) => return Ok(Received::Challenge(response)),
     }
-    // A parse that fails here is stored all the same: the apply parses again
-    // and records why, and a replay after a plugin upgrade can still apply it.
+    // A parse that fails here (its error or its fault) is stored all the
+    // same, unordered: the apply parses again and records why, and a replay
+    // after a plugin upgrade can still apply it.
+    if let Some(Err(fault)) = &parsed
+        && !matches!(fault, PluginError::Channel { .. })
+    {
+        tracing::warn!(
+            channel,
+            "verified webhook stored although its parse faulted: {fault}"
+        );
+    }
     let order_key = parsed
         .and_then(Result::ok)
         .and_then(|events| order_key(channel, &events));

@@ -66,20 +66,42 @@ impl PluginHost {
     /// through the database, on every node); a success after faults clears
     /// the count. Other outcomes change nothing. A store failure is logged:
     /// health never fails the call it observes.
-    pub async fn record_outcome<T>(&self, plugin: &LoadedPlugin, outcome: &Result<T, PluginError>) {
+    ///
+    /// The outcome is read before the returned future starts, so the future
+    /// holds no borrow of it (an async fn would hold one across its awaits,
+    /// which the compiler cannot prove `Send` in every caller).
+    pub fn record_outcome<'a, T>(
+        &'a self,
+        plugin: &'a LoadedPlugin,
+        outcome: &Result<T, PluginError>,
+    ) -> impl Future<Output = ()> + use<'a, T> {
+        self.record(plugin, Seen::of(outcome.as_ref().err()))
+    }
+
+    /// [`Self::record_outcome`] for a call whose failure is not its result
+    /// (e.g. a parse that faulted after verification accepted): `None` is a
+    /// success.
+    pub fn record_failure<'a>(
+        &'a self,
+        plugin: &'a LoadedPlugin,
+        failure: Option<&PluginError>,
+    ) -> impl Future<Output = ()> + use<'a> {
+        self.record(plugin, Seen::of(failure))
+    }
+
+    async fn record(&self, plugin: &LoadedPlugin, seen: Seen) {
         let id = &plugin.row.id;
-        match outcome {
-            Ok(_) => {
+        match seen {
+            Seen::Success => {
                 if plugin.faults_seen.swap(0, Ordering::Relaxed) > 0
                     && let Err(e) = self.store.clear_plugin_faults(id).await
                 {
                     tracing::warn!(plugin = %id, "cannot clear the plugin's fault count: {e}");
                 }
             }
-            Err(error) if classify(error) == Fault::Deterministic => {
+            Seen::Fault(fault) => {
                 plugin.faults_seen.fetch_add(1, Ordering::Relaxed);
                 let limit = self.fault_limit.load(Ordering::Relaxed);
-                let fault = error.to_string();
                 let reason = format!("disabled by the host after {limit} faults in a row; the last: {fault}");
                 match self
                     .store
@@ -98,7 +120,26 @@ impl PluginHost {
                     Err(e) => tracing::warn!(plugin = %id, "cannot record the plugin's fault: {e}"),
                 }
             }
-            Err(_) => {}
+            Seen::Other => {}
+        }
+    }
+}
+
+/// What a call's outcome means for its plugin's health, owned.
+enum Seen {
+    Success,
+    /// A deterministic fault, as its message.
+    Fault(String),
+    /// Anything else: says nothing of the plugin's health.
+    Other,
+}
+
+impl Seen {
+    fn of(failure: Option<&PluginError>) -> Self {
+        match failure {
+            None => Self::Success,
+            Some(error) if classify(error) == Fault::Deterministic => Self::Fault(error.to_string()),
+            Some(_) => Self::Other,
         }
     }
 }

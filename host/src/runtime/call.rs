@@ -6,7 +6,7 @@
 //! answers are latest's generated types, converted in `convert.rs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -29,6 +29,19 @@ use crate::contract::{
 /// Time past the deadline given to a call stuck in a host import before the
 /// call is abandoned.
 const GRACE: Duration = Duration::from_millis(250);
+
+/// Resources one call may hold open at once, counted twice: the guest's
+/// handles (`Store::set_max_component_handles`) and the host's entries behind
+/// them (WASI streams, pollables, … in the call's `ResourceTable`). Each costs
+/// host memory outside the plugin's memory cap and the memory budget, so a
+/// guest that opens them in a loop must be stopped by a count (the call then
+/// fails as a trap that says so). wasmtime's defaults (100,000 handles,
+/// 1,000,000 entries) let one such call hold tens of MiB of the host's heap
+/// (BENCHMARKS.md); a channel needs a handful (stdio, a pollable per wait).
+/// The host's table gets the lower cap, so that spamming a host resource is
+/// refused there, where the error can be recognised by type.
+pub(crate) const HANDLES_PER_CALL: usize = 4096;
+const HOST_RESOURCES_PER_CALL: usize = HANDLES_PER_CALL / 2;
 
 /// Where the time of one call goes (see [`PluginInstance::describe_steps`]).
 #[derive(Debug, Clone, Copy)]
@@ -197,10 +210,12 @@ pub(super) fn new_store(
         .build();
     let deadline = call.deadline;
     let stderr = GuestOutput::default();
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(HOST_RESOURCES_PER_CALL);
     let data = StoreData {
         wasi: deny_all_wasi(stderr.clone()),
         stderr,
-        table: ResourceTable::new(),
+        table,
         limiter: MemoryLimiter {
             inner,
             cap_bytes: limits.memory_bytes,
@@ -218,6 +233,7 @@ pub(super) fn new_store(
     // What a guest may hand the host in one import call: its memory cap, not
     // wasmtime's default of 128 MiB (twice the default cap).
     store.set_hostcall_fuel(limits.memory_bytes);
+    store.set_max_component_handles(HANDLES_PER_CALL);
     // Every tick, a running guest yields to the executor (so a busy plugin never
     // holds an async worker) and is stopped once its deadline has passed.
     store.set_epoch_deadline(1);
@@ -426,6 +442,17 @@ impl Inner {
                 limit_bytes: self.limits.memory_bytes,
             };
         }
+        if handle_cap_reached(&error) {
+            // A trap like any other (deterministic, counted towards
+            // quarantine), named for what the guest did.
+            return PluginError::Trap {
+                plugin,
+                message: format!(
+                    "it held more than {HANDLES_PER_CALL} resources (WASI handles: streams, pollables, …) \
+                     at once, the most one call may"
+                ),
+            };
+        }
         let trap = format!("{error:#}");
         // What the guest printed says why (a panic's message and location, a
         // traceback); wasmtime's own frames of a stripped component do not.
@@ -450,6 +477,18 @@ impl Inner {
             message: budget::clip_reason(message),
         }
     }
+}
+
+/// Whether the call failed because it held as many resources as it may: the
+/// host's table refused an entry (a typed error), or wasmtime refused the
+/// guest another handle (only a message: "store handle limit exceeded").
+fn handle_cap_reached(error: &wasmtime::Error) -> bool {
+    matches!(
+        error.downcast_ref::<wasmtime::component::ResourceTableError>(),
+        Some(wasmtime::component::ResourceTableError::Full)
+    ) || error
+        .chain()
+        .any(|cause| cause.to_string().contains("handle limit exceeded"))
 }
 
 impl PluginInstance {
@@ -604,23 +643,32 @@ impl PluginInstance {
 
     /// verify-webhook and, when the request is accepted, parse-event, in one
     /// instance: one webhook is one request from one provider, so its two
-    /// calls may share a sandbox (nothing of it survives this call). The
-    /// parse's own failure is answered beside an accepted verification, for
-    /// the caller to decide; a trap or limit in either call fails the whole,
-    /// and so does an answer over the host's budget.
+    /// calls may share a sandbox (nothing of it survives this call).
+    ///
+    /// Once verification has accepted the request, whatever happens to the
+    /// parse (the plugin's own error, a trap, its deadline or memory cap, an
+    /// answer over the host's budget, a transient shortage) is answered
+    /// beside `Accepted`, for the caller to store the verified webhook
+    /// anyway: a parse fault must never turn a genuine webhook away, and
+    /// verifying again to find out would cost a second call. Only a failure
+    /// before verification answered is an `Err`.
     pub async fn verify_and_parse(
         &self,
         settings: &Settings,
         request: &IncomingRequest,
     ) -> Result<(Verification, Option<Result<Vec<ChannelEvent>, PluginError>>), PluginError> {
         let (settings, request) = (convert::settings(settings), convert::incoming_request(request));
-        let (verification, parsed) = self
+        // Set inside the sandbox the moment verification accepts, so that it
+        // is known even when the parse then takes the whole call down.
+        let accepted = Arc::new(AtomicBool::new(false));
+        let seen = accepted.clone();
+        let outcome = self
             .run(
                 move |p, s| {
                     Box::pin(async move {
                         let verification = p.verify_webhook(s, &settings, &request).await?;
-                        let accepted = matches!(verification, latest::types::Verification::Accepted);
-                        let parsed = if accepted {
+                        let parsed = if matches!(verification, latest::types::Verification::Accepted) {
+                            seen.store(true, Ordering::Release);
                             Some(p.parse_event(s, &settings, &request).await?)
                         } else {
                             None
@@ -642,8 +690,12 @@ impl PluginInstance {
                     Ok((verification, parsed))
                 },
             )
-            .await?;
-        Ok((verification, parsed.map(|out| self.answer(out))))
+            .await;
+        match outcome {
+            Ok((verification, parsed)) => Ok((verification, parsed.map(|out| self.answer(out)))),
+            Err(fault) if accepted.load(Ordering::Acquire) => Ok((Verification::Accepted, Some(Err(fault)))),
+            Err(fault) => Err(fault),
+        }
     }
 
     /// parse-event.
