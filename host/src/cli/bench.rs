@@ -32,6 +32,9 @@ pub enum BenchCommand {
     Webhooks(super::bench_webhooks::BenchWebhooksArgs),
     /// From a webhook's 200 to the message on an agent's WebSocket.
     Latency(super::bench_latency::BenchLatencyArgs),
+    /// What plugin calls spinning until their deadline cost the API's
+    /// latency (quiet and spinning phases, alternated).
+    Isolation(super::bench_isolation::BenchIsolationArgs),
     /// Every benchmark above in turn, on temporary SQLite databases
     /// (PostgreSQL figures: run `webhooks`, `latency` and `api` with
     /// `--bench-database-url`).
@@ -70,6 +73,7 @@ pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<E
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
         BenchCommand::Webhooks(args) => super::bench_webhooks::run(config, args).await,
         BenchCommand::Latency(args) => super::bench_latency::run(config, args).await,
+        BenchCommand::Isolation(args) => super::bench_isolation::run(config, args).await,
         BenchCommand::All(args) => run_all(config, args).await,
         BenchCommand::Tiktok(args) => run_tiktok(config, args).await,
     }?;

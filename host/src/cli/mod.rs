@@ -8,6 +8,8 @@ mod bench;
 #[cfg(feature = "bench")]
 mod bench_api;
 #[cfg(feature = "bench")]
+mod bench_isolation;
+#[cfg(feature = "bench")]
 mod bench_latency;
 #[cfg(feature = "bench")]
 mod bench_summary;
