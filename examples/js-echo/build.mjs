@@ -17,10 +17,16 @@ if (!out) {
   process.exit(2);
 }
 const sourcePath = resolve(here, 'src/echo.js');
+const outPath = resolve(out);
+const witPath = resolve(witDir ?? resolve(here, '../../wit/since_v0.2.0'));
+// componentize-js makes only the working folder readable to the engine that
+// loads the modules (when the source is inside it): the checkout's root, so
+// that echo.js can import the SDK's sdk/js/hmac-sha256.js.
+process.chdir(resolve(here, '../..'));
 const started = Date.now();
 const { component } = await componentize({
   sourcePath,
-  witPath: resolve(witDir ?? resolve(here, '../../wit/since_v0.2.0')),
+  witPath,
   worldName: 'switchboard:channel/channel-plugin@0.2.0',
   // Every StarlingMonkey feature that needs WASI is off but stdio (the host
   // links WASI with a deny-all context anyway). What that costs the code:
@@ -31,5 +37,5 @@ const { component } = await componentize({
   // error; console.log goes nowhere.
   disableFeatures: ['random', 'clocks', 'http', 'fetch-event'],
 });
-await writeFile(out, component);
+await writeFile(outPath, component);
 console.log(`built ${out}: ${component.length} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s`);

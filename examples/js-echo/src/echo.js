@@ -21,7 +21,9 @@
 
 import { nowMs } from 'switchboard:channel/clock@0.1.0';
 import { write as log } from 'switchboard:channel/log@0.1.0';
-import { constantTimeEqual, hmacSha256, toHex } from './hmac-sha256.js';
+// The SDK's HMAC (sdk/js), not a copy: build.mjs maps the whole checkout
+// into the build so this path resolves.
+import { constantTimeEqual, hmacSha256, toHex } from '../../../sdk/js/hmac-sha256.js';
 
 const PLUGIN_ID = 'js-echo';
 const VERSION = '1.0.0';
