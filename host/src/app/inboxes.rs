@@ -58,48 +58,6 @@ pub async fn create(state: &AppState, member: &Member, new: NewInbox) -> Result<
         .await?)
 }
 
-/// Creates an inbox as [`create`] does; an API inbox with a `webhook_url`
-/// (Chatwoot's `Channel::Api`) gets its events POSTed there. Other channels
-/// ignore the URL, as Chatwoot ignores attributes a channel does not have.
-pub async fn create_with_webhook(
-    state: &AppState,
-    member: &Member,
-    new: NewInbox,
-    webhook_url: Option<String>,
-) -> Result<InboxRow, AppError> {
-    let api = crate::conversations::plugin_of_channel_type(&new.channel) == crate::conversations::API_CHANNEL;
-    let url = webhook_url.filter(|u| api && !u.trim().is_empty());
-    // Checked first: a refused URL creates no inbox.
-    super::webhooks::check_inbox_url(state, url.as_deref()).await?;
-    let inbox = create(state, member, new).await?;
-    if url.is_some() {
-        super::webhooks::set_inbox_url(state, member.account_id, inbox.id, url.as_deref()).await?;
-    }
-    Ok(inbox)
-}
-
-/// Changes an inbox's settings as [`update`] does, and an API inbox's
-/// `webhook_url` when one is given (blank removes it).
-pub async fn update_with_webhook(
-    state: &AppState,
-    member: &Member,
-    id: i64,
-    changes: InboxChanges,
-    webhook_url: Option<String>,
-) -> Result<InboxRow, AppError> {
-    member.require_admin()?;
-    let current = state.store.get_inbox(member.account_id, id).await?;
-    let url = webhook_url.filter(|_| current.channel == crate::conversations::API_CHANNEL);
-    if let Some(url) = &url {
-        super::webhooks::check_inbox_url(state, Some(url)).await?;
-    }
-    let inbox = update(state, member, id, changes).await?;
-    if let Some(url) = url {
-        super::webhooks::set_inbox_url(state, member.account_id, id, Some(&url)).await?;
-    }
-    Ok(inbox)
-}
-
 /// Changes an inbox's settings (administrators).
 pub async fn update(
     state: &AppState,
