@@ -209,7 +209,10 @@ async fn the_dashboard_in_a_browser(backend: Backend) -> anyhow::Result<()> {
     let frontend = format!("http://{addr}");
     let connected = Connected::prepare(
         backend,
-        &[("FRONTEND_URL", &frontend), ("SWITCHBOARD_ADDR", &addr)],
+        &[
+            ("FRONTEND_URL", frontend.as_str()),
+            ("SWITCHBOARD_ADDR", addr.as_str()),
+        ],
     )
     .await?;
     let server = connected.env.serve().await?;
