@@ -79,9 +79,13 @@ contact = call(
 raw_contact = client.sanitize_for_serialization(contact)
 contact_id = raw_contact["payload"]["contact"]["id"]
 call("contact_details", contacts.contact_details, account, contact_id)
-# The client's model nests the contact under payload.contact (its swagger's
-# shape, not what Chatwoot answers), so the identities are read from the
-# answer itself, through the client's own raw-response option.
+# contact_details deserialises into the client's ExtendedContact model,
+# which has only a top-level `id` and `availability_status`. Chatwoot itself
+# answers `{"payload": {…the contact…, "contact_inboxes": […]}}`
+# (app/views/api/v1/accounts/contacts/show.json.jbuilder), and so does this
+# server: against real Chatwoot the model also reads id=None and drops
+# contact_inboxes. The model is wrong, not the answer, so the identities are
+# read from the answer itself, through the client's own raw-response option.
 raw_details = json.loads(contacts.contact_details(account, contact_id, _preload_content=False).data)
 identities = raw_details["payload"].get("contact_inboxes") or []
 check("contact_inboxes carry the source_id", any(i.get("source_id") == source_id for i in identities), raw_details)
@@ -153,7 +157,11 @@ call("update_agents_in_team", teams.update_agents_in_team, cw.TeamIdTeamMembersB
 assignments = cw.ConversationAssignmentApi(client)
 call("assign_a_conversation (agent)", assignments.assign_a_conversation, cw.ConversationIdAssignmentsBody(assignee_id=agent), account, display)
 call("assign_a_conversation (team)", assignments.assign_a_conversation, cw.ConversationIdAssignmentsBody(team_id=team_id), account, display)
-# The client's conversation model has no meta.team; read the answer itself.
+# get_details_of_a_conversation deserialises into ConversationShow, whose
+# meta has only `sender` and `assignee`. Chatwoot's conversation partial
+# (conversations/show.json.jbuilder → api/v1/conversations/partials/
+# _conversation) also sends `meta.team`, as this server does; the model drops
+# it against real Chatwoot too, so the team is read from the answer itself.
 after = json.loads(conversations.get_details_of_a_conversation(account, display, _preload_content=False).data)
 check("agent kept, team set", after["meta"]["assignee"]["id"] == agent and after["meta"]["team"]["id"] == team_id, after["meta"])
 call("delete_agent_in_team", teams.delete_agent_in_team, cw.TeamIdTeamMembersBody1(user_ids=[agent]), account, team_id)
