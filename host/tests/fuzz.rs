@@ -8,9 +8,11 @@
 //! swapped for hostile ones), half of them signed correctly so that `parse`
 //! runs too. The property: never a panic, never a 5xx.
 //!
-//! `SWITCHBOARD_FUZZ_ITERATIONS` (default 300 per channel, a few seconds; the
-//! benchmark-style run in BENCHMARKS.md used 1,000,000) and
-//! `SWITCHBOARD_FUZZ_SEED` (default random; printed, so a failure replays).
+//! `SWITCHBOARD_FUZZ_ITERATIONS` (default 300 per channel, a few seconds, in
+//! `tests/run`) and `SWITCHBOARD_FUZZ_SEED` (default random; printed, so a
+//! failure replays). A long run, outside CI (progress every 10,000 inputs;
+//! figures in BENCHMARKS.md):
+//! `SWITCHBOARD_FUZZ_ITERATIONS=1000000 cargo test -p switchboard --test fuzz -- sqlite --nocapture`.
 
 #[macro_use]
 mod common;
@@ -180,6 +182,10 @@ async fn fuzz_channel(fixture: &Fixture, rng: &mut StdRng, channel: &str) -> any
         );
         if status == StatusCode::OK {
             accepted += 1;
+        }
+        // A long run stopped early still tells how far it got.
+        if (i + 1) % 10_000 == 0 {
+            eprintln!("{channel}: {} inputs, {accepted} accepted, no 5xx so far", i + 1);
         }
     }
     Ok((n, accepted))

@@ -11,6 +11,7 @@ use switchboard_e2e::{Backend, Env, MockServer, PROBE_V1, PROBE_V2, Server};
 
 switchboard_e2e::on_both_databases!(
     plugin_output_is_bounded_in_logs_storage_and_answers,
+    ingest_answers_a_fault_as_the_requests_own_and_keeps_what_verified,
     deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantined,
     a_send_that_traps_is_dead_lettered_after_one_attempt,
     a_grant_opens_its_origin_only,
@@ -18,6 +19,67 @@ switchboard_e2e::on_both_databases!(
     check_validates_the_configuration,
     attack_memory_stays_bounded_and_the_api_keeps_answering,
 );
+
+/// WASI handle spam: a guest that opens resources (clock pollables, stdout
+/// streams) in a loop and never closes them is stopped by a count of
+/// handles per call, with its own error, before the host's memory grows;
+/// sixteen at once leave RSS near where it was, and the next call works.
+/// Prints the growth for BENCHMARKS.md. No storage: SQLite only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasi_handle_spam_is_stopped_by_a_count() {
+    let mut env = Env::new(Backend::Sqlite).await.unwrap();
+    // Sixteen faults in a row must not quarantine the probe here.
+    env.vars
+        .push(("SWITCHBOARD_PLUGIN_FAULT_LIMIT".into(), "1000".into()));
+    let token = env.super_admin_token();
+    let server = std::sync::Arc::new(env.serve().await.unwrap());
+    with_probe(&env, &server, &token).await.unwrap();
+    for kind in ["pollables", "streams"] {
+        let answer = server
+            .dry_run("probe", &token, &format!("handles:{kind}"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 502, "{kind}: {:?}", answer.json);
+        assert!(
+            error_of(&answer.json).contains("held more than 4096 resources (WASI handles"),
+            "{kind}: {:?}",
+            answer.json
+        );
+    }
+    let pid = server.pid();
+    let base = rss_kib(pid, "VmRSS:");
+    let mut spammers = Vec::new();
+    for n in 0..16 {
+        let (server, token) = (server.clone(), token.clone());
+        let kind = if n % 2 == 0 { "pollables" } else { "streams" };
+        spammers.push(tokio::spawn(async move {
+            server.dry_run("probe", &token, &format!("handles:{kind}")).await
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+    for spammer in spammers {
+        *statuses
+            .entry(spammer.await.unwrap().unwrap().status)
+            .or_default() += 1;
+    }
+    let peak = rss_kib(pid, "VmHWM:");
+    let after = rss_kib(pid, "VmRSS:");
+    eprintln!(
+        "handle spam, sixteen calls at once: RSS base {} MiB, peak {} MiB, after {} MiB; answers {statuses:?}",
+        base >> 10,
+        peak >> 10,
+        after >> 10
+    );
+    assert_eq!(statuses.get(&502), Some(&16), "{statuses:?}");
+    let next = server.dry_run("probe", &token, "text:after").await.unwrap();
+    assert_eq!(next.status, 200, "{:?}", next.json);
+    // The host's side of 16 × the cap is a few MiB; the guests' own memory is
+    // within the plugin memory budget, as any call's.
+    assert!(
+        after < base + (64 << 10),
+        "RSS after the spam {after} KiB, base {base} KiB"
+    );
+}
 
 /// Finding 9: on PostgreSQL an install racing a removal of the same bytes
 /// answered 500 (a foreign-key error). Now each answers its own outcome.
@@ -91,12 +153,12 @@ async fn plugin_output_is_bounded_in_logs_storage_and_answers(backend: Backend) 
         .post_webhook("/webhooks/probe", &[("x-probe-reject", BIG)], b"x".to_vec())
         .await?;
     assert_eq!(rejected.status, 401, "{:?}", rejected.json);
-    // A challenge: refused as over budget, not sent back (a plugin failure
-    // at ingest answers 503, as any other).
+    // A challenge: refused as over budget, not sent back (a deterministic
+    // fault of verification answers 422, see the next test).
     let challenge = server
         .post_webhook(&format!("/webhooks/probe?bigchallenge={BIG}"), &[], vec![])
         .await?;
-    assert_eq!(challenge.status, 503, "{:?}", challenge.json);
+    assert_eq!(challenge.status, 422, "{:?}", challenge.json);
     assert!(
         error_of(&challenge.json).contains("challenge body is 20000000 bytes"),
         "{:?}",
@@ -181,6 +243,84 @@ async fn plugin_output_is_bounded_in_logs_storage_and_answers(backend: Backend) 
     Ok(())
 }
 
+/// Plugin calls of the probe so far, from `/metrics`.
+async fn probe_calls(server: &Server, token: &str) -> anyhow::Result<f64> {
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("switchboard_plugin_calls_total{") && l.contains("plugin=\"probe\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// Finding 6 at ingest: a fault of verification that the same request
+/// reproduces answers 422 (a 5xx would have the provider retry it for hours,
+/// each retry a sandboxed call failing again), says only the fault's kind to
+/// the unauthenticated sender and stores nothing; a parse that faults after
+/// verification accepted still stores the webhook (200), to be applied or
+/// replayed. Each costs one sandboxed call, not a second to verify again.
+async fn ingest_answers_a_fault_as_the_requests_own_and_keeps_what_verified(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const METRICS: &str = "hardening-metrics-token";
+    let mut env = Env::new(backend).await?;
+    env.vars
+        .push(("SWITCHBOARD_METRICS_TOKEN".into(), METRICS.into()));
+    env.vars
+        .push(("SWITCHBOARD_PLUGIN_FAULT_LIMIT".into(), "1000".into()));
+    let token = env.super_admin_token();
+    let server = env.serve().await?;
+    with_probe(&env, &server, &token).await?;
+    let calls = probe_calls(&server, METRICS).await?;
+
+    let unverifiable = server
+        .post_webhook(
+            "/webhooks/probe",
+            &[("x-probe-signature", "ok"), ("x-probe-verify-fault", "1")],
+            b"text:never stored".to_vec(),
+        )
+        .await?;
+    assert_eq!(unverifiable.status, 422, "{:?}", unverifiable.json);
+    let said = error_of(&unverifiable.json);
+    assert!(said.contains("(trap)"), "{said}");
+    assert!(
+        !said.contains("asked to fault"),
+        "the guest's output is not told: {said}"
+    );
+
+    let verified = server
+        .post_webhook(
+            "/webhooks/probe",
+            &[("x-probe-signature", "ok"), ("x-probe-fault", "1")],
+            b"fault:after verification".to_vec(),
+        )
+        .await?;
+    assert_eq!(verified.status, 200, "{:?}", verified.json);
+    let failed = server
+        .wait_for("the stored event failed its apply", 400, || async {
+            Ok(server.inbound_events("failed", &token).await?.into_iter().next())
+        })
+        .await?;
+    assert_eq!(failed["attempts"], 1, "{failed}");
+    for status in ["pending", "applied", "ignored"] {
+        let events = server.inbound_events(status, &token).await?;
+        assert!(
+            events.is_empty(),
+            "only the verified webhook is stored: {status} {events:?}"
+        );
+    }
+    // One call for the 422, one for the stored webhook, one for its apply.
+    let made = probe_calls(&server, METRICS).await? - calls;
+    assert_eq!(made, 3.0, "plugin calls made");
+    Ok(())
+}
+
 /// Finding 6: a trap is not retried; faults in a row quarantine the plugin,
 /// shown in `plugin list` and the admin API; its events wait and, after an
 /// upgrade, replay without loss.
@@ -201,8 +341,9 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
             .map(|p| p["health"].clone())
     };
     let quarantined = || probe_health() == Some(json!("quarantined"));
-    // Each faulting webhook faults at ingest (verify+parse; stored after
-    // verifying alone) and at its apply: until the plugin is quarantined.
+    // Each faulting webhook faults at ingest (its parse, after verification
+    // accepted it: stored all the same) and at its apply: until the plugin
+    // is quarantined.
     let mut stored = 0;
     for n in 0..10 {
         let answer = server
