@@ -230,10 +230,18 @@ impl Env {
 
     /// Starts a server and waits until it answers `/health`.
     pub async fn serve(&self) -> anyhow::Result<Server> {
+        // A free port unless the test fixed one in `vars` (a browser suite
+        // whose provider redirects to FRONTEND_URL needs it known up front).
+        let addr = self
+            .vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "SWITCHBOARD_ADDR")
+            .map_or("127.0.0.1:0", |(_, v)| v.as_str());
         let child = self
             .command()
             .args(["serve"])
-            .env("SWITCHBOARD_ADDR", "127.0.0.1:0")
+            .env("SWITCHBOARD_ADDR", addr)
             .env("SWITCHBOARD_SYNC_INTERVAL_MS", "100")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
