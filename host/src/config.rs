@@ -108,6 +108,13 @@ pub struct HostConfig {
     )]
     pub plugin_fault_limit: i64,
 
+    /// Where attachments' bytes are kept: `file:///PATH` (a folder), or
+    /// `s3://BUCKET[/PREFIX]` for an S3-compatible store shared by several
+    /// nodes (credentials, region and endpoint from the usual `AWS_*`
+    /// variables). Default: the folder `blobs` in the data folder.
+    #[arg(long, env = "SWITCHBOARD_BLOBS", global = true)]
+    pub blobs: Option<String>,
+
     /// Emit logs as JSON lines.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON", default_value_t = false, global = true)]
     pub log_json: bool,
@@ -123,6 +130,11 @@ impl HostConfig {
                 self.data_dir.join("switchboard.db").display()
             ),
         }
+    }
+
+    /// The blob store `--blobs` names.
+    pub fn blobs(&self) -> Result<crate::blobs::Blobs, crate::blobs::BlobError> {
+        crate::blobs::Blobs::from_setting(self.blobs.as_deref(), &self.data_dir)
     }
 
     /// The runtime's settings.

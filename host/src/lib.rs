@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod blobs;
 pub mod caps;
 pub mod channel_accounts;
 pub mod chatwoot;

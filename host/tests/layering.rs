@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of `host/src`, by layer: 0 is the bottom.
 const LAYERS: &[(usize, &[&str])] = &[
     (0, &["caps", "chatwoot", "contract", "secrets"]),
-    (1, &["store", "runtime"]),
+    (1, &["store", "runtime", "blobs"]),
     (
         2,
         &[
@@ -36,6 +36,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("axum", &["api", "web"]),
     ("sqlx", &["store"]),
     ("wasmtime", &["runtime"]),
+    ("object_store", &["blobs"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

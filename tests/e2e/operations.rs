@@ -4,7 +4,9 @@
 //! unsigned webhook predict (the exposition is parsed, series by series);
 //! `switchboard backup` taken while the server serves and takes webhooks,
 //! which opens as a sound database holding every conversation acknowledged
-//! before it began; PostgreSQL refused with its own tools named.
+//! before it began; PostgreSQL refused with its own tools named; `/metrics`
+//! on an address of its own without a token (and not on the main one); a
+//! backup that copies a database as it is, never migrating it.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,7 +16,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use switchboard_e2e::{Answer, Backend, Env, Server};
 
-switchboard_e2e::on_both_databases!(readiness_and_metrics_of_a_serving_node, backup_while_serving,);
+switchboard_e2e::on_both_databases!(
+    readiness_and_metrics_of_a_serving_node,
+    backup_while_serving,
+    metrics_on_their_own_address,
+    backup_never_migrates,
+);
 
 const PLUGIN: &str = "api-channel";
 const SIGNING_SECRET: &str = "in-secret-0123456789";
@@ -269,5 +276,102 @@ async fn backup_while_serving(backend: Backend) -> anyhow::Result<()> {
     // A second backup to the same file is refused: a backup never overwrites.
     let again = env.cli(&["backup", &file_arg]);
     assert_ne!(again.code, 0);
+    Ok(())
+}
+
+async fn metrics_on_their_own_address(backend: Backend) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    env.vars
+        .push(("SWITCHBOARD_METRICS_ADDR".into(), format!("127.0.0.1:{port}")));
+    let server = env.serve().await?;
+    // No token: the metrics address serves anyone who reaches it (it is the
+    // operator's to keep private), and the main address does not serve them.
+    let own = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await?;
+    assert_eq!(own.status(), 200);
+    let samples = parse(&own.text().await?);
+    assert!(
+        samples.keys().any(|(n, _)| n == "switchboard_inbound_pending"),
+        "{:?}",
+        samples.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(scrape(&server, None).await?.0, 404);
+    // What the main address serves is counted on the metrics address.
+    assert_eq!(server.get("/livez", None).await?.status, 200);
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        sum(
+            &parse(&text),
+            "switchboard_http_requests_total",
+            &[("route", "/livez")]
+        ) >= 1.0
+    );
+    Ok(())
+}
+
+/// `backup` copies the database as it is: it never migrates it (a server of
+/// another version may be using it) and never creates one where none is.
+async fn backup_never_migrates(backend: Backend) -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
+    let env = Env::new(backend).await?;
+    let file = env.data.path().join("backup.db");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let migrations_table = |url: String| async move {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await?;
+        let found = sqlx::query("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&pool)
+            .await
+            .is_ok();
+        pool.close().await;
+        anyhow::Ok(found)
+    };
+    if backend == Backend::Postgres {
+        // Refused with PostgreSQL's own tools named, the database untouched.
+        assert_eq!(env.cli(&["backup", &file_arg]).code, 1);
+        assert!(!migrations_table(env.database_url.clone()).await?);
+        return Ok(());
+    }
+    // No database yet: nothing to copy, and no empty one left behind.
+    let missing = env.cli(&["backup", &file_arg]);
+    assert_ne!(missing.code, 0, "{missing:?}");
+    assert!(!env.data.path().join("switchboard.db").exists());
+    // A database this binary did not migrate is copied as it is.
+    {
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&env.database_url)
+            .await?;
+        sqlx::query("CREATE TABLE notes (body TEXT)")
+            .execute(&pool)
+            .await?;
+        sqlx::query("INSERT INTO notes (body) VALUES ('kept')")
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+    }
+    let out = env.cli(&["backup", &file_arg]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !migrations_table(env.database_url.clone()).await?,
+        "the source was migrated"
+    );
+    let copy = format!("sqlite://{}?mode=ro", file.display());
+    assert!(!migrations_table(copy.clone()).await?, "the copy was migrated");
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&copy)
+        .await?;
+    let body: String = sqlx::query_scalar("SELECT body FROM notes")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    assert_eq!(body, "kept");
     Ok(())
 }

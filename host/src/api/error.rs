@@ -176,6 +176,9 @@ impl From<crate::app::AppError> for ApiError {
             A::Store(e) => e.into(),
             A::Plugin(e) => e.into(),
             A::Admin(e) => e.into(),
+            // A missing object is lost data, not a passing outage.
+            A::Blob(e @ crate::blobs::BlobError::Missing(_)) => Self::Internal(e.to_string()),
+            A::Blob(e) => Self::Unavailable(e.to_string()),
             A::Internal(cause) => Self::Internal(cause),
         }
     }

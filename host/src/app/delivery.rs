@@ -11,7 +11,8 @@
 
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppError, AppState};
+use crate::blobs::BlobError;
 use crate::channel_accounts::credentials::{self, CredentialError};
 use crate::contract::{
     ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
@@ -226,18 +227,23 @@ async fn outbound_message(
     conversation: &ConversationRow,
     message: &MessageRow,
 ) -> Result<OutboundMessage, Failure> {
-    let attachments = state
-        .store
-        .message_attachment_data(message.id)
-        .await?
-        .into_iter()
-        .map(|(a, data)| OutboundAttachment {
+    let mut attachments = Vec::new();
+    for (a, content) in state.store.message_attachment_data(message.id).await? {
+        // A blob store that does not answer is retried; an object it lost
+        // will not come back.
+        let data = super::messages::attachment_bytes(state, content)
+            .await
+            .map_err(|e| match e {
+                AppError::Blob(BlobError::Missing(_)) => Failure::permanent(e.to_string()),
+                other => Failure::transient(other.to_string()),
+            })?;
+        attachments.push(OutboundAttachment {
             kind: attachment_kind(a.file_type),
             file_name: a.file_name.unwrap_or_default(),
             mime_type: a.content_type.unwrap_or_default(),
             data,
-        })
-        .collect();
+        });
+    }
     let recipient = conversation.source_id.clone().unwrap_or_default();
     Ok(OutboundMessage {
         conversation_id: recipient.clone(),

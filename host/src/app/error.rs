@@ -1,6 +1,7 @@
 //! The application layer's one error type. Each variant says what kind of
 //! refusal it is, not which status it becomes: `api::error` maps them.
 
+use crate::blobs::BlobError;
 use crate::plugin_host::admin::AdminError;
 use crate::runtime::PluginError;
 use crate::store::StoreError;
@@ -32,6 +33,9 @@ pub enum AppError {
     /// Storage refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blob store failed, or lost what a row names.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
     /// A plugin failed or refused.
     #[error(transparent)]
     Plugin(#[from] PluginError),

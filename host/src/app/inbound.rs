@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::{AppState, announce, backoff_ms};
+use crate::blobs;
 use crate::channel_accounts::credentials;
 use crate::contract::{
     ChannelContext, ChannelEvent, DeliveryStatus, IncomingRequest, MessageEvent, StatusEvent,
@@ -109,10 +110,25 @@ pub async fn apply_batch(
             Err(outcome) => record_outcome(state, &event, outcome).await,
         }
     }
-    match write_events(state, &ready, Opening::Defer).await {
+    let batch: Vec<_> = ready.iter().collect();
+    match write_events(state, &batch, Opening::Defer).await {
         // Events that open a conversation take the account's display-id
-        // lock: each is written in a short transaction of its own after the
-        // batch, so batches on several workers do not queue on that lock.
+        // lock until their transaction commits: they are written together in
+        // a short transaction of their own after the batch, so batches on
+        // several workers do not queue on that lock, and a burst of new
+        // conversations costs one commit per batch, not one each.
+        Ok(deferred) if deferred.len() > 1 => {
+            let openings: Vec<_> = deferred.iter().map(|&index| &ready[index]).collect();
+            if let Err(e) = write_events(state, &openings, Opening::Allow).await {
+                tracing::debug!(
+                    events = openings.len(),
+                    "opening the batch's conversations failed ({e}); writing them one by one"
+                );
+                for item in openings {
+                    write_alone(state, item).await;
+                }
+            }
+        }
         Ok(deferred) => {
             for index in deferred {
                 write_alone(state, &ready[index]).await;
@@ -373,8 +389,8 @@ struct NewInboundAttachment {
     external_url: Option<String>,
     file_name: Option<String>,
     content_type: Option<String>,
-    /// The bytes, when fetched.
-    data: Option<Vec<u8>>,
+    /// Where the fetched bytes were stored in the blob store, and their size.
+    blob: Option<(String, i64)>,
     /// Provider metadata (JSON object).
     meta: String,
 }
@@ -404,7 +420,7 @@ enum Opening {
 /// Writes one event alone, opening its conversation if it needs one, and
 /// records a failure as a retry for later.
 async fn write_alone(state: &AppState, item: &(InboundEventRow, Vec<Recording>)) {
-    if let Err(e) = write_events(state, std::slice::from_ref(item), Opening::Allow).await {
+    if let Err(e) = write_events(state, &[item], Opening::Allow).await {
         let (event, _) = item;
         record_outcome(state, event, later(event, e.to_string())).await;
     }
@@ -418,7 +434,7 @@ async fn write_alone(state: &AppState, item: &(InboundEventRow, Vec<Recording>))
 /// answers the indexes of those left out.
 async fn write_events(
     state: &AppState,
-    ready: &[(InboundEventRow, Vec<Recording>)],
+    ready: &[&(InboundEventRow, Vec<Recording>)],
     opening: Opening,
 ) -> Result<Vec<usize>, StoreError> {
     if ready.is_empty() {
@@ -430,7 +446,7 @@ async fn write_events(
     let mut after_commit: Vec<(i64, MessageRow, Option<ContactRow>)> = Vec::new();
     let mut deferred = Vec::new();
     let mut applied = Vec::with_capacity(ready.len());
-    for (index, (event, recordings)) in ready.iter().enumerate() {
+    for (index, &(event, recordings)) in ready.iter().enumerate() {
         // An event of several messages could be half written before one of
         // them needs a conversation opened: it goes alone from the start.
         if opening == Opening::Defer && recordings.len() > 1 {
@@ -592,7 +608,8 @@ async fn record_message(
                 external_url: a.external_url.as_deref(),
                 file_name: a.file_name.as_deref(),
                 content_type: a.content_type.as_deref(),
-                data: a.data.as_deref(),
+                blob_key: a.blob.as_ref().map(|(key, _)| key.as_str()),
+                file_size: a.blob.as_ref().map(|(_, size)| *size),
                 meta: Some(&a.meta),
             },
         )
@@ -641,15 +658,27 @@ async fn fetch_attachments(
             external_url: a.url.clone(),
             file_name: a.file_name.clone(),
             content_type: a.mime_type.clone(),
-            data: None,
+            blob: None,
             meta: Value::Object(meta).to_string(),
         };
         if let Some(media_ref) = &a.media_ref {
             match fetch_media(state, plugin, inbox, media_ref).await {
                 Ok(media) => {
+                    // Stored before the message's transaction, so the row
+                    // commits with its bytes already in place; a blob store
+                    // that does not answer is retried like a failed fetch.
+                    let key = match state.blobs.save(blobs::ATTACHMENTS, &media.data).await {
+                        Ok(key) => key,
+                        Err(e) => {
+                            return Err(Applied::Later(
+                                format!("cannot store media: {e}"),
+                                backoff_ms(1000, attempts, 60_000),
+                            ));
+                        }
+                    };
                     stored.content_type = Some(media.mime_type);
                     stored.file_name = media.file_name.or(stored.file_name);
-                    stored.data = Some(media.data);
+                    stored.blob = Some((key, media.data.len() as i64));
                 }
                 Err((reason, retryable)) if retryable && attempts < MAX_ATTEMPTS => {
                     return Err(Applied::Later(

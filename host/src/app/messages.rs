@@ -12,7 +12,11 @@ use serde_json::Value;
 use super::conversations::{labels_of, visible_conversation, visible_inbox};
 use super::{AppError, AppState, Member, views};
 use crate::conversations::{self as rules, ChatwootCode, MessageStatus, MessageType, SenderType};
-use crate::store::{AttachmentRow, ConversationRow, MessageRow, NewAttachment, NewMessage, now_ms};
+use crate::blobs;
+use crate::store::{
+    AttachmentContent, AttachmentInsert, AttachmentRow, ConversationRow, MessageRow, NewAttachment, NewMessage,
+    now_ms,
+};
 
 /// Messages per page, as in Chatwoot; `after` pages are larger.
 const PER_PAGE: i64 = 20;
@@ -173,9 +177,28 @@ pub async fn send(
         echo_id: draft.echo_id,
         deliver,
     };
+    // The bytes go to the blob store first, so the committed row never
+    // names an object that is not there (a failure after this leaves an
+    // unreferenced object, which costs space, not correctness).
+    let mut keys = Vec::with_capacity(files.len());
+    for f in &files {
+        keys.push(state.blobs.save(blobs::ATTACHMENTS, &f.data).await?);
+    }
+    let attachments: Vec<AttachmentInsert<'_>> = files
+        .iter()
+        .zip(&keys)
+        .map(|(f, key)| AttachmentInsert {
+            file_type: f.file_type,
+            file_name: Some(&f.file_name),
+            content_type: Some(&f.content_type),
+            blob_key: Some(key),
+            file_size: Some(f.data.len() as i64),
+            ..Default::default()
+        })
+        .collect();
     let stored = state
         .store
-        .insert_message(&conversation, &message, &files)
+        .insert_message(&conversation, &message, &attachments)
         .await?;
     let sender = match sender_type {
         SenderType::Contact => state
@@ -328,7 +351,14 @@ pub async fn retry(state: &AppState, member: &Member, display_id: i64, id: i64) 
     }
     state.pipeline.delivery_queued();
     announce_update(state, &conversation, id).await;
-    let message = state.store.get_message(conversation.id, id).await?;
+    // Answer the message as this retry left it: by now a worker may be
+    // sending it again, and may even have failed it again, so a fresh read
+    // could answer `failed` to a retry that worked.
+    let message = MessageRow {
+        status: MessageStatus::Sent,
+        external_error: None,
+        ..message
+    };
     Ok(views::message(&message, display_id))
 }
 
@@ -338,11 +368,24 @@ pub async fn attachment(
     member: &Member,
     id: i64,
 ) -> Result<(AttachmentRow, Vec<u8>), AppError> {
-    let (attachment, data) = state.store.attachment_data(member.account_id, id).await?;
+    let (attachment, content) = state.store.attachment_data(member.account_id, id).await?;
     let message = state
         .store
         .message_by_id(member.account_id, attachment.message_id)
         .await?;
     visible_inbox(state, member, message.inbox_id).await?;
-    Ok((attachment, data))
+    Ok((attachment, attachment_bytes(state, content).await?))
+}
+
+/// An attachment's bytes, wherever they are: in its row (written before the
+/// blob store, not yet moved by `blobs migrate`) or in the blob store.
+pub(super) async fn attachment_bytes(
+    state: &AppState,
+    content: AttachmentContent,
+) -> Result<Vec<u8>, AppError> {
+    Ok(match content {
+        AttachmentContent::Inline(data) => data,
+        AttachmentContent::Blob(key) => state.blobs.load(&key).await?,
+        AttachmentContent::Absent => Vec::new(),
+    })
 }

@@ -23,6 +23,7 @@ mod error;
 pub mod inbound;
 pub mod inboxes;
 pub mod ingest;
+pub mod labels;
 pub mod live_access;
 pub mod messages;
 pub mod ops;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub live: Arc<crate::live::LiveEvents>,
     /// The durable pipeline's settings, wake-ups and rate limits.
     pub pipeline: Arc<Pipeline>,
+    /// Where attachments' bytes are kept (`SWITCHBOARD_BLOBS`).
+    pub blobs: crate::blobs::Blobs,
 }
 
 /// A user acting in one account, with their role there: who every

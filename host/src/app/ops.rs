@@ -1,7 +1,8 @@
 //! Operating a node (issue 15): readiness (what `/readyz` answers), the
 //! periodic gauges of the queues and the database pool (what `/metrics`
-//! shows besides the counters recorded where things happen), and retention
-//! of the finished part of the pipeline.
+//! shows besides the counters recorded where things happen), retention
+//! of the finished part of the pipeline, and moving attachments' bytes from
+//! the database to the blob store.
 //!
 //! Metrics go through the `metrics` facade: without a recorder (a CLI
 //! command, a test) every macro is a no-op. `serve` installs the exporter.
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::app::{AppError, AppState};
+use crate::blobs::Blobs;
 use crate::plugin_host::LoadFailure;
 use crate::store::{Pruned, Store, StoreError};
 
@@ -164,9 +166,61 @@ pub async fn follow_retention(
                 every.as_secs() / 60
             ),
         }
+        match super::sessions::sweep(&store, crate::store::now_ms()).await {
+            Ok((0, 0)) => {}
+            Ok((sessions, attempts)) => {
+                tracing::info!(
+                    sessions,
+                    attempts,
+                    "retention: removed expired sessions and old refused sign-ins"
+                )
+            }
+            Err(e) => tracing::warn!("session sweep failed: {e}"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
     }
+}
+
+/// What one batch of `blobs migrate` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobsMoved {
+    /// Attachments whose bytes left the database.
+    pub rows: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The last id looked at: the next batch starts after it.
+    pub last_id: i64,
+}
+
+/// Moves the bytes of up to `batch` attachments after `after_id` from
+/// their rows to the blob store; `None` when none are left. Each object is
+/// written before its row is changed, and the rows of a batch change in one
+/// transaction, so a run killed at any point leaves every row either whole
+/// in the database or pointing at a written object; running again goes on
+/// where it stopped (moved rows hold no bytes, so they are not read again).
+pub async fn move_attachments_to_blobs(
+    store: &Store,
+    blobs: &Blobs,
+    after_id: i64,
+    batch: i64,
+) -> Result<Option<BlobsMoved>, AppError> {
+    let rows = store.inline_attachment_batch(after_id, batch).await?;
+    let Some(&(last_id, _)) = rows.last() else {
+        return Ok(None);
+    };
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut bytes = 0;
+    for (id, data) in &rows {
+        keys.push((*id, blobs.save(crate::blobs::ATTACHMENTS, data).await?));
+        bytes += data.len() as u64;
+    }
+    let changed = store.move_attachments_to_blobs(&keys).await?;
+    Ok(Some(BlobsMoved {
+        rows: changed,
+        bytes,
+        last_id,
+    }))
 }

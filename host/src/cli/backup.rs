@@ -2,8 +2,9 @@
 //! while a server serves it. `VACUUM INTO` reads one snapshot (WAL lets the
 //! server keep writing meanwhile) into `FILE.partial`; the copy's size is
 //! reported as it grows, the copy is checked, and only then renamed to
-//! FILE, so a FILE that exists is a whole backup. PostgreSQL is refused with
-//! the standard tools named.
+//! FILE, so a FILE that exists is a whole backup. The database is opened
+//! as it is, never migrated. PostgreSQL is refused with the standard tools
+//! named.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,8 +26,11 @@ pub struct BackupArgs {
 }
 
 pub async fn run(config: &HostConfig, args: BackupArgs) -> anyhow::Result<ExitCode> {
-    let url = config.database_url();
-    let store = Store::open(&url)
+    // The database as it is: no migration runs (a backup copies, it does
+    // not upgrade a database a server of another version may be using),
+    // and no empty file is created where none is.
+    let url = config.database_url().replace("mode=rwc", "mode=rw");
+    let store = Store::open_unmigrated(&url)
         .await
         .with_context(|| format!("opening {}", super::redact(&url)))?;
     if store.dialect() == Dialect::Postgres {

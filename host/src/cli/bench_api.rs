@@ -92,6 +92,7 @@ pub async fn run(config: &HostConfig, args: BenchApiArgs) -> anyhow::Result<Exit
         plugins,
         live,
         pipeline: crate::app::Pipeline::new(Default::default()),
+        blobs: config.blobs()?,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/api/v1/accounts/{}", listener.local_addr()?, account.id);

@@ -48,6 +48,42 @@ pub struct BenchWebhooksArgs {
     /// installed), to measure what they cost the webhook path.
     #[arg(long)]
     pub metrics: bool,
+    /// Send the load from tasks of this process instead of a separate
+    /// load-generator process (`bench load`, this binary run again): the
+    /// senders then share the server's executor and allocator.
+    #[arg(long)]
+    pub in_process: bool,
+}
+
+/// Flags of the hidden `bench load`: the load generator `bench webhooks`
+/// runs as a separate process, so the senders' HTTP client does not share
+/// the server's executor. Prints one JSON line with what it measured.
+#[derive(Debug, clap::Args)]
+pub struct BenchLoadArgs {
+    /// The webhook URL to post to.
+    #[arg(long)]
+    pub target: String,
+    /// Concurrent senders.
+    #[arg(long)]
+    pub clients: usize,
+    /// Seconds of load.
+    #[arg(long)]
+    pub seconds: u64,
+    /// Inboxes the traffic is spread over.
+    #[arg(long)]
+    pub inboxes: u64,
+    /// Conversations the traffic is spread over.
+    #[arg(long)]
+    pub conversations: u64,
+}
+
+/// What a load run measured; the load process's one line of output.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LoadOutcome {
+    acknowledged: u64,
+    seconds: f64,
+    p50_us: u64,
+    p99_us: u64,
 }
 
 pub(super) const SECRET: &str = "bench-secret";
@@ -94,57 +130,28 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     let server = tokio::spawn(crate::api::serve(listener, state, std::future::pending()));
 
     println!(
-        "sending signed webhooks from {} clients for {} s to {:?}…",
+        "sending signed webhooks from {} clients for {} s to {:?}, {}…",
         args.clients,
         args.seconds,
-        store.dialect()
+        store.dialect(),
+        if args.in_process {
+            "from this process"
+        } else {
+            "from a separate load-generator process"
+        }
     );
-    let running = Arc::new(AtomicBool::new(true));
-    let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let mut senders = Vec::new();
     let spread = Spread {
         inboxes: inboxes as u64,
         conversations: args.conversations.max(1),
     };
-    for _ in 0..args.clients {
-        let (running, sequence, target) = (running.clone(), sequence.clone(), target.clone());
-        senders.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut latencies = Histogram::<u64>::new(3).expect("histogram");
-            while running.load(Ordering::Relaxed) {
-                let n = sequence.fetch_add(1, Ordering::Relaxed);
-                let body = webhook(n, spread);
-                let signature = sign(&body);
-                let sent = Instant::now();
-                let answer = http
-                    .post(&target)
-                    .header("content-type", "application/json")
-                    .header("Tiktok-Signature", signature)
-                    .body(body)
-                    .send()
-                    .await;
-                match answer {
-                    Ok(r) if r.status() == 200 => {
-                        latencies
-                            .record(sent.elapsed().as_micros() as u64)
-                            .expect("record");
-                    }
-                    Ok(r) => return Err(anyhow::anyhow!("webhook answered {}", r.status())),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Ok(latencies)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    running.store(false, Ordering::Relaxed);
-    let mut latencies = Histogram::<u64>::new(3)?;
-    for sender in senders {
-        latencies.add(sender.await??)?;
-    }
-    let load_secs = started.elapsed().as_secs_f64();
-    let acknowledged = latencies.len();
+    let outcome = if args.in_process {
+        send_load(&target, args.clients, args.seconds, spread).await?
+    } else {
+        load_from_process(&target, args.clients, args.seconds, spread).await?
+    };
+    let load_secs = outcome.seconds;
+    let acknowledged = outcome.acknowledged;
     let load_ended = Instant::now();
     let applied_under_load = count(&store, "applied").await?;
 
@@ -162,7 +169,7 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let applied_secs = started.elapsed().as_secs_f64();
+    let applied_secs = started.elapsed().as_secs_f64().max(load_secs);
     let drain_secs = load_ended.elapsed().as_secs_f64();
     let _ = stop_workers.send(true);
     for worker in workers {
@@ -183,8 +190,8 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
         spread.conversations,
         acknowledged,
         acknowledged as f64 / load_secs,
-        latencies.value_at_quantile(0.5) as f64 / 1000.0,
-        latencies.value_at_quantile(0.99) as f64 / 1000.0,
+        outcome.p50_us as f64 / 1000.0,
+        outcome.p99_us as f64 / 1000.0,
         applied_under_load as f64 / load_secs,
         acknowledged as f64 / applied_secs,
         drain_secs,
@@ -244,6 +251,99 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
+/// `bench load`: sends the load and prints its [`LoadOutcome`] as one JSON
+/// line.
+pub async fn run_load(args: BenchLoadArgs) -> anyhow::Result<ExitCode> {
+    let spread = Spread {
+        inboxes: args.inboxes.max(1),
+        conversations: args.conversations.max(1),
+    };
+    let outcome = send_load(&args.target, args.clients, args.seconds, spread).await?;
+    println!("{}", serde_json::to_string(&outcome)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bench load` as a child process and reads its outcome.
+async fn load_from_process(
+    target: &str,
+    clients: usize,
+    seconds: u64,
+    spread: Spread,
+) -> anyhow::Result<LoadOutcome> {
+    let exe = std::env::current_exe().context("finding this binary to run the load generator")?;
+    let output = tokio::process::Command::new(exe)
+        .args(["bench", "load", "--target", target])
+        .args(["--clients", &clients.to_string(), "--seconds", &seconds.to_string()])
+        .args(["--inboxes", &spread.inboxes.to_string()])
+        .args(["--conversations", &spread.conversations.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("running the load generator (`switchboard bench load`)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("the load generator failed ({}): {stdout}", output.status);
+    }
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .context("the load generator printed no outcome")?;
+    serde_json::from_str(line).context("reading the load generator's outcome")
+}
+
+/// `clients` senders post signed webhooks to `target` for `seconds`, each
+/// waiting for its answer before the next; any answer but 200 stops the
+/// run with an error.
+async fn send_load(target: &str, clients: usize, seconds: u64, spread: Spread) -> anyhow::Result<LoadOutcome> {
+    let running = Arc::new(AtomicBool::new(true));
+    let sequence = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..clients {
+        let (running, sequence, target) = (running.clone(), sequence.clone(), target.to_owned());
+        senders.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+            while running.load(Ordering::Relaxed) {
+                let n = sequence.fetch_add(1, Ordering::Relaxed);
+                let body = webhook(n, spread);
+                let signature = sign(&body);
+                let sent = Instant::now();
+                let answer = http
+                    .post(&target)
+                    .header("content-type", "application/json")
+                    .header("Tiktok-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) if r.status() == 200 => {
+                        latencies
+                            .record(sent.elapsed().as_micros() as u64)
+                            .expect("record");
+                    }
+                    Ok(r) => return Err(anyhow::anyhow!("webhook answered {}", r.status())),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    running.store(false, Ordering::Relaxed);
+    let mut latencies = Histogram::<u64>::new(3)?;
+    for sender in senders {
+        latencies.add(sender.await??)?;
+    }
+    Ok(LoadOutcome {
+        acknowledged: latencies.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        p50_us: latencies.value_at_quantile(0.5),
+        p99_us: latencies.value_at_quantile(0.99),
+    })
+}
+
 /// One serving node of a benchmark: the real application state with the
 /// bundled TikTok plugin set up to verify the benchmarks' signatures, the
 /// per-channel rate limit lifted (it would cap what is measured), and its
@@ -282,6 +382,7 @@ impl BenchNode {
                 inbound_backlog,
                 ..Default::default()
             }),
+            blobs: config.blobs()?,
         };
         let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
         let mut workers = crate::pipeline::spawn_workers(&state, workers_stopped.clone());

@@ -3,6 +3,7 @@
 
 mod account;
 mod backup;
+mod blobs;
 #[cfg(feature = "bench")]
 mod bench;
 #[cfg(feature = "bench")]
@@ -83,6 +84,9 @@ pub enum Command {
     Deliveries(pipeline::DeliveriesCommand),
     /// Copy a SQLite database consistently while the server serves it.
     Backup(backup::BackupArgs),
+    /// The blob store of attachments (`SWITCHBOARD_BLOBS`).
+    #[command(subcommand)]
+    Blobs(blobs::BlobsCommand),
     /// Measure plugins (compile, call latency, memory) or the API at scale.
     #[cfg(feature = "bench")]
     #[command(subcommand)]
@@ -121,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(command) => pipeline::run_events(&cli.config, command).await,
         Command::Deliveries(command) => pipeline::run_deliveries(&cli.config, command).await,
         Command::Backup(args) => backup::run(&cli.config, args).await,
+        Command::Blobs(command) => blobs::run(&cli.config, command).await,
         #[cfg(feature = "bench")]
         Command::Bench(command) => bench::run(&cli.config, command).await,
     }

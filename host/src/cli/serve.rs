@@ -113,6 +113,11 @@ pub async fn check(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitC
         eprintln!("plugin {} does not load: {}", failure.plugin, failure.error);
     }
     anyhow::ensure!(failures.is_empty(), "{} plugin(s) do not load", failures.len());
+    let blobs = config.blobs().context("opening the blob store")?;
+    blobs
+        .probe()
+        .await
+        .with_context(|| format!("writing to the blob store {}", blobs.location()))?;
     let runtime = plugins.runtime().config();
     println!(
         "database:       {} ({:?})",
@@ -120,6 +125,7 @@ pub async fn check(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitC
         store.dialect()
     );
     println!("secret key:     set");
+    println!("blob store:     {}", blobs.location());
     println!("listen address: {}", args.addr);
     println!("plugins:        {}", plugins.loaded_ids().join(", "));
     println!(
@@ -134,6 +140,7 @@ pub async fn check(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitC
 
 pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (store, plugins) = open_checked(config).await?;
+    let blobs = config.blobs().context("opening the blob store")?;
     if !args.no_bundled {
         bundled::install_all(&plugins).await;
     }
@@ -208,6 +215,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         plugins,
         live,
         pipeline: crate::app::Pipeline::new(args.pipeline),
+        blobs,
     };
     let workers = crate::pipeline::spawn_workers(&state, shutdown_rx.clone());
     let nodes = tokio::spawn(state.pipeline.clone().connect_nodes(

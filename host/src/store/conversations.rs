@@ -282,6 +282,29 @@ pub(super) fn attachment_from(row: &AnyRow) -> Result<AttachmentRow, sqlx::Error
     })
 }
 
+/// Where an attachment's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachmentContent {
+    /// In the row (written before the blob store; `blobs migrate` moves it).
+    Inline(Vec<u8>),
+    /// In the blob store, under this key.
+    Blob(String),
+    /// Nowhere: a link, or media the provider would not give.
+    Absent,
+}
+
+/// Bytes in the row win: a row being moved by `blobs migrate` has its key
+/// set and its bytes cleared in one UPDATE, so either is the whole truth.
+fn content_from(row: &AnyRow) -> Result<AttachmentContent, sqlx::Error> {
+    let data: Option<Vec<u8>> = row.try_get("data")?;
+    let key: Option<String> = row.try_get("blob_key")?;
+    Ok(match (data, key) {
+        (Some(data), _) => AttachmentContent::Inline(data),
+        (None, Some(key)) => AttachmentContent::Blob(key),
+        (None, None) => AttachmentContent::Absent,
+    })
+}
+
 /// `$from, $from+1, …` for `n` values.
 pub(super) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -316,41 +339,37 @@ impl Store {
         Ok(messages)
     }
 
-    /// An attachment's MIME type, file name and bytes, within an account.
+    /// An attachment's MIME type, file name and where its bytes are, within
+    /// an account.
     pub async fn attachment_data(
         &self,
         account_id: i64,
         id: i64,
-    ) -> Result<(AttachmentRow, Vec<u8>), StoreError> {
+    ) -> Result<(AttachmentRow, AttachmentContent), StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {ATTACHMENT_COLUMNS}, data FROM attachments WHERE account_id = $1 AND id = $2"
+            "SELECT {ATTACHMENT_COLUMNS}, data, blob_key FROM attachments WHERE account_id = $1 AND id = $2"
         ))
         .bind(account_id)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))?;
-        let attachment = attachment_from(&row)?;
-        let data: Option<Vec<u8>> = row.try_get("data")?;
-        Ok((attachment, data.unwrap_or_default()))
+        Ok((attachment_from(&row)?, content_from(&row)?))
     }
 
-    /// The bytes of a message's attachments, in order (for sending).
+    /// Where the bytes of a message's attachments are, in order (for sending).
     pub async fn message_attachment_data(
         &self,
         message_id: i64,
-    ) -> Result<Vec<(AttachmentRow, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<(AttachmentRow, AttachmentContent)>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {ATTACHMENT_COLUMNS}, data FROM attachments WHERE message_id = $1 ORDER BY id"
+            "SELECT {ATTACHMENT_COLUMNS}, data, blob_key FROM attachments WHERE message_id = $1 ORDER BY id"
         ))
         .bind(message_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                let data: Option<Vec<u8>> = row.try_get("data")?;
-                Ok((attachment_from(row)?, data.unwrap_or_default()))
-            })
+            .map(|row| Ok((attachment_from(row)?, content_from(row)?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -700,7 +719,7 @@ impl Store {
         &self,
         conversation: &ConversationRow,
         m: &NewMessage,
-        attachments: &[NewAttachment],
+        attachments: &[AttachmentInsert<'_>],
     ) -> Result<MessageRow, StoreError> {
         let mut tx = self.begin_write().await?;
         let now = tx.now();
@@ -724,17 +743,7 @@ impl Store {
             })
             .await?;
         for a in attachments {
-            tx.insert_attachment(
-                &mut message,
-                &AttachmentInsert {
-                    file_type: a.file_type,
-                    file_name: Some(&a.file_name),
-                    content_type: Some(&a.content_type),
-                    data: Some(&a.data),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            tx.insert_attachment(&mut message, a).await?;
         }
         if m.deliver {
             tx.insert_delivery_job(message.id).await?;

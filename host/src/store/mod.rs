@@ -7,15 +7,18 @@
 //! outside this module sees sqlx.
 
 mod accounts;
+mod attachment_blobs;
 mod config;
 mod contacts;
 mod conversations;
 mod inbound;
 mod inboxes;
+mod labels;
 pub mod live;
 mod ops;
 pub mod pipeline;
 mod plugins;
+pub mod scratch;
 #[cfg(feature = "bench")]
 mod seed;
 mod sessions;
@@ -26,13 +29,15 @@ mod webhooks;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
 pub use config::ConfigRow;
+pub use attachment_blobs::InlineAttachments;
 pub use contacts::{ContactChanges, ContactRow, NewContact};
 pub use conversations::{
-    AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewAttachment,
+    AttachmentContent, AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewAttachment,
     NewMessage,
 };
 pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};
+pub use labels::LabelRow;
 pub use ops::{PoolUsage, Pruned, QueueDepths};
 pub use pipeline::{DeliveryJobRow, InboundEventRow, NewInboundEvent, PipelineCounts};
 pub use plugins::{PluginRow, StoredPlugin};
@@ -127,6 +132,17 @@ impl Store {
     /// Opens the database at `url` (creating a SQLite file and its folder if
     /// needed) and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, true).await
+    }
+
+    /// Opens the database at `url` as it is, applying no migration: for
+    /// commands that only read it whole (a backup must copy what is there,
+    /// not upgrade a database a running server of another version uses).
+    pub async fn open_unmigrated(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, migrate: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -162,10 +178,12 @@ impl Store {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
+        if migrate {
+            migrator
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Open(format!("migration failed: {e}")))?;
+        }
         Ok(Self {
             pool,
             writer,

@@ -88,8 +88,12 @@ pub struct AttachmentInsert<'a> {
     pub file_name: Option<&'a str>,
     /// MIME type.
     pub content_type: Option<&'a str>,
-    /// The bytes.
-    pub data: Option<&'a [u8]>,
+    /// The key of the bytes in the blob store, written there before this
+    /// row (new rows never hold bytes: `data` is for rows older than the
+    /// blob store, until `blobs migrate` moves them).
+    pub blob_key: Option<&'a str>,
+    /// Size of the bytes.
+    pub file_size: Option<i64>,
     /// Provider metadata (JSON object).
     pub meta: Option<&'a str>,
 }
@@ -375,7 +379,7 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO attachments (account_id, message_id, file_type, external_url, file_name, content_type, \
-             file_size, data, meta, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             file_size, blob_key, meta, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              RETURNING {ATTACHMENT_COLUMNS}"
         ))
         .bind(message.account_id)
@@ -384,8 +388,8 @@ impl WriteTx {
         .bind(a.external_url)
         .bind(a.file_name)
         .bind(a.content_type)
-        .bind(a.data.map(|d| d.len() as i64))
-        .bind(a.data)
+        .bind(a.file_size)
+        .bind(a.blob_key)
         .bind(a.meta.unwrap_or("{}"))
         .bind(self.now)
         .fetch_one(&mut *self.tx)

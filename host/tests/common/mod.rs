@@ -87,6 +87,8 @@ pub struct Fixture {
     pub state: AppState,
     // Dropped after `state` (fields drop in order): removes the database.
     _database: Database,
+    // The blob store's folder.
+    _blobs: tempfile::TempDir,
 }
 
 /// A test's database: the SQLite file's folder, or the PostgreSQL database
@@ -171,16 +173,19 @@ impl Fixture {
             .with_context(|| format!("opening {}", database.url))?;
         let secrets = SecretBox::with_key(TEST_SECRET_KEY)?;
         let plugins = PluginHost::new(runtime(), store.clone(), Default::default(), Arc::new(secrets));
+        let blobs_dir = tempfile::tempdir()?;
         let state = AppState {
             live: LiveEvents::new(store.clone()),
             store,
             plugins,
             pipeline: Pipeline::new(Default::default()),
+            blobs: switchboard::blobs::Blobs::folder(blobs_dir.path())?,
         };
         Ok(Self {
             backend,
             state,
             _database: database,
+            _blobs: blobs_dir,
         })
     }
 
