@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::config::HostConfig;
+use crate::kit::build_cache::BuildCache;
 use crate::kit::cargo::{self, BuildError};
 use crate::kit::conformance::{self, CaseOutcome, KitConfig, PluginSummary, Progress, Report};
 use crate::kit::fixtures::Fixtures;
@@ -228,8 +229,23 @@ fn build(dir: PathBuf, profile: &str) -> anyhow::Result<ExitCode> {
     // A missing toolchain cannot be fixed in the project: exit 2, as any
     // command that could not run; a failed build is the author's: exit 1.
     let built = match Language::of(&dir) {
-        Some(lang @ (Language::Python | Language::JavaScript)) => polyglot::build(&dir, lang)
-            .map_err(|e| (matches!(e, PolyglotError::Missing { .. }), e.to_string())),
+        Some(lang @ (Language::Python | Language::JavaScript)) => {
+            // Beside the compiled-code cache: `~/.cache/switchboard/builds`.
+            let cache =
+                super::author_cache().map(|components| BuildCache::new(components.with_file_name("builds")));
+            polyglot::build(&dir, lang, cache.as_ref())
+                .map(|built| {
+                    if let Some(entry) = &built.reused {
+                        eprintln!(
+                            "up to date: the same sources, WIT and toolchain were built before; \
+                             reusing {} (componentize did not run)",
+                            entry.display()
+                        );
+                    }
+                    built.path
+                })
+                .map_err(|e| (matches!(e, PolyglotError::Missing { .. }), e.to_string()))
+        }
         _ => cargo::build(&dir, profile)
             .map_err(|e| (matches!(e, BuildError::NoToolchain { .. }), e.to_string())),
     };

@@ -6,10 +6,15 @@
 //! The versions are pinned to the ones the host is tested with
 //! (`tests/run` installs the same): componentize-py [`COMPONENTIZE_PY`],
 //! componentize-js [`COMPONENTIZE_JS`] (through the project's `package.json`).
+//!
+//! A build of the same project files, WIT and toolchain version as an
+//! earlier one is not run again: its component comes from the
+//! [`BuildCache`](super::build_cache::BuildCache).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::build_cache::{self, BuildCache};
 use super::wit;
 
 /// The componentize-py release the host is tested with.
@@ -74,10 +79,19 @@ pub enum PolyglotError {
     },
 }
 
+/// A component `build` made or reused.
+#[derive(Debug)]
+pub struct Built {
+    /// `target/<folder name>.wasm` in the project.
+    pub path: PathBuf,
+    /// The cache entry it was copied from, when nothing ran.
+    pub reused: Option<PathBuf>,
+}
+
 /// Builds the Python or JavaScript project in `dir` into
-/// `dir/target/<folder name>.wasm` and answers its path. Every tool's
-/// output goes to standard error as it runs.
-pub fn build(dir: &Path, language: Language) -> Result<PathBuf, PolyglotError> {
+/// `dir/target/<folder name>.wasm`, or copies the build of the same inputs
+/// from `cache`. Every tool's output goes to standard error as it runs.
+pub fn build(dir: &Path, language: Language, cache: Option<&BuildCache>) -> Result<Built, PolyglotError> {
     let dir = std::fs::canonicalize(dir).map_err(|source| PolyglotError::Io {
         path: dir.to_owned(),
         source,
@@ -101,9 +115,36 @@ pub fn build(dir: &Path, language: Language) -> Result<PathBuf, PolyglotError> {
         wit::WitError::UnknownVersion { .. } => unreachable!("the latest version is carried"),
     })?;
     let world = wit::world(wit::LATEST).expect("the latest version is carried");
-    match language {
-        Language::Python => {
-            let componentize = componentize_py(&dir)?;
+    let componentize = match language {
+        Language::Python => Some(componentize_py(&dir)?),
+        Language::JavaScript => {
+            install_componentize_js(&dir)?;
+            None
+        }
+        Language::Rust => unreachable!("Rust crates are built by cargo.rs"),
+    };
+    // Read after the WIT is written, so the key covers the WIT too. A
+    // project that cannot be read whole is built without the cache (the
+    // build then says what it cannot read).
+    let key = match cache {
+        Some(_) => {
+            let toolchain = toolchain(&dir, componentize.as_deref())?;
+            build_cache::key(&dir, &toolchain)
+                .inspect_err(|e| eprintln!("warning: building without the cache: {e}"))
+                .ok()
+        }
+        None => None,
+    };
+    if let (Some(cache), Some(key)) = (cache, &key)
+        && let Some(entry) = cache.restore(&name, key, &out)
+    {
+        return Ok(Built {
+            path: out,
+            reused: Some(entry),
+        });
+    }
+    match componentize {
+        Some(componentize) => {
             run(
                 Command::new(&componentize)
                     .current_dir(&dir)
@@ -115,22 +156,7 @@ pub fn build(dir: &Path, language: Language) -> Result<PathBuf, PolyglotError> {
                 "install Python 3 (python3 with its venv module)",
             )?;
         }
-        Language::JavaScript => {
-            if !dir
-                .join("node_modules/@bytecodealliance/componentize-js")
-                .is_dir()
-            {
-                eprintln!(
-                    "installing componentize-js {COMPONENTIZE_JS} into node_modules (first build only)"
-                );
-                run(
-                    Command::new("npm")
-                        .current_dir(&dir)
-                        .args(["install", "--no-audit", "--no-fund"]),
-                    "npm install",
-                    "install Node.js 20 or later, with npm",
-                )?;
-            }
+        None => {
             run(
                 Command::new("node")
                     .current_dir(&dir)
@@ -141,9 +167,78 @@ pub fn build(dir: &Path, language: Language) -> Result<PathBuf, PolyglotError> {
                 "install Node.js 20 or later",
             )?;
         }
-        Language::Rust => unreachable!("Rust crates are built by cargo.rs"),
     }
-    Ok(out)
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        cache.store(&name, key, &out);
+    }
+    Ok(Built {
+        path: out,
+        reused: None,
+    })
+}
+
+/// `npm install` in a project that has no componentize-js yet.
+fn install_componentize_js(dir: &Path) -> Result<(), PolyglotError> {
+    if componentize_js_package(dir).is_file() {
+        return Ok(());
+    }
+    eprintln!("installing componentize-js {COMPONENTIZE_JS} into node_modules (first build only)");
+    run(
+        Command::new("npm")
+            .current_dir(dir)
+            .args(["install", "--no-audit", "--no-fund"]),
+        "npm install",
+        "install Node.js 20 or later, with npm",
+    )
+}
+
+fn componentize_js_package(dir: &Path) -> PathBuf {
+    dir.join("node_modules/@bytecodealliance/componentize-js/package.json")
+}
+
+/// What names the toolchain in a build's key: componentize-py's
+/// `--version`, or componentize-js's installed version and node's.
+fn toolchain(dir: &Path, componentize_py: Option<&Path>) -> Result<String, PolyglotError> {
+    match componentize_py {
+        Some(program) => output(
+            Command::new(program).arg("--version"),
+            "install Python 3 (python3 with its venv module)",
+        ),
+        None => {
+            let package = componentize_js_package(dir);
+            let text = std::fs::read_to_string(&package).map_err(|source| PolyglotError::Io {
+                path: package.clone(),
+                source,
+            })?;
+            // The whole file: its version, and anything else that would
+            // tell one install from another.
+            let node = output(
+                Command::new("node").arg("--version"),
+                "install Node.js 20 or later",
+            )?;
+            Ok(format!("componentize-js {text}\nnode {node}"))
+        }
+    }
+}
+
+/// Runs `command` and answers its standard output.
+fn output(command: &mut Command, hint: &'static str) -> Result<String, PolyglotError> {
+    let out = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|source| PolyglotError::Missing {
+            program: command.get_program().to_string_lossy().into_owned(),
+            hint,
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(PolyglotError::Failed {
+            step: format!("{} --version", command.get_program().to_string_lossy()),
+            status: out.status,
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// `$SWITCHBOARD_COMPONENTIZE_PY`, else the project's `.venv`, which is
