@@ -7,8 +7,9 @@
 //! provider on loopback with the API token and the user's id, exactly as the
 //! kit's fixtures said it would. Each command the test runs is checked to be
 //! written in the guide, so the two change together. A scaffold made to
-//! panic shows its panic message and location in the kit and in the event
-//! log.
+//! panic shows its panic message and location in the kit, the event log
+//! and the admin API (the event's reason, the plugin's last fault, a dry
+//! run's answer).
 //!
 //! Building the scaffold compiles a wasm crate. It is built once per run,
 //! offline (the crates come from the local cargo registry, as for the
@@ -20,6 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -584,6 +586,53 @@ async fn a_panicking_plugin_says_why_in_the_kit_and_the_event_log() {
         .await
         .unwrap();
     assert!(server.log().contains(&message), "the server's log says why too");
+
+    // And so does the admin API: the event's reason, the plugin's health
+    // (its last fault), and a dry run of the same webhook.
+    let root = env.super_admin_token();
+    let says_why = |text: &str| text.contains(&message) && text.contains(&location);
+    let events = server.get("/api/v1/admin/events", Some(&root)).await.unwrap();
+    assert_eq!(events.status, 200, "{:?}", events.json);
+    assert!(
+        events
+            .json
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["reason"].as_str().is_some_and(says_why)),
+        "{:?}",
+        events.json
+    );
+    server
+        .eventually("the plugin's last fault is the panic", 200, || async {
+            let plugin = server
+                .get("/api/v1/admin/plugins/crashy-chat", Some(&root))
+                .await?;
+            Ok(plugin.json["health"] == "unhealthy"
+                && plugin.json["last_fault"].as_str().is_some_and(says_why))
+        })
+        .await
+        .unwrap();
+    let dry_run = server
+        .post_json(
+            "/api/v1/admin/plugins/crashy-chat/dry-run/webhook",
+            Some(&root),
+            &serde_json::json!({
+                "method": "POST",
+                "path": "/webhooks/crashy-chat",
+                "query": "",
+                "headers": [["x-signature", signature]],
+                "body": base64::engine::general_purpose::STANDARD.encode(BODY),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dry_run.status, 502, "{:?}", dry_run.json);
+    assert!(
+        dry_run.json["error"].as_str().is_some_and(says_why),
+        "{:?}",
+        dry_run.json
+    );
 }
 
 fn hmac_hex(secret: &[u8], body: &[u8]) -> String {

@@ -13,11 +13,13 @@
 //! (`target/polyglot/compiled`, 7-13 s of Cranelift each): a warm run takes
 //! a few seconds.
 //!
-//! `plugin new --lang python` is followed the same way, from the scaffold to
-//! a reply delivered to a provider on loopback, and the Python helpers of
-//! `sdk/python` run their own unit tests. An example's uncaught exception
-//! shows up with its traceback (Python) or stack (JavaScript) in the CLI and
-//! the event log.
+//! The guide for Python and JavaScript authors in `sdk/README.md` is run
+//! from its own shell block, line by line, from `plugin new --lang …` to a
+//! reply delivered to a provider on loopback; a second `plugin build` must
+//! come from the build cache. The helpers of `sdk/python` and `sdk/js` run
+//! their own unit tests. An example's uncaught exception shows up with its
+//! traceback (Python) or stack (JavaScript) in the CLI, the event log, the
+//! dry-run endpoint's answer and the plugin's health (`last_fault`).
 //!
 //! SQLite only: what is under test is the toolchains' output in the host's
 //! sandbox; the pipeline's behaviour on PostgreSQL is covered by the other
@@ -196,6 +198,10 @@ fn build(example: &Example) -> anyhow::Result<PathBuf> {
         &mut inputs,
     )?;
     files_under(&root.join("wit"), &["README.md"], &mut inputs)?;
+    if let Toolchain::JavaScript = example.toolchain {
+        // echo.js imports the SDK's HMAC from sdk/js.
+        files_under(&root.join("sdk").join("js"), &["test"], &mut inputs)?;
+    }
     let mut hash = Sha256::new();
     hash.update(version.as_bytes());
     hash.update(WORLD.as_bytes());
@@ -604,6 +610,36 @@ async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<(
                 .any(|e| e["reason"].as_str().is_some_and(|r| r.contains(exception))))
         })
         .await?;
+    // The admin API says why too: the plugin's health names the crash as
+    // its last fault, and a dry run of the webhook answers with it.
+    let says_why = |text: &str| text.contains(exception) && text.contains(frame);
+    server
+        .eventually("the plugin's last fault quotes the exception", 200, || async {
+            let plugin = server
+                .get(&format!("/api/v1/admin/plugins/{id}"), Some(&root))
+                .await?;
+            Ok(plugin.json["last_fault"].as_str().is_some_and(says_why))
+        })
+        .await?;
+    let dry_crash = server
+        .post_json(
+            &format!("/api/v1/admin/plugins/{id}/dry-run/webhook"),
+            Some(&root),
+            &json!({
+                "method": "POST",
+                "path": &webhook,
+                "query": "",
+                "headers": [["x-echo-signature", sign(SECRET, crash.as_bytes())]],
+                "body": base64::engine::general_purpose::STANDARD.encode(crash),
+            }),
+        )
+        .await?;
+    assert_eq!(dry_crash.status, 502, "{:?}", dry_crash.json);
+    assert!(
+        dry_crash.json["error"].as_str().is_some_and(says_why),
+        "{:?}",
+        dry_crash.json
+    );
 
     // An agent's reply goes through the delivery queue to send-message,
     // which answers `<id>-<idempotency key>`.
@@ -629,111 +665,194 @@ async fn channel_runs_in_the_host(example: &'static Example) -> anyhow::Result<(
     Ok(())
 }
 
-/// `switchboard plugin new --lang python`, followed as an author would: it
-/// builds with componentize-py (the venv `tests/run` installs stands in for
-/// the project's `.venv`), passes its own fixtures in `plugin test`, installs
-/// without compiling again, answers a signed webhook into an inbox, and
-/// delivers an agent's reply to a provider on loopback with the API token
-/// and the user's id.
+/// The guide "Write a channel in Python or JavaScript" in `sdk/README.md`,
+/// followed as an author would: its shell block runs line by line, as
+/// written (Python), from `plugin new` to the settings. The scaffold builds
+/// with componentize-py (the venv `tests/run` installs stands in for the
+/// project's `.venv`), builds again without running componentize (the build
+/// cache), passes its own fixtures in `plugin test`, installs without
+/// compiling again, and then, as steps 5 to 7 of the Rust guide, answers a
+/// signed webhook into an inbox and delivers an agent's reply to a provider
+/// on loopback with the API token and the user's id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_scaffold_from_new_to_a_delivered_reply() {
-    scaffold_to_reply(Toolchain::Python).await.unwrap()
+async fn python_guide_from_new_to_a_delivered_reply() {
+    follow_the_guide(Toolchain::Python).await.unwrap()
 }
 
-/// The same with `--lang js`; `node_modules` comes from `examples/js-echo`
-/// (`tests/run` installs it), standing in for the `npm install` of a first
-/// build.
+/// The same with the guide's replacements for JavaScript; `node_modules`
+/// comes from `examples/js-echo` (`tests/run` installs it), standing in for
+/// the `npm install` of a first build.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn javascript_scaffold_from_new_to_a_delivered_reply() {
-    scaffold_to_reply(Toolchain::JavaScript).await.unwrap()
+async fn javascript_guide_from_new_to_a_delivered_reply() {
+    follow_the_guide(Toolchain::JavaScript).await.unwrap()
 }
 
-/// Runs `switchboard ARGS` in `dir` as a plugin author would (no database).
-fn author(dir: &Path, args: &[&str]) -> switchboard_e2e::CliOutput {
-    let output = Command::new(switchboard_e2e::binary())
+/// The guide, as the test was built.
+const GUIDE: &str = include_str!("../../sdk/README.md");
+const GUIDE_SECTION: &str = "## Write a channel in Python or JavaScript";
+/// How the guide says to turn its Python commands into JavaScript ones.
+const TO_JAVASCRIPT: &str = "In JavaScript: the same commands with `js-chat` for `py-chat`, `JS_CHAT` for\n`PY_CHAT` and `--lang js` for `--lang python`";
+
+/// The commands of the guide's shell block for `toolchain`, without their
+/// comments.
+fn guide_commands(toolchain: Toolchain) -> anyhow::Result<Vec<String>> {
+    let section = GUIDE
+        .split_once(GUIDE_SECTION)
+        .with_context(|| format!("sdk/README.md has no {GUIDE_SECTION:?}"))?
+        .1;
+    let block = section
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .context("the guide's section has no sh block")?
+        .0;
+    ensure!(
+        section.contains(TO_JAVASCRIPT),
+        "the guide no longer says how the commands read in JavaScript: change tests/e2e/polyglot.rs with it"
+    );
+    Ok(block
+        .lines()
+        .map(|line| line.split_once(" #").map_or(line, |(command, _)| command).trim())
+        .filter(|line| !line.is_empty())
+        .map(|line| match toolchain {
+            Toolchain::Python => line.to_owned(),
+            Toolchain::JavaScript => line
+                .replace("py-chat", "js-chat")
+                .replace("PY_CHAT", "JS_CHAT")
+                .replace("--lang python", "--lang js"),
+        })
+        .collect())
+}
+
+/// Runs one line of the guide with `sh` in `dir`, with the test binary as
+/// `switchboard` and the environment's database and data folder.
+fn guide_line(env: &Env, dir: &Path, line: &str) -> anyhow::Result<switchboard_e2e::CliOutput> {
+    let binary = switchboard_e2e::binary();
+    let bin_dir = binary.parent().context("the binary's folder")?;
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )?;
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(line)
         .current_dir(dir)
-        .args(args)
+        .stdin(std::process::Stdio::null())
+        .env("PATH", path)
+        .env("DATABASE_URL", &env.database_url)
+        .env("SWITCHBOARD_DATA_DIR", env.data.path())
         .env("SWITCHBOARD_COMPONENTIZE_PY", componentize_py())
-        .env("SWITCHBOARD_DATA_DIR", dir.join("never-created"))
+        // The compiled-code and build caches of the author's commands, kept
+        // between runs in target/ rather than the user's home.
+        .env("XDG_CACHE_HOME", polyglot_dir().join("author-cache"))
         .output()
-        .expect("run switchboard");
-    switchboard_e2e::CliOutput::from(output)
+        .with_context(|| format!("cannot run {line:?}"))?;
+    let output = switchboard_e2e::CliOutput::from(output);
+    ensure!(output.code == 0, "the guide's `{line}` failed: {output:?}");
+    Ok(output)
 }
 
-async fn scaffold_to_reply(toolchain: Toolchain) -> anyhow::Result<()> {
+async fn follow_the_guide(toolchain: Toolchain) -> anyhow::Result<()> {
     let root = tempfile::tempdir()?;
-    let (id, lang, prefix) = match toolchain {
-        Toolchain::Python => ("py-chat", "python", "PY_CHAT"),
-        Toolchain::JavaScript => ("js-chat", "js", "JS_CHAT"),
+    let (id, prefix) = match toolchain {
+        Toolchain::Python => ("py-chat", "PY_CHAT"),
+        Toolchain::JavaScript => ("js-chat", "JS_CHAT"),
     };
-    let new = author(root.path(), &["plugin", "new", id, "--lang", lang]);
-    ensure!(new.code == 0, "{new:?}");
-    let project = root.path().join(id);
-    let files: &[&str] = match toolchain {
-        Toolchain::Python => &["app.py", "switchboard_sdk.py"],
-        Toolchain::JavaScript => &[
-            "src/channel.js",
-            "src/switchboard.js",
-            "package.json",
-            "build.mjs",
-        ],
-    };
-    for file in files.iter().chain(&["fixtures/send/text-reply.json"]) {
-        ensure!(project.join(file).is_file(), "{file} was not written");
-    }
-    if let Toolchain::JavaScript = toolchain {
-        std::os::unix::fs::symlink(
-            workspace().join("examples/js-echo/node_modules"),
-            project.join("node_modules"),
-        )?;
-    }
-    let started = Instant::now();
-    let built = tokio::task::spawn_blocking({
-        let project = project.clone();
-        move || author(&project, &["plugin", "build"])
-    })
-    .await?;
-    ensure!(built.code == 0, "the scaffold does not build:\n{}", built.stderr);
-    progress(&format!("{id} built in {:.1} s", started.elapsed().as_secs_f64()));
-    let wasm = built.stdout.trim().to_owned();
-    ensure!(wasm.ends_with(&format!("target/{id}.wasm")), "{wasm}");
-    ensure!(
-        project.join("wit/world.wit").is_file(),
-        "the build writes the WIT it carries"
-    );
-
-    let started = Instant::now();
-    let test = tokio::task::spawn_blocking({
-        let (project, wasm) = (project.clone(), wasm.clone());
-        move || author(&project, &["plugin", "test", &wasm, "--fixtures", "fixtures"])
-    })
-    .await?;
-    ensure!(
-        test.code == 0,
-        "the scaffold fails its own kit:\n{}{}",
-        test.stdout,
-        test.stderr
-    );
-    ensure!(test.stdout.contains("9 passed, 0 failed"), "{}", test.stdout);
-    progress(&format!(
-        "{id} tested in {:.1} s",
-        started.elapsed().as_secs_f64()
-    ));
-
     let env = Env::new(Backend::Sqlite).await?;
-    let installed = env.cli(&["plugin", "install", &wasm]);
-    ensure!(installed.code == 0, "{installed:?}");
-    ensure!(
-        installed
-            .stderr
-            .contains("reusing the compiled code `switchboard plugin test` cached"),
-        "install compiled the component again:\n{}",
-        installed.stderr
-    );
-    for (key, value) in [("WEBHOOK_SECRET", "s3cret"), ("API_TOKEN", "provider-token")] {
-        let name = format!("{prefix}_{key}");
-        ensure!(env.cli(&["config", "set", &name, value]).code == 0);
+    let mut dir = root.path().to_path_buf();
+    let mut ran = Vec::new();
+    for line in guide_commands(toolchain)? {
+        if let Some(folder) = line.strip_prefix("cd ") {
+            dir = dir.join(folder);
+            ran.push(line);
+            continue;
+        }
+        let started = Instant::now();
+        let out = {
+            let (env, dir, line) = (&env, dir.clone(), line.clone());
+            // Building and testing take seconds: off the runtime's workers.
+            tokio::task::block_in_place(|| guide_line(env, &dir, &line))?
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.get(1..3) {
+            Some(["plugin", "new"]) => {
+                let files: &[&str] = match toolchain {
+                    Toolchain::Python => &["app.py", "switchboard_sdk.py"],
+                    Toolchain::JavaScript => &[
+                        "src/channel.js",
+                        "src/switchboard.js",
+                        "src/hmac-sha256.js",
+                        "package.json",
+                        "build.mjs",
+                    ],
+                };
+                let project = root.path().join(id);
+                for file in files.iter().chain(&["fixtures/send/text-reply.json"]) {
+                    ensure!(project.join(file).is_file(), "{file} was not written");
+                }
+                if let Toolchain::JavaScript = toolchain {
+                    std::os::unix::fs::symlink(
+                        workspace().join("examples/js-echo/node_modules"),
+                        project.join("node_modules"),
+                    )?;
+                }
+            }
+            Some(["plugin", "build"]) => {
+                let wasm = out.stdout.trim();
+                ensure!(wasm.ends_with(&format!("target/{id}.wasm")), "{wasm}");
+                ensure!(
+                    dir.join("wit/world.wit").is_file(),
+                    "the build writes the WIT it carries"
+                );
+                let reused = out.stderr.contains("up to date");
+                progress(&format!(
+                    "{id} built in {seconds:.1} s{}",
+                    if reused { " (from the build cache)" } else { "" }
+                ));
+                // Nothing changed: the same command again copies the last
+                // component instead of running componentize.
+                let again = tokio::task::block_in_place(|| guide_line(&env, &dir, &line))?;
+                ensure!(
+                    again.stderr.contains("up to date") && again.stderr.contains("componentize did not run"),
+                    "the second build ran componentize again:\n{}",
+                    again.stderr
+                );
+                ensure!(again.stdout == out.stdout, "{again:?}");
+            }
+            Some(["plugin", "test"]) => {
+                ensure!(out.stdout.contains("9 passed, 0 failed"), "{}", out.stdout);
+                progress(&format!("{id} tested in {seconds:.1} s"));
+            }
+            Some(["plugin", "install"]) => ensure!(
+                out.stderr
+                    .contains("reusing the compiled code `switchboard plugin test` cached"),
+                "install compiled the component again:\n{}",
+                out.stderr
+            ),
+            _ => {}
+        }
+        ran.push(line);
     }
+    let expected = [
+        format!("plugin new {id}"),
+        format!("cd {id}"),
+        "plugin build".to_owned(),
+        format!("plugin test target/{id}.wasm"),
+        format!("plugin install target/{id}.wasm"),
+        format!("config set {prefix}_WEBHOOK_SECRET s3cret"),
+        format!("config set {prefix}_API_TOKEN provider-token"),
+    ];
+    ensure!(
+        ran.len() == expected.len()
+            && ran
+                .iter()
+                .zip(&expected)
+                .all(|(line, what)| line.contains(what.as_str())),
+        "the guide's block is not the one this test follows: {ran:#?}"
+    );
+
+    // Steps 5 to 7 of the guide, with the plugin's id for `acme-chat`.
     let provider = switchboard_e2e::RecordingProvider::start().await?;
     ensure!(
         env.cli(&["config", "set", &format!("{prefix}_API_BASE"), &provider.origin])
@@ -752,6 +871,10 @@ async fn scaffold_to_reply(toolchain: Toolchain) -> anyhow::Result<()> {
         .await?;
     ensure!(inbox.status == 200, "{:?}", inbox.json);
     let body = r#"{"type":"message","account_id":"acct-1","message":{"id":"m-1","conversation_id":"c-1","from":{"id":"u-1","name":"Ada Lovelace"},"text":"Hello!","sent_at_ms":1767225600000}}"#;
+    ensure!(
+        GUIDE.contains(&format!("BODY='{body}'")),
+        "step 5's webhook changed"
+    );
     let signature = format!("sha256={}", sign("s3cret", body.as_bytes()));
     server
         .eventually("the signed webhook is accepted", 200, || async {
