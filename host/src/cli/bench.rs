@@ -35,10 +35,12 @@ pub enum BenchCommand {
     /// What plugin calls spinning until their deadline cost the API's
     /// latency (quiet and spinning phases, alternated).
     Isolation(super::bench_isolation::BenchIsolationArgs),
-    /// Every benchmark above in turn, on temporary SQLite databases
-    /// (PostgreSQL figures: run `webhooks`, `latency` and `api` with
-    /// `--bench-database-url`).
+    /// Every benchmark above in turn, on temporary SQLite databases, and
+    /// with `--postgres` on PostgreSQL too.
     All(BenchAllArgs),
+    /// The load generator `bench webhooks` runs as a process of its own.
+    #[command(hide = true)]
+    Load(super::bench_webhooks::BenchLoadArgs),
 }
 
 /// Flags of `bench all`.
@@ -48,6 +50,13 @@ pub struct BenchAllArgs {
     /// (its figures mean nothing); what `tests/run` does.
     #[arg(long)]
     pub smoke: bool,
+    /// Also run the PostgreSQL benchmarks on this server (a URL of any
+    /// database on it, only connected to): ingest against pgbench, webhook
+    /// to agent across two nodes quiet and under 500 other webhooks/s, and
+    /// the conversation list. Each gets an empty scratch database of its
+    /// own, dropped afterwards.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 /// Flags of `bench plugins`.
@@ -69,6 +78,9 @@ const NATIVE_TIKTOK_VERIFY_PARSE_US: f64 = 2.6;
 
 pub async fn run(config: &HostConfig, command: BenchCommand) -> anyhow::Result<ExitCode> {
     let code = match command {
+        // A helper process: its one line of output is read by its parent,
+        // so no summary follows it.
+        BenchCommand::Load(args) => return super::bench_webhooks::run_load(args).await,
         BenchCommand::Plugins(args) => run_plugins(config, args).await,
         BenchCommand::Api(args) => super::bench_api::run(config, args).await,
         BenchCommand::Webhooks(args) => super::bench_webhooks::run(config, args).await,
@@ -108,7 +120,18 @@ async fn run_all(config: &HostConfig, args: BenchAllArgs) -> anyhow::Result<Exit
         },
     )
     .await?;
-    println!("\n## bench webhooks\n");
+    for database in std::iter::once(None).chain(args.postgres.iter().map(Some)) {
+        run_database_benches(config, smoke, database).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The benchmarks that run against a database: on a temporary SQLite file
+/// (`server` none), or each in a scratch database of the PostgreSQL server.
+async fn run_database_benches(config: &HostConfig, smoke: bool, server: Option<&String>) -> anyhow::Result<()> {
+    let label = if server.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!("\n## bench webhooks, {label}\n");
+    let made = scratch_database(server).await?;
     super::bench_webhooks::run(
         config,
         super::bench_webhooks::BenchWebhooksArgs {
@@ -116,36 +139,69 @@ async fn run_all(config: &HostConfig, args: BenchAllArgs) -> anyhow::Result<Exit
             seconds: if smoke { 1 } else { 8 },
             inboxes: 10,
             conversations: 1000,
-            database_url: None,
+            database_url: made.as_ref().map(|(_, url)| url.clone()),
             inbound_backlog: crate::app::PipelineConfig::default().inbound_backlog,
             metrics: false,
+            in_process: false,
         },
     )
     .await?;
-    println!("\n## bench latency\n");
-    super::bench_latency::run(
-        config,
-        super::bench_latency::BenchLatencyArgs {
-            rate: 20,
-            seconds: if smoke { 1 } else { 10 },
-            background_rate: 0,
-            nodes: 1,
-            database_url: None,
-        },
-    )
-    .await?;
-    println!("\n## bench api\n");
+    drop_scratch_database(server, made).await?;
+    // Across two nodes where the database can be shared; the second
+    // PostgreSQL run adds the flood of other webhooks.
+    let latency_runs: &[(usize, u32)] = if server.is_some() { &[(2, 0), (2, 500)] } else { &[(1, 0)] };
+    for &(nodes, background_rate) in latency_runs {
+        println!("\n## bench latency, {label}, {nodes} node(s), {background_rate} other webhooks/s\n");
+        let made = scratch_database(server).await?;
+        super::bench_latency::run(
+            config,
+            super::bench_latency::BenchLatencyArgs {
+                rate: 20,
+                seconds: if smoke { 1 } else { 10 },
+                background_rate: if smoke { background_rate / 10 } else { background_rate },
+                nodes,
+                database_url: made.as_ref().map(|(_, url)| url.clone()),
+            },
+        )
+        .await?;
+        drop_scratch_database(server, made).await?;
+    }
+    println!("\n## bench api, {label}\n");
+    let made = scratch_database(server).await?;
     super::bench_api::run(
         config,
         super::bench_api::BenchApiArgs {
             conversations: if smoke { 2_000 } else { 100_000 },
             messages: if smoke { 10_000 } else { 1_000_000 },
             requests: if smoke { 50 } else { 500 },
-            database_url: None,
+            database_url: made.as_ref().map(|(_, url)| url.clone()),
         },
     )
     .await?;
-    Ok(ExitCode::SUCCESS)
+    drop_scratch_database(server, made).await?;
+    Ok(())
+}
+
+/// A fresh, empty scratch database on the PostgreSQL server, if one is
+/// named: its name and URL.
+async fn scratch_database(server: Option<&String>) -> anyhow::Result<Option<(String, String)>> {
+    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let Some(server) = server else { return Ok(None) };
+    let name = format!(
+        "sb_bench_{}_{}",
+        std::process::id(),
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let url = crate::store::scratch::create_postgres_database(server, &name).await?;
+    Ok(Some((name, url)))
+}
+
+/// Drops what [`scratch_database`] made.
+async fn drop_scratch_database(server: Option<&String>, made: Option<(String, String)>) -> anyhow::Result<()> {
+    if let (Some(server), Some((name, _))) = (server, made) {
+        crate::store::scratch::drop_postgres_database(server, &name).await?;
+    }
+    Ok(())
 }
 
 async fn run_plugins(config: &HostConfig, args: BenchArgs) -> anyhow::Result<ExitCode> {

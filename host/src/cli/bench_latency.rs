@@ -193,6 +193,20 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
             None => missing += 1,
         }
     }
+    // When the slowest ones were sent says whether they cluster (the first
+    // second's conversation openings, a stall) or are spread out.
+    let mut slowest: Vec<(u64, Duration)> = acks
+        .iter()
+        .filter_map(|(n, acked)| Some((*n, seen.get(n)?.saturating_duration_since(*acked))))
+        .collect();
+    slowest.sort_by_key(|(_, delay)| std::cmp::Reverse(*delay));
+    let rate = f64::from(args.rate.max(1));
+    let listed: Vec<String> = slowest
+        .iter()
+        .take(5)
+        .map(|(n, delay)| format!("{:.1} ms at {:.2} s", delay.as_secs_f64() * 1000.0, *n as f64 / rate))
+        .collect();
+    println!("slowest (delay, sent at): {}", listed.join(", "));
     println!("| database | nodes | rate | background | measured | p50 | p99 | max | not seen within 10 s |");
     println!("|---|---|---|---|---|---|---|---|---|");
     println!(

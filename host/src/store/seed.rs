@@ -25,10 +25,23 @@ impl Store {
         let first_conversation: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM conversations")
             .fetch_one(&self.pool)
             .await?;
-        let first_display: i64 = sqlx::query_scalar("SELECT conversation_seq FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_one(&self.pool)
-            .await?;
+        // The account's last display id: its counter on SQLite, its
+        // sequence on PostgreSQL (`WriteTx::insert_conversation`).
+        let first_display: i64 = match self.dialect() {
+            super::Dialect::Sqlite => {
+                sqlx::query_scalar("SELECT conversation_seq FROM accounts WHERE id = $1")
+                    .bind(account_id)
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            super::Dialect::Postgres => {
+                sqlx::query_scalar(&format!(
+                    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM conv_dpid_seq_{account_id}"
+                ))
+                .fetch_one(&self.pool)
+                .await?
+            }
+        };
         let mut done = 0;
         for start in (0..conversations).step_by(BATCH) {
             let n = BATCH.min(conversations - start);
@@ -93,7 +106,11 @@ impl Store {
             done += n * 3;
             progress(done);
         }
-        sqlx::query("UPDATE accounts SET conversation_seq = $1 WHERE id = $2")
+        let set_display = match self.dialect() {
+            super::Dialect::Sqlite => "UPDATE accounts SET conversation_seq = $1 WHERE id = $2",
+            super::Dialect::Postgres => "SELECT setval(format('conv_dpid_seq_%s', $2::bigint)::regclass, $1)",
+        };
+        sqlx::query(set_display)
             .bind(first_display + conversations as i64)
             .bind(account_id)
             .execute(&self.pool)
