@@ -294,19 +294,29 @@ impl WriteTx {
         .map_err(conflict_as("a contact with this source_id in the inbox"))
     }
 
-    /// Inserts a conversation with the account's next display id (the
-    /// UPDATE locks the account row, so display ids never repeat or skip
-    /// under concurrent creates); answers it.
+    /// Inserts a conversation with the account's next display id; answers
+    /// it. Display ids never repeat. On SQLite the account's counter is
+    /// bumped in this transaction (one writer: the row lock costs nothing).
+    /// On PostgreSQL the account's sequence gives it, as in Chatwoot: the
+    /// counter's row lock would last until this transaction commits, and
+    /// workers on several nodes opening conversations of one account queued
+    /// on it for seconds under load. A creation rolled back there leaves a
+    /// gap, as in Chatwoot.
     pub async fn insert_conversation(
         &mut self,
         c: &ConversationInsert,
     ) -> Result<ConversationRow, StoreError> {
-        let display_id: i64 = sqlx::query_scalar(
-            "UPDATE accounts SET conversation_seq = conversation_seq + 1 WHERE id = $1 RETURNING conversation_seq",
-        )
-        .bind(c.account_id)
-        .fetch_one(&mut *self.tx)
-        .await?;
+        let next_display_id = match self.dialect {
+            Dialect::Sqlite => {
+                "UPDATE accounts SET conversation_seq = conversation_seq + 1 WHERE id = $1 RETURNING conversation_seq"
+            }
+            // The sequence is made with the account (migration 0024's trigger).
+            Dialect::Postgres => "SELECT nextval(format('conv_dpid_seq_%s', $1::bigint)::regclass)",
+        };
+        let display_id: i64 = sqlx::query_scalar(next_display_id)
+            .bind(c.account_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
         let attributes = if c.additional_attributes.is_empty() {
             "{}"
         } else {
