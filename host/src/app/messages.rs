@@ -11,11 +11,11 @@ use serde_json::Value;
 
 use super::conversations::{labels_of, visible_conversation, visible_inbox};
 use super::{AppError, AppState, Member, views};
-use crate::conversations::{self as rules, ChatwootCode, MessageStatus, MessageType, SenderType};
 use crate::blobs;
+use crate::conversations::{self as rules, ChatwootCode, MessageStatus, MessageType, SenderType};
 use crate::store::{
-    AttachmentContent, AttachmentInsert, AttachmentRow, ConversationRow, MessageRow, NewAttachment, NewMessage,
-    now_ms,
+    AttachmentContent, AttachmentInsert, AttachmentRow, ConversationRow, MessageRow, NewAttachment,
+    NewMessage, now_ms,
 };
 
 /// Messages per page, as in Chatwoot; `after` pages are larger.

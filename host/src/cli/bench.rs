@@ -128,7 +128,11 @@ async fn run_all(config: &HostConfig, args: BenchAllArgs) -> anyhow::Result<Exit
 
 /// The benchmarks that run against a database: on a temporary SQLite file
 /// (`server` none), or each in a scratch database of the PostgreSQL server.
-async fn run_database_benches(config: &HostConfig, smoke: bool, server: Option<&String>) -> anyhow::Result<()> {
+async fn run_database_benches(
+    config: &HostConfig,
+    smoke: bool,
+    server: Option<&String>,
+) -> anyhow::Result<()> {
     let label = if server.is_some() { "PostgreSQL" } else { "SQLite" };
     println!("\n## bench webhooks, {label}\n");
     let made = scratch_database(server).await?;
@@ -149,7 +153,11 @@ async fn run_database_benches(config: &HostConfig, smoke: bool, server: Option<&
     drop_scratch_database(server, made).await?;
     // Across two nodes where the database can be shared; the second
     // PostgreSQL run adds the flood of other webhooks.
-    let latency_runs: &[(usize, u32)] = if server.is_some() { &[(2, 0), (2, 500)] } else { &[(1, 0)] };
+    let latency_runs: &[(usize, u32)] = if server.is_some() {
+        &[(2, 0), (2, 500)]
+    } else {
+        &[(1, 0)]
+    };
     for &(nodes, background_rate) in latency_runs {
         println!("\n## bench latency, {label}, {nodes} node(s), {background_rate} other webhooks/s\n");
         let made = scratch_database(server).await?;
@@ -158,7 +166,11 @@ async fn run_database_benches(config: &HostConfig, smoke: bool, server: Option<&
             super::bench_latency::BenchLatencyArgs {
                 rate: 20,
                 seconds: if smoke { 1 } else { 10 },
-                background_rate: if smoke { background_rate / 10 } else { background_rate },
+                background_rate: if smoke {
+                    background_rate / 10
+                } else {
+                    background_rate
+                },
                 nodes,
                 database_url: made.as_ref().map(|(_, url)| url.clone()),
             },
@@ -197,7 +209,10 @@ async fn scratch_database(server: Option<&String>) -> anyhow::Result<Option<(Str
 }
 
 /// Drops what [`scratch_database`] made.
-async fn drop_scratch_database(server: Option<&String>, made: Option<(String, String)>) -> anyhow::Result<()> {
+async fn drop_scratch_database(
+    server: Option<&String>,
+    made: Option<(String, String)>,
+) -> anyhow::Result<()> {
     if let (Some(server), Some((name, _))) = (server, made) {
         crate::store::scratch::drop_postgres_database(server, &name).await?;
     }

@@ -204,7 +204,13 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
     let listed: Vec<String> = slowest
         .iter()
         .take(5)
-        .map(|(n, delay)| format!("{:.1} ms at {:.2} s", delay.as_secs_f64() * 1000.0, *n as f64 / rate))
+        .map(|(n, delay)| {
+            format!(
+                "{:.1} ms at {:.2} s",
+                delay.as_secs_f64() * 1000.0,
+                *n as f64 / rate
+            )
+        })
         .collect();
     println!("slowest (delay, sent at): {}", listed.join(", "));
     println!("| database | nodes | rate | background | measured | p50 | p99 | max | not seen within 10 s |");

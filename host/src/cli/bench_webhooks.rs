@@ -273,7 +273,12 @@ async fn load_from_process(
     let exe = std::env::current_exe().context("finding this binary to run the load generator")?;
     let output = tokio::process::Command::new(exe)
         .args(["bench", "load", "--target", target])
-        .args(["--clients", &clients.to_string(), "--seconds", &seconds.to_string()])
+        .args([
+            "--clients",
+            &clients.to_string(),
+            "--seconds",
+            &seconds.to_string(),
+        ])
         .args(["--inboxes", &spread.inboxes.to_string()])
         .args(["--conversations", &spread.conversations.to_string()])
         .stderr(std::process::Stdio::inherit())
@@ -295,7 +300,12 @@ async fn load_from_process(
 /// `clients` senders post signed webhooks to `target` for `seconds`, each
 /// waiting for its answer before the next; any answer but 200 stops the
 /// run with an error.
-async fn send_load(target: &str, clients: usize, seconds: u64, spread: Spread) -> anyhow::Result<LoadOutcome> {
+async fn send_load(
+    target: &str,
+    clients: usize,
+    seconds: u64,
+    spread: Spread,
+) -> anyhow::Result<LoadOutcome> {
     let running = Arc::new(AtomicBool::new(true));
     let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

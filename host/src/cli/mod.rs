@@ -3,7 +3,6 @@
 
 mod account;
 mod backup;
-mod blobs;
 #[cfg(feature = "bench")]
 mod bench;
 #[cfg(feature = "bench")]
@@ -16,6 +15,7 @@ mod bench_latency;
 mod bench_summary;
 #[cfg(feature = "bench")]
 mod bench_webhooks;
+mod blobs;
 mod config;
 mod pipeline;
 mod plugin;

@@ -28,12 +28,12 @@ mod users;
 mod webhooks;
 
 pub use accounts::{AccountChanges, AccountRow, UserRow};
-pub use config::ConfigRow;
 pub use attachment_blobs::InlineAttachments;
+pub use config::ConfigRow;
 pub use contacts::{ContactChanges, ContactRow, NewContact};
 pub use conversations::{
-    AttachmentContent, AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow, NewAttachment,
-    NewMessage,
+    AttachmentContent, AttachmentRow, ConversationCounts, ConversationFilter, ConversationRow, MessageRow,
+    NewAttachment, NewMessage,
 };
 pub use inbound::InboxCredentials;
 pub use inboxes::{InboxChanges, InboxRow};

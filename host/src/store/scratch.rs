@@ -70,7 +70,10 @@ mod tests {
             with_database("postgres://u@h:5432/test?sslmode=disable", "sb_x"),
             "postgres://u@h:5432/sb_x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://u@h/test", "sb_x"), "postgres://u@h/sb_x");
+        assert_eq!(
+            with_database("postgres://u@h/test", "sb_x"),
+            "postgres://u@h/sb_x"
+        );
         assert!(check_name("sb_bench_1").is_ok());
         assert!(check_name("x; DROP TABLE y").is_err());
     }
