@@ -10,6 +10,7 @@ switchboard_e2e::on_both_databases!(
     tokens_never_cross_accounts_and_agents_cannot_administer,
     contacts_list_search_and_edit,
     conversations_list_assign_label_and_toggle,
+    first_message_is_written_with_its_conversation,
     messages_are_stored_sent_and_paged,
     bad_input_gets_4xx,
     live_updates_reach_the_accounts_clients,
@@ -676,6 +677,84 @@ async fn conversations_list_assign_label_and_toggle(backend: Backend) -> anyhow:
             .json["meta"]["unassigned_count"],
         2
     );
+    Ok(())
+}
+
+/// A conversation created with its first message (Chatwoot's `message:
+/// {content}` in the create body): both are written, or, when the channel
+/// refuses the message, nothing is — no conversation, no identity of the
+/// contact in the inbox.
+async fn first_message_is_written_with_its_conversation(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let ann = f.contact("Ann", "ann@example.com").await?;
+    let create = |content: String| {
+        json!({
+            "inbox_id": f.inbox, "contact_id": ann, "source_id": "ann-src",
+            "message": { "content": content },
+        })
+    };
+    // The probe channel takes at most 100 characters.
+    let refused = s
+        .post_json(
+            &f.path("/conversations"),
+            Some(&f.agent),
+            &create("x".repeat(101)),
+        )
+        .await?;
+    assert_eq!(refused.status, 422, "{:?}", refused.json);
+    let listed = s.get(&f.path("/conversations"), Some(&f.admin)).await?;
+    assert_eq!(listed.json["data"]["meta"]["all_count"], 0, "{:?}", listed.json);
+    let shown = s
+        .get(&f.path(&format!("/contacts/{ann}")), Some(&f.admin))
+        .await?;
+    assert_eq!(shown.status, 200, "{:?}", shown.json);
+    assert_eq!(
+        shown.json["payload"]["contact_inboxes"],
+        json!([]),
+        "{:?}",
+        shown.json
+    );
+
+    let created = s
+        .post_json(
+            &f.path("/conversations"),
+            Some(&f.agent),
+            &create("Hello Ann".into()),
+        )
+        .await?;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    // A rolled-back create may leave a gap in display ids on PostgreSQL (its
+    // sequence, as in Chatwoot), so the id is read, not assumed.
+    let display_id = created.json["id"].as_i64().unwrap();
+    let listed = s.get(&f.path("/conversations"), Some(&f.admin)).await?;
+    assert_eq!(listed.json["data"]["meta"]["all_count"], 1, "{:?}", listed.json);
+    let path = f.path(&format!("/conversations/{display_id}/messages"));
+    let messages = s.get(&path, Some(&f.agent)).await?;
+    let payload = messages.json["payload"].as_array().cloned().unwrap_or_default();
+    assert_eq!(payload.len(), 1, "{:?}", messages.json);
+    assert_eq!(
+        (
+            payload[0]["content"].as_str(),
+            payload[0]["message_type"].as_i64(),
+            payload[0]["sender"]["id"].as_i64()
+        ),
+        (Some("Hello Ann"), Some(1), Some(f.agent_id))
+    );
+    let shown = s
+        .get(&f.path(&format!("/contacts/{ann}")), Some(&f.admin))
+        .await?;
+    assert_eq!(
+        shown.json["payload"]["contact_inboxes"][0]["source_id"],
+        "ann-src"
+    );
+    // The first message is sent like any reply: the probe accepts it.
+    let id = payload[0]["id"].as_i64().unwrap();
+    s.eventually("the probe plugin accepting the first message", 100, || async {
+        let list = s.get(&path, Some(&f.agent)).await?;
+        Ok(list.json["payload"][0]["source_id"] == format!("probe-message-{id}"))
+    })
+    .await?;
     Ok(())
 }
 

@@ -14,7 +14,8 @@ use super::views::{self, ConversationParts};
 use super::{AppError, AppState, Member};
 use crate::conversations::{ChatwootCode, ConversationStatus};
 use crate::store::{
-    ConversationCounts, ConversationFilter, ConversationRow, InboxRow, TeamRow, UserRow, now_ms,
+    ConversationCounts, ConversationFilter, ConversationInsert, ConversationRow, InboxRow, TeamRow, UserRow,
+    now_ms,
 };
 
 /// Conversations per page, as in Chatwoot.
@@ -256,7 +257,10 @@ pub struct NewConversation {
 
 /// Opens a conversation with a contact, found by `contact_id` or by its
 /// `source_id` in the inbox; with a first message when one is given, sent
-/// as the member's reply. Answers the conversation rendered, as announced.
+/// as the member's reply. The contact's identity in the inbox, the
+/// conversation, its team and the first message are written in one
+/// transaction, so a refused first message leaves nothing behind. Answers
+/// the conversation rendered.
 pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Result<Value, AppError> {
     let inbox = visible_inbox(state, member, new.inbox_id).await?;
     let status = match new.status.as_deref() {
@@ -275,22 +279,17 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
         Some(source) => state.store.contact_inbox_by_source(inbox.id, source).await?,
         None => None,
     };
-    let (contact_id, contact_inbox_id) = match (new.contact_id, known) {
+    // The contact, and its identity in the inbox when it has one to use.
+    let (contact_id, identity) = match (new.contact_id, known) {
         (Some(contact_id), Some((_, owner))) if owner != contact_id => {
             return Err(AppError::Refused("source_id should be unique".into()));
         }
-        (_, Some((identity, owner))) => (owner, identity),
+        (_, Some((identity, owner))) => (owner, Some(identity)),
         (Some(contact_id), None) => {
             state.store.get_contact(member.account_id, contact_id).await?;
             let identity = match (source, state.store.contact_inbox(contact_id, inbox.id).await?) {
-                (None, Some((id, _))) => id,
-                (source, _) => {
-                    let source = source.map_or_else(crate::accounts::new_token, str::to_owned);
-                    state
-                        .store
-                        .insert_contact_inbox(contact_id, inbox.id, &source)
-                        .await?
-                }
+                (None, Some((id, _))) => Some(id),
+                _ => None,
             };
             (contact_id, identity)
         }
@@ -301,32 +300,51 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
             ));
         }
     };
-    let conversation = state
-        .store
-        .insert_conversation(
-            member.account_id,
-            inbox.id,
+    let mut tx = state.store.begin_write().await?;
+    let contact_inbox_id = match identity {
+        Some(id) => id,
+        None => {
+            let source = source.map_or_else(crate::accounts::new_token, str::to_owned);
+            tx.insert_contact_inbox(contact_id, inbox.id, &source).await?
+        }
+    };
+    let now = tx.now();
+    let inserted = tx
+        .insert_conversation(&ConversationInsert {
+            account_id: member.account_id,
+            inbox_id: inbox.id,
             contact_id,
-            Some(contact_inbox_id),
+            contact_inbox_id: Some(contact_inbox_id),
             status,
-            new.assignee_id,
-        )
+            assignee_id: new.assignee_id,
+            additional_attributes: String::new(),
+            now,
+        })
         .await?;
     if new.team_id.is_some() {
-        state
-            .store
-            .set_conversation_team(conversation.id, new.team_id)
-            .await?;
+        tx.set_conversation_team(inserted.id, new.team_id).await?;
     }
-    let rendered = announce(state, &conversation, "conversation.created").await?;
-    match new.message.filter(|m| !m.trim().is_empty()) {
-        None => Ok(rendered),
+    let conversation = tx.conversation(inserted.id).await?;
+    // The first message is checked against the channel's rules as a reply
+    // in the new conversation would be; a refusal drops the transaction, so
+    // it leaves no conversation and no identity behind.
+    let first = match new.message.filter(|m| !m.trim().is_empty()) {
+        None => None,
         Some(content) => {
             let draft = super::messages::Draft {
                 content: Some(content),
                 ..Default::default()
             };
-            super::messages::send(state, member, conversation.display_id, draft).await?;
+            let (message, _) = super::messages::prepare(state, member, &conversation, draft).await?;
+            Some(tx.insert_new_message(&conversation, &message, &[]).await?)
+        }
+    };
+    tx.commit().await?;
+    let rendered = announce(state, &conversation, "conversation.created").await?;
+    match first {
+        None => Ok(rendered),
+        Some(stored) => {
+            super::messages::announce_created(state, &conversation, &stored).await;
             let current = state
                 .store
                 .get_conversation(member.account_id, conversation.display_id)

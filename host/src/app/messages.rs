@@ -115,6 +115,41 @@ pub async fn send(
     draft: Draft,
 ) -> Result<Value, AppError> {
     let conversation = visible_conversation(state, member, display_id).await?;
+    let (message, files) = prepare(state, member, &conversation, draft).await?;
+    // The bytes go to the blob store first, so the committed row never
+    // names an object that is not there (a failure after this leaves an
+    // unreferenced object, which costs space, not correctness).
+    let mut keys = Vec::with_capacity(files.len());
+    for f in &files {
+        keys.push(state.blobs.save(blobs::ATTACHMENTS, &f.data).await?);
+    }
+    let attachments: Vec<AttachmentInsert<'_>> = files
+        .iter()
+        .zip(&keys)
+        .map(|(f, key)| AttachmentInsert {
+            file_type: f.file_type,
+            file_name: Some(&f.file_name),
+            content_type: Some(&f.content_type),
+            blob_key: Some(key),
+            file_size: Some(f.data.len() as i64),
+            ..Default::default()
+        })
+        .collect();
+    let stored = state
+        .store
+        .insert_message(&conversation, &message, &attachments)
+        .await?;
+    Ok(announce_created(state, &conversation, &stored).await)
+}
+
+/// Checks a draft against the conversation's channel as a reply or note in
+/// it, and answers the message to write with its files; writes nothing.
+pub(super) async fn prepare(
+    state: &AppState,
+    member: &Member,
+    conversation: &ConversationRow,
+    draft: Draft,
+) -> Result<(NewMessage, Vec<NewAttachment>), AppError> {
     let kind = match draft.message_type.as_deref() {
         None => MessageType::Outgoing,
         Some(name) => MessageType::parse(name)
@@ -157,7 +192,7 @@ pub async fn send(
     // The contact's side is recorded, not sent.
     let deliver = !draft.private && kind == MessageType::Outgoing;
     if deliver {
-        check_sendable(state, &conversation, &content, &files).await?;
+        check_sendable(state, conversation, &content, &files).await?;
     }
     let (sender_type, sender_id) = if kind == MessageType::Incoming {
         (SenderType::Contact, conversation.contact_id)
@@ -177,31 +212,20 @@ pub async fn send(
         echo_id: draft.echo_id,
         deliver,
     };
-    // The bytes go to the blob store first, so the committed row never
-    // names an object that is not there (a failure after this leaves an
-    // unreferenced object, which costs space, not correctness).
-    let mut keys = Vec::with_capacity(files.len());
-    for f in &files {
-        keys.push(state.blobs.save(blobs::ATTACHMENTS, &f.data).await?);
-    }
-    let attachments: Vec<AttachmentInsert<'_>> = files
-        .iter()
-        .zip(&keys)
-        .map(|(f, key)| AttachmentInsert {
-            file_type: f.file_type,
-            file_name: Some(&f.file_name),
-            content_type: Some(&f.content_type),
-            blob_key: Some(key),
-            file_size: Some(f.data.len() as i64),
-            ..Default::default()
-        })
-        .collect();
-    let stored = state
-        .store
-        .insert_message(&conversation, &message, &attachments)
-        .await?;
-    let sender = match sender_type {
-        SenderType::Contact => state
+    Ok((message, files))
+}
+
+/// Announces a message just committed as `message.created`, wakes the
+/// delivery workers when it is to be sent, and answers it rendered with its
+/// sender.
+pub(super) async fn announce_created(
+    state: &AppState,
+    conversation: &ConversationRow,
+    stored: &MessageRow,
+) -> Value {
+    let sender_id = stored.sender_id.unwrap_or_default();
+    let sender = match stored.sender_type {
+        Some(SenderType::Contact) => state
             .store
             .get_contact(conversation.account_id, sender_id)
             .await
@@ -214,19 +238,20 @@ pub async fn send(
             .ok()
             .map(|u| views::MessageSender::user(&u)),
     };
-    let json = views::message_from(&stored, display_id, sender);
+    let json = views::message_from(stored, conversation.display_id, sender);
     super::announce::publish(
         state,
-        member.account_id,
+        conversation.account_id,
         Some(conversation.inbox_id),
         "message.created",
         json.clone(),
     )
     .await;
-    if deliver {
+    // Only an outgoing message that is not a note gets a delivery job.
+    if stored.message_type == MessageType::Outgoing && !stored.private {
         state.pipeline.delivery_queued();
     }
-    Ok(json)
+    json
 }
 
 /// The host enforces the channel's declared rules before any send: the

@@ -6,10 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
 
-use super::{
-    Activity, AttachmentInsert, ConversationInsert, MessageInsert, Store, StoreError, get_bool, get_code,
-    now_ms,
-};
+use super::{AttachmentInsert, ConversationInsert, Store, StoreError, get_bool, get_code, now_ms};
 
 /// A conversation.
 #[derive(Debug, Clone)]
@@ -722,41 +719,7 @@ impl Store {
         attachments: &[AttachmentInsert<'_>],
     ) -> Result<MessageRow, StoreError> {
         let mut tx = self.begin_write().await?;
-        let now = tx.now();
-        let mut message = tx
-            .insert_message(&MessageInsert {
-                account_id: conversation.account_id,
-                inbox_id: conversation.inbox_id,
-                conversation_id: conversation.id,
-                message_type: m.message_type,
-                content_type: &m.content_type,
-                content: m.content.as_deref(),
-                content_attributes: &m.content_attributes,
-                private: m.private,
-                status: m.status,
-                source_id: m.source_id.as_deref(),
-                sender_type: m.sender_type,
-                sender_id: m.sender_id,
-                echo_id: m.echo_id.as_deref(),
-                created_at: now,
-                now,
-            })
-            .await?;
-        for a in attachments {
-            tx.insert_attachment(&mut message, a).await?;
-        }
-        if m.deliver {
-            tx.insert_delivery_job(message.id).await?;
-        }
-        let incoming = m.message_type == MessageType::Incoming;
-        tx.record_activity(
-            conversation.id,
-            Activity {
-                contact_inbound_at: incoming.then_some(now),
-                reopen: false,
-            },
-        )
-        .await?;
+        let message = tx.insert_new_message(conversation, m, attachments).await?;
         tx.commit().await?;
         Ok(message)
     }

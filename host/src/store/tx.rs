@@ -16,8 +16,8 @@ use super::conversations::{
 };
 use super::inboxes::{COLUMNS as INBOX_COLUMNS, inbox_from};
 use super::{
-    ContactRow, ConversationRow, Dialect, InboxRow, MessageRow, NewContact, Store, StoreError, conflict_as,
-    get_bool,
+    ContactRow, ConversationRow, Dialect, InboxRow, MessageRow, NewContact, NewMessage, Store, StoreError,
+    conflict_as, get_bool,
 };
 
 /// A conversation row to insert; its display id is the account's next.
@@ -380,6 +380,54 @@ impl WriteTx {
         Ok(message_from(&row)?)
     }
 
+    /// Inserts an agent's or an integration's message with its attachments
+    /// (and, when it is to be sent, its delivery job) and moves the
+    /// conversation's activity times: an accepted outgoing message is never
+    /// without its job.
+    pub async fn insert_new_message(
+        &mut self,
+        conversation: &ConversationRow,
+        m: &NewMessage,
+        attachments: &[AttachmentInsert<'_>],
+    ) -> Result<MessageRow, StoreError> {
+        let now = self.now;
+        let mut message = self
+            .insert_message(&MessageInsert {
+                account_id: conversation.account_id,
+                inbox_id: conversation.inbox_id,
+                conversation_id: conversation.id,
+                message_type: m.message_type,
+                content_type: &m.content_type,
+                content: m.content.as_deref(),
+                content_attributes: &m.content_attributes,
+                private: m.private,
+                status: m.status,
+                source_id: m.source_id.as_deref(),
+                sender_type: m.sender_type,
+                sender_id: m.sender_id,
+                echo_id: m.echo_id.as_deref(),
+                created_at: now,
+                now,
+            })
+            .await?;
+        for a in attachments {
+            self.insert_attachment(&mut message, a).await?;
+        }
+        if m.deliver {
+            self.insert_delivery_job(message.id).await?;
+        }
+        let incoming = m.message_type == MessageType::Incoming;
+        self.record_activity(
+            conversation.id,
+            Activity {
+                contact_inbound_at: incoming.then_some(now),
+                reopen: false,
+            },
+        )
+        .await?;
+        Ok(message)
+    }
+
     /// Inserts an attachment of a message just inserted, and adds it to the
     /// message's list, so the message needs no reading back.
     pub async fn insert_attachment(
@@ -466,6 +514,17 @@ impl WriteTx {
         .await
         .map_err(conflict_as("an inbox for this provider account"))?;
         Ok(inbox_from(&row)?)
+    }
+
+    /// Puts a conversation in a team, or in none.
+    pub async fn set_conversation_team(&mut self, id: i64, team_id: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE conversations SET team_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(team_id)
+            .bind(self.now)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// Queues a message for delivery.
