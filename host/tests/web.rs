@@ -343,17 +343,33 @@ async fn forms_need_the_sessions_csrf_token(backend: Backend) -> anyhow::Result<
     };
     assert_eq!(conversations::list(&f.state, &admin, &all).await?.0.len(), 1);
 
-    // The script's header carries the token as well as the form field.
-    let note = form(
-        &format!("/app/accounts/{}/conversations/{display}/messages", acme.account),
-        &signed.token,
-    )
-    .header("x-csrf-token", &signed.csrf)
-    .body(Body::from(
-        "content=%3Cscript%3Ealert(1)%3C%2Fscript%3E&mode=note",
+    // The script's header carries the token as well as the form field. The
+    // reply box posts multipart (it may carry files), as the page's form does.
+    let boundary = "sb-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n<script>alert(1)</script>\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nnote\r\n--{boundary}--\r\n"
+    );
+    let note = Request::post(format!(
+        "/app/accounts/{}/conversations/{display}/messages",
+        acme.account
     ))
+    .header("cookie", format!("sb_session={}", signed.token))
+    .header(
+        "content-type",
+        format!("multipart/form-data; boundary={boundary}"),
+    )
+    .header("sec-fetch-site", "same-origin")
+    .header("x-csrf-token", &signed.csrf)
+    .body(Body::from(body))
     .unwrap();
-    assert!(send(&app, note).await.status.is_redirection());
+    let answer = send(&app, note).await;
+    assert!(
+        answer.status.is_redirection(),
+        "{} {}",
+        answer.status,
+        answer.body
+    );
     let page = send(
         &app,
         get(
