@@ -122,13 +122,13 @@ impl Database {
                     rand::random::<u32>()
                 );
                 let admin = postgres_admin_url();
-                let mut conn = connect_pg(&admin).await?;
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
+                let url = switchboard::store::scratch::create_postgres_database(&admin, &name)
                     .await
-                    .with_context(|| format!("creating database {name}"))?;
+                    .with_context(|| {
+                        format!("creating database {name} at {admin} (is PostgreSQL running?)")
+                    })?;
                 Self {
-                    url: url_with_db(&admin, &name),
+                    url: with_tls_off(url),
                     _dir: None,
                     pg_name: Some(name),
                 }
@@ -149,13 +149,8 @@ impl Drop for Database {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(async {
-                let mut conn = connect_pg(&admin).await?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await?;
-                anyhow::Ok(())
-            })
+            rt.block_on(switchboard::store::scratch::drop_postgres_database(&admin, &name))
+                .map_err(anyhow::Error::from)
         })
         .join();
         if let Ok(Err(e)) = dropped {
@@ -286,30 +281,14 @@ impl Fixture {
     }
 }
 
-async fn connect_pg(url: &str) -> anyhow::Result<sqlx::PgConnection> {
-    use sqlx::Connection;
-    sqlx::PgConnection::connect(url)
-        .await
-        .with_context(|| format!("connecting to PostgreSQL at {url} (is it running?)"))
-}
-
-/// `url` with its database name replaced by `db`, TLS off (a local server).
-fn url_with_db(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map(|(b, q)| (b, Some(q)))
-        .unwrap_or((url, None));
-    let base = base.rsplit_once('/').map(|(head, _)| head).unwrap_or(base);
-    let mut out = match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    };
-    if !out.contains("sslmode") {
-        out.push_str(if out.contains('?') {
+/// `url` with TLS off (a local server), unless it says otherwise.
+fn with_tls_off(mut url: String) -> String {
+    if !url.contains("sslmode") {
+        url.push_str(if url.contains('?') {
             "&sslmode=disable"
         } else {
             "?sslmode=disable"
         });
     }
-    out
+    url
 }
