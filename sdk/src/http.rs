@@ -685,13 +685,13 @@ impl From<RequestError> for ChannelError {
 /// Reading an answer.
 impl HttpResponse {
     /// The first value of header `name` (case-insensitive).
+    /// ```
+    /// use switchboard_sdk::types::{Header, HttpResponse};
+    ///
+    /// let response = HttpResponse { status: 200, headers: vec![Header::new("X-Request-Id", "r-1")], body: vec![] };
+    /// assert_eq!(response.header("x-request-id"), Some("r-1"));
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        /// ```
-        /// use switchboard_sdk::types::{Header, HttpResponse};
-        ///
-        /// let response = HttpResponse { status: 200, headers: vec![Header::new("X-Request-Id", "r-1")], body: vec![] };
-        /// assert_eq!(response.header("x-request-id"), Some("r-1"));
-        /// ```
         header(&self.headers, name)
     }
 
