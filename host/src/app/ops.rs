@@ -91,6 +91,31 @@ pub async fn follow_gauges(
     }
 }
 
+/// Folds the conversation list's counter deltas every `every` until
+/// `shutdown` (PostgreSQL; see `Store::compact_conversation_counts`). Every
+/// node may run it: concurrent folds fold disjoint rows.
+pub async fn follow_count_compaction(
+    store: Store,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    if store.dialect() == crate::store::Dialect::Sqlite {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = store.compact_conversation_counts().await {
+            tracing::warn!(
+                "folding the conversation counters failed (next try in {} s): {e}",
+                every.as_secs()
+            );
+        }
+    }
+}
+
 /// How long the finished part of the pipeline is kept, from flags and the
 /// environment.
 #[derive(Debug, Clone, clap::Args)]

@@ -52,6 +52,10 @@ pub struct ServeArgs {
 
 /// How often the queue and pool gauges are read from the database.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the conversation list's counter deltas are folded (PostgreSQL):
+/// often enough that a count sums a few dozen rows, rarely enough to cost
+/// nothing.
+const COUNT_COMPACTION_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Latency buckets of every `*_duration_seconds` histogram: from a fast
 /// plugin call (about a millisecond) to a call at its deadline.
@@ -209,6 +213,11 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         args.retention.clone(),
         shutdown_rx.clone(),
     ));
+    let count_compaction = tokio::spawn(crate::app::ops::follow_count_compaction(
+        store.clone(),
+        COUNT_COMPACTION_INTERVAL,
+        shutdown_rx.clone(),
+    ));
 
     let state = AppState {
         store: store.clone(),
@@ -255,6 +264,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         let _ = live_follower.await;
         let _ = nodes.await;
         let _ = retention.await;
+        let _ = count_compaction.await;
         if let Some(gauges) = gauges {
             let _ = gauges.await;
         }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
 
-use super::{AttachmentInsert, ConversationInsert, Store, StoreError, get_bool, get_code, now_ms};
+use super::{AttachmentInsert, ConversationInsert, Dialect, Store, StoreError, get_bool, get_code, now_ms};
 
 /// A conversation.
 #[derive(Debug, Clone)]
@@ -428,12 +428,44 @@ impl Store {
         Ok(conversation_from(&row)?)
     }
 
+    /// Folds each bucket's counter rows into one (PostgreSQL; SQLite keeps
+    /// one row per bucket and has nothing to fold). On PostgreSQL the
+    /// triggers of migration 0025 only append `+1`/`-1` rows, so that no
+    /// writer waits on another's bucket row; the list sums them either way,
+    /// and this keeps the sums short. One statement: readers see the old
+    /// rows or the folded one, never both nor neither; rows appended
+    /// meanwhile are not in its snapshot and stay; two nodes folding at
+    /// once fold disjoint rows (the second skips rows the first deleted).
+    pub async fn compact_conversation_counts(&self) -> Result<u64, StoreError> {
+        if self.dialect == Dialect::Sqlite {
+            return Ok(0);
+        }
+        let folded = sqlx::query(
+            "WITH busy AS ( \
+                 SELECT account_id, status, inbox_id, assignee_id FROM conversation_counts \
+                 GROUP BY account_id, status, inbox_id, assignee_id HAVING COUNT(*) > 1), \
+             gone AS ( \
+                 DELETE FROM conversation_counts c USING busy b \
+                 WHERE c.account_id = b.account_id AND c.status = b.status \
+                   AND c.inbox_id = b.inbox_id AND c.assignee_id = b.assignee_id \
+                 RETURNING c.account_id, c.status, c.inbox_id, c.assignee_id, c.n) \
+             INSERT INTO conversation_counts (account_id, status, inbox_id, assignee_id, n) \
+             SELECT account_id, status, inbox_id, assignee_id, SUM(n) FROM gone \
+             GROUP BY account_id, status, inbox_id, assignee_id HAVING SUM(n) <> 0",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(folded.rows_affected())
+    }
+
     /// A page of conversations (latest activity first) and the tab counts.
     ///
     /// The counts are sums over `conversation_counts`, the counters that
     /// triggers on `conversations` keep per (account, status, inbox,
-    /// assignee) in every writing transaction (migration 0006): a handful of
-    /// rows whatever the number of conversations. The page walks the
+    /// assignee) in every writing transaction (migration 0006; on PostgreSQL
+    /// as appended deltas, migration 0025, folded by
+    /// [`Store::compact_conversation_counts`]): a handful of rows whatever
+    /// the number of conversations. The page walks the
     /// `(account_id, status, last_activity_at, id)` index (or
     /// `(account_id, last_activity_at, id)` for all statuses) for its ids
     /// alone, then reads those rows: an `OFFSET` skips index entries, not
