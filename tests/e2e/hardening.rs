@@ -41,7 +41,7 @@ async fn wasi_handle_spam_is_stopped_by_a_count() {
             .unwrap();
         assert_eq!(answer.status, 502, "{kind}: {:?}", answer.json);
         assert!(
-            error_of(&answer.json).contains("held more than 4096 resources (WASI handles"),
+            error_of(&answer.json).contains("held more than 2048 host resources (WASI streams, pollables"),
             "{kind}: {:?}",
             answer.json
         );
@@ -353,7 +353,7 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
                 format!("fault:{n}").into_bytes(),
             )
             .await?;
-        if answer.status == 404 {
+        if answer.status == 503 {
             break;
         }
         assert_eq!(answer.status, 200, "{:?}", answer.json);
@@ -392,7 +392,8 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
     );
     let shown = server.get("/api/v1/admin/plugins/probe", Some(&token)).await?;
     assert_eq!(shown.json["health"], "quarantined", "{:?}", shown.json);
-    // Disabled: the channel takes no new webhooks meanwhile.
+    // Disabled: the channel takes no new webhooks meanwhile, and tells the
+    // provider to resend later (503), not that nobody is there (404).
     let refused = server
         .post_webhook(
             "/webhooks/probe",
@@ -400,7 +401,16 @@ async fn deterministic_faults_are_not_retried_and_a_faulting_plugin_is_quarantin
             b"text:later".to_vec(),
         )
         .await?;
-    assert_eq!(refused.status, 404);
+    assert_eq!(refused.status, 503, "{:?}", refused.json);
+    assert!(
+        error_of(&refused.json).contains("installed but not running"),
+        "{:?}",
+        refused.json
+    );
+    let unknown = server
+        .post_webhook("/webhooks/nosuch", &[], b"{}".to_vec())
+        .await?;
+    assert_eq!(unknown.status, 404, "{:?}", unknown.json);
 
     // The fixed build, enabled again: the failed events replay, none lost.
     assert_eq!(env.cli(&["plugin", "upgrade", PROBE_V2]).code, 0);

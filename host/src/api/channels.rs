@@ -116,7 +116,8 @@ fn incoming_request(
 }
 
 /// The answer to the provider: 200, the plugin's handshake answer, or the
-/// error (429 with `Retry-After` when rate limited).
+/// error (429 with `Retry-After` when rate limited, 503 with `Retry-After` when
+/// the channel is installed but not running).
 fn received_response(channel: &str, received: Result<Received, IngestError>) -> Response {
     match received {
         Ok(Received::Stored(_) | Received::Duplicate) => StatusCode::OK.into_response(),
@@ -146,14 +147,28 @@ fn received_response(channel: &str, received: Result<Received, IngestError>) -> 
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
+        Err(e @ IngestError::ChannelOff(_)) => {
+            let mut response = ApiError::from(e).into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(CHANNEL_OFF_RETRY_AFTER_SECS),
+            );
+            response
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
+
+/// What a provider is told to wait before resending a webhook to a channel
+/// that is installed but not running: long enough not to hammer a disabled
+/// channel, short enough that a re-enable or an upgrade loses little time.
+const CHANNEL_OFF_RETRY_AFTER_SECS: u64 = 60;
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
             IngestError::UnknownChannel(_) => ApiError::NotFound(e.to_string()),
+            IngestError::ChannelOff(_) => ApiError::Unavailable(e.to_string()),
             IngestError::TooLarge { .. } => ApiError::PayloadTooLarge,
             IngestError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
             // The reason is logged; the sender learns only that it failed.

@@ -32,9 +32,18 @@ pub enum Received {
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// No enabled plugin by that id.
-    #[error("no enabled channel named {0:?} receives webhooks here")]
+    /// No plugin by that id is installed.
+    #[error("no channel named {0:?} receives webhooks here")]
     UnknownChannel(String),
+    /// The plugin is installed but does not run now: disabled by an admin,
+    /// quarantined after repeated faults, or failed to load. Nothing can
+    /// verify the request, so nothing is stored; the provider is told to
+    /// retry (a 503), so its webhooks arrive once the channel is back
+    /// instead of being dropped as addressed to nobody.
+    #[error(
+        "the {0} channel is installed but not running (disabled, quarantined or failed to load); retry later"
+    )]
+    ChannelOff(String),
     /// The body is over the configured limit.
     #[error("webhook body over {limit} bytes")]
     TooLarge {
@@ -67,6 +76,7 @@ impl IngestError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::UnknownChannel(_) => "unknown_channel",
+            Self::ChannelOff(_) => "channel_off",
             Self::TooLarge { .. } => "too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Rejected(_) => "rejected",
@@ -106,11 +116,13 @@ async fn verify_and_store(
     channel: &str,
     request: IncomingRequest,
 ) -> Result<Received, IngestError> {
-    let plugin = state
-        .plugins
-        .get_current(channel)
-        .await
-        .ok_or_else(|| IngestError::UnknownChannel(channel.to_owned()))?;
+    let Some(plugin) = state.plugins.get_current(channel).await else {
+        return Err(match state.store.get_plugin(channel).await {
+            Ok(_) => IngestError::ChannelOff(channel.to_owned()),
+            Err(StoreError::NotFound(_)) => IngestError::UnknownChannel(channel.to_owned()),
+            Err(e) => IngestError::Store(e),
+        });
+    };
     let limit = state.pipeline.config.webhook_max_bytes;
     if request.body.len() > limit {
         return Err(IngestError::TooLarge { limit });

@@ -442,16 +442,19 @@ impl Inner {
                 limit_bytes: self.limits.memory_bytes,
             };
         }
-        if handle_cap_reached(&error) {
+        if let Some(cap) = handle_cap_reached(&error) {
             // A trap like any other (deterministic, counted towards
-            // quarantine), named for what the guest did.
-            return PluginError::Trap {
-                plugin,
-                message: format!(
-                    "it held more than {HANDLES_PER_CALL} resources (WASI handles: streams, pollables, …) \
+            // quarantine), named for what the guest did and for the cap it hit.
+            let message = match cap {
+                HandleCap::HostResources => format!(
+                    "it held more than {HOST_RESOURCES_PER_CALL} host resources (WASI streams, pollables, …) \
                      at once, the most one call may"
                 ),
+                HandleCap::GuestHandles => format!(
+                    "it held more than {HANDLES_PER_CALL} component handles at once, the most one call may"
+                ),
             };
+            return PluginError::Trap { plugin, message };
         }
         let trap = format!("{error:#}");
         // What the guest printed says why (a panic's message and location, a
@@ -479,16 +482,32 @@ impl Inner {
     }
 }
 
+/// Which of a call's two resource caps stopped it.
+enum HandleCap {
+    /// The host's table refused an entry (`HOST_RESOURCES_PER_CALL`): a WASI
+    /// pollable or stream costs one here, so this is the cap spam hits first.
+    HostResources,
+    /// wasmtime refused the guest another handle (`HANDLES_PER_CALL`).
+    GuestHandles,
+}
+
 /// Whether the call failed because it held as many resources as it may: the
 /// host's table refused an entry (a typed error), or wasmtime refused the
 /// guest another handle (only a message: "store handle limit exceeded").
-fn handle_cap_reached(error: &wasmtime::Error) -> bool {
-    matches!(
+fn handle_cap_reached(error: &wasmtime::Error) -> Option<HandleCap> {
+    if matches!(
         error.downcast_ref::<wasmtime::component::ResourceTableError>(),
         Some(wasmtime::component::ResourceTableError::Full)
-    ) || error
+    ) {
+        Some(HandleCap::HostResources)
+    } else if error
         .chain()
         .any(|cause| cause.to_string().contains("handle limit exceeded"))
+    {
+        Some(HandleCap::GuestHandles)
+    } else {
+        None
+    }
 }
 
 impl PluginInstance {
