@@ -130,7 +130,7 @@ fn channel_action(account: i64, channel: &ChannelChoice) -> Markup {
             }
         } @else {
             a.button href=(settings_url(account, &format!("/new/{}", channel.id))) data-create=(channel.id) {
-                "Add a " (channel.name) " inbox"
+                "New " (channel.name) " inbox"
             }
         }
     }
