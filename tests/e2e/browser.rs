@@ -1066,5 +1066,121 @@ async fn plugin_console(
         .text()
         .await?;
     assert_eq!(state, "disabled");
+
+    // Live health: the scenario's webhooks were calls of the TikTok plugin.
+    client
+        .goto(&format!("{}/super_admin/plugins/tiktok", server.base))
+        .await?;
+    let calls: u64 = client
+        .find(Locator::Css("#recent-calls .recent"))
+        .await?
+        .attr("data-calls")
+        .await?
+        .unwrap_or_default()
+        .parse()?;
+    assert!(calls > 0, "the TikTok plugin's recent calls: {calls}");
+
+    // The settings form: a secret is written, never shown back, and the
+    // plugin's next call reads it.
+    client
+        .goto(&format!("{}/super_admin/plugins/probe", server.base))
+        .await?;
+    click_to_navigate(client, Locator::Css("button[data-action=enable]"), "enabled").await?;
+    let before = server.dry_run("probe", &f.super_admin, "text:hi").await?;
+    assert_eq!(before.status, 200, "{:?}", before.json);
+    assert_eq!(
+        before.json["verification"]["outcome"], "accepted",
+        "{:?}",
+        before.json
+    );
+    client
+        .find(Locator::Id("PROBE_SIGNATURE"))
+        .await?
+        .send_keys("s3cret-signature")
+        .await?;
+    click_to_navigate(client, Locator::Id("settings-button"), "the saved settings").await?;
+    let placeholder = client
+        .find(Locator::Id("PROBE_SIGNATURE"))
+        .await?
+        .attr("placeholder")
+        .await?;
+    assert_eq!(placeholder.as_deref(), Some("set: type to replace"));
+    assert!(!client.source().await?.contains("s3cret-signature"));
+    accessible(client, "plugin settings").await?;
+    let config = server.get("/api/v1/admin/config", Some(&f.super_admin)).await?;
+    let entry = config
+        .json
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["key"] == "PROBE_SIGNATURE"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["secret"], true, "{:?}", config.json);
+    assert!(entry["value"].is_null(), "{:?}", config.json);
+    let after = server.dry_run("probe", &f.super_admin, "text:hi").await?;
+    assert_eq!(
+        after.json["verification"]["outcome"], "rejected",
+        "the probe still accepts the old signature: {:?}",
+        after.json
+    );
+
+    // The pipeline: the event log with replay, the dead letters with retry.
+    client
+        .goto(&format!("{}/super_admin/pipeline?status=applied", server.base))
+        .await?;
+    until(
+        client,
+        "the applied events",
+        "return document.querySelector('#events tr[data-event]') !== null",
+    )
+    .await?;
+    accessible(client, "pipeline").await?;
+    screenshot(client, backend, "pipeline").await?;
+    click_to_navigate(
+        client,
+        Locator::Css("#events tr[data-event] button"),
+        "the replayed event",
+    )
+    .await?;
+    let notice = client.find(Locator::Id("pipeline-notice")).await?.text().await?;
+    assert!(notice.contains("queued to be applied again"), "{notice}");
+    // A send the provider refuses for good is a dead letter.
+    f.mock.fail_next(
+        Endpoint::MessageSend,
+        1,
+        Failure::code(codes::PARAM_ERROR, "recipient is invalid"),
+    );
+    let sent = server
+        .post_json(
+            &format!("/api/v1/accounts/{}/conversations/1/messages", f.account),
+            Some(&f.admin),
+            &json!({ "content": "This one is refused" }),
+        )
+        .await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    server
+        .eventually("the refused send dead-lettered", 200, || async {
+            let dead = server
+                .get("/api/v1/admin/deliveries?state=dead", Some(&f.super_admin))
+                .await?;
+            Ok(dead.json.as_array().is_some_and(|d| !d.is_empty()))
+        })
+        .await?;
+    client
+        .goto(&format!("{}/super_admin/pipeline", server.base))
+        .await?;
+    let job = client
+        .find(Locator::Css("#dead tr[data-job]"))
+        .await?
+        .attr("data-job")
+        .await?
+        .unwrap_or_default();
+    click_to_navigate(
+        client,
+        Locator::Css("#dead tr[data-job] button"),
+        "the retried send",
+    )
+    .await?;
+    let notice = client.find(Locator::Id("pipeline-notice")).await?.text().await?;
+    assert!(notice.contains(&format!("Job {job} queued")), "{notice}");
     Ok(())
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{PluginHost, settings};
 use crate::caps::egress::{EgressLimits, EgressPolicy, OriginPattern};
 use crate::contract::{ChannelEvent, IncomingRequest, Manifest, Verification};
-use crate::runtime::{PluginError, Runtime};
+use crate::runtime::{CallStats, PluginError, Runtime};
 use crate::store::{PluginRow, StoreError, StoredPlugin};
 
 /// Why an admin operation was refused.
@@ -100,6 +100,10 @@ pub struct PluginInfo {
     /// asking, nor a default): the plugin's calls fail until they are set.
     /// Filled by [`show`]; empty in lists.
     pub missing_settings: Vec<String>,
+    /// Its calls of the last minutes on the node that answers (counts,
+    /// errors, traps, timeouts, p50 and p99); `null` when it is not loaded
+    /// there or when asked outside a server.
+    pub recent_calls: Option<CallStats>,
     /// The full manifest.
     pub manifest: Manifest,
 }
@@ -402,6 +406,9 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
     } else {
         "healthy"
     };
+    let recent_calls = in_server
+        .then(|| host.get(&row.id).map(|p| p.instance.recent_calls()))
+        .flatten();
     Ok(PluginInfo {
         loaded: in_server.then(|| host.get(&row.id).is_some_and(|p| p.row.sha256 == row.sha256)),
         load_error: failure,
@@ -423,6 +430,7 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
         installed_at: row.installed_at,
         updated_at: row.updated_at,
         missing_settings: Vec::new(),
+        recent_calls,
         manifest,
     })
 }

@@ -262,6 +262,8 @@ struct Inner {
     limits: CallLimits,
     egress: Arc<EgressPolicy>,
     last_peak_memory: AtomicUsize,
+    /// Its last minutes of calls, for the console's live health.
+    recent: super::recent::RecentCalls,
     /// The plugin's calls in flight on this node, at most
     /// `RuntimeConfig::max_concurrent_calls`.
     concurrency: Arc<Semaphore>,
@@ -284,6 +286,7 @@ impl PluginInstance {
                 limits,
                 egress,
                 last_peak_memory: AtomicUsize::new(0),
+                recent: Default::default(),
                 concurrency,
             }),
         }
@@ -297,6 +300,12 @@ impl PluginInstance {
     /// Linear memory the last finished call grew to, in bytes.
     pub fn last_peak_memory(&self) -> usize {
         self.inner.last_peak_memory.load(Ordering::Relaxed)
+    }
+
+    /// Its calls of the last minutes on this node: counts, failures, p50
+    /// and p99.
+    pub fn recent_calls(&self) -> super::CallStats {
+        self.inner.recent.stats()
     }
 
     /// The limits each call runs under.
@@ -400,9 +409,11 @@ impl Inner {
     /// Every sandboxed call counts here, with its time (the waits for a
     /// place included) and, if it failed, its kind of failure.
     fn record(&self, started: Instant, error: Option<&PluginError>) {
+        let took = started.elapsed();
+        self.recent.record(took, error.map(PluginError::kind));
         let plugin = self.plugin_id.to_string();
         metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => plugin.clone())
-            .record(started.elapsed().as_secs_f64());
+            .record(took.as_secs_f64());
         let outcome = if error.is_some() { "error" } else { "ok" };
         metrics::counter!("switchboard_plugin_calls_total", "plugin" => plugin.clone(), "outcome" => outcome)
             .increment(1);

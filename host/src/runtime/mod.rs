@@ -35,11 +35,13 @@ mod convert;
 mod error;
 mod guest_output;
 mod host_imports;
+mod recent;
 mod wit;
 
 pub use budget::{MAX_TEXT_CHARS, OverBudget};
 pub use call::{CallLimits, CallSteps, PluginInstance};
 pub use error::PluginError;
+pub use recent::CallStats;
 pub use wit::{SUPPORTED_CONTRACTS, SupportedContracts, supports_contract};
 
 use std::hash::{Hash, Hasher};

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::layout::{self, Chrome};
-use super::session::{CsrfForm, WebMember};
+use super::session::{CsrfForm, Nothing, WebMember};
 use crate::accounts::role;
 use crate::app::{AppError, AppState, agents};
 
@@ -189,9 +189,6 @@ async fn change_role(
         }
     }
 }
-
-#[derive(Deserialize)]
-struct Nothing {}
 
 async fn remove(
     web: WebMember,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::layout::{self, Chrome};
-use super::session::{CsrfForm, WebMember};
+use super::session::{CsrfForm, Nothing, WebMember};
 use crate::app::labels::{self, NewLabel};
 use crate::app::{AppError, AppState};
 
@@ -133,9 +133,6 @@ async fn add(
         Err(e) => Err(e.into()),
     }
 }
-
-#[derive(Deserialize)]
-struct Nothing {}
 
 async fn remove(
     web: WebMember,

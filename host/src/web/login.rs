@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::session::{self, CsrfForm, LOGIN_COOKIE, Signed};
+use super::session::{self, CsrfForm, LOGIN_COOKIE, Nothing, Signed};
 use super::{WebError, layout};
 use crate::app::{AppError, AppState, sessions};
 
@@ -158,9 +158,6 @@ async fn sign_in(
         Err(e) => WebError::from(e).into_response(),
     }
 }
-
-#[derive(Deserialize)]
-struct Nothing {}
 
 async fn sign_out(
     State(state): State<AppState>,

@@ -7,7 +7,8 @@
 //! Areas are routers merged here, each in its own file: `login` (sign in and
 //! out), `workspace` (the agents' conversations), `inboxes`, `agents`, `labels`
 //! (the account administrators' pages, and where a channel's authorization
-//! lands), `plugins` (the super admins' plugin console). Each has a
+//! lands), `plugins` and `pipeline` (the super admins' plugin console and
+//! event log). Each has a
 //! `router()` and uses `session::WebMember` (or `session::WebSuperAdmin`)
 //! and `layout::page`.
 //!
@@ -22,6 +23,7 @@ mod inboxes;
 mod labels;
 mod layout;
 mod login;
+mod pipeline;
 mod plugins;
 mod session;
 mod workspace;
@@ -44,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(agents::router())
         .merge(labels::router())
         .merge(plugins::router())
+        .merge(pipeline::router())
         .merge(assets::router())
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(refuse_cross_site))

@@ -4,9 +4,12 @@
 //! review page (what it asks for: outbound hosts, settings and secrets,
 //! content limits, contract version; and what changes against the
 //! installed version) before it is installed or upgraded on confirmation;
-//! enable, disable, remove; grant and revoke hosts. Every change is an
-//! `app::plugins` use case, the same the JSON admin API calls; anyone but a
-//! super admin gets 404.
+//! enable, disable, remove; grant and revoke hosts; each plugin's calls of
+//! the last minutes on this node (counts, failures, traps, p99); a settings
+//! form generated from the manifest's declared settings, secrets
+//! write-only. Every change is an `app` use case (`app::plugins`,
+//! `app::administration::set_config`), the same the JSON admin API and the
+//! CLI call; anyone but a super admin gets 404.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -18,11 +21,13 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::layout::{self, Chrome};
-use super::session::{CsrfForm, CsrfMultipart, WebSuperAdmin};
+use super::session::{CsrfForm, CsrfMultipart, Nothing, WebSuperAdmin};
 use crate::app::plugins::{self, Review};
-use crate::app::{AppError, AppState};
+use crate::app::{AppError, AppState, administration};
+use crate::contract::settings::env_name;
 use crate::contract::{Manifest, ReplyWindow};
 use crate::plugin_host::admin::{AdminError, PluginInfo};
+use crate::plugin_host::settings::ConfigEntry;
 
 const BASE: &str = "/super_admin/plugins";
 
@@ -42,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{BASE}/{{id}}/delete"), post(remove))
         .route(&format!("{BASE}/{{id}}/hosts"), post(grant_host))
         .route(&format!("{BASE}/{{id}}/hosts/revoke"), post(revoke_host))
+        .route(&format!("{BASE}/{{id}}/settings"), post(save_settings))
 }
 
 fn chrome(admin: &WebSuperAdmin) -> Chrome<'_> {
@@ -77,6 +83,26 @@ fn health(info: &PluginInfo) -> Markup {
         @if let Some(reason) = &info.disabled_reason { br; span.reason { "Disabled by the host: " (reason) } }
         @if let Some(fault) = &info.last_fault { br; span.muted { "Last fault: " (fault) } }
         @if let Some(error) = &info.load_error { br; span.reason { "Failed to load: " (error) } }
+    }
+}
+
+/// The plugin's calls of the last minutes on this node, in one line.
+fn recent_calls(info: &PluginInfo) -> Markup {
+    html! {
+        @match &info.recent_calls {
+            None => { span.muted { "not running on this node" } }
+            Some(r) if r.calls == 0 => { span.muted { "no calls in the last " (r.window_secs / 60) " min" } }
+            Some(r) => {
+                span.recent data-calls=(r.calls) data-errors=(r.errors) data-traps=(r.traps) {
+                    (r.calls) " calls · "
+                    @if r.errors > 0 { span.reason { (r.errors) " failed" } } @else { "0 failed" }
+                    @if r.traps > 0 { " · " span.reason { (r.traps) " traps" } }
+                    @if r.timeouts > 0 { " · " span.reason { (r.timeouts) " timeouts" } }
+                    @if let Some(p99) = r.p99_ms { " · p99 " (format!("{p99:.1}")) " ms" }
+                }
+                br; span.muted { "last " (r.window_secs / 60) " min, this node" }
+            }
+        }
     }
 }
 
@@ -119,7 +145,7 @@ async fn render_console(
                 caption.muted { "Channel plugins installed on this server" }
                 thead { tr {
                     th scope="col" { "Plugin" } th scope="col" { "Version" } th scope="col" { "Contract" }
-                    th scope="col" { "State" } th scope="col" { "Health" } th scope="col" { "Hosts it may reach" }
+                    th scope="col" { "State" } th scope="col" { "Health" } th scope="col" { "Recent calls" } th scope="col" { "Hosts it may reach" }
                     th scope="col" { "Limits" } th scope="col" { "Actions" }
                 } }
                 tbody {
@@ -130,6 +156,7 @@ async fn render_console(
                             td { (p.contract_version) }
                             td.state { @if p.enabled { "enabled" } @else { "disabled" } }
                             td { (health(p)) }
+                            td { (recent_calls(p)) }
                             td { (hosts(&p.declared_hosts)) @if !p.granted_hosts.is_empty() { span.muted { "granted:" } (hosts(&p.granted_hosts)) } }
                             td { (p.timeout_ms) " ms · " (p.memory_limit_bytes >> 20) " MiB" }
                             td { (state_form(p, &admin.csrf)) }
@@ -186,7 +213,7 @@ fn settings_table(manifest: &Manifest) -> Markup {
                     @for s in &manifest.settings {
                         tr {
                             td { code { (s.key) } }
-                            td { code { (crate::contract::settings::env_name(&manifest.id, &s.key)) } }
+                            td { code { (env_name(&manifest.id, &s.key)) } }
                             td { (s.description) }
                             td {
                                 @if s.secret { strong { "secret" } } @else { "plain" }
@@ -196,6 +223,46 @@ fn settings_table(manifest: &Manifest) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The plugin's declared settings as a form: plain values shown and
+/// editable, secrets write-only (whether one is set, never its value). An
+/// empty field leaves the setting as it is.
+fn settings_form(manifest: &Manifest, config: &[ConfigEntry], here: &str, csrf: &str) -> Markup {
+    html! {
+        @if manifest.settings.is_empty() { p.muted { "It reads no settings." } }
+        @else {
+            form.stacked #settings method="post" action={ (here) "/settings" } {
+                input type="hidden" name="_csrf" value=(csrf);
+                @for s in &manifest.settings {
+                    @let name = env_name(&manifest.id, &s.key);
+                    @let stored = config.iter().find(|c| c.key == name);
+                    @let hint = format!("hint-{name}");
+                    label for=(name) {
+                        code { (s.key) }
+                        @if s.required { " (required)" }
+                    }
+                    @if s.secret {
+                        input id=(name) type="password" name=(name) autocomplete="new-password"
+                            placeholder=(if stored.is_some() { "set: type to replace" } else { "not set" })
+                            aria-describedby=(hint);
+                    } @else {
+                        input id=(name) type="text" name=(name)
+                            value=[stored.and_then(|c| c.value.as_deref())]
+                            placeholder=[s.default_value.as_deref()]
+                            aria-describedby=(hint);
+                    }
+                    p.hint id=(hint) {
+                        (s.description) " · " code { (name) }
+                        @if s.secret { " · secret: stored sealed, never shown" }
+                        @if !s.secret { @if let Some(d) = &s.default_value { " · default " code { (d) } } }
+                    }
+                }
+                p.hint { "An empty field keeps its setting. A value set here wins over the process's environment variable of the same name." }
+                button type="submit" #settings-button { "Save settings" }
             }
         }
     }
@@ -350,9 +417,6 @@ async fn confirm(
     }
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 async fn cancel(
     _: WebSuperAdmin,
     State(state): State<AppState>,
@@ -379,6 +443,7 @@ async fn render_plugin(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let p = plugins::show(state, id).await?;
+    let config = administration::list_config(&state.plugins).await?;
     let here = format!("{BASE}/{}", p.id);
     let body = html! {
         section.admin #plugin data-plugin=(p.id) {
@@ -389,9 +454,10 @@ async fn render_plugin(
                 dt { "Contract version" } dd { (p.contract_version) }
                 dt { "State" } dd #plugin-state { @if p.enabled { "enabled" } @else { "disabled" } }
                 dt { "Health" } dd { (health(&p)) }
+                dt { "Recent calls" } dd #recent-calls { (recent_calls(&p)) }
                 dt { "Limits per call" } dd { (p.timeout_ms) " ms, " (p.memory_limit_bytes >> 20) " MiB" }
                 @if !p.missing_settings.is_empty() {
-                    dt { "Settings without a value" } dd.reason { (p.missing_settings.join(", ")) " (its calls fail until they are set: " code { "switchboard config set NAME VALUE" } ")" }
+                    dt { "Settings without a value" } dd.reason { (p.missing_settings.join(", ")) " (its calls fail until they are set below, or with " code { "switchboard config set NAME VALUE" } ")" }
                 }
             }
             p { (state_form(&p, &admin.csrf)) }
@@ -420,7 +486,7 @@ async fn render_plugin(
                 button type="submit" #grant-button { "Grant" }
             }
             h2 { "Settings and secrets it reads" }
-            (settings_table(&p.manifest))
+            (settings_form(&p.manifest, &config, &here, &admin.csrf))
             h2 { "Limits" }
             (limits(&p.manifest))
             h2 { "Remove" }
@@ -501,6 +567,35 @@ async fn remove(
             .await
         }
     }
+}
+
+/// Saves the settings form: each declared setting with a non-empty value,
+/// sealed when the manifest says it is secret.
+async fn save_settings(
+    admin: WebSuperAdmin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let p = plugins::show(&state, &id).await?;
+    for spec in &p.manifest.settings {
+        let name = env_name(&p.manifest.id, &spec.key);
+        let Some(value) = form.get(&name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if let Err(e) = administration::set_config(&state.plugins, &name, value, spec.secret).await {
+            let error = refusal(e)?;
+            return render_plugin(
+                &state,
+                &admin,
+                &id,
+                Some(&error),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    }
+    Ok(Redirect::to(&format!("{BASE}/{}", p.id)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -168,6 +168,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
+/// The body of a form that carries nothing but its CSRF token (a button:
+/// enable, remove, retry, sign out).
+#[derive(serde::Deserialize)]
+pub struct Nothing {}
+
 /// Constant-time comparison of two tokens.
 pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
