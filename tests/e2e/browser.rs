@@ -1182,5 +1182,85 @@ async fn plugin_console(
     .await?;
     let notice = client.find(Locator::Id("pipeline-notice")).await?.text().await?;
     assert!(notice.contains(&format!("Job {job} queued")), "{notice}");
+    server_settings(f, server, client, backend).await
+}
+
+/// The super admin's server settings: the installation config (a bad key
+/// refused in words, a value set and listed) and an account's feature flags
+/// turned on and off.
+async fn server_settings(
+    f: &Connected,
+    server: &Server,
+    client: &Client,
+    backend: Backend,
+) -> anyhow::Result<()> {
+    client
+        .goto(&format!("{}/super_admin/settings", server.base))
+        .await?;
+    let row = format!("#accounts tr[data-account=\"{}\"]", f.account);
+    until(
+        client,
+        "the server settings",
+        &format!("return document.querySelector('{row}') !== null"),
+    )
+    .await?;
+    accessible(client, "server settings").await?;
+    client
+        .find(Locator::Id("config-key"))
+        .await?
+        .send_keys("not a key")
+        .await?;
+    client
+        .find(Locator::Id("config-value"))
+        .await?
+        .send_keys("x")
+        .await?;
+    click_to_navigate(client, Locator::Id("set-config-button"), "the refused key").await?;
+    let refused = client.find(Locator::Id("settings-error")).await?.text().await?;
+    assert!(refused.contains("upper case"), "{refused}");
+    client
+        .find(Locator::Id("config-key"))
+        .await?
+        .send_keys("PROBE_NOTE")
+        .await?;
+    client
+        .find(Locator::Id("config-value"))
+        .await?
+        .send_keys("hello from the console")
+        .await?;
+    click_to_navigate(client, Locator::Id("set-config-button"), "the config set").await?;
+    let listed = client
+        .find(Locator::Css("#config tr[data-key=PROBE_NOTE]"))
+        .await?
+        .text()
+        .await?;
+    assert!(listed.contains("hello from the console"), "{listed}");
+    client
+        .find(Locator::Css(&format!("{row} td:last-child input[name=flag]")))
+        .await?
+        .send_keys("beta_console")
+        .await?;
+    click_to_navigate(
+        client,
+        Locator::Css(&format!("{row} td:last-child button")),
+        "the flag on",
+    )
+    .await?;
+    client
+        .find(Locator::Css(&format!("{row} li[data-flag=beta_console]")))
+        .await?;
+    screenshot(client, backend, "server-settings").await?;
+    click_to_navigate(
+        client,
+        Locator::Css(&format!("{row} li[data-flag=beta_console] button")),
+        "the flag off",
+    )
+    .await?;
+    let flags = client
+        .find(Locator::Css(&format!("{row} td.flags")))
+        .await?
+        .text()
+        .await?;
+    assert!(!flags.contains("beta_console"), "{flags}");
     Ok(())
 }

@@ -98,8 +98,9 @@ pub async fn create_user(store: &Store, user: NewUser) -> Result<CreatedUser, Ap
     })
 }
 
-/// Turns a feature flag on; answers the account's flags.
-pub async fn enable_feature(store: &Store, account_id: i64, flag: &str) -> Result<Vec<String>, AppError> {
+/// A flag's name: lower case a-z, 0-9 and '_' (Chatwoot's, e.g.
+/// `channel_tiktok`).
+fn check_flag(flag: &str) -> Result<(), AppError> {
     if flag.is_empty()
         || !flag
             .chars()
@@ -109,8 +110,34 @@ pub async fn enable_feature(store: &Store, account_id: i64, flag: &str) -> Resul
             "flag {flag:?} must be lower case a-z, 0-9 and '_'"
         )));
     }
+    Ok(())
+}
+
+/// Turns a feature flag on; answers the account's flags.
+pub async fn enable_feature(store: &Store, account_id: i64, flag: &str) -> Result<Vec<String>, AppError> {
+    check_flag(flag)?;
     store.enable_feature(account_id, flag).await?;
     Ok(store.account_features(account_id).await?)
+}
+
+/// Turns a feature flag off; answers the account's flags.
+pub async fn disable_feature(store: &Store, account_id: i64, flag: &str) -> Result<Vec<String>, AppError> {
+    check_flag(flag)?;
+    store.disable_feature(account_id, flag).await?;
+    Ok(store.account_features(account_id).await?)
+}
+
+/// Accounts shown at most on one page of the console.
+pub const MAX_ACCOUNTS_LISTED: i64 = 500;
+
+/// The first accounts (by id) with the feature flags each has on.
+pub async fn accounts_with_features(store: &Store) -> Result<Vec<(AccountRow, Vec<String>)>, AppError> {
+    let mut out = Vec::new();
+    for account in store.list_accounts(MAX_ACCOUNTS_LISTED).await? {
+        let flags = store.account_features(account.id).await?;
+        out.push((account, flags));
+    }
+    Ok(out)
 }
 
 /// Issues another API token for an existing user (shown once).

@@ -38,6 +38,17 @@ pub enum FeatureCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Turn a feature flag off for an account.
+    Disable {
+        /// The account.
+        #[arg(long)]
+        account: i64,
+        /// The flag.
+        flag: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(config: &HostConfig, command: AccountCommand) -> anyhow::Result<ExitCode> {
@@ -53,20 +64,21 @@ pub async fn run(config: &HostConfig, command: AccountCommand) -> anyhow::Result
 }
 
 pub async fn run_feature(config: &HostConfig, command: FeatureCommand) -> anyhow::Result<ExitCode> {
-    let FeatureCommand::Enable { account, flag, json } = command;
-    if flag.is_empty()
-        || !flag
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        anyhow::bail!("flag {flag:?} must be lower case a-z, 0-9 and '_'");
-    }
     let (store, _) = super::open(config).await?;
-    store
-        .enable_feature(account, &flag)
-        .await
-        .with_context(|| format!("account {account}"))?;
-    let flags = store.account_features(account).await?;
+    let (account, flags, json) = match command {
+        FeatureCommand::Enable { account, flag, json } => {
+            let flags = crate::app::administration::enable_feature(&store, account, &flag)
+                .await
+                .with_context(|| format!("account {account}"))?;
+            (account, flags, json)
+        }
+        FeatureCommand::Disable { account, flag, json } => {
+            let flags = crate::app::administration::disable_feature(&store, account, &flag)
+                .await
+                .with_context(|| format!("account {account}"))?;
+            (account, flags, json)
+        }
+    };
     if json {
         super::print_json(&json!({ "account_id": account, "features": flags }))?;
     } else {

@@ -64,7 +64,7 @@ pub enum Command {
     /// Create accounts.
     #[command(subcommand)]
     Account(account::AccountCommand),
-    /// Turn per-account feature flags on.
+    /// Turn per-account feature flags on or off.
     #[command(subcommand)]
     Feature(account::FeatureCommand),
     /// Installation settings (e.g. a channel's app id and secret).

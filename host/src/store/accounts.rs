@@ -105,6 +105,17 @@ impl Store {
         Ok(account_from(&row)?)
     }
 
+    /// The first `limit` accounts, by id.
+    pub async fn list_accounts(&self, limit: i64) -> Result<Vec<AccountRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(account_from).collect::<Result<_, _>>()?)
+    }
+
     /// One account.
     pub async fn get_account(&self, id: i64) -> Result<AccountRow, StoreError> {
         let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"))
@@ -298,6 +309,17 @@ impl Store {
     pub async fn enable_feature(&self, account_id: i64, flag: &str) -> Result<(), StoreError> {
         self.get_account(account_id).await?;
         sqlx::query("INSERT INTO account_features (account_id, flag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(account_id)
+            .bind(flag)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Turns a feature flag off for an account (nothing when it was off).
+    pub async fn disable_feature(&self, account_id: i64, flag: &str) -> Result<(), StoreError> {
+        self.get_account(account_id).await?;
+        sqlx::query("DELETE FROM account_features WHERE account_id = $1 AND flag = $2")
             .bind(account_id)
             .bind(flag)
             .execute(self.writer())

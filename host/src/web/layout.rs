@@ -68,6 +68,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, main: Markup) -> Html<Stri
                                 @if c.super_admin {
                                     " " a href="/super_admin/plugins" { "Plugins" }
                                     " " a href="/super_admin/pipeline" { "Pipeline" }
+                                    " " a href="/super_admin/settings" { "Server settings" }
                                 }
                             }
                             span.who { (c.email) }

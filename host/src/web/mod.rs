@@ -7,8 +7,8 @@
 //! Areas are routers merged here, each in its own file: `login` (sign in and
 //! out), `workspace` (the agents' conversations), `inboxes`, `agents`, `labels`
 //! (the account administrators' pages, and where a channel's authorization
-//! lands), `plugins` and `pipeline` (the super admins' plugin console and
-//! event log). Each has a
+//! lands), `plugins`, `pipeline` and `server_settings` (the super admins'
+//! plugin console, event log, installation config and feature flags). Each has a
 //! `router()` and uses `session::WebMember` (or `session::WebSuperAdmin`)
 //! and `layout::page`.
 //!
@@ -25,6 +25,7 @@ mod layout;
 mod login;
 mod pipeline;
 mod plugins;
+mod server_settings;
 mod session;
 mod workspace;
 
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(labels::router())
         .merge(plugins::router())
         .merge(pipeline::router())
+        .merge(server_settings::router())
         .merge(assets::router())
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(refuse_cross_site))
