@@ -7,7 +7,7 @@ use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 
 use super::assets;
-use super::session::WebMember;
+use super::session::{WebMember, WebSuperAdmin};
 
 /// Who is signed in, for the top bar.
 pub struct Chrome<'a> {
@@ -32,6 +32,17 @@ impl<'a> Chrome<'a> {
             csrf: &web.csrf,
             admin: web.member.is_admin(),
             super_admin: web.member.user.super_admin,
+        }
+    }
+
+    /// The top bar of a super admin's page (no account).
+    pub fn of_super_admin(admin: &'a WebSuperAdmin) -> Self {
+        Self {
+            account_id: None,
+            email: &admin.owner.email,
+            csrf: &admin.csrf,
+            admin: false,
+            super_admin: true,
         }
     }
 }

@@ -33,16 +33,6 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{BASE}/deliveries/{{id}}/retry"), post(retry))
 }
 
-fn chrome(admin: &WebSuperAdmin) -> Chrome<'_> {
-    Chrome {
-        account_id: None,
-        email: &admin.owner.email,
-        csrf: &admin.csrf,
-        admin: false,
-        super_admin: true,
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct Filter {
     /// Event status; absent: failed (what needs an operator). `all`: any.
@@ -179,7 +169,7 @@ async fn render(
             }
         }
     };
-    let page = layout::page("Pipeline", Some(&chrome(admin)), body);
+    let page = layout::page("Pipeline", Some(&Chrome::of_super_admin(admin)), body);
     Ok((status, page).into_response())
 }
 

@@ -50,16 +50,6 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{BASE}/{{id}}/settings"), post(save_settings))
 }
 
-fn chrome(admin: &WebSuperAdmin) -> Chrome<'_> {
-    Chrome {
-        account_id: None,
-        email: &admin.owner.email,
-        csrf: &admin.csrf,
-        admin: false,
-        super_admin: true,
-    }
-}
-
 /// A refusal shown beside the form that caused it (422); anything else is
 /// the error page.
 fn refusal(e: AppError) -> Result<String, WebError> {
@@ -175,7 +165,7 @@ async fn render_console(
             }
         }
     };
-    let page = layout::page("Plugins", Some(&chrome(admin)), body);
+    let page = layout::page("Plugins", Some(&Chrome::of_super_admin(admin)), body);
     Ok((status, page).into_response())
 }
 
@@ -394,7 +384,12 @@ async fn review_page(
 ) -> Result<Response, WebError> {
     let review = plugins::staged(&state, &sha256).await?;
     let title = format!("Review {}", review.manifest.name);
-    Ok(layout::page(&title, Some(&chrome(&admin)), review_body(&review, &admin.csrf)).into_response())
+    Ok(layout::page(
+        &title,
+        Some(&Chrome::of_super_admin(&admin)),
+        review_body(&review, &admin.csrf),
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -501,7 +496,7 @@ async fn render_plugin(
             p { a href=(BASE) { "All plugins" } }
         }
     };
-    let page = layout::page(&p.name, Some(&chrome(admin)), body);
+    let page = layout::page(&p.name, Some(&Chrome::of_super_admin(admin)), body);
     Ok((status, page).into_response())
 }
 

@@ -31,16 +31,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn chrome(admin: &WebSuperAdmin) -> Chrome<'_> {
-    Chrome {
-        account_id: None,
-        email: &admin.owner.email,
-        csrf: &admin.csrf,
-        admin: false,
-        super_admin: true,
-    }
-}
-
 async fn settings(admin: WebSuperAdmin, State(state): State<AppState>) -> Result<Response, WebError> {
     render(&state, &admin, None, StatusCode::OK).await
 }
@@ -131,7 +121,7 @@ async fn render(
             }
         }
     };
-    let page = layout::page("Server settings", Some(&chrome(admin)), body);
+    let page = layout::page("Server settings", Some(&Chrome::of_super_admin(admin)), body);
     Ok((status, page).into_response())
 }
 
