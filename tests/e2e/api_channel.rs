@@ -145,9 +145,16 @@ struct Fixture {
 }
 
 async fn fixture(backend: Backend, grant: bool) -> anyhow::Result<Fixture> {
+    fixture_with(backend, grant, &[]).await
+}
+
+/// [`fixture`] with more of the server's environment.
+async fn fixture_with(backend: Backend, grant: bool, vars: &[(&str, &str)]) -> anyhow::Result<Fixture> {
     let mut env = Env::new(backend).await?;
     env.vars
         .push(("SWITCHBOARD_DELIVERY_BACKOFF_MS".into(), "50".into()));
+    env.vars
+        .extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let receiver = Receiver::start().await?;
     // The bundled plugin is installed by the first start; settings and
     // grants made before a server starts are in effect from its first request.
@@ -706,7 +713,10 @@ async fn the_receivers_origin_needs_a_grant(backend: Backend) -> anyhow::Result<
 }
 
 async fn attachments_travel_inline_up_to_the_hosts_request_cap(backend: Backend) -> anyhow::Result<()> {
-    let f = fixture(backend, true).await?;
+    // What is tested is the request cap, not the deadline: a debug build
+    // base64-encodes 10 MiB inside the sandbox in about 5 s on a loaded
+    // 2-core machine, the default deadline, so this test gives it 30.
+    let f = fixture_with(backend, true, &[("SWITCHBOARD_PLUGIN_TIMEOUT_MS", "30000")]).await?;
     let display = f.inbound_conversation("conv-1", "user-1").await?;
 
     // The channel's largest attachment (10 MiB) fits one call: within the
