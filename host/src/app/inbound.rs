@@ -731,6 +731,9 @@ async fn fetch_media(
     Ok(media)
 }
 
+/// Messages whose delivery state one status event announces at most.
+const ANNOUNCED_STATUS_CHANGES: usize = 100;
+
 async fn apply_status(
     state: &AppState,
     inboxes: &mut InboxLookup,
@@ -779,7 +782,13 @@ async fn apply_status(
                 .map_err(|e| e.to_string())?
         }
     };
-    for (message_id, conversation_id) in changed.iter().take(100) {
+    // A read receipt "up to" a time may advance thousands of older messages
+    // at once, returned in no order. An open page shows the newest, so the
+    // newest are announced, at most ANNOUNCED_STATUS_CHANGES of them; a page
+    // reads the others' state when it loads them.
+    let mut changed: Vec<(i64, i64)> = changed;
+    changed.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    for (message_id, conversation_id) in changed.iter().take(ANNOUNCED_STATUS_CHANGES) {
         crate::app::announce::message_by_id(state, inbox.account_id, *conversation_id, *message_id).await;
     }
     Ok(Part::Done)
