@@ -787,7 +787,7 @@ async fn apply_status(
     // newest are announced, at most ANNOUNCED_STATUS_CHANGES of them; a page
     // reads the others' state when it loads them.
     let mut changed: Vec<(i64, i64)> = changed;
-    changed.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    changed.sort_unstable_by_key(|&(message_id, _)| std::cmp::Reverse(message_id));
     for (message_id, conversation_id) in changed.iter().take(ANNOUNCED_STATUS_CHANGES) {
         crate::app::announce::message_by_id(state, inbox.account_id, *conversation_id, *message_id).await;
     }
