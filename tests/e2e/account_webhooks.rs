@@ -3,7 +3,11 @@
 //! Chatwoot's shapes at a receiver on loopback (allowed by the server's
 //! setting), a 500 is retried, an endless 500 is dead-lettered after the
 //! attempt limit, and without the setting private addresses are refused
-//! when saved and when sent.
+//! when saved and when sent. A delivery is written in the transaction of
+//! the change it reports (a delivery that cannot be written fails the
+//! change; a refused change leaves none), its payload says what changed
+//! (`changed_attributes`), and one left unrendered by its writer is rendered
+//! by the worker that sends it.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +16,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use switchboard_e2e::{Backend, Env, PROBE_V1, Server};
 
-switchboard_e2e::on_both_databases!(events_reach_subscribed_webhooks_signed_retried_and_dead_lettered);
+switchboard_e2e::on_both_databases!(
+    events_reach_subscribed_webhooks_signed_retried_and_dead_lettered,
+    deliveries_commit_with_their_change_and_say_what_changed,
+);
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -494,6 +501,245 @@ async fn events_reach_subscribed_webhooks_signed_retried_and_dead_lettered(
         receiver.at("/down").len(),
         before,
         "a refused address is never reached"
+    );
+    Ok(())
+}
+
+/// The count of `sql` (a `SELECT COUNT(*)`).
+async fn count(db: &sqlx::AnyPool, sql: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(sql).fetch_one(db).await?)
+}
+
+async fn deliveries_commit_with_their_change_and_say_what_changed(backend: Backend) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    assert_eq!(env.cli(&["plugin", "install", PROBE_V1]).code, 0);
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    env.vars
+        .push(("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE".to_owned(), "true".to_owned()));
+    let receiver = Receiver::start().await?;
+    let s = env.serve().await?;
+    let hooks = Webhooks {
+        server: &s,
+        account,
+        admin: &admin,
+    };
+    let path = |rest: &str| hooks.path(rest);
+    let db = switchboard_e2e::database(&env).await?;
+    let hook = hooks
+        .create(
+            &format!("{}/ok", receiver.origin),
+            &[
+                "conversation_created",
+                "message_created",
+                "conversation_status_changed",
+                "conversation_updated",
+            ],
+        )
+        .await?;
+    let admin_id = s.get("/api/v1/profile", Some(&admin)).await?.json["id"]
+        .as_i64()
+        .unwrap();
+    let inbox = s
+        .post_json(
+            &path("/inboxes"),
+            Some(&admin),
+            &json!({ "name": "Probe", "channel": { "type": "probe", "external_id": "probe-account" } }),
+        )
+        .await?
+        .json["id"]
+        .as_i64()
+        .unwrap();
+    let contact = s
+        .post_json(&path("/contacts"), Some(&admin), &json!({ "name": "Ann" }))
+        .await?
+        .json["payload"]["contact"]["id"]
+        .as_i64()
+        .unwrap();
+
+    // A refused change leaves no delivery: a conversation whose first
+    // message is too long is not opened, and its `conversation_created`,
+    // written before the message was refused, goes with it.
+    let too_long = "x".repeat(150_001);
+    let refused = s
+        .post_json(
+            &path("/conversations"),
+            Some(&admin),
+            &json!({ "inbox_id": inbox, "contact_id": contact, "message": { "content": too_long } }),
+        )
+        .await?;
+    assert_eq!(refused.status, 422, "{:?}", refused.json);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversations").await?, 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM webhook_deliveries").await?, 0);
+
+    let opened = s
+        .post_json(
+            &path("/conversations"),
+            Some(&admin),
+            &json!({ "inbox_id": inbox, "contact_id": contact }),
+        )
+        .await?;
+    assert_eq!(opened.status, 200, "{:?}", opened.json);
+    let display_id = opened.json["id"].as_i64().unwrap();
+    let messages = path(&format!("/conversations/{display_id}/messages"));
+
+    // A delivery that cannot be written fails its change: the message is
+    // not stored either. Were deliveries queued after the commit, the
+    // message would be stored and its webhook lost.
+    let (refuse, allow) = match backend {
+        Backend::Sqlite => (
+            vec![
+                "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries \
+                  BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            ],
+            "DROP TRIGGER refuse_deliveries",
+        ),
+        Backend::Postgres => (
+            vec![
+                "CREATE FUNCTION refuse_deliveries() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+                "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_deliveries()",
+            ],
+            "DROP TRIGGER refuse_deliveries ON webhook_deliveries",
+        ),
+    };
+    for sql in refuse {
+        sqlx::query(sql).execute(&db).await?;
+    }
+    let failed = s
+        .post_json(&messages, Some(&admin), &json!({ "content": "Never stored" }))
+        .await?;
+    assert_eq!(failed.status, 500, "{:?}", failed.json);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM messages WHERE content = 'Never stored'"
+        )
+        .await?,
+        0,
+        "the message went with its delivery"
+    );
+    sqlx::query(allow).execute(&db).await?;
+
+    // Accepted: the message and its delivery are both there when the answer is.
+    let sent = s
+        .post_json(&messages, Some(&admin), &json!({ "content": "Hello, hook" }))
+        .await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries d JOIN messages m ON m.content = 'Hello, hook' \
+         WHERE d.event = 'message_created' AND d.subject IS NOT NULL",
+    )
+    .fetch_one(&db)
+    .await?;
+    assert_eq!(queued, 1);
+
+    // What changed, in Chatwoot's shape: a status change is reported twice
+    // (`conversation_status_changed` with the status alone, and
+    // `conversation_updated`), an assignment and labels once each; a change
+    // that changes nothing is not reported.
+    let conversation = path(&format!("/conversations/{display_id}"));
+    let resolve = json!({ "status": "resolved" });
+    for _ in 0..2 {
+        let toggled = s
+            .post_json(&format!("{conversation}/toggle_status"), Some(&admin), &resolve)
+            .await?;
+        assert_eq!(toggled.status, 200, "{:?}", toggled.json);
+    }
+    let assigned = s
+        .post_json(
+            &format!("{conversation}/assignments"),
+            Some(&admin),
+            &json!({ "assignee_id": admin_id }),
+        )
+        .await?;
+    assert_eq!(assigned.status, 200, "{:?}", assigned.json);
+    for _ in 0..2 {
+        let labelled = s
+            .post_json(
+                &format!("{conversation}/labels"),
+                Some(&admin),
+                &json!({ "labels": ["vip"] }),
+            )
+            .await?;
+        assert_eq!(labelled.status, 200, "{:?}", labelled.json);
+    }
+    s.eventually("six events reach /ok", 400, || async {
+        Ok(receiver.at("/ok").len() >= 6)
+    })
+    .await?;
+    let mut got = receiver.at("/ok");
+    got.sort_by_key(|r| r.delivery.parse::<i64>().unwrap_or_default());
+    assert_eq!(got.len(), 6, "{got:?}");
+    let events: Vec<Value> = got.iter().map(payload).collect();
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "conversation_created",
+            "message_created",
+            "conversation_status_changed",
+            "conversation_updated",
+            "conversation_updated",
+            "conversation_updated",
+        ]
+    );
+    let change = |attribute: &str, previous: Value, current: Value| json!([{ attribute: { "previous_value": previous, "current_value": current } }]);
+    assert_eq!(events[1]["content"], "Hello, hook");
+    assert_eq!(
+        events[2]["changed_attributes"],
+        change("status", json!("open"), json!("resolved"))
+    );
+    assert_eq!(events[2]["status"], "resolved");
+    assert_eq!(
+        events[3]["changed_attributes"],
+        change("status", json!("open"), json!("resolved"))
+    );
+    assert_eq!(
+        events[4]["changed_attributes"],
+        change("assignee_id", Value::Null, json!(admin_id))
+    );
+    assert_eq!(
+        events[5]["changed_attributes"],
+        change("label_list", json!([]), json!(["vip"]))
+    );
+    for event in &events[2..] {
+        assert_eq!(event["id"], display_id);
+        assert_eq!(event["account"], json!({ "id": account, "name": "Acme" }));
+    }
+
+    // A delivery its writer committed but did not render (the process died
+    // between the two) is rendered by the worker that claims it, from what
+    // the transaction wrote: here the status change's, put back in that state.
+    let status_changed = got[2].delivery.clone();
+    sqlx::query(
+        "UPDATE webhook_deliveries SET payload = '', state = 'queued', attempts = 0, available_at = 0 \
+         WHERE event = 'conversation_status_changed'",
+    )
+    .execute(&db)
+    .await?;
+    s.eventually("the unrendered delivery is sent", 400, || async {
+        Ok(receiver.at("/ok").len() >= 7)
+    })
+    .await?;
+    let resent = receiver.at("/ok").pop().unwrap();
+    assert_eq!(resent.delivery, status_changed);
+    assert!(signed_by(hook["secret"].as_str().unwrap(), &resent));
+    let resent = payload(&resent);
+    assert_eq!(resent["event"], "conversation_status_changed");
+    assert_eq!(resent["id"], display_id);
+    assert_eq!(
+        resent["changed_attributes"],
+        change("status", json!("open"), json!("resolved"))
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE event = 'conversation_status_changed' AND payload <> ''"
+        )
+        .await?,
+        1,
+        "the rendering is stored for retries"
     );
     Ok(())
 }

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
+use super::announce::{InTransaction, committed};
 use super::conversations::visible_inbox;
+use super::webhooks::Subject;
 use super::{AppError, AppState, Member};
 use crate::store::{ContactChanges, ContactRow, InboxRow, NewContact};
 
@@ -168,15 +170,22 @@ pub async fn create(
         additional_attributes: Value::Object(input.additional_attributes.unwrap_or_default()).to_string(),
         custom_attributes: Value::Object(input.custom_attributes.unwrap_or_default()).to_string(),
     };
-    let created = state
-        .store
-        .insert_contact(
-            member.account_id,
-            &contact,
-            inbox.as_ref().map(|(id, source)| (*id, source.as_str())),
-        )
-        .await?;
+    let mut tx = state.store.begin_write().await?;
+    let created = tx.insert_contact(member.account_id, &contact, false).await?;
+    if let Some((inbox_id, source_id)) = &inbox {
+        tx.insert_contact_inbox(created.id, *inbox_id, source_id).await?;
+    }
     let json = super::views::contact(&created);
+    let mut pending = InTransaction::default();
+    let subject = Subject::Contact {
+        contact: json.clone(),
+        changed_attributes: Vec::new(),
+    };
+    pending
+        .webhook(state, &mut tx, member.account_id, "contact_created", subject)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     super::announce::publish(state, member.account_id, None, "contact.created", json).await;
     Ok(CreatedContact {
         contact: created,
@@ -202,11 +211,20 @@ pub async fn update(
         additional_attributes: input.additional_attributes.map(|m| Value::Object(m).to_string()),
         custom_attributes: input.custom_attributes.map(|m| Value::Object(m).to_string()),
     };
-    let contact = state
-        .store
-        .update_contact(member.account_id, id, &changes)
-        .await?;
+    let before = state.store.get_contact(member.account_id, id).await?;
+    let mut tx = state.store.begin_write().await?;
+    let contact = tx.update_contact(member.account_id, id, &changes).await?;
     let json = super::views::contact(&contact);
+    let mut pending = InTransaction::default();
+    let subject = Subject::Contact {
+        changed_attributes: changed_attributes(&super::views::contact(&before), &json),
+        contact: json.clone(),
+    };
+    pending
+        .webhook(state, &mut tx, member.account_id, "contact_updated", subject)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     super::announce::publish(state, member.account_id, None, "contact.updated", json).await;
     Ok(contact)
 }
@@ -216,4 +234,23 @@ pub async fn delete(state: &AppState, member: &Member, id: i64) -> Result<(), Ap
     member.require_admin()?;
     state.store.delete_contact(member.account_id, id).await?;
     Ok(())
+}
+
+/// Chatwoot's `changed_attributes` between two renderings of a contact: the
+/// fields a client may change (times are not compared).
+fn changed_attributes(before: &Value, after: &Value) -> Vec<Value> {
+    const FIELDS: &[&str] = &[
+        "name",
+        "email",
+        "phone_number",
+        "identifier",
+        "blocked",
+        "additional_attributes",
+        "custom_attributes",
+    ];
+    FIELDS
+        .iter()
+        .filter(|f| before.get(**f) != after.get(**f))
+        .map(|f| super::webhooks::change(f, &before[*f], &after[*f]))
+        .collect()
 }

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::announce::{InTransaction, committed};
 use super::views::{self, ConversationParts};
+use super::webhooks::{self, Subject};
 use super::{AppError, AppState, Member};
 use crate::conversations::{ChatwootCode, ConversationStatus};
 use crate::store::{
@@ -301,6 +303,7 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
         }
     };
     let mut tx = state.store.begin_write().await?;
+    let mut pending = InTransaction::default();
     let contact_inbox_id = match identity {
         Some(id) => id,
         None => {
@@ -325,9 +328,18 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
         tx.set_conversation_team(inserted.id, new.team_id).await?;
     }
     let conversation = tx.conversation(inserted.id).await?;
+    pending
+        .webhook(
+            state,
+            &mut tx,
+            member.account_id,
+            "conversation_created",
+            Subject::conversation(conversation.display_id, Vec::new()),
+        )
+        .await?;
     // The first message is checked against the channel's rules as a reply
     // in the new conversation would be; a refusal drops the transaction, so
-    // it leaves no conversation and no identity behind.
+    // it leaves no conversation, no identity and no webhook delivery behind.
     let first = match new.message.filter(|m| !m.trim().is_empty()) {
         None => None,
         Some(content) => {
@@ -339,12 +351,29 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
             Some(tx.insert_new_message(&conversation, &message, &[]).await?)
         }
     };
+    let first = match first {
+        None => None,
+        Some(stored) => {
+            let json = super::messages::rendered(state, &conversation, &stored).await;
+            pending
+                .webhook(
+                    state,
+                    &mut tx,
+                    member.account_id,
+                    "message_created",
+                    Subject::Message(json.clone()),
+                )
+                .await?;
+            Some((stored, json))
+        }
+    };
     tx.commit().await?;
+    committed(state, pending).await;
     let rendered = announce(state, &conversation, "conversation.created").await?;
     match first {
         None => Ok(rendered),
-        Some(stored) => {
-            super::messages::announce_created(state, &conversation, &stored).await;
+        Some((stored, json)) => {
+            super::messages::announce_created(state, &conversation, &stored, json).await;
             let current = state
                 .store
                 .get_conversation(member.account_id, conversation.display_id)
@@ -385,10 +414,36 @@ pub async fn change_status(
         Some(name) => ConversationStatus::parse(name)
             .ok_or_else(|| AppError::Refused(format!("unknown status {name:?}")))?,
     };
-    state
-        .store
-        .set_conversation_status(conversation.id, next, snoozed_ms)
+    let mut tx = state.store.begin_write().await?;
+    let before = tx.conversation(conversation.id).await?;
+    tx.set_conversation_status(conversation.id, next, snoozed_ms)
         .await?;
+    let after = tx.conversation(conversation.id).await?;
+    let changed = changed_attributes(&before, &after);
+    // Chatwoot sends a status change twice: as `conversation_status_changed`
+    // with the status alone, and as `conversation_updated` with all of it.
+    let status_only: Vec<Value> = changed
+        .iter()
+        .filter(|c| c.get("status").is_some())
+        .cloned()
+        .collect();
+    let mut pending = InTransaction::default();
+    let subject = Subject::conversation(conversation.display_id, status_only);
+    pending
+        .webhook(
+            state,
+            &mut tx,
+            member.account_id,
+            "conversation_status_changed",
+            subject,
+        )
+        .await?;
+    let subject = Subject::conversation(conversation.display_id, changed);
+    pending
+        .webhook(state, &mut tx, member.account_id, "conversation_updated", subject)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     announce(state, &conversation, "conversation.status_changed").await?;
     Ok(next)
 }
@@ -441,29 +496,36 @@ pub async fn change_assignment(
     let conversation = visible_conversation(state, member, display_id).await?;
     let outcome = match assignment {
         Assignment::Nothing => return Ok(Assigned::Nothing),
-        Assignment::Agent(id) => {
-            let assignee = match id {
-                Some(id) => Some(state.store.get_agent(member.account_id, id).await?),
-                None => None,
-            };
-            state
-                .store
-                .assign_conversation(conversation.id, assignee.as_ref().map(|a| a.id))
-                .await?;
-            Assigned::Agent(assignee)
+        Assignment::Agent(Some(id)) => {
+            Assigned::Agent(Some(state.store.get_agent(member.account_id, id).await?))
         }
-        Assignment::Team(id) => {
-            let team = match id {
-                Some(id) => Some(state.store.get_team(member.account_id, id).await?),
-                None => None,
-            };
-            state
-                .store
-                .set_conversation_team(conversation.id, team.as_ref().map(|t| t.id))
-                .await?;
-            Assigned::Team(team)
+        Assignment::Agent(None) => Assigned::Agent(None),
+        Assignment::Team(Some(id)) => {
+            Assigned::Team(Some(state.store.get_team(member.account_id, id).await?))
         }
+        Assignment::Team(None) => Assigned::Team(None),
     };
+    let mut tx = state.store.begin_write().await?;
+    let before = tx.conversation(conversation.id).await?;
+    match &outcome {
+        Assigned::Agent(agent) => {
+            tx.assign_conversation(conversation.id, agent.as_ref().map(|a| a.id))
+                .await?;
+        }
+        Assigned::Team(team) => {
+            tx.set_conversation_team(conversation.id, team.as_ref().map(|t| t.id))
+                .await?;
+        }
+        Assigned::Nothing => {}
+    }
+    let after = tx.conversation(conversation.id).await?;
+    let mut pending = InTransaction::default();
+    let subject = Subject::conversation(conversation.display_id, changed_attributes(&before, &after));
+    pending
+        .webhook(state, &mut tx, member.account_id, "conversation_updated", subject)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     announce(state, &conversation, "conversation.updated").await?;
     Ok(outcome)
 }
@@ -509,9 +571,56 @@ pub async fn set_labels(
     }
     labels.sort();
     labels.dedup();
-    state.store.set_labels(conversation.id, &labels).await?;
+    let mut tx = state.store.begin_write().await?;
+    let previous = tx.set_labels(conversation.id, &labels).await?;
+    let changed = if previous == labels {
+        Vec::new()
+    } else {
+        vec![webhooks::change("label_list", &previous, &labels)]
+    };
+    let mut pending = InTransaction::default();
+    let subject = Subject::conversation(conversation.display_id, changed);
+    pending
+        .webhook(state, &mut tx, member.account_id, "conversation_updated", subject)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     announce(state, &conversation, "conversation.updated").await?;
     Ok(labels)
+}
+
+/// Chatwoot's `changed_attributes` between two states of a conversation,
+/// for the attributes whose change it reports (its `list_of_keys`; labels
+/// are compared by [`set_labels`]): status by name, times in unix seconds.
+fn changed_attributes(before: &ConversationRow, after: &ConversationRow) -> Vec<Value> {
+    let mut changed = Vec::new();
+    if before.status != after.status {
+        changed.push(webhooks::change(
+            "status",
+            before.status.name(),
+            after.status.name(),
+        ));
+    }
+    if before.assignee_id != after.assignee_id {
+        changed.push(webhooks::change(
+            "assignee_id",
+            before.assignee_id,
+            after.assignee_id,
+        ));
+    }
+    let team = |c: &ConversationRow| c.team.as_ref().map(|(id, _)| *id);
+    if team(before) != team(after) {
+        changed.push(webhooks::change("team_id", team(before), team(after)));
+    }
+    if before.snoozed_until != after.snoozed_until {
+        let secs = |t: Option<i64>| t.map(|ms| ms / 1000);
+        changed.push(webhooks::change(
+            "snoozed_until",
+            secs(before.snoozed_until),
+            secs(after.snoozed_until),
+        ));
+    }
+    changed
 }
 
 /// Counts as Chatwoot's JSON names them.

@@ -11,13 +11,14 @@
 
 use serde_json::Value;
 
+use super::announce::{InTransaction, committed};
 use super::{AppError, AppState};
 use crate::blobs::BlobError;
 use crate::channel_accounts::credentials::{self, CredentialError};
 use crate::contract::{
     ChannelContext, Credentials, DeliveryStatus, ErrorCode, OutboundAttachment, OutboundMessage,
 };
-use crate::conversations::{MessageStatus, attachment_kind};
+use crate::conversations::{MessageStatus, MessageType, attachment_kind};
 use crate::plugin_host::{LoadedPlugin, health};
 use crate::runtime::PluginError;
 use crate::store::{ConversationRow, DeliveryJobRow, InboxRow, MessageRow, StoreError};
@@ -67,44 +68,58 @@ impl From<CredentialError> for Failure {
 pub async fn deliver(state: &AppState, job: DeliveryJobRow) {
     let config = &state.pipeline.config;
     let outcome = attempt(state, &job).await;
-    let store = &state.store;
-    let recorded = match outcome {
-        Ok(Sent {
-            status,
-            source_id,
-            inbox_id,
-        }) => {
-            match store
-                .record_delivery(&job, inbox_id, status, source_id.as_deref())
-                .await
-            {
-                Ok(Some(echo_copy)) => {
+    // The outcome, the message's new state and its account webhooks'
+    // `message_updated` commit together.
+    let mut pending = InTransaction::default();
+    let recorded = async {
+        let mut tx = state.store.begin_write().await?;
+        let message_changed = match outcome {
+            Ok(Sent {
+                status,
+                source_id,
+                inbox_id,
+            }) => {
+                let echo_copy = tx
+                    .record_delivery(&job, inbox_id, status, source_id.as_deref())
+                    .await?;
+                if let Some(echo_copy) = echo_copy {
                     tracing::info!(
                         message = job.message_id,
                         echo_copy,
                         "removed the echo's copy of a sent message"
                     );
-                    Ok(())
                 }
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
+                true
             }
+            Err(failure) => match config.retry_delay(job.attempts, failure.retryable, failure.retry_after_ms)
+            {
+                Some(delay) => {
+                    tracing::info!(message = job.message_id, attempt = job.attempts, delay_ms = delay,
+                        reason = %failure.message, "send failed; retrying later");
+                    tx.retry_delivery_later(job.id, delay, &failure.message).await?;
+                    false
+                }
+                None => {
+                    tracing::warn!(message = job.message_id, attempts = job.attempts, reason = %failure.message,
+                        "send failed; the message is failed and its job dead-lettered");
+                    tx.fail_delivery(&job, &failure.message).await?;
+                    true
+                }
+            },
+        };
+        if message_changed {
+            let message = (job.account_id, job.conversation_id, job.message_id);
+            pending
+                .message_updated(state, &mut tx, message, MessageType::Outgoing)
+                .await?;
         }
-        Err(failure) => match config.retry_delay(job.attempts, failure.retryable, failure.retry_after_ms) {
-            Some(delay) => {
-                tracing::info!(message = job.message_id, attempt = job.attempts, delay_ms = delay,
-                    reason = %failure.message, "send failed; retrying later");
-                store.retry_delivery_later(job.id, delay, &failure.message).await
-            }
-            None => {
-                tracing::warn!(message = job.message_id, attempts = job.attempts, reason = %failure.message,
-                    "send failed; the message is failed and its job dead-lettered");
-                store.fail_delivery(&job, &failure.message).await
-            }
-        },
+        tx.commit().await
     };
-    match recorded {
-        Ok(()) => announce(state, &job).await,
+    match recorded.await {
+        Ok(()) => {
+            committed(state, pending).await;
+            announce(state, &job).await;
+        }
         // The lease runs out and the job is attempted again, counted in doubt.
         Err(e) => tracing::error!(message = job.message_id, "cannot record the send's outcome: {e}"),
     }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{AppState, announce, backoff_ms};
+use super::webhooks::Subject;
+use super::{AppState, announce, backoff_ms, views};
 use crate::blobs;
 use crate::channel_accounts::credentials;
 use crate::contract::{
@@ -426,10 +427,11 @@ async fn write_alone(state: &AppState, item: &(InboundEventRow, Vec<Recording>))
     }
 }
 
-/// Writes prepared events: every message, the events' applied marks and the
-/// live announcements, in one transaction. A conversation opened here is
-/// announced after the commit (its view is read from the database), before
-/// the messages that went into it. With [`Opening::Defer`], an event that
+/// Writes prepared events: every message, the events' applied marks, the
+/// account webhooks' deliveries and the live announcements, in one
+/// transaction. A conversation opened here is announced to live clients
+/// after the commit (its view is read from the database), before the
+/// messages that went into it. With [`Opening::Defer`], an event that
 /// would open a conversation (or carries several messages) is left out;
 /// answers the indexes of those left out.
 async fn write_events(
@@ -464,19 +466,43 @@ async fn write_events(
                 Written::Recorded(recorded) => recorded,
             };
             if let Some(conversation) = recorded.opened {
+                announcements
+                    .webhook(
+                        state,
+                        &mut tx,
+                        conversation.account_id,
+                        "conversation_created",
+                        Subject::conversation(conversation.display_id, Vec::new()),
+                    )
+                    .await?;
                 opened.push(conversation);
             }
             if opened.iter().any(|c| c.id == recorded.message.conversation_id) {
+                let json = views::message_from(
+                    &recorded.message,
+                    recorded.display_id,
+                    recorded.sender.as_ref().map(views::MessageSender::contact),
+                );
+                announcements
+                    .webhook(
+                        state,
+                        &mut tx,
+                        recorded.message.account_id,
+                        "message_created",
+                        Subject::Message(json),
+                    )
+                    .await?;
                 after_commit.push((recorded.display_id, recorded.message, recorded.sender));
             } else {
                 announce::message_in(
                     &mut announcements,
                     state,
+                    &mut tx,
                     recorded.display_id,
                     &recorded.message,
                     recorded.sender.as_ref(),
-                    "message.created",
-                );
+                )
+                .await?;
             }
         }
         if left_out {
@@ -746,8 +772,10 @@ async fn apply_status(
             event.channel, s.channel_external_id
         )));
     };
-    let store = &state.store;
-    let changed = match s.status {
+    // The statuses and their account webhooks' `message_updated` commit
+    // together.
+    let mut tx = state.store.begin_write().await.map_err(|e| e.to_string())?;
+    let changed: Vec<(i64, i64)> = match s.status {
         DeliveryStatus::Sent => return Ok(Part::Ignored("a `sent` status changes nothing".into())),
         DeliveryStatus::Failed => {
             let Some(source_id) = &s.message_id else {
@@ -757,8 +785,7 @@ async fn apply_status(
                 .error
                 .clone()
                 .unwrap_or_else(|| "the provider could not deliver it".into());
-            store
-                .fail_outgoing_by_source(inbox.id, source_id, &reason)
+            tx.fail_outgoing_by_source(inbox.id, source_id, &reason)
                 .await
                 .map_err(|e| e.to_string())?
                 .into_iter()
@@ -770,18 +797,27 @@ async fn apply_status(
             } else {
                 MessageStatus::Delivered
             };
-            store
-                .advance_outgoing_status(
-                    inbox.id,
-                    s.conversation_id.as_deref(),
-                    s.message_id.as_deref(),
-                    s.up_to_ms.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
-                    code,
-                )
-                .await
-                .map_err(|e| e.to_string())?
+            tx.advance_outgoing_status(
+                inbox.id,
+                s.conversation_id.as_deref(),
+                s.message_id.as_deref(),
+                s.up_to_ms.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+                code,
+            )
+            .await
+            .map_err(|e| e.to_string())?
         }
     };
+    let mut pending = announce::InTransaction::default();
+    for (message_id, conversation_id) in &changed {
+        let message = (inbox.account_id, *conversation_id, *message_id);
+        pending
+            .message_updated(state, &mut tx, message, MessageType::Outgoing)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    announce::committed(state, pending).await;
     // A read receipt "up to" a time may advance thousands of older messages
     // at once, returned in no order. An open page shows the newest, so the
     // newest are announced, at most ANNOUNCED_STATUS_CHANGES of them; a page

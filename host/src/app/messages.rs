@@ -9,7 +9,9 @@
 
 use serde_json::Value;
 
+use super::announce::{InTransaction, committed};
 use super::conversations::{labels_of, visible_conversation, visible_inbox};
+use super::webhooks::Subject;
 use super::{AppError, AppState, Member, views};
 use crate::blobs;
 use crate::conversations::{self as rules, ChatwootCode, MessageStatus, MessageType, SenderType};
@@ -135,11 +137,24 @@ pub async fn send(
             ..Default::default()
         })
         .collect();
-    let stored = state
-        .store
-        .insert_message(&conversation, &message, &attachments)
+    let mut tx = state.store.begin_write().await?;
+    let stored = tx
+        .insert_new_message(&conversation, &message, &attachments)
         .await?;
-    Ok(announce_created(state, &conversation, &stored).await)
+    let json = rendered(state, &conversation, &stored).await;
+    let mut pending = InTransaction::default();
+    pending
+        .webhook(
+            state,
+            &mut tx,
+            conversation.account_id,
+            "message_created",
+            Subject::Message(json.clone()),
+        )
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
+    Ok(announce_created(state, &conversation, &stored, json).await)
 }
 
 /// Checks a draft against the conversation's channel as a reply or note in
@@ -215,14 +230,8 @@ pub(super) async fn prepare(
     Ok((message, files))
 }
 
-/// Announces a message just committed as `message.created`, wakes the
-/// delivery workers when it is to be sent, and answers it rendered with its
-/// sender.
-pub(super) async fn announce_created(
-    state: &AppState,
-    conversation: &ConversationRow,
-    stored: &MessageRow,
-) -> Value {
+/// A new message rendered with its sender, as `message.created` shows it.
+pub(super) async fn rendered(state: &AppState, conversation: &ConversationRow, stored: &MessageRow) -> Value {
     let sender_id = stored.sender_id.unwrap_or_default();
     let sender = match stored.sender_type {
         Some(SenderType::Contact) => state
@@ -238,7 +247,18 @@ pub(super) async fn announce_created(
             .ok()
             .map(|u| views::MessageSender::user(&u)),
     };
-    let json = views::message_from(stored, conversation.display_id, sender);
+    views::message_from(stored, conversation.display_id, sender)
+}
+
+/// Announces a message just committed as `message.created` (`json`, from
+/// [`rendered`]) to live clients, wakes the delivery workers when it is to
+/// be sent, and answers it.
+pub(super) async fn announce_created(
+    state: &AppState,
+    conversation: &ConversationRow,
+    stored: &MessageRow,
+    json: Value,
+) -> Value {
     super::announce::publish(
         state,
         conversation.account_id,
@@ -345,8 +365,16 @@ pub async fn announce_update(state: &AppState, conversation: &ConversationRow, i
 /// Deletes a message's content (its row stays, as in Chatwoot); answers it.
 pub async fn delete(state: &AppState, member: &Member, display_id: i64, id: i64) -> Result<Value, AppError> {
     let conversation = visible_conversation(state, member, display_id).await?;
-    state.store.get_message(conversation.id, id).await?;
-    state.store.soft_delete_message(id).await?;
+    let message = state.store.get_message(conversation.id, id).await?;
+    let mut tx = state.store.begin_write().await?;
+    tx.soft_delete_message(id).await?;
+    let mut pending = InTransaction::default();
+    let changed = (conversation.account_id, conversation.id, id);
+    pending
+        .message_updated(state, &mut tx, changed, message.message_type)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     announce_update(state, &conversation, id).await;
     Ok(views::message(
         &state.store.get_message(conversation.id, id).await?,
@@ -371,9 +399,17 @@ pub async fn retry(state: &AppState, member: &Member, display_id: i64, id: i64) 
     .await?;
     // Only one retry wins the failed → sent transition (and requeues the
     // job), so two concurrent retries never send twice.
-    if !state.store.requeue_delivery(id).await? {
+    let mut tx = state.store.begin_write().await?;
+    if !tx.requeue_delivery(id).await? {
         return Err(not_retryable());
     }
+    let mut pending = InTransaction::default();
+    let changed = (conversation.account_id, conversation.id, id);
+    pending
+        .message_updated(state, &mut tx, changed, MessageType::Outgoing)
+        .await?;
+    tx.commit().await?;
+    committed(state, pending).await;
     state.pipeline.delivery_queued();
     announce_update(state, &conversation, id).await;
     // Answer the message as this retry left it: by now a worker may be

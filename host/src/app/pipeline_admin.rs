@@ -89,12 +89,20 @@ pub async fn deliveries(
 /// answers the job.
 pub async fn retry_delivery(state: &AppState, id: i64) -> Result<DeliveryJobRow, AppError> {
     let job = state.store.get_delivery_job(id).await?;
-    if job.state != job_state::DEAD || !state.store.requeue_delivery(job.message_id).await? {
+    let mut tx = state.store.begin_write().await?;
+    if job.state != job_state::DEAD || !tx.requeue_delivery(job.message_id).await? {
         return Err(AppError::Refused(format!(
             "delivery job {id} is {}; only dead-lettered jobs can be retried",
             job.state
         )));
     }
+    let mut pending = super::announce::InTransaction::default();
+    let changed = (job.account_id, job.conversation_id, job.message_id);
+    pending
+        .message_updated(state, &mut tx, changed, crate::chatwoot::MessageType::Outgoing)
+        .await?;
+    tx.commit().await?;
+    super::announce::committed(state, pending).await;
     state.pipeline.delivery_queued();
     super::announce::message_by_id(state, job.account_id, job.conversation_id, job.message_id).await;
     Ok(state.store.get_delivery_job(id).await?)

@@ -2,11 +2,14 @@
 //! administrator subscribes a URL to events, and every such event is POSTed
 //! to it in Chatwoot's payload shapes, signed with the webhook's own secret.
 //!
-//! The path of an event: a use case announces a change through
-//! `announce::publish`, which tells live clients and calls [`emit`]; `emit`
-//! finds the account's webhooks subscribed to the event, renders the payload
-//! once and queues one durable delivery per webhook (`webhook_deliveries`);
-//! a webhook worker (`pipeline/`) claims it and calls [`deliver`], which makes
+//! The path of an event: a use case that changes something calls [`stage`]
+//! (through `announce::InTransaction`) inside its transaction, which finds
+//! the account's webhooks subscribed to the event and writes one durable
+//! delivery per webhook (`webhook_deliveries`) with what the payload is
+//! about, so the change and its deliveries commit together; once committed,
+//! [`rendered`] renders Chatwoot's payload once and stores it (a worker
+//! renders one its writer left, after a crash); a webhook worker
+//! (`pipeline/`) claims it and calls [`deliver`], which makes
 //! one signed attempt and records the outcome with the delivery jobs' retry
 //! policy (`PipelineConfig::retry_delay`): retried with backoff, then
 //! dead-lettered.
@@ -22,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::Notify;
@@ -29,7 +33,7 @@ use url::Url;
 
 use super::{AppError, AppState, Member};
 use crate::caps::egress;
-use crate::store::{WebhookDeliveryRow, WebhookOutcome, WebhookRow};
+use crate::store::{StoreError, WebhookDeliveryRow, WebhookOutcome, WebhookRow, WriteTx};
 
 /// The events an account webhook may subscribe to: Chatwoot's list, so its
 /// clients' subscriptions are accepted as they are.
@@ -124,7 +128,7 @@ impl Outgoing {
 
 /// The account's webhooks and their subscriptions, from this node's copy
 /// when it is fresh.
-async fn subscriptions(state: &AppState, account_id: i64) -> Result<Subscriptions, AppError> {
+async fn subscriptions(state: &AppState, account_id: i64) -> Result<Subscriptions, StoreError> {
     let outgoing = &state.pipeline.webhooks;
     if let Some((read_at, known)) = outgoing
         .subscriptions
@@ -343,146 +347,253 @@ async fn refuse_private(url: &Url) -> Result<(), AppError> {
     }
 }
 
-/// The webhook event of a live event (`message.created` → `message_created`),
-/// for the live events that have one.
-fn webhook_event(live_name: &str) -> Option<&'static str> {
-    Some(match live_name {
-        "message.created" => "message_created",
-        "message.updated" => "message_updated",
-        "conversation.created" => "conversation_created",
-        "conversation.status_changed" => "conversation_status_changed",
-        "conversation.updated" => "conversation_updated",
-        "contact.created" => "contact_created",
-        "contact.updated" => "contact_updated",
-        _ => return None,
-    })
+/// What a delivery's payload is rendered from, written with the change it
+/// reports: the payload itself is rendered from the committed state (the
+/// conversation as the API shows it, the account's name), which the
+/// change's transaction cannot read through the store's pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A message as its live event shows it (the REST shape).
+    Message(Value),
+    /// A message by id, shown as it is once its change committed.
+    MessageById {
+        /// Its conversation (the internal id).
+        conversation_id: i64,
+        /// The message.
+        message_id: i64,
+        /// Its type's code.
+        message_type: i64,
+    },
+    /// A conversation by display id, with Chatwoot's `changed_attributes`
+    /// (one `{attribute: {previous_value, current_value}}` per change).
+    Conversation {
+        /// Its display id.
+        display_id: i64,
+        /// What the change changed.
+        changed_attributes: Vec<Value>,
+    },
+    /// A contact as its live event shows it, with what changed.
+    Contact {
+        /// The REST shape.
+        contact: Value,
+        /// What the change changed (empty for a new contact).
+        changed_attributes: Vec<Value>,
+    },
 }
 
-/// Queues a live event for the account's webhooks subscribed to it. Never
-/// fails the caller (the change is stored); a failure is logged.
-pub async fn emit(state: &AppState, account_id: i64, live_name: &str, data: &Value) {
-    if let Some(subscribed) = subscribers(state, account_id, live_name).await {
-        queue(state, subscribed, data).await;
+impl Subject {
+    /// A conversation after a change of `changed_attributes`.
+    pub fn conversation(display_id: i64, changed_attributes: Vec<Value>) -> Self {
+        Self::Conversation {
+            display_id,
+            changed_attributes,
+        }
     }
 }
 
-/// The account's webhooks that want a live event, when any do.
-pub struct Subscribed {
-    account_id: i64,
-    event: &'static str,
-    webhooks: Vec<i64>,
+/// One `changed_attributes` entry, Chatwoot's shape:
+/// `{"status": {"previous_value": "open", "current_value": "resolved"}}`.
+pub fn change(attribute: &str, previous: impl Serialize, current: impl Serialize) -> Value {
+    json!({ attribute: { "previous_value": previous, "current_value": current } })
 }
 
-/// Which of the account's webhooks want the live event `live_name`; `None`
-/// (the common case, answered from this node's copy) when none do.
-pub async fn subscribers(state: &AppState, account_id: i64, live_name: &str) -> Option<Subscribed> {
-    let event = webhook_event(live_name)?;
-    let known = match subscriptions(state, account_id).await {
-        Ok(known) => known,
-        Err(e) => {
-            tracing::warn!(
-                account = account_id,
-                event,
-                "cannot read the account's webhooks: {e}"
-            );
-            return None;
-        }
-    };
-    let webhooks: Vec<i64> = known
+/// Deliveries queued in a change's transaction, whose payload [`rendered`]
+/// completes once it commits.
+#[derive(Debug)]
+pub struct Staged {
+    account_id: i64,
+    event: &'static str,
+    ids: Vec<i64>,
+    subject: Subject,
+}
+
+/// The account's webhooks subscribed to `event` (one of [`EVENTS`]), from
+/// this node's copy of its subscriptions.
+async fn subscribed(state: &AppState, account_id: i64, event: &str) -> Result<Vec<i64>, StoreError> {
+    let known = subscriptions(state, account_id).await?;
+    Ok(known
         .iter()
         .filter(|(_, events)| events.iter().any(|e| e == event))
         .map(|(id, _)| *id)
-        .collect();
-    (!webhooks.is_empty()).then_some(Subscribed {
-        account_id,
-        event,
-        webhooks,
-    })
+        .collect())
 }
 
-/// Renders the event's payload once and queues it for each subscribed
-/// webhook, waking this node's webhook workers. Never fails the caller.
-pub async fn queue(state: &AppState, subscribed: Subscribed, data: &Value) {
-    let Subscribed {
+/// Queues `event` for each of the account's webhooks subscribed to it, in
+/// the transaction of the change it reports, so the change and its
+/// deliveries commit together or not at all; `None` (the common case,
+/// answered from this node's copy of the subscriptions) when none is. What
+/// Chatwoot does not send (activity messages, a change that changed
+/// nothing) is not queued.
+pub async fn stage(
+    state: &AppState,
+    tx: &mut WriteTx,
+    account_id: i64,
+    event: &'static str,
+    subject: Subject,
+) -> Result<Option<Staged>, StoreError> {
+    debug_assert!(EVENTS.contains(&event), "{event}");
+    let sendable = match &subject {
+        // Chatwoot's `webhook_sendable?`: no activity messages.
+        Subject::Message(data) => sendable_type(data["message_type"].as_i64()),
+        Subject::MessageById { message_type, .. } => sendable_type(Some(*message_type)),
+        // Chatwoot's `contact_updated` returns on a blank change.
+        Subject::Contact {
+            changed_attributes, ..
+        } => event == "contact_created" || !changed_attributes.is_empty(),
+        Subject::Conversation {
+            changed_attributes, ..
+        } => event == "conversation_created" || !changed_attributes.is_empty(),
+    };
+    if !sendable {
+        return Ok(None);
+    }
+    let webhooks = subscribed(state, account_id, event).await?;
+    if webhooks.is_empty() {
+        return Ok(None);
+    }
+    let written = serde_json::to_string(&subject).expect("a subject serialises");
+    let ids = tx
+        .queue_webhook_deliveries(&webhooks, account_id, event, &written)
+        .await?;
+    Ok(Some(Staged {
         account_id,
         event,
-        webhooks,
-    } = subscribed;
-    let queued = async {
-        let Some(payload) = payload(state, account_id, event, data).await? else {
-            return Ok::<_, AppError>(false);
-        };
+        ids,
+        subject,
+    }))
+}
+
+/// Chatwoot's `webhook_sendable?`: incoming, outgoing and template
+/// messages, not activity.
+fn sendable_type(code: Option<i64>) -> bool {
+    matches!(code, Some(0 | 1 | 3))
+}
+
+/// Renders the payload of deliveries whose change committed, and wakes this
+/// node's webhook workers. Never fails the caller: a delivery left
+/// unrendered is rendered by the worker that claims it.
+pub async fn rendered(state: &AppState, staged: Staged) {
+    let Staged {
+        account_id,
+        event,
+        ids,
+        subject,
+    } = staged;
+    if ids.is_empty() {
+        return;
+    }
+    let stored = async {
+        let payload = payload(state, account_id, event, subject).await?;
         state
             .store
-            .queue_webhook_deliveries(&webhooks, account_id, event, &payload.to_string())
+            .render_webhook_deliveries(&ids, &payload.to_string())
             .await?;
-        Ok(true)
+        Ok::<_, AppError>(())
     };
-    match queued.await {
-        Ok(true) => state.pipeline.webhooks.ready.notify_one(),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(
+    if let Err(e) = stored.await {
+        tracing::warn!(
             account = account_id,
             event,
-            "cannot queue webhook deliveries: {e}"
-        ),
+            "cannot render webhook deliveries now; their worker will: {e}"
+        );
     }
+    state.pipeline.webhooks.ready.notify_one();
 }
 
-/// Chatwoot's payload for `event`, built from the live event's data (the
-/// REST shapes); `None` for what Chatwoot does not send (activity messages).
+/// Chatwoot's payload for `event` about `subject`, from the committed state.
 async fn payload(
     state: &AppState,
     account_id: i64,
     event: &str,
-    data: &Value,
-) -> Result<Option<Value>, AppError> {
+    subject: Subject,
+) -> Result<Value, AppError> {
     let account = state.store.get_account(account_id).await?;
     let account_ref = json!({ "id": account.id, "name": account.name });
-    let mut payload = match event {
-        "message_created" | "message_updated" => {
-            let Some(message) = message_payload(state, account_id, data).await? else {
-                return Ok(None);
-            };
-            message
+    let mut payload = match subject {
+        Subject::Message(data) => message_payload(state, account_id, data).await?,
+        Subject::MessageById {
+            conversation_id,
+            message_id,
+            ..
+        } => {
+            let conversation = state.store.conversation_by_id(conversation_id).await?;
+            let message = state.store.get_message(conversation_id, message_id).await?;
+            let data = super::views::message(&message, conversation.display_id);
+            message_payload(state, account_id, data).await?
         }
-        "conversation_status_changed" | "conversation_updated" => {
-            let mut conversation = data.clone();
-            // What changed is not tracked; the current values are sent.
-            conversation["changed_attributes"] = json!([]);
+        Subject::Conversation {
+            display_id,
+            changed_attributes,
+        } => {
+            let conversation = state.store.get_conversation(account_id, display_id).await?;
+            let mut conversation = super::conversations::render_one(state, conversation).await?;
+            // `conversation_created` has none in Chatwoot.
+            if event != "conversation_created" {
+                conversation["changed_attributes"] = Value::Array(changed_attributes);
+            }
             conversation
         }
-        "contact_created" | "contact_updated" => data.clone(),
-        _ => data.clone(),
+        Subject::Contact {
+            mut contact,
+            changed_attributes,
+        } => {
+            if event != "contact_created" {
+                contact["changed_attributes"] = Value::Array(changed_attributes);
+            }
+            contact
+        }
     };
     payload["account"] = account_ref;
     payload["event"] = json!(event);
-    Ok(Some(payload))
+    Ok(payload)
 }
 
 /// Chatwoot's `Message#webhook_data`: the message with its type by name, its
 /// inbox, and its conversation as the API renders it.
-async fn message_payload(state: &AppState, account_id: i64, data: &Value) -> Result<Option<Value>, AppError> {
+async fn message_payload(state: &AppState, account_id: i64, data: Value) -> Result<Value, AppError> {
     let message_type = match data["message_type"].as_i64() {
         Some(0) => "incoming",
         Some(1) => "outgoing",
         Some(3) => "template",
-        // Activity messages are not sent to webhooks (Chatwoot's
-        // `webhook_sendable?`).
-        _ => return Ok(None),
+        _ => "activity",
     };
     let display_id = data["conversation_id"].as_i64().unwrap_or_default();
     let conversation = state.store.get_conversation(account_id, display_id).await?;
     let inbox = state.store.get_inbox(account_id, conversation.inbox_id).await?;
     let conversation = super::conversations::render_one(state, conversation).await?;
-    let mut payload = data.clone();
+    let mut payload = data;
     payload["message_type"] = json!(message_type);
     payload["inbox"] = json!({ "id": inbox.id, "name": inbox.name });
     payload["conversation"] = conversation;
     if payload.get("sender").is_none() {
         payload["sender"] = Value::Null;
     }
-    Ok(Some(payload))
+    Ok(payload)
+}
+
+/// The body of a claimed delivery: its stored payload, or — when its writer
+/// did not render it (it died right after the commit, or this worker came
+/// first) — one rendered now and stored, so a retry sends the same bytes.
+async fn body_of(state: &AppState, delivery: &WebhookDeliveryRow) -> Result<String, AppError> {
+    let subject = match &delivery.subject {
+        Some(subject) if delivery.payload.is_empty() => subject,
+        _ => return Ok(delivery.payload.clone()),
+    };
+    let subject: Subject = serde_json::from_str(subject).map_err(|e| {
+        AppError::Internal(format!("delivery {} has an unreadable subject: {e}", delivery.id))
+    })?;
+    let event = EVENTS
+        .iter()
+        .find(|e| **e == delivery.event)
+        .ok_or_else(|| AppError::Internal(format!("delivery {} has an unknown event", delivery.id)))?;
+    let payload = payload(state, delivery.account_id, event, subject).await?;
+    state
+        .store
+        .render_webhook_deliveries(&[delivery.id], &payload.to_string())
+        .await?;
+    // Its writer may have rendered it meanwhile: the first rendering stays.
+    Ok(state.store.webhook_delivery_payload(delivery.id).await?)
 }
 
 /// `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"` under
@@ -559,13 +670,24 @@ async fn attempt(state: &AppState, delivery: &WebhookDeliveryRow) -> Result<i64,
         message,
         retryable: true,
     };
+    let body = match body_of(state, delivery).await {
+        Ok(body) => body,
+        // What it reports is gone (a deleted conversation): nothing to send.
+        Err(AppError::NotFound(what) | AppError::Store(StoreError::NotFound(what))) => {
+            return Err(Failure::permanent(
+                None,
+                format!("cannot render the payload: {what}"),
+            ));
+        }
+        Err(e) => return Err(transient(format!("cannot render the payload: {e}"))),
+    };
     let webhook = match state
         .store
         .get_webhook(delivery.account_id, delivery.webhook_id)
         .await
     {
         Ok(w) => w,
-        Err(crate::store::StoreError::NotFound(_)) => {
+        Err(StoreError::NotFound(_)) => {
             return Err(Failure::permanent(None, "the webhook was deleted"));
         }
         Err(e) => return Err(transient(e.to_string())),
@@ -592,7 +714,7 @@ async fn attempt(state: &AppState, delivery: &WebhookDeliveryRow) -> Result<i64,
         .open(&webhook.sealed_secret)
         .map_err(|e| Failure::permanent(None, format!("cannot open the webhook's secret: {e}")))?;
     let timestamp = crate::store::now_ms() / 1000;
-    let body = delivery.payload.clone().into_bytes();
+    let body = body.into_bytes();
     let response = outgoing
         .client
         .post(url)
@@ -663,19 +785,14 @@ mod tests {
     }
 
     #[test]
-    fn every_emitted_event_can_be_subscribed() {
-        for live in [
-            "message.created",
-            "message.updated",
-            "conversation.created",
-            "conversation.status_changed",
-            "conversation.updated",
-            "contact.created",
-            "contact.updated",
-        ] {
-            let event = webhook_event(live).unwrap();
-            assert!(EVENTS.contains(&event), "{event}");
-        }
-        assert_eq!(webhook_event("assignee.changed"), None);
+    fn changes_have_chatwoots_shape() {
+        assert_eq!(
+            change("status", "open", "resolved"),
+            json!({ "status": { "previous_value": "open", "current_value": "resolved" } })
+        );
+        assert_eq!(
+            change("assignee_id", None::<i64>, Some(3)),
+            json!({ "assignee_id": { "previous_value": null, "current_value": 3 } })
+        );
     }
 }

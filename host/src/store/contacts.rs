@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, conflict_as, get_bool, now_ms};
+use super::{Store, StoreError, WriteTx, conflict_as, get_bool};
 
 /// A contact.
 #[derive(Debug, Clone)]
@@ -193,9 +193,24 @@ impl Store {
         Ok(created)
     }
 
+    /// Deletes a contact with its conversations and messages.
+    pub async fn delete_contact(&self, account_id: i64, id: i64) -> Result<(), StoreError> {
+        let deleted = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("contact {id}")));
+        }
+        Ok(())
+    }
+}
+
+impl WriteTx {
     /// Changes a contact.
     pub async fn update_contact(
-        &self,
+        &mut self,
         account_id: i64,
         id: i64,
         changes: &ContactChanges,
@@ -216,26 +231,13 @@ impl Store {
         .bind(changes.blocked)
         .bind(changes.additional_attributes.as_deref())
         .bind(changes.custom_attributes.as_deref())
-        .bind(now_ms())
+        .bind(self.now())
         .bind(account_id)
         .bind(id)
-        .fetch_optional(self.writer())
+        .fetch_optional(&mut **self.inner())
         .await
         .map_err(conflict_as("a contact with this email or identifier"))?
         .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
         Ok(contact_from(&row)?)
-    }
-
-    /// Deletes a contact with its conversations and messages.
-    pub async fn delete_contact(&self, account_id: i64, id: i64) -> Result<(), StoreError> {
-        let deleted = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND id = $2")
-            .bind(account_id)
-            .bind(id)
-            .execute(self.writer())
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("contact {id}")));
-        }
-        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::chatwoot::{ChatwootCode, ConversationStatus, MessageStatus, MessageType, SenderType};
 
-use super::{AttachmentInsert, ConversationInsert, Dialect, Store, StoreError, get_bool, get_code, now_ms};
+use super::{AttachmentInsert, ConversationInsert, Dialect, Store, StoreError, WriteTx, get_bool, get_code};
 
 /// A conversation.
 #[derive(Debug, Clone)]
@@ -609,40 +609,6 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Sets a conversation's status (and snooze time, cleared unless snoozed).
-    pub async fn set_conversation_status(
-        &self,
-        id: i64,
-        status: ConversationStatus,
-        snoozed_until: Option<i64>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(status.code())
-        .bind(if status == ConversationStatus::Snoozed {
-            snoozed_until
-        } else {
-            None
-        })
-        .bind(now_ms())
-        .bind(id)
-        .execute(self.writer())
-        .await?;
-        Ok(())
-    }
-
-    /// Assigns a conversation (or unassigns it with `None`).
-    pub async fn assign_conversation(&self, id: i64, assignee_id: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(assignee_id)
-            .bind(now_ms())
-            .bind(id)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
     /// Labels of many conversations, by conversation id.
     pub async fn labels_of(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
         if ids.is_empty() {
@@ -661,26 +627,6 @@ impl Store {
             .map(|r| Ok((r.try_get("conversation_id")?, r.try_get("label")?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
-    }
-
-    /// Replaces a conversation's labels.
-    pub async fn set_labels(&self, id: i64, labels: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
-        sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for label in labels {
-            sqlx::query(
-                "INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(label)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The latest message of each conversation.
@@ -782,26 +728,6 @@ impl Store {
         Ok(self.with_attachments(vec![message_from(&row)?]).await?.remove(0))
     }
 
-    /// Soft-deletes a message: the row stays, its content goes.
-    pub async fn soft_delete_message(&self, id: i64) -> Result<(), StoreError> {
-        let mut tx = self.writer().begin().await?;
-        sqlx::query(
-            "UPDATE messages SET content = 'This message was deleted', content_type = 'text', \
-             content_attributes = '{\"deleted\":true}', deleted = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(true)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM attachments WHERE message_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The contact inbox (identity) of a contact in an inbox, if any.
     pub async fn contact_inbox(
         &self,
@@ -886,5 +812,87 @@ impl Store {
             .map(super::contacts::contact_from)
             .collect::<Result<_, _>>()
             .map_err(StoreError::from)
+    }
+}
+
+impl WriteTx {
+    /// Sets a conversation's status (and snooze time, cleared unless snoozed).
+    pub async fn set_conversation_status(
+        &mut self,
+        id: i64,
+        status: ConversationStatus,
+        snoozed_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query(
+            "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status.code())
+        .bind(if status == ConversationStatus::Snoozed {
+            snoozed_until
+        } else {
+            None
+        })
+        .bind(now)
+        .bind(id)
+        .execute(&mut **self.inner())
+        .await?;
+        Ok(())
+    }
+
+    /// Assigns a conversation (or unassigns it with `None`).
+    pub async fn assign_conversation(&mut self, id: i64, assignee_id: Option<i64>) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query("UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(assignee_id)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **self.inner())
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a conversation's labels; answers the ones it had, sorted.
+    pub async fn set_labels(&mut self, id: i64, labels: &[String]) -> Result<Vec<String>, StoreError> {
+        let previous: Vec<String> = sqlx::query_scalar(
+            "SELECT label FROM conversation_labels WHERE conversation_id = $1 ORDER BY label",
+        )
+        .bind(id)
+        .fetch_all(&mut **self.inner())
+        .await?;
+        sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1")
+            .bind(id)
+            .execute(&mut **self.inner())
+            .await?;
+        for label in labels {
+            sqlx::query(
+                "INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(label)
+            .execute(&mut **self.inner())
+            .await?;
+        }
+        Ok(previous)
+    }
+}
+
+impl super::WriteTx {
+    /// Soft-deletes a message: the row stays, its content goes.
+    pub async fn soft_delete_message(&mut self, id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE messages SET content = 'This message was deleted', content_type = 'text', \
+             content_attributes = '{\"deleted\":true}', deleted = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(true)
+        .bind(self.now())
+        .bind(id)
+        .execute(&mut **self.inner())
+        .await?;
+        sqlx::query("DELETE FROM attachments WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut **self.inner())
+            .await?;
+        Ok(())
     }
 }

@@ -73,85 +73,6 @@ impl Store {
         Ok(row.as_ref().map(conversation_from).transpose()?)
     }
 
-    /// Moves outgoing messages of a conversation forward to `status`
-    /// (delivered or read; never backwards): one message by provider id, or
-    /// every one sent up to `up_to` (unix ms). Answers the changed messages'
-    /// ids with their conversation.
-    pub async fn advance_outgoing_status(
-        &self,
-        inbox_id: i64,
-        conversation_source: Option<&str>,
-        source_id: Option<&str>,
-        up_to: Option<i64>,
-        status: MessageStatus,
-    ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let now = now_ms();
-        let status = status.code();
-        let outgoing = MessageType::Outgoing.code();
-        let rows = match source_id {
-            Some(source_id) => {
-                sqlx::query(&format!(
-                    "UPDATE messages SET status = $1, updated_at = $2 WHERE inbox_id = $3 AND source_id = $4 \
-                     AND message_type = {outgoing} AND status < $1 RETURNING id, conversation_id",
-                ))
-                .bind(status)
-                .bind(now)
-                .bind(inbox_id)
-                .bind(source_id)
-                .fetch_all(self.writer())
-                .await?
-            }
-            None => {
-                let Some(source) = conversation_source else {
-                    return Ok(Vec::new());
-                };
-                sqlx::query(&format!(
-                    "UPDATE messages SET status = $1, updated_at = $2 WHERE message_type = {outgoing} AND status < $1 \
-                     AND private = $3 AND created_at <= $4 AND conversation_id IN (SELECT c.id FROM conversations c \
-                     JOIN contact_inboxes ci ON ci.id = c.contact_inbox_id WHERE ci.inbox_id = $5 AND ci.source_id = $6) \
-                     RETURNING id, conversation_id",
-                ))
-                .bind(status)
-                .bind(now)
-                .bind(false)
-                .bind(up_to.unwrap_or(now))
-                .bind(inbox_id)
-                .bind(source)
-                .fetch_all(self.writer())
-                .await?
-            }
-        };
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
-    }
-
-    /// Marks an outgoing message failed by provider id (a provider's late
-    /// refusal); answers its id and conversation.
-    pub async fn fail_outgoing_by_source(
-        &self,
-        inbox_id: i64,
-        source_id: &str,
-        error: &str,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE messages SET status = {failed}, external_error = $1, updated_at = $2 WHERE inbox_id = $3 \
-             AND source_id = $4 AND message_type = {outgoing} RETURNING id, conversation_id",
-            failed = MessageStatus::Failed.code(),
-            outgoing = MessageType::Outgoing.code(),
-        ))
-        .bind(error)
-        .bind(now_ms())
-        .bind(inbox_id)
-        .bind(source_id)
-        .fetch_optional(self.writer())
-        .await?;
-        row.map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
-            .transpose()
-            .map_err(|e: sqlx::Error| StoreError::from(e))
-    }
-
     /// Connects a provider account to an account's inbox after an
     /// authorization: updates the inbox already bound to it (clearing any
     /// reauthorization flag) or creates one. A provider account belongs to
@@ -298,5 +219,86 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
+    }
+}
+
+impl super::WriteTx {
+    /// Moves outgoing messages of a conversation forward to `status`
+    /// (delivered or read; never backwards): one message by provider id, or
+    /// every one sent up to `up_to` (unix ms). Answers the changed messages'
+    /// ids with their conversation.
+    pub async fn advance_outgoing_status(
+        &mut self,
+        inbox_id: i64,
+        conversation_source: Option<&str>,
+        source_id: Option<&str>,
+        up_to: Option<i64>,
+        status: MessageStatus,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let now = self.now();
+        let status = status.code();
+        let outgoing = MessageType::Outgoing.code();
+        let rows = match source_id {
+            Some(source_id) => {
+                sqlx::query(&format!(
+                    "UPDATE messages SET status = $1, updated_at = $2 WHERE inbox_id = $3 AND source_id = $4 \
+                     AND message_type = {outgoing} AND status < $1 RETURNING id, conversation_id",
+                ))
+                .bind(status)
+                .bind(now)
+                .bind(inbox_id)
+                .bind(source_id)
+                .fetch_all(&mut **self.inner())
+                .await?
+            }
+            None => {
+                let Some(source) = conversation_source else {
+                    return Ok(Vec::new());
+                };
+                sqlx::query(&format!(
+                    "UPDATE messages SET status = $1, updated_at = $2 WHERE message_type = {outgoing} AND status < $1 \
+                     AND private = $3 AND created_at <= $4 AND conversation_id IN (SELECT c.id FROM conversations c \
+                     JOIN contact_inboxes ci ON ci.id = c.contact_inbox_id WHERE ci.inbox_id = $5 AND ci.source_id = $6) \
+                     RETURNING id, conversation_id",
+                ))
+                .bind(status)
+                .bind(now)
+                .bind(false)
+                .bind(up_to.unwrap_or(now))
+                .bind(inbox_id)
+                .bind(source)
+                .fetch_all(&mut **self.inner())
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Marks an outgoing message failed by provider id (a provider's late
+    /// refusal); answers its id and conversation.
+    pub async fn fail_outgoing_by_source(
+        &mut self,
+        inbox_id: i64,
+        source_id: &str,
+        error: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET status = {failed}, external_error = $1, updated_at = $2 WHERE inbox_id = $3 \
+             AND source_id = $4 AND message_type = {outgoing} RETURNING id, conversation_id",
+            failed = MessageStatus::Failed.code(),
+            outgoing = MessageType::Outgoing.code(),
+        ))
+        .bind(error)
+        .bind(self.now())
+        .bind(inbox_id)
+        .bind(source_id)
+        .fetch_optional(&mut **self.inner())
+        .await?;
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("conversation_id")?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| StoreError::from(e))
     }
 }

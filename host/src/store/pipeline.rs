@@ -399,140 +399,11 @@ impl Store {
         Ok(query.fetch_all(self.writer()).await?)
     }
 
-    /// Records a successful send: the message gets the provider's id and
-    /// status, the job is done, in one transaction. A message an echo
-    /// created with the same provider id (the echo won the race against this
-    /// record) is the same message: it is removed, and its id answered so the
-    /// caller can tell live clients.
-    pub async fn record_delivery(
-        &self,
-        job: &DeliveryJobRow,
-        inbox_id: i64,
-        status: MessageStatus,
-        source_id: Option<&str>,
-    ) -> Result<Option<i64>, StoreError> {
-        let now = now_ms();
-        let mut tx = self.writer().begin().await?;
-        let mut echo_copy = None;
-        if let Some(source_id) = source_id {
-            echo_copy = sqlx::query_scalar(&format!(
-                "DELETE FROM messages WHERE inbox_id = $1 AND source_id = $2 AND id <> $3 \
-                 AND message_type = {} RETURNING id",
-                MessageType::Outgoing.code()
-            ))
-            .bind(inbox_id)
-            .bind(source_id)
-            .bind(job.message_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE messages SET status = $1, source_id = COALESCE($2, source_id), external_error = NULL, \
-             updated_at = $3 WHERE id = $4",
-        )
-        .bind(status.code())
-        .bind(source_id)
-        .bind(now)
-        .bind(job.message_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE delivery_jobs SET state = 'done', attempt_open = $1, last_error = NULL, updated_at = $2 \
-             WHERE id = $3",
-        )
-        .bind(false)
-        .bind(now)
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(echo_copy)
-    }
-
-    /// Schedules another attempt after `delay_ms`, keeping the reason.
-    pub async fn retry_delivery_later(
-        &self,
-        job_id: i64,
-        delay_ms: i64,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE delivery_jobs SET available_at = $1, last_error = $2, attempt_open = $3, updated_at = $4 \
-             WHERE id = $5",
-        )
-        .bind(now + delay_ms)
-        .bind(error)
-        .bind(false)
-        .bind(now)
-        .bind(job_id)
-        .execute(self.writer())
-        .await?;
-        Ok(())
-    }
-
-    /// Gives up on a job: the message becomes failed with a readable reason
-    /// and the job moves to the dead-letter list, in one transaction.
-    pub async fn fail_delivery(&self, job: &DeliveryJobRow, error: &str) -> Result<(), StoreError> {
-        let now = now_ms();
-        let mut tx = self.writer().begin().await?;
-        sqlx::query(&format!(
-            "UPDATE messages SET status = {}, external_error = $1, updated_at = $2 WHERE id = $3",
-            MessageStatus::Failed.code()
-        ))
-        .bind(error)
-        .bind(now)
-        .bind(job.message_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE delivery_jobs SET state = 'dead', last_error = $1, attempt_open = $2, updated_at = $3 \
-             WHERE id = $4",
-        )
-        .bind(error)
-        .bind(false)
-        .bind(now)
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Queues a failed message's job again (agent retry or admin retry from
-    /// the dead-letter list): the message goes back to `sent`, the job to
-    /// `queued` with a fresh attempt budget. Answers whether this call made
-    /// the move, so two concurrent retries send once.
+    /// [`WriteTx::requeue_delivery`](super::WriteTx::requeue_delivery) in
+    /// a transaction of its own (the command line's retry).
     pub async fn requeue_delivery(&self, message_id: i64) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let mut tx = self.writer().begin().await?;
-        let moved = sqlx::query(&format!(
-            "UPDATE messages SET status = {sent}, external_error = NULL, updated_at = $1 \
-             WHERE id = $2 AND status = {failed} AND message_type = {outgoing}",
-            sent = MessageStatus::Sent.code(),
-            failed = MessageStatus::Failed.code(),
-            outgoing = MessageType::Outgoing.code(),
-        ))
-        .bind(now)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if moved {
-            let updated = sqlx::query(
-                "UPDATE delivery_jobs SET state = 'queued', attempts = 0, available_at = $1, last_error = NULL, \
-                 updated_at = $1 WHERE message_id = $2",
-            )
-            .bind(now)
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                insert_job(&mut tx, message_id, now).await?;
-            }
-        }
+        let mut tx = self.begin_write().await?;
+        let moved = tx.requeue_delivery(message_id).await?;
         tx.commit().await?;
         Ok(moved)
     }
@@ -643,4 +514,138 @@ pub(super) struct Claim {
     /// More assignments, starting with a comma.
     pub(super) also_set: &'static str,
     pub(super) columns: &'static str,
+}
+
+impl super::WriteTx {
+    /// Records a successful send: the message gets the provider's id and
+    /// status, the job is done, in one transaction. A message an echo
+    /// created with the same provider id (the echo won the race against this
+    /// record) is the same message: it is removed, and its id answered so the
+    /// caller can tell live clients.
+    pub async fn record_delivery(
+        &mut self,
+        job: &DeliveryJobRow,
+        inbox_id: i64,
+        status: MessageStatus,
+        source_id: Option<&str>,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = self.now();
+        let mut echo_copy = None;
+        if let Some(source_id) = source_id {
+            echo_copy = sqlx::query_scalar(&format!(
+                "DELETE FROM messages WHERE inbox_id = $1 AND source_id = $2 AND id <> $3 \
+                 AND message_type = {} RETURNING id",
+                MessageType::Outgoing.code()
+            ))
+            .bind(inbox_id)
+            .bind(source_id)
+            .bind(job.message_id)
+            .fetch_optional(&mut **self.inner())
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE messages SET status = $1, source_id = COALESCE($2, source_id), external_error = NULL, \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(status.code())
+        .bind(source_id)
+        .bind(now)
+        .bind(job.message_id)
+        .execute(&mut **self.inner())
+        .await?;
+        sqlx::query(
+            "UPDATE delivery_jobs SET state = 'done', attempt_open = $1, last_error = NULL, updated_at = $2 \
+             WHERE id = $3",
+        )
+        .bind(false)
+        .bind(now)
+        .bind(job.id)
+        .execute(&mut **self.inner())
+        .await?;
+        Ok(echo_copy)
+    }
+
+    /// Schedules another attempt after `delay_ms`, keeping the reason.
+    pub async fn retry_delivery_later(
+        &mut self,
+        job_id: i64,
+        delay_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query(
+            "UPDATE delivery_jobs SET available_at = $1, last_error = $2, attempt_open = $3, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(now + delay_ms)
+        .bind(error)
+        .bind(false)
+        .bind(now)
+        .bind(job_id)
+        .execute(&mut **self.inner())
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up on a job: the message becomes failed with a readable reason
+    /// and the job moves to the dead-letter list, in one transaction.
+    pub async fn fail_delivery(&mut self, job: &DeliveryJobRow, error: &str) -> Result<(), StoreError> {
+        let now = self.now();
+        sqlx::query(&format!(
+            "UPDATE messages SET status = {}, external_error = $1, updated_at = $2 WHERE id = $3",
+            MessageStatus::Failed.code()
+        ))
+        .bind(error)
+        .bind(now)
+        .bind(job.message_id)
+        .execute(&mut **self.inner())
+        .await?;
+        sqlx::query(
+            "UPDATE delivery_jobs SET state = 'dead', last_error = $1, attempt_open = $2, updated_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(error)
+        .bind(false)
+        .bind(now)
+        .bind(job.id)
+        .execute(&mut **self.inner())
+        .await?;
+        Ok(())
+    }
+
+    /// Queues a failed message's job again (agent retry or admin retry from
+    /// the dead-letter list): the message goes back to `sent`, the job to
+    /// `queued` with a fresh attempt budget. Answers whether this call made
+    /// the move, so two concurrent retries send once.
+    pub async fn requeue_delivery(&mut self, message_id: i64) -> Result<bool, StoreError> {
+        let now = self.now();
+        let moved = sqlx::query(&format!(
+            "UPDATE messages SET status = {sent}, external_error = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = {failed} AND message_type = {outgoing}",
+            sent = MessageStatus::Sent.code(),
+            failed = MessageStatus::Failed.code(),
+            outgoing = MessageType::Outgoing.code(),
+        ))
+        .bind(now)
+        .bind(message_id)
+        .execute(&mut **self.inner())
+        .await?
+        .rows_affected()
+            == 1;
+        if moved {
+            let updated = sqlx::query(
+                "UPDATE delivery_jobs SET state = 'queued', attempts = 0, available_at = $1, last_error = NULL, \
+                 updated_at = $1 WHERE message_id = $2",
+            )
+            .bind(now)
+            .bind(message_id)
+            .execute(&mut **self.inner())
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                insert_job(self.inner(), message_id, now).await?;
+            }
+        }
+        Ok(moved)
+    }
 }

@@ -232,15 +232,4 @@ impl Store {
         .await?;
         Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
     }
-
-    /// Sets a conversation's team (or clears it with `None`).
-    pub async fn set_conversation_team(&self, id: i64, team_id: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE conversations SET team_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(team_id)
-            .bind(now_ms())
-            .bind(id)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
 }

@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::pipeline::Claim;
-use super::{Store, StoreError, conflict_as, now_ms};
+use super::{Store, StoreError, WriteTx, conflict_as, now_ms};
 
 /// A subscribed URL of an account.
 #[derive(Debug, Clone)]
@@ -40,8 +40,13 @@ pub struct WebhookDeliveryRow {
     pub account_id: i64,
     /// Event name (`message_created`, …).
     pub event: String,
-    /// The JSON body, rendered when the event happened.
+    /// The JSON body, rendered just after the change committed; empty
+    /// until it is.
     pub payload: String,
+    /// What the payload is rendered from (JSON written by `app::webhooks`
+    /// in the change's own transaction; absent on rows queued before it
+    /// existed, which were rendered when queued).
+    pub subject: Option<String>,
     /// `queued`, `done` or `dead`.
     pub state: String,
     /// Attempts so far (this one included, for a claimed delivery).
@@ -57,7 +62,7 @@ pub struct WebhookDeliveryRow {
 }
 
 const WEBHOOK_COLUMNS: &str = "id, account_id, name, url, subscriptions, secret, created_at";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, account_id, event, payload, state, attempts, last_status, last_error, created_at, updated_at";
+const DELIVERY_COLUMNS: &str = "id, webhook_id, account_id, event, payload, subject, state, attempts, last_status, last_error, created_at, updated_at";
 
 fn webhook_from(row: &AnyRow) -> Result<WebhookRow, sqlx::Error> {
     Ok(WebhookRow {
@@ -78,6 +83,7 @@ fn delivery_from(row: &AnyRow) -> Result<WebhookDeliveryRow, sqlx::Error> {
         account_id: row.try_get("account_id")?,
         event: row.try_get("event")?,
         payload: row.try_get("payload")?,
+        subject: row.try_get("subject")?,
         state: row.try_get("state")?,
         attempts: row.try_get("attempts")?,
         last_status: row.try_get("last_status")?,
@@ -179,33 +185,31 @@ impl Store {
         Ok(())
     }
 
-    /// Queues `payload` for each of `webhook_ids`, in one transaction. A
-    /// webhook deleted meanwhile is skipped.
-    pub async fn queue_webhook_deliveries(
-        &self,
-        webhook_ids: &[i64],
-        account_id: i64,
-        event: &str,
-        payload: &str,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        let mut tx = self.writer().begin().await?;
-        for id in webhook_ids {
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (webhook_id, account_id, event, payload, available_at, \
-                 created_at, updated_at) SELECT id, account_id, $1, $2, $3, $3, $3 FROM webhooks \
-                 WHERE id = $4 AND account_id = $5",
-            )
-            .bind(event)
-            .bind(payload)
-            .bind(now)
-            .bind(id)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
+    /// Stores deliveries' rendered payload, on those still without one (the
+    /// writer and a worker may both render one; the first stays).
+    pub async fn render_webhook_deliveries(&self, ids: &[i64], payload: &str) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
+        let sql = format!(
+            "UPDATE webhook_deliveries SET payload = $1 WHERE payload = '' AND id IN ({})",
+            super::conversations::placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(payload);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(self.writer()).await?;
         Ok(())
+    }
+
+    /// A delivery's stored payload.
+    pub async fn webhook_delivery_payload(&self, id: i64) -> Result<String, StoreError> {
+        sqlx::query_scalar("SELECT payload FROM webhook_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.writer())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("webhook delivery {id}")))
     }
 
     /// Claims up to `limit` queued deliveries whose time has come, leasing
@@ -276,6 +280,38 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(delivery_from).collect::<Result<_, _>>()?)
+    }
+}
+
+impl WriteTx {
+    /// Queues one delivery of `event` per webhook of `webhook_ids`, as part
+    /// of the change it reports, with the payload still to be rendered from
+    /// `subject`; answers their ids. A webhook deleted meanwhile is skipped.
+    pub async fn queue_webhook_deliveries(
+        &mut self,
+        webhook_ids: &[i64],
+        account_id: i64,
+        event: &str,
+        subject: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = self.now();
+        let mut ids = Vec::with_capacity(webhook_ids.len());
+        for id in webhook_ids {
+            let queued: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO webhook_deliveries (webhook_id, account_id, event, payload, subject, available_at, \
+                 created_at, updated_at) SELECT id, account_id, $1, '', $2, $3, $3, $3 FROM webhooks \
+                 WHERE id = $4 AND account_id = $5 RETURNING id",
+            )
+            .bind(event)
+            .bind(subject)
+            .bind(now)
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&mut **self.inner())
+            .await?;
+            ids.extend(queued);
+        }
+        Ok(ids)
     }
 }
 
