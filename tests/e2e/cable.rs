@@ -1,8 +1,10 @@
 //! ActionCable at `/cable`, spoken frame by frame as Chatwoot's dashboard
 //! does: welcome, pings, `RoomChannel` subscriptions with the user's pubsub
 //! token (confirmed, or rejected for a wrong token, user or account), the
-//! account's events in Chatwoot's envelope, and a disconnect when the user
-//! leaves the account. On SQLite and PostgreSQL.
+//! account's events in Chatwoot's envelope (among them the status, update
+//! and assignee events of a conversation), `presence.update` on subscribing
+//! and on each `update_presence` (with the user's availability), and a
+//! disconnect when the user leaves the account. On SQLite and PostgreSQL.
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -65,6 +67,28 @@ impl Cable {
         let text = json!({ "command": command, "identifier": identifier }).to_string();
         self.0.send(Message::Text(text.into())).await?;
         Ok(())
+    }
+
+    /// Performs a channel action, as Rails' client does: `data` is a JSON text.
+    async fn perform(&mut self, identifier: &str, action: &str) -> anyhow::Result<()> {
+        let data = json!({ "action": action }).to_string();
+        let text = json!({ "command": "message", "identifier": identifier, "data": data }).to_string();
+        self.0.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+
+    /// The events named in `names`, in the order they arrive, skipping any
+    /// other event (a sent message's `message.updated`, …).
+    async fn events(&mut self, names: &[&str]) -> anyhow::Result<Vec<Value>> {
+        let mut got: Vec<Value> = Vec::new();
+        while got.len() < names.len() {
+            let frame = self.next().await?;
+            let name = frame["message"]["event"].as_str().unwrap_or_default();
+            if names.contains(&name) && !got.iter().any(|g| g["message"]["event"] == name) {
+                got.push(frame);
+            }
+        }
+        Ok(got)
     }
 }
 
@@ -146,6 +170,20 @@ async fn room_channel_speaks_actioncable(backend: Backend) -> anyhow::Result<()>
         cable.next().await?,
         json!({ "identifier": identifier, "type": "confirm_subscription" })
     );
+    // Subscribing makes the user present; the server says who is.
+    let presence = |users: Value| {
+        json!({
+            "identifier": identifier,
+            "message": {
+                "event": "presence.update",
+                "data": { "account_id": account, "users": users, "contacts": {} },
+            },
+        })
+    };
+    assert_eq!(
+        cable.next().await?,
+        presence(json!({ agent_id.to_string(): "online" }))
+    );
 
     // Another account's change never reaches this subscription: the next
     // frame is this account's contact.
@@ -212,6 +250,58 @@ async fn room_channel_speaks_actioncable(backend: Backend) -> anyhow::Result<()>
         )
     );
     assert_eq!(data["account_id"], account);
+
+    // A status change is two events, as in Chatwoot; an assignment too.
+    let conversation = path(&format!("/conversations/{display_id}"));
+    let resolved = s
+        .post_json(
+            &format!("{conversation}/toggle_status"),
+            Some(&admin),
+            &json!({ "status": "resolved" }),
+        )
+        .await?;
+    assert_eq!(resolved.status, 200, "{:?}", resolved.json);
+    for frame in cable
+        .events(&["conversation.status_changed", "conversation.updated"])
+        .await?
+    {
+        assert_eq!(frame["message"]["data"]["id"], display_id);
+        assert_eq!(frame["message"]["data"]["status"], "resolved");
+    }
+    let assigned = s
+        .post_json(
+            &format!("{conversation}/assignments"),
+            Some(&admin),
+            &json!({ "assignee_id": agent_id }),
+        )
+        .await?;
+    assert_eq!(assigned.status, 200, "{:?}", assigned.json);
+    for frame in cable
+        .events(&["assignee.changed", "conversation.updated"])
+        .await?
+    {
+        assert_eq!(frame["message"]["data"]["id"], display_id);
+        assert_eq!(frame["message"]["data"]["meta"]["assignee"]["id"], agent_id);
+    }
+
+    // The dashboard renews its presence; the answer carries the availability
+    // the administrator set.
+    let busy = s
+        .send_patch(
+            &path(&format!("/agents/{agent_id}")),
+            &admin,
+            &json!({ "availability": "busy" }),
+        )
+        .await?;
+    assert_eq!(busy.status, 200, "{:?}", busy.json);
+    cable.perform(&identifier, "update_presence").await?;
+    let renewed = loop {
+        let frame = cable.next().await?;
+        if frame["message"]["event"] == "presence.update" {
+            break frame;
+        }
+    };
+    assert_eq!(renewed, presence(json!({ agent_id.to_string(): "busy" })));
 
     // The agent leaves the account: the server says so and closes.
     let removed = s

@@ -7,7 +7,9 @@
 //! live events as `{"identifier": …, "message": {"event": …, "data": …}}`,
 //! under the same access rules as `/live` (`app::live_access`), re-read every
 //! few seconds; a user who leaves the account gets `disconnect` and the
-//! socket closes.
+//! socket closes. A subscription, and each `update_presence` the client
+//! sends on it, records the user as present and answers `presence.update`
+//! with who is present in the account.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,27 +173,72 @@ async fn command(
                     .map(|(user_id, access)| (p.account_id, user_id, access)),
                 None => None,
             };
-            let kind = match granted {
-                Some((account_id, user_id, access)) => {
-                    subscriptions.push(Subscription {
-                        identifier: identifier.to_owned(),
-                        account_id,
-                        user_id,
-                        access,
-                    });
-                    "confirm_subscription"
-                }
-                None => "reject_subscription",
+            let Some((account_id, user_id, access)) = granted else {
+                return send(
+                    socket,
+                    json!({ "identifier": identifier, "type": "reject_subscription" }),
+                )
+                .await;
             };
-            send(socket, json!({ "identifier": identifier, "type": kind })).await
+            subscriptions.push(Subscription {
+                identifier: identifier.to_owned(),
+                account_id,
+                user_id,
+                access,
+            });
+            let confirmed = json!({ "identifier": identifier, "type": "confirm_subscription" });
+            send(socket, confirmed).await && presence(socket, state, identifier, account_id, user_id).await
         }
         Some("unsubscribe") => {
             subscriptions.retain(|s| s.identifier != identifier);
             true
         }
-        // `message` commands (RoomChannel's `update_presence`) change
-        // nothing here: presence is not tracked.
+        // RoomChannel's one action: the client is still there (its
+        // dashboard sends it every 20 seconds).
+        Some("message") if asks_presence(&command) => {
+            match subscriptions.iter().find(|s| s.identifier == identifier) {
+                Some(s) => {
+                    let (account_id, user_id) = (s.account_id, s.user_id);
+                    presence(socket, state, identifier, account_id, user_id).await
+                }
+                None => true,
+            }
+        }
         _ => true,
+    }
+}
+
+/// Whether a `message` command asks for RoomChannel's `update_presence`
+/// (its `data` is a JSON text: `{"action":"update_presence"}`).
+fn asks_presence(command: &Value) -> bool {
+    command["data"]
+        .as_str()
+        .and_then(|data| serde_json::from_str::<Value>(data).ok())
+        .is_some_and(|data| data["action"] == "update_presence")
+}
+
+/// Records the user's presence and tells their subscription who is present
+/// (Chatwoot's `presence.update`, which it sends to the user's own stream);
+/// answers false when the socket is gone. A failed read skips the update.
+async fn presence(
+    socket: &mut WebSocket,
+    state: &AppState,
+    identifier: &str,
+    account_id: i64,
+    user_id: i64,
+) -> bool {
+    match live_access::presence(state, account_id, user_id).await {
+        Ok(data) => {
+            let frame = json!({
+                "identifier": identifier,
+                "message": { "event": "presence.update", "data": data },
+            });
+            send(socket, frame).await
+        }
+        Err(e) => {
+            tracing::warn!(account = account_id, user = user_id, "cannot read presence: {e}");
+            true
+        }
     }
 }
 

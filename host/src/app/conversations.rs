@@ -136,19 +136,33 @@ pub async fn announce(
     conversation: &ConversationRow,
     name: &str,
 ) -> Result<Value, AppError> {
+    announce_as(state, conversation, &[name]).await
+}
+
+/// Re-reads a conversation, renders it once, and announces it to live
+/// clients under each of `names` (one change is several events in Chatwoot:
+/// a status change is `conversation.status_changed` and
+/// `conversation.updated`); answers what was announced.
+async fn announce_as(
+    state: &AppState,
+    conversation: &ConversationRow,
+    names: &[&str],
+) -> Result<Value, AppError> {
     let current = state
         .store
         .get_conversation(conversation.account_id, conversation.display_id)
         .await?;
     let json = render_one(state, current).await?;
-    super::announce::publish(
-        state,
-        conversation.account_id,
-        Some(conversation.inbox_id),
-        name,
-        json.clone(),
-    )
-    .await;
+    for name in names {
+        super::announce::publish(
+            state,
+            conversation.account_id,
+            Some(conversation.inbox_id),
+            name,
+            json.clone(),
+        )
+        .await;
+    }
     Ok(json)
 }
 
@@ -444,7 +458,12 @@ pub async fn change_status(
         .await?;
     tx.commit().await?;
     committed(state, pending).await;
-    announce(state, &conversation, "conversation.status_changed").await?;
+    announce_as(
+        state,
+        &conversation,
+        &["conversation.status_changed", "conversation.updated"],
+    )
+    .await?;
     Ok(next)
 }
 
@@ -526,7 +545,15 @@ pub async fn change_assignment(
         .await?;
     tx.commit().await?;
     committed(state, pending).await;
-    announce(state, &conversation, "conversation.updated").await?;
+    // Chatwoot's clients also hear which of the two changed.
+    let mut names = vec!["conversation.updated"];
+    if before.assignee_id != after.assignee_id {
+        names.push("assignee.changed");
+    }
+    if before.team != after.team {
+        names.push("team.changed");
+    }
+    announce_as(state, &conversation, &names).await?;
     Ok(outcome)
 }
 

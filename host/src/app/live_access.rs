@@ -1,9 +1,12 @@
 //! Who receives which live events: administrators every event of their
 //! account, agents those of the inboxes they belong to. A connection re-reads
 //! this every few seconds, so a removed agent stops receiving. The same rules
-//! serve `/live` (an API token) and `/cable` (a pubsub token).
+//! serve `/live` (an API token) and `/cable` (a pubsub token), which also
+//! reports who is present (Chatwoot's `presence.update`).
 
-use super::{AppError, AppState};
+use serde_json::{Map, Value, json};
+
+use super::{AppError, AppState, views};
 use crate::accounts::role;
 use crate::live::LiveEvent;
 
@@ -67,4 +70,28 @@ pub async fn by_pubsub_token(
         return Ok(None);
     }
     Ok(access(state, account_id, user.id).await?.map(|a| (user.id, a)))
+}
+
+/// Records that a user is present in the account (a `RoomChannel`
+/// subscription or its `update_presence`), and answers Chatwoot's
+/// `presence.update` data: the account's users seen in the last minute on
+/// any node, each with their availability (`online`, `busy`, `offline`), and
+/// its contacts (none: contacts do not connect here).
+pub async fn presence(state: &AppState, account_id: i64, user_id: i64) -> Result<Value, AppError> {
+    state.live.seen(account_id, user_id).await;
+    let present = state.live.present(account_id);
+    let users: Map<String, Value> = state
+        .store
+        .list_agents(account_id)
+        .await?
+        .iter()
+        .filter(|agent| present.binary_search(&agent.id).is_ok())
+        .map(|agent| {
+            (
+                agent.id.to_string(),
+                json!(views::availability(agent.availability)),
+            )
+        })
+        .collect();
+    Ok(json!({ "account_id": account_id, "users": users, "contacts": {} }))
 }

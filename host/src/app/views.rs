@@ -19,7 +19,8 @@ pub fn secs(ms: i64) -> i64 {
     ms / 1000
 }
 
-fn availability(code: i64) -> &'static str {
+/// Chatwoot's name of an availability code.
+pub fn availability(code: i64) -> &'static str {
     match code {
         1 => "offline",
         2 => "busy",

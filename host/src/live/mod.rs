@@ -5,9 +5,15 @@
 //! every event goes through the database (`store::live`: a row plus NOTIFY)
 //! and each node forwards what it hears, its own events included, so a
 //! client connected to any node sees events published on every node.
+//!
+//! Presence (who has a dashboard open, Chatwoot's `OnlineStatusTracker`)
+//! travels the same way: a user's presence is an internal event
+//! ([`PRESENCE_SEEN`]) that every node records instead of forwarding, so each
+//! node knows who was seen on any node in the last minute.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -19,6 +25,12 @@ use crate::store::{Dialect, Store, StoreError, WriteTx};
 const BUFFER: usize = 1024;
 /// How long event rows stay in the database (PostgreSQL).
 const KEEP_MS: i64 = 10 * 60 * 1000;
+/// The internal event of a user's presence (`data`: `{"user_id": …}`):
+/// recorded by every node, never sent to clients.
+pub const PRESENCE_SEEN: &str = "presence.seen";
+/// How long a user counts as present after they were last seen (Chatwoot's
+/// `PRESENCE_DURATION`; its clients renew presence every 20 seconds).
+pub const PRESENCE_DURATION: Duration = Duration::from_secs(60);
 
 /// One event for an account's clients.
 #[derive(Debug, Clone)]
@@ -42,13 +54,61 @@ pub struct Staged(Vec<LiveEvent>);
 pub struct LiveEvents {
     store: Store,
     sender: broadcast::Sender<Arc<LiveEvent>>,
+    /// When each (account, user) was last seen, on any node.
+    presence: Mutex<HashMap<(i64, i64), Instant>>,
 }
 
 impl LiveEvents {
     /// A hub over `store`.
     pub fn new(store: Store) -> Arc<Self> {
         let (sender, _) = broadcast::channel(BUFFER);
-        Arc::new(Self { store, sender })
+        Arc::new(Self {
+            store,
+            sender,
+            presence: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Records that a user of an account is present now, here and (through
+    /// a [`PRESENCE_SEEN`] event) on every other node.
+    pub async fn seen(&self, account_id: i64, user_id: i64) {
+        self.record_presence(account_id, user_id);
+        if self.store.dialect() == Dialect::Postgres {
+            let data = serde_json::json!({ "user_id": user_id });
+            self.publish(account_id, None, PRESENCE_SEEN, data).await;
+        }
+    }
+
+    /// The users of an account seen within [`PRESENCE_DURATION`].
+    pub fn present(&self, account_id: i64) -> Vec<i64> {
+        let mut presence = self.presence.lock().expect("not poisoned");
+        presence.retain(|_, seen| seen.elapsed() < PRESENCE_DURATION);
+        let mut users: Vec<i64> = presence
+            .keys()
+            .filter(|(account, _)| *account == account_id)
+            .map(|(_, user)| *user)
+            .collect();
+        users.sort_unstable();
+        users
+    }
+
+    fn record_presence(&self, account_id: i64, user_id: i64) {
+        self.presence
+            .lock()
+            .expect("not poisoned")
+            .insert((account_id, user_id), Instant::now());
+    }
+
+    /// Hands an event to this node's clients, or records it when it is a
+    /// presence.
+    fn deliver(&self, event: LiveEvent) {
+        if event.name == PRESENCE_SEEN {
+            if let Some(user_id) = event.data["user_id"].as_i64() {
+                self.record_presence(event.account_id, user_id);
+            }
+            return;
+        }
+        let _ = self.sender.send(Arc::new(event));
     }
 
     /// Receives every event from now on.
@@ -80,7 +140,7 @@ impl LiveEvents {
                 ),
             }
         }
-        let _ = self.sender.send(Arc::new(event));
+        self.deliver(event);
     }
 
     /// Announces an event as part of a write transaction: it waits in
@@ -127,7 +187,7 @@ impl LiveEvents {
     /// that committed.
     pub fn release(&self, staged: Staged) {
         for event in staged.0 {
-            let _ = self.sender.send(Arc::new(event));
+            self.deliver(event);
         }
     }
 
@@ -181,7 +241,7 @@ impl LiveEvents {
                         name: stored.name,
                         data,
                     };
-                    let _ = self.sender.send(Arc::new(event));
+                    self.deliver(event);
                 }
             }
             Err(e) => tracing::warn!(events = payload, "cannot read announced events: {e}"),
