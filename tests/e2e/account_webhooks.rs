@@ -7,7 +7,9 @@
 //! the change it reports (a delivery that cannot be written fails the
 //! change; a refused change leaves none), its payload says what changed
 //! (`changed_attributes`), and one left unrendered by its writer is rendered
-//! by the worker that sends it.
+//! by the worker that sends it. An API inbox's `webhook_url` (Chatwoot's
+//! `{"channel": {"type": "api", "webhook_url": …}}`) is shown on the inbox,
+//! changed and removed with it, and hears its messages.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +21,7 @@ use switchboard_e2e::{Backend, Env, PROBE_V1, Server};
 switchboard_e2e::on_both_databases!(
     events_reach_subscribed_webhooks_signed_retried_and_dead_lettered,
     deliveries_commit_with_their_change_and_say_what_changed,
+    an_api_inbox_webhook_url_hears_its_messages,
 );
 
 /// One request the receiver got.
@@ -740,6 +743,139 @@ async fn deliveries_commit_with_their_change_and_say_what_changed(backend: Backe
         .await?,
         1,
         "the rendering is stored for retries"
+    );
+    Ok(())
+}
+
+async fn an_api_inbox_webhook_url_hears_its_messages(backend: Backend) -> anyhow::Result<()> {
+    let mut env = Env::new(backend).await?;
+    env.vars
+        .push(("SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE".to_owned(), "true".to_owned()));
+    // The bundled API channel is installed by the first start.
+    drop(env.serve().await?);
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let receiver = Receiver::start().await?;
+    let s = env.serve().await?;
+    let path = |rest: &str| format!("/api/v1/accounts/{account}{rest}");
+    let url = |at: &str| format!("{}{at}", receiver.origin);
+
+    // Chatwoot's shape: created with the URL, shown with it.
+    let created = s
+        .post_json(
+            &path("/inboxes"),
+            Some(&admin),
+            &json!({ "name": "CRM", "channel": { "type": "api", "webhook_url": url("/ok") } }),
+        )
+        .await?;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    assert_eq!(created.json["channel_type"], "Channel::Api");
+    assert_eq!(created.json["webhook_url"], url("/ok"));
+    let inbox = created.json["id"].as_i64().unwrap();
+    let shown = s.get(&path(&format!("/inboxes/{inbox}")), Some(&admin)).await?;
+    assert_eq!(shown.json["webhook_url"], url("/ok"));
+    let listed = s.get(&path("/inboxes"), Some(&admin)).await?;
+    assert_eq!(listed.json["payload"][0]["webhook_url"], url("/ok"));
+    // It is the inbox's, not one of the account's webhooks.
+    let webhooks = s.get(&path("/webhooks"), Some(&admin)).await?;
+    assert_eq!(webhooks.json["payload"]["webhooks"], json!([]));
+
+    // A conversation and an agent's reply: both reach the inbox's URL in
+    // Chatwoot's shapes, as the integration behind the API inbox reads them.
+    let contact = s
+        .post_json(&path("/contacts"), Some(&admin), &json!({ "name": "Ann" }))
+        .await?
+        .json["payload"]["contact"]["id"]
+        .as_i64()
+        .unwrap();
+    let opened = s
+        .post_json(
+            &path("/conversations"),
+            Some(&admin),
+            &json!({ "inbox_id": inbox, "contact_id": contact }),
+        )
+        .await?;
+    assert_eq!(opened.status, 200, "{:?}", opened.json);
+    let display_id = opened.json["id"].as_i64().unwrap();
+    let messages = path(&format!("/conversations/{display_id}/messages"));
+    let reply = s
+        .post_json(&messages, Some(&admin), &json!({ "content": "To the CRM" }))
+        .await?;
+    assert_eq!(reply.status, 200, "{:?}", reply.json);
+    s.eventually("the inbox's URL hears the reply", 400, || async {
+        Ok(receiver
+            .at("/ok")
+            .iter()
+            .any(|r| payload(r)["event"] == "message_created"))
+    })
+    .await?;
+    let got: Vec<Value> = receiver.at("/ok").iter().map(payload).collect();
+    assert!(
+        got.iter()
+            .any(|e| e["event"] == "conversation_created" && e["id"] == display_id)
+    );
+    let message = got.iter().find(|e| e["event"] == "message_created").unwrap();
+    assert_eq!(
+        (
+            message["content"].as_str(),
+            message["message_type"].as_str(),
+            message["inbox"]["id"].as_i64(),
+            message["conversation"]["id"].as_i64(),
+        ),
+        (
+            Some("To the CRM"),
+            Some("outgoing"),
+            Some(inbox),
+            Some(display_id)
+        )
+    );
+
+    // Changed with the inbox (Chatwoot's update body), and removed by a blank URL.
+    let moved = s
+        .send_patch(
+            &path(&format!("/inboxes/{inbox}")),
+            &admin,
+            &json!({ "channel": { "webhook_url": url("/flaky") } }),
+        )
+        .await?;
+    assert_eq!(moved.status, 200, "{:?}", moved.json);
+    assert_eq!(moved.json["webhook_url"], url("/flaky"));
+    let sent = s
+        .post_json(&messages, Some(&admin), &json!({ "content": "Moved" }))
+        .await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    s.eventually("the new URL hears the next reply", 400, || async {
+        Ok(receiver
+            .at("/flaky")
+            .iter()
+            .any(|r| payload(r)["content"] == "Moved"))
+    })
+    .await?;
+    assert!(
+        receiver
+            .at("/ok")
+            .iter()
+            .all(|r| payload(r)["content"] != "Moved"),
+        "the old URL hears no more"
+    );
+    let removed = s
+        .send_patch(
+            &path(&format!("/inboxes/{inbox}")),
+            &admin,
+            &json!({ "channel": { "webhook_url": "" } }),
+        )
+        .await?;
+    assert_eq!(removed.status, 200, "{:?}", removed.json);
+    assert_eq!(removed.json["webhook_url"], Value::Null);
+    let db = switchboard_e2e::database(&env).await?;
+    let before = count(&db, "SELECT COUNT(*) FROM webhook_deliveries").await?;
+    let quiet = s
+        .post_json(&messages, Some(&admin), &json!({ "content": "Quiet" }))
+        .await?;
+    assert_eq!(quiet.status, 200, "{:?}", quiet.json);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM webhook_deliveries").await?,
+        before,
+        "an inbox without a URL queues nothing"
     );
     Ok(())
 }

@@ -65,6 +65,9 @@ struct ChannelSpec {
     /// The provider's id of the account whose webhooks this inbox receives
     /// (events are routed to the inbox by it); one inbox per id and channel.
     external_id: Option<String>,
+    /// An API inbox's: where its conversations' and messages' events are
+    /// POSTed, as Chatwoot's account webhooks are.
+    webhook_url: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -93,13 +96,21 @@ async fn create(
         name: body.name,
         channel: body.channel.kind,
         external_id: body.channel.external_id,
+        webhook_url: body.channel.webhook_url,
     };
     Ok(Json(views::inbox(&use_case::create(&state, &member, new).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+struct ChannelChanges {
+    /// An API inbox's `webhook_url`; blank removes it.
+    webhook_url: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 struct InboxBody {
     name: Option<String>,
+    channel: Option<ChannelChanges>,
     lock_to_single_conversation: Option<bool>,
     enable_auto_assignment: Option<bool>,
     greeting_enabled: Option<bool>,
@@ -129,8 +140,9 @@ async fn update(
         greeting_enabled: body.greeting_enabled,
         greeting_message: body.greeting_message,
     };
+    let webhook_url = body.channel.and_then(|c| c.webhook_url);
     Ok(Json(views::inbox(
-        &use_case::update(&state, &member, id, changes).await?,
+        &use_case::update(&state, &member, id, changes, webhook_url).await?,
     )))
 }
 

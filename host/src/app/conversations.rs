@@ -348,7 +348,7 @@ pub async fn open(state: &AppState, member: &Member, new: NewConversation) -> Re
             &mut tx,
             member.account_id,
             "conversation_created",
-            Subject::conversation(conversation.display_id, Vec::new()),
+            Subject::conversation(&conversation, Vec::new()),
         )
         .await?;
     // The first message is checked against the channel's rules as a reply
@@ -442,7 +442,7 @@ pub async fn change_status(
         .cloned()
         .collect();
     let mut pending = InTransaction::default();
-    let subject = Subject::conversation(conversation.display_id, status_only);
+    let subject = Subject::conversation(&conversation, status_only);
     pending
         .webhook(
             state,
@@ -452,7 +452,7 @@ pub async fn change_status(
             subject,
         )
         .await?;
-    let subject = Subject::conversation(conversation.display_id, changed);
+    let subject = Subject::conversation(&conversation, changed);
     pending
         .webhook(state, &mut tx, member.account_id, "conversation_updated", subject)
         .await?;
@@ -539,7 +539,7 @@ pub async fn change_assignment(
     }
     let after = tx.conversation(conversation.id).await?;
     let mut pending = InTransaction::default();
-    let subject = Subject::conversation(conversation.display_id, changed_attributes(&before, &after));
+    let subject = Subject::conversation(&conversation, changed_attributes(&before, &after));
     pending
         .webhook(state, &mut tx, member.account_id, "conversation_updated", subject)
         .await?;
@@ -606,7 +606,7 @@ pub async fn set_labels(
         vec![webhooks::change("label_list", &previous, &labels)]
     };
     let mut pending = InTransaction::default();
-    let subject = Subject::conversation(conversation.display_id, changed);
+    let subject = Subject::conversation(&conversation, changed);
     pending
         .webhook(state, &mut tx, member.account_id, "conversation_updated", subject)
         .await?;

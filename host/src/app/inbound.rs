@@ -472,7 +472,7 @@ async fn write_events(
                         &mut tx,
                         conversation.account_id,
                         "conversation_created",
-                        Subject::conversation(conversation.display_id, Vec::new()),
+                        Subject::conversation(&conversation, Vec::new()),
                     )
                     .await?;
                 opened.push(conversation);

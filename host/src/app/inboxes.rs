@@ -5,7 +5,8 @@
 
 use super::conversations::visible_inbox;
 use super::{AppError, AppState, Member};
-use crate::store::{InboxChanges, InboxRow, UserRow};
+use crate::conversations::API_CHANNEL;
+use crate::store::{InboxChanges, InboxInsert, InboxRow, UserRow};
 
 /// The inboxes the member may see.
 pub async fn list(state: &AppState, member: &Member) -> Result<Vec<InboxRow>, AppError> {
@@ -24,6 +25,8 @@ pub struct NewInbox {
     pub channel: String,
     /// The provider's id of the account whose webhooks the inbox receives.
     pub external_id: Option<String>,
+    /// Where an API inbox's events are POSTed (Chatwoot's `webhook_url`).
+    pub webhook_url: Option<String>,
 }
 
 /// Creates an inbox on a channel without an authorization flow
@@ -47,29 +50,49 @@ pub async fn create(state: &AppState, member: &Member, new: NewInbox) -> Result<
     if external_id.is_some_and(str::is_empty) {
         return Err(AppError::Refused("external_id can't be blank".into()));
     }
-    Ok(state
-        .store
-        .insert_inbox(
-            member.account_id,
-            new.name.trim(),
-            &plugin.manifest.id,
+    let mut tx = state.store.begin_write().await?;
+    let inbox = tx
+        .insert_inbox(&InboxInsert {
+            account_id: member.account_id,
+            name: new.name.trim(),
+            channel: &plugin.manifest.id,
             external_id,
-        )
-        .await?)
+            ..Default::default()
+        })
+        .await?;
+    let webhook_url = new.webhook_url.filter(|_| plugin.manifest.id == API_CHANNEL);
+    if let Some(url) = &webhook_url {
+        super::webhooks::set_for_inbox(state, &mut tx, member.account_id, inbox.id, url).await?;
+    }
+    tx.commit().await?;
+    if webhook_url.is_some() {
+        super::webhooks::forget(state, member.account_id);
+    }
+    Ok(state.store.get_inbox(member.account_id, inbox.id).await?)
 }
 
-/// Changes an inbox's settings (administrators).
+/// Changes an inbox's settings (administrators), and an API inbox's
+/// `webhook_url` when one is given (blank removes it).
 pub async fn update(
     state: &AppState,
     member: &Member,
     id: i64,
     changes: InboxChanges,
+    webhook_url: Option<String>,
 ) -> Result<InboxRow, AppError> {
     member.require_admin()?;
     if changes.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(AppError::Refused("Name can't be blank".into()));
     }
-    Ok(state.store.update_inbox(member.account_id, id, &changes).await?)
+    let inbox = state.store.update_inbox(member.account_id, id, &changes).await?;
+    let Some(url) = webhook_url.filter(|_| inbox.channel == API_CHANNEL) else {
+        return Ok(inbox);
+    };
+    let mut tx = state.store.begin_write().await?;
+    super::webhooks::set_for_inbox(state, &mut tx, member.account_id, id, &url).await?;
+    tx.commit().await?;
+    super::webhooks::forget(state, member.account_id);
+    Ok(state.store.get_inbox(member.account_id, id).await?)
 }
 
 /// Deletes an inbox and its conversations (administrators).

@@ -323,6 +323,8 @@ pub struct Inbox {
     sender_name_type: &'static str,
     /// The provider's id of the connected account.
     external_id: Option<String>,
+    /// An API inbox's: where its events are POSTed.
+    webhook_url: Option<String>,
     created_at: i64,
 }
 
@@ -351,6 +353,7 @@ fn inbox_shape(i: &InboxRow) -> Inbox {
         timezone: "UTC",
         sender_name_type: "friendly",
         external_id: i.external_id.clone(),
+        webhook_url: i.webhook_url.clone(),
         created_at: secs(i.created_at),
     }
 }

@@ -33,7 +33,7 @@ use url::Url;
 
 use super::{AppError, AppState, Member};
 use crate::caps::egress;
-use crate::store::{StoreError, WebhookDeliveryRow, WebhookOutcome, WebhookRow, WriteTx};
+use crate::store::{ConversationRow, StoreError, WebhookDeliveryRow, WebhookOutcome, WebhookRow, WriteTx};
 
 /// The events an account webhook may subscribe to: Chatwoot's list, so its
 /// clients' subscriptions are accepted as they are.
@@ -50,6 +50,18 @@ pub const EVENTS: &[&str] = &[
     "inbox_updated",
     "conversation_typing_on",
     "conversation_typing_off",
+];
+
+/// The events an inbox's webhook (an API inbox's `webhook_url`) hears:
+/// those of its conversations and messages, as Chatwoot sends them to
+/// `Channel::Api#webhook_url`.
+pub const INBOX_EVENTS: &[&str] = &[
+    "conversation_created",
+    "conversation_status_changed",
+    "conversation_updated",
+    "message_created",
+    "message_updated",
+    "webwidget_triggered",
 ];
 
 /// Settings of outgoing webhooks, from flags and the environment.
@@ -91,8 +103,16 @@ impl Default for WebhookSettings {
 /// on another node is seen within this time.
 const SUBSCRIPTIONS_TTL: Duration = Duration::from_secs(1);
 
-/// An account's webhooks: (id, subscribed events).
-type Subscriptions = Arc<Vec<(i64, Vec<String>)>>;
+/// An account's webhooks, its inboxes' included.
+type Subscriptions = Arc<Vec<Subscription>>;
+
+/// One webhook as staging needs it.
+struct Subscription {
+    id: i64,
+    events: Vec<String>,
+    /// The inbox whose events alone it hears (an inbox webhook).
+    inbox_id: Option<i64>,
+}
 
 /// A node's webhook sender: its HTTP client, its workers' wake-up, and its
 /// copy of each account's subscriptions.
@@ -143,7 +163,11 @@ async fn subscriptions(state: &AppState, account_id: i64) -> Result<Subscription
     let rows = state.store.list_webhooks(account_id).await?;
     let known: Subscriptions = Arc::new(
         rows.into_iter()
-            .map(|w| (w.id, serde_json::from_str(&w.subscriptions).unwrap_or_default()))
+            .map(|w| Subscription {
+                id: w.id,
+                events: serde_json::from_str(&w.subscriptions).unwrap_or_default(),
+                inbox_id: w.inbox_id,
+            })
             .collect(),
     );
     outgoing
@@ -194,7 +218,10 @@ fn view(state: &AppState, row: WebhookRow) -> Result<Webhook, AppError> {
 pub async fn list(state: &AppState, member: &Member) -> Result<Vec<Webhook>, AppError> {
     member.require_admin()?;
     let rows = state.store.list_webhooks(member.account_id).await?;
-    rows.into_iter().map(|row| view(state, row)).collect()
+    rows.into_iter()
+        .filter(|row| row.inbox_id.is_none())
+        .map(|row| view(state, row))
+        .collect()
 }
 
 /// Adds a webhook with a fresh secret (administrators).
@@ -229,7 +256,7 @@ pub async fn update(
     input: WebhookInput,
 ) -> Result<Webhook, AppError> {
     member.require_admin()?;
-    let current = state.store.get_webhook(member.account_id, id).await?;
+    let current = account_webhook(state, member, id).await?;
     let url = match input.url.as_deref() {
         Some(url) => checked_url(state, Some(url)).await?,
         None => current.url.clone(),
@@ -253,6 +280,7 @@ pub async fn update(
 /// Removes a webhook and its pending deliveries (administrators).
 pub async fn delete(state: &AppState, member: &Member, id: i64) -> Result<(), AppError> {
     member.require_admin()?;
+    account_webhook(state, member, id).await?;
     state.store.delete_webhook(member.account_id, id).await?;
     state.pipeline.webhooks.forget(member.account_id);
     Ok(())
@@ -266,11 +294,50 @@ pub async fn deliveries(
     id: i64,
 ) -> Result<Vec<WebhookDeliveryRow>, AppError> {
     member.require_admin()?;
-    state.store.get_webhook(member.account_id, id).await?;
+    account_webhook(state, member, id).await?;
     Ok(state
         .store
         .list_webhook_deliveries(member.account_id, id, 100)
         .await?)
+}
+
+/// One of the account's own webhooks (an inbox's is managed through its
+/// inbox).
+async fn account_webhook(state: &AppState, member: &Member, id: i64) -> Result<WebhookRow, AppError> {
+    let row = state.store.get_webhook(member.account_id, id).await?;
+    if row.inbox_id.is_some() {
+        return Err(AppError::NotFound(format!("webhook {id}")));
+    }
+    Ok(row)
+}
+
+/// Sets or removes an inbox's webhook (its `webhook_url`) in `tx`: the URL
+/// is checked as an account webhook's is; a blank one removes it.
+pub(super) async fn set_for_inbox(
+    state: &AppState,
+    tx: &mut WriteTx,
+    account_id: i64,
+    inbox_id: i64,
+    url: &str,
+) -> Result<(), AppError> {
+    let url = match url.trim() {
+        "" => None,
+        url => Some(checked_url(state, Some(url)).await?),
+    };
+    let sealed = state
+        .plugins
+        .secrets()
+        .seal(&crate::accounts::new_token())
+        .map_err(|e| AppError::Internal(format!("cannot seal a webhook secret: {e}")))?;
+    let subscriptions = serde_json::to_string(INBOX_EVENTS).expect("strings serialise");
+    tx.set_inbox_webhook(account_id, inbox_id, url.as_deref(), &subscriptions, &sealed)
+        .await?;
+    Ok(())
+}
+
+/// Drops this node's copy of an account's subscriptions (a webhook changed).
+pub(super) fn forget(state: &AppState, account_id: i64) {
+    state.pipeline.webhooks.forget(account_id);
 }
 
 fn blank_to_none(text: Option<String>) -> Option<String> {
@@ -370,6 +437,8 @@ pub enum Subject {
     Conversation {
         /// Its display id.
         display_id: i64,
+        /// Its inbox.
+        inbox_id: i64,
         /// What the change changed.
         changed_attributes: Vec<Value>,
     },
@@ -384,10 +453,20 @@ pub enum Subject {
 
 impl Subject {
     /// A conversation after a change of `changed_attributes`.
-    pub fn conversation(display_id: i64, changed_attributes: Vec<Value>) -> Self {
+    pub fn conversation(conversation: &ConversationRow, changed_attributes: Vec<Value>) -> Self {
         Self::Conversation {
-            display_id,
+            display_id: conversation.display_id,
+            inbox_id: conversation.inbox_id,
             changed_attributes,
+        }
+    }
+
+    /// The inbox it concerns, when that is known without a read.
+    fn inbox_id(&self) -> Option<i64> {
+        match self {
+            Self::Message(data) => data["inbox_id"].as_i64(),
+            Self::Conversation { inbox_id, .. } => Some(*inbox_id),
+            Self::MessageById { .. } | Self::Contact { .. } => None,
         }
     }
 }
@@ -408,14 +487,28 @@ pub struct Staged {
     subject: Subject,
 }
 
-/// The account's webhooks subscribed to `event` (one of [`EVENTS`]), from
-/// this node's copy of its subscriptions.
-async fn subscribed(state: &AppState, account_id: i64, event: &str) -> Result<Vec<i64>, StoreError> {
+/// The webhooks subscribed to `event` (one of [`EVENTS`]) about `subject`:
+/// the account's, and its inbox's, from this node's copy of the account's
+/// subscriptions.
+async fn subscribed(
+    state: &AppState,
+    account_id: i64,
+    event: &str,
+    subject: &Subject,
+) -> Result<Vec<i64>, StoreError> {
     let known = subscriptions(state, account_id).await?;
-    Ok(known
-        .iter()
-        .filter(|(_, events)| events.iter().any(|e| e == event))
-        .map(|(id, _)| *id)
+    let wanted = known.iter().filter(|w| w.events.iter().any(|e| e == event));
+    // The inbox of a message changed by id is read only when an inbox
+    // webhook of the account could want it (the message is committed).
+    let inbox_id = match subject {
+        Subject::MessageById { conversation_id, .. } if wanted.clone().any(|w| w.inbox_id.is_some()) => {
+            Some(state.store.conversation_by_id(*conversation_id).await?.inbox_id)
+        }
+        _ => subject.inbox_id(),
+    };
+    Ok(wanted
+        .filter(|w| w.inbox_id.is_none() || w.inbox_id == inbox_id)
+        .map(|w| w.id)
         .collect())
 }
 
@@ -448,7 +541,7 @@ pub async fn stage(
     if !sendable {
         return Ok(None);
     }
-    let webhooks = subscribed(state, account_id, event).await?;
+    let webhooks = subscribed(state, account_id, event, &subject).await?;
     if webhooks.is_empty() {
         return Ok(None);
     }
@@ -525,6 +618,7 @@ async fn payload(
         Subject::Conversation {
             display_id,
             changed_attributes,
+            ..
         } => {
             let conversation = state.store.get_conversation(account_id, display_id).await?;
             let mut conversation = super::conversations::render_one(state, conversation).await?;

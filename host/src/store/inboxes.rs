@@ -30,6 +30,8 @@ pub struct InboxRow {
     pub greeting_message: Option<String>,
     /// Picture URL.
     pub avatar_url: Option<String>,
+    /// Where its events are POSTed (an API inbox's `webhook_url`).
+    pub webhook_url: Option<String>,
     /// Creation (unix ms).
     pub created_at: i64,
 }
@@ -50,7 +52,8 @@ pub struct InboxChanges {
 }
 
 pub(super) const COLUMNS: &str = "id, account_id, name, channel, external_id, reauthorization_required, \
-     lock_to_single_conversation, enable_auto_assignment, greeting_enabled, greeting_message, avatar_url, created_at";
+     lock_to_single_conversation, enable_auto_assignment, greeting_enabled, greeting_message, avatar_url, created_at, \
+     (SELECT w.url FROM webhooks w WHERE w.inbox_id = inboxes.id) AS webhook_url";
 
 pub(super) fn inbox_from(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
     Ok(InboxRow {
@@ -65,6 +68,7 @@ pub(super) fn inbox_from(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
         greeting_enabled: get_bool(row, "greeting_enabled")?,
         greeting_message: row.try_get("greeting_message")?,
         avatar_url: row.try_get("avatar_url")?,
+        webhook_url: row.try_get("webhook_url")?,
         created_at: row.try_get("created_at")?,
     })
 }

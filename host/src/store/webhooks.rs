@@ -25,6 +25,9 @@ pub struct WebhookRow {
     pub subscriptions: String,
     /// The signing key, sealed.
     pub sealed_secret: String,
+    /// The inbox whose `webhook_url` it is (an API inbox's), or `None` for
+    /// an account webhook.
+    pub inbox_id: Option<i64>,
     /// Creation (unix ms).
     pub created_at: i64,
 }
@@ -61,7 +64,7 @@ pub struct WebhookDeliveryRow {
     pub updated_at: i64,
 }
 
-const WEBHOOK_COLUMNS: &str = "id, account_id, name, url, subscriptions, secret, created_at";
+const WEBHOOK_COLUMNS: &str = "id, account_id, name, url, subscriptions, secret, inbox_id, created_at";
 const DELIVERY_COLUMNS: &str = "id, webhook_id, account_id, event, payload, subject, state, attempts, last_status, last_error, created_at, updated_at";
 
 fn webhook_from(row: &AnyRow) -> Result<WebhookRow, sqlx::Error> {
@@ -72,6 +75,7 @@ fn webhook_from(row: &AnyRow) -> Result<WebhookRow, sqlx::Error> {
         url: row.try_get("url")?,
         subscriptions: row.try_get("subscriptions")?,
         sealed_secret: row.try_get("secret")?,
+        inbox_id: row.try_get("inbox_id")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -284,6 +288,53 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Sets an inbox's webhook (its `webhook_url`), made with
+    /// `subscriptions` and `sealed_secret` when it has none yet, or removes
+    /// it with `None`.
+    pub async fn set_inbox_webhook(
+        &mut self,
+        account_id: i64,
+        inbox_id: i64,
+        url: Option<&str>,
+        subscriptions: &str,
+        sealed_secret: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let Some(url) = url else {
+            sqlx::query("DELETE FROM webhooks WHERE account_id = $1 AND inbox_id = $2")
+                .bind(account_id)
+                .bind(inbox_id)
+                .execute(&mut **self.inner())
+                .await?;
+            return Ok(());
+        };
+        let updated = sqlx::query(
+            "UPDATE webhooks SET url = $1, updated_at = $2 WHERE account_id = $3 AND inbox_id = $4",
+        )
+        .bind(url)
+        .bind(now)
+        .bind(account_id)
+        .bind(inbox_id)
+        .execute(&mut **self.inner())
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            sqlx::query(
+                "INSERT INTO webhooks (account_id, inbox_id, url, subscriptions, secret, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(account_id)
+            .bind(inbox_id)
+            .bind(url)
+            .bind(subscriptions)
+            .bind(sealed_secret)
+            .bind(now)
+            .execute(&mut **self.inner())
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Queues one delivery of `event` per webhook of `webhook_ids`, as part
     /// of the change it reports, with the payload still to be rendered from
     /// `subject`; answers their ids. A webhook deleted meanwhile is skipped.

@@ -255,6 +255,7 @@ async fn create(
         name: form.name.clone(),
         channel: channel.clone(),
         external_id: Some(form.external_id.clone()).filter(|v| !v.trim().is_empty()),
+        webhook_url: None,
     };
     match inboxes::create(&state, &web.member, new).await {
         Ok(inbox) => Ok(Redirect::to(&settings_url(account, &format!("/{}", inbox.id))).into_response()),
@@ -475,7 +476,7 @@ async fn update(
         greeting_message: Some(form.greeting_message),
         ..Default::default()
     };
-    match inboxes::update(&state, &web.member, inbox_id, changes).await {
+    match inboxes::update(&state, &web.member, inbox_id, changes, None).await {
         Ok(_) => Ok(Redirect::to(&settings_url(account, &format!("/{inbox_id}"))).into_response()),
         Err(e) => {
             let error = refusal(e)?;
