@@ -17,6 +17,7 @@ switchboard_e2e::on_both_databases!(
     attachments_follow_the_channels_rules,
     inboxes_and_their_members,
     openapi_document_matches_the_answers,
+    contact_avatars_are_uploaded_and_served,
 );
 
 /// A WebSocket client of `/api/v1/accounts/{id}/live`.
@@ -1483,5 +1484,84 @@ async fn openapi_document_matches_the_answers(backend: Backend) -> anyhow::Resul
             }
         }
     }
+    Ok(())
+}
+
+/// A form with a contact's name and its picture as Chatwoot's clients send it.
+fn avatar_form(name: &str, bytes: &[u8], mime: &str) -> anyhow::Result<reqwest::multipart::Form> {
+    let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name("avatar.png")
+        .mime_str(mime)?;
+    Ok(reqwest::multipart::Form::new()
+        .text("name", name.to_owned())
+        .part("avatar", part))
+}
+
+async fn contact_avatars_are_uploaded_and_served(backend: Backend) -> anyhow::Result<()> {
+    let f = fixture(backend).await?;
+    let s = &f.server;
+    let first = b"\x89PNG\r\n\x1a\nthe first picture".to_vec();
+    let created = s
+        .post_multipart(
+            &f.path("/contacts"),
+            Some(&f.agent),
+            avatar_form("Ann", &first, "image/png")?,
+        )
+        .await?;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    let contact = created.json["payload"]["contact"]["id"].as_i64().unwrap();
+    let thumbnail = created.json["payload"]["contact"]["thumbnail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(thumbnail, f.path(&format!("/contacts/{contact}/avatar")));
+    let (status, kind, bytes) = s.get_bytes(&thumbnail, &f.agent).await?;
+    assert_eq!((status, kind.as_str(), &bytes), (200, "image/png", &first));
+    let shown = s
+        .get(&f.path(&format!("/contacts/{contact}")), Some(&f.admin))
+        .await?;
+    assert_eq!(shown.json["payload"]["thumbnail"], thumbnail);
+
+    // Replaced with PUT multipart; a JSON update keeps it.
+    let second = b"\xff\xd8\xffthe second picture".to_vec();
+    let replaced = s
+        .send_multipart(
+            "PUT",
+            &f.path(&format!("/contacts/{contact}")),
+            Some(&f.agent),
+            avatar_form("Ann B.", &second, "image/jpeg")?,
+        )
+        .await?;
+    assert_eq!(replaced.status, 200, "{:?}", replaced.json);
+    assert_eq!(replaced.json["payload"]["name"], "Ann B.");
+    let renamed = s
+        .send_patch(
+            &f.path(&format!("/contacts/{contact}")),
+            &f.agent,
+            &json!({ "name": "Ann C." }),
+        )
+        .await?;
+    assert_eq!(renamed.json["payload"]["thumbnail"], thumbnail);
+    let (status, kind, bytes) = s.get_bytes(&thumbnail, &f.agent).await?;
+    assert_eq!((status, kind.as_str(), &bytes), (200, "image/jpeg", &second));
+
+    // Only raster images; the picture stays the account's.
+    let svg = s
+        .post_multipart(
+            &f.path("/contacts"),
+            Some(&f.agent),
+            avatar_form("Scripted", b"<svg onload='x'/>", "image/svg+xml")?,
+        )
+        .await?;
+    assert_eq!(svg.status, 422, "{:?}", svg.json);
+    let (_, other_admin, _) = account_with_users(&f.env, "Globex").await?;
+    let (status, _, bytes) = s.get_bytes(&thumbnail, &token(&other_admin)).await?;
+    assert_eq!(status, 401);
+    assert_ne!(bytes, second);
+    let plain = f.contact("Bob", "bob@example.com").await?;
+    let (status, _, _) = s
+        .get_bytes(&f.path(&format!("/contacts/{plain}/avatar")), &f.agent)
+        .await?;
+    assert_eq!(status, 404, "a contact without an uploaded picture");
     Ok(())
 }

@@ -421,6 +421,20 @@ impl Server {
         .await
     }
 
+    /// Any method with a multipart form (Chatwoot's clients update contacts
+    /// with PUT or PATCH multipart).
+    pub async fn send_multipart(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<Answer> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        self.send(request.multipart(form), token).await
+    }
+
     /// GET raw bytes (status, content type, body).
     pub async fn get_bytes(&self, path: &str, token: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
         let response = self

@@ -1,11 +1,13 @@
 //! `/api/v1/accounts/{account_id}/contacts`: list (15 a page, with
-//! `meta.count`), search, show, create, update and (administrators) delete.
+//! `meta.count`), search, show, create and update (JSON, or multipart with the
+//! picture as an `avatar` file), the uploaded picture, and (administrators)
+//! delete.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::extract::{AppJson, lenient};
@@ -16,10 +18,46 @@ use crate::app::views;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
+        .routes(routes!(list, create).layer(DefaultBodyLimit::max(FORM_BYTES)))
         .routes(routes!(search))
         // PUT is Chatwoot's other spelling of PATCH.
-        .routes(routes!(show, update, replace, remove))
+        .routes(routes!(show, update, replace, remove).layer(DefaultBodyLimit::max(FORM_BYTES)))
+        .routes(routes!(avatar))
+}
+
+/// A contact form with its picture.
+const FORM_BYTES: usize = use_case::MAX_AVATAR_BYTES + (64 << 10);
+
+/// A contact's uploaded picture (its `thumbnail`), for the account's members.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}/contacts/{id}/avatar",
+    tag = "Contacts",
+    summary = "A contact's uploaded picture",
+    params(("account_id" = i64, Path, description = "Account id"), ("id" = i64, Path, description = "Resource id")),
+    responses((status = 200, description = "The image", content_type = "image/png"), super::openapi::DownloadErrors),
+    security(("api_access_token" = [])),
+)]
+async fn avatar(
+    member: Member,
+    State(state): State<AppState>,
+    Path((_account, id)): Path<(i64, i64)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (content_type, data) = use_case::avatar(&state, &member, id).await?;
+    // Only raster images are stored; still, nothing served here may script.
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_owned(),
+            ),
+        ],
+        data,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -142,8 +180,8 @@ fn opt_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::E
     lenient::flag(d).map(Some)
 }
 
-/// A contact body, JSON or multipart.
-struct ContactForm(ContactBody);
+/// A contact body, JSON or multipart (with the picture as an `avatar` file).
+struct ContactForm(ContactBody, Option<use_case::Avatar>);
 
 impl axum::extract::FromRequest<AppState> for ContactForm {
     type Rejection = ApiError;
@@ -156,7 +194,7 @@ impl axum::extract::FromRequest<AppState> for ContactForm {
             .is_some_and(|v| v.starts_with("multipart/form-data"));
         if !multipart {
             let AppJson(body) = AppJson::<ContactBody>::from_request(req, state).await?;
-            return Ok(Self(body));
+            return Ok(Self(body, None));
         }
         let mut form = axum::extract::Multipart::from_request(req, state)
             .await
@@ -166,12 +204,20 @@ impl axum::extract::FromRequest<AppState> for ContactForm {
             _ => ApiError::BadRequest(e.body_text()),
         };
         let mut body = ContactBody::default();
+        let mut avatar = None;
         while let Some(field) = form.next_field().await.map_err(bad)? {
             let name = field.name().unwrap_or_default().to_owned();
             if field.file_name().is_some() {
-                // The avatar file: there is nowhere to keep a contact's
-                // picture but its URL, so the upload is read and dropped.
-                field.bytes().await.map_err(bad)?;
+                // Chatwoot's clients send the picture as `avatar`; other
+                // files are read and dropped, as it ignores them.
+                let content_type = field.content_type().unwrap_or_default().to_owned();
+                let data = field.bytes().await.map_err(bad)?;
+                if name == "avatar" {
+                    avatar = Some(use_case::Avatar {
+                        content_type,
+                        data: data.to_vec(),
+                    });
+                }
                 continue;
             }
             let text = field.text().await.map_err(bad)?;
@@ -216,7 +262,7 @@ impl axum::extract::FromRequest<AppState> for ContactForm {
                 _ => {}
             }
         }
-        Ok(Self(body))
+        Ok(Self(body, avatar))
     }
 }
 
@@ -233,6 +279,7 @@ impl From<ContactBody> for ContactInput {
             custom_attributes: b.custom_attributes,
             inbox_id: b.inbox_id,
             source_id: b.source_id,
+            avatar: None,
         }
     }
 }
@@ -250,9 +297,13 @@ impl From<ContactBody> for ContactInput {
 async fn create(
     member: Member,
     State(state): State<AppState>,
-    ContactForm(body): ContactForm,
+    ContactForm(body, avatar): ContactForm,
 ) -> Result<Json<Value>, ApiError> {
-    let created = use_case::create(&state, &member, body.into()).await?;
+    let input = use_case::ContactInput {
+        avatar,
+        ..body.into()
+    };
+    let created = use_case::create(&state, &member, input).await?;
     let contact_inbox = created
         .contact_inbox
         .map(|(inbox_id, source_id)| json!({ "inbox_id": inbox_id, "source_id": source_id }));
@@ -275,9 +326,13 @@ async fn update(
     member: Member,
     State(state): State<AppState>,
     Path((_account, id)): Path<(i64, i64)>,
-    ContactForm(body): ContactForm,
+    ContactForm(body, avatar): ContactForm,
 ) -> Result<Json<Value>, ApiError> {
-    let contact = use_case::update(&state, &member, id, body.into()).await?;
+    let input = use_case::ContactInput {
+        avatar,
+        ..body.into()
+    };
+    let contact = use_case::update(&state, &member, id, input).await?;
     Ok(Json(json!({ "payload": views::contact(&contact) })))
 }
 

@@ -8,6 +8,7 @@ use super::announce::{InTransaction, committed};
 use super::conversations::visible_inbox;
 use super::webhooks::Subject;
 use super::{AppError, AppState, Member};
+use crate::blobs;
 use crate::store::{ContactChanges, ContactRow, InboxRow, NewContact};
 
 /// Contacts per page, as in Chatwoot.
@@ -112,6 +113,56 @@ pub struct ContactInput {
     pub inbox_id: Option<i64>,
     /// That identity; generated when absent.
     pub source_id: Option<String>,
+    /// An uploaded picture (Chatwoot's multipart `avatar`).
+    pub avatar: Option<Avatar>,
+}
+
+/// A contact's uploaded picture.
+#[derive(Debug, Clone)]
+pub struct Avatar {
+    /// Its MIME type, as the client sent it.
+    pub content_type: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// Largest picture accepted (the contact routes take a little more, for
+/// the other fields of the form).
+pub const MAX_AVATAR_BYTES: usize = 2 << 20;
+
+/// Stores an uploaded picture in the blob store, before the row that names
+/// it; answers its key and type. Only raster images are accepted: the
+/// picture is served from the API's origin.
+async fn save_avatar(state: &AppState, avatar: Option<Avatar>) -> Result<Option<(String, String)>, AppError> {
+    let Some(avatar) = avatar else {
+        return Ok(None);
+    };
+    let kind = avatar.content_type.trim().to_ascii_lowercase();
+    if !matches!(
+        kind.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    ) {
+        return Err(AppError::Refused(format!(
+            "avatar must be a PNG, JPEG, GIF or WebP image, not {kind:?}"
+        )));
+    }
+    if avatar.data.is_empty() || avatar.data.len() > MAX_AVATAR_BYTES {
+        return Err(AppError::Refused(format!(
+            "avatar must be between 1 byte and {MAX_AVATAR_BYTES} bytes"
+        )));
+    }
+    let key = state.blobs.save(blobs::AVATARS, &avatar.data).await?;
+    Ok(Some((key, kind)))
+}
+
+/// A contact's uploaded picture (its type and bytes), for any member of its
+/// account (contacts are the account's, as in Chatwoot).
+pub async fn avatar(state: &AppState, member: &Member, id: i64) -> Result<(String, Vec<u8>), AppError> {
+    let contact = state.store.get_contact(member.account_id, id).await?;
+    let (Some(key), Some(kind)) = (contact.avatar_blob, contact.avatar_content_type) else {
+        return Err(AppError::NotFound(format!("contact {id} has no uploaded avatar")));
+    };
+    Ok((kind, state.blobs.load(&key).await?))
 }
 
 impl ContactInput {
@@ -161,7 +212,11 @@ pub async fn create(
         }
         None => None,
     };
+    let avatar = save_avatar(state, input.avatar).await?;
+    let (avatar_blob, avatar_content_type) = avatar.unzip();
     let contact = NewContact {
+        avatar_blob,
+        avatar_content_type,
         name: input.name.unwrap_or_default(),
         email: blank_to_none(input.email),
         phone_number: blank_to_none(input.phone_number),
@@ -202,6 +257,7 @@ pub async fn update(
 ) -> Result<ContactRow, AppError> {
     input.validate()?;
     let changes = ContactChanges {
+        avatar_blob: save_avatar(state, input.avatar).await?,
         name: input.name,
         email: blank_to_none(input.email),
         phone_number: blank_to_none(input.phone_number),

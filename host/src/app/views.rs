@@ -231,6 +231,15 @@ pub fn contact(c: &ContactRow) -> Value {
     to_value(contact_shape(c))
 }
 
+/// A contact's picture: the uploaded one, served by the API to the
+/// account's members, else the URL it was given.
+fn thumbnail(c: &ContactRow) -> String {
+    match &c.avatar_blob {
+        Some(_) => format!("/api/v1/accounts/{}/contacts/{}/avatar", c.account_id, c.id),
+        None => c.avatar_url.clone().unwrap_or_default(),
+    }
+}
+
 fn contact_shape(c: &ContactRow) -> Contact {
     Contact {
         id: c.id,
@@ -238,7 +247,7 @@ fn contact_shape(c: &ContactRow) -> Contact {
         email: c.email.clone(),
         phone_number: c.phone_number.clone(),
         identifier: c.identifier.clone(),
-        thumbnail: c.avatar_url.clone().unwrap_or_default(),
+        thumbnail: thumbnail(c),
         blocked: c.blocked,
         availability_status: "offline",
         additional_attributes: object(&c.additional_attributes),
@@ -452,7 +461,7 @@ impl MessageSender {
             id: c.id,
             name: c.name.clone(),
             kind: "contact",
-            thumbnail: c.avatar_url.clone().unwrap_or_default(),
+            thumbnail: thumbnail(c),
             available_name: None,
             avatar_url: None,
             availability_status: None,

@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 /// The folder of attachments' bytes (messages' files, uploaded or fetched
 /// from a provider).
 pub const ATTACHMENTS: &str = "attachments";
+/// The folder of contacts' uploaded pictures.
+pub const AVATARS: &str = "avatars";
 
 /// What a blob operation can fail with.
 #[derive(Debug, thiserror::Error)]

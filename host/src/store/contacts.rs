@@ -22,6 +22,10 @@ pub struct ContactRow {
     pub identifier: Option<String>,
     /// Picture URL.
     pub avatar_url: Option<String>,
+    /// The blob key of an uploaded picture.
+    pub avatar_blob: Option<String>,
+    /// Its MIME type.
+    pub avatar_content_type: Option<String>,
     /// Blocked.
     pub blocked: bool,
     /// JSON object.
@@ -47,6 +51,10 @@ pub struct NewContact {
     pub identifier: Option<String>,
     /// Picture URL.
     pub avatar_url: Option<String>,
+    /// The blob key of an uploaded picture.
+    pub avatar_blob: Option<String>,
+    /// Its MIME type.
+    pub avatar_content_type: Option<String>,
     /// JSON object.
     pub additional_attributes: String,
     /// JSON object.
@@ -66,6 +74,8 @@ pub struct ContactChanges {
     pub identifier: Option<String>,
     /// Picture URL.
     pub avatar_url: Option<String>,
+    /// The blob key of an uploaded picture, with its MIME type.
+    pub avatar_blob: Option<(String, String)>,
     /// Blocked.
     pub blocked: Option<bool>,
     /// JSON object (replaces).
@@ -74,8 +84,8 @@ pub struct ContactChanges {
     pub custom_attributes: Option<String>,
 }
 
-pub(super) const COLUMNS: &str = "id, account_id, name, email, phone_number, identifier, avatar_url, blocked, \
-     additional_attributes, custom_attributes, last_activity_at, created_at";
+pub(super) const COLUMNS: &str = "id, account_id, name, email, phone_number, identifier, avatar_url, \
+     avatar_blob, avatar_content_type, blocked, additional_attributes, custom_attributes, last_activity_at, created_at";
 
 pub(super) fn contact_from(row: &AnyRow) -> Result<ContactRow, sqlx::Error> {
     Ok(ContactRow {
@@ -86,6 +96,8 @@ pub(super) fn contact_from(row: &AnyRow) -> Result<ContactRow, sqlx::Error> {
         phone_number: row.try_get("phone_number")?,
         identifier: row.try_get("identifier")?,
         avatar_url: row.try_get("avatar_url")?,
+        avatar_blob: row.try_get("avatar_blob")?,
+        avatar_content_type: row.try_get("avatar_content_type")?,
         blocked: get_bool(row, "blocked")?,
         additional_attributes: row.try_get("additional_attributes")?,
         custom_attributes: row.try_get("custom_attributes")?,
@@ -220,7 +232,8 @@ impl WriteTx {
              phone_number = COALESCE($3, phone_number), identifier = COALESCE($4, identifier), \
              avatar_url = COALESCE($5, avatar_url), blocked = COALESCE($6, blocked), \
              additional_attributes = COALESCE($7, additional_attributes), \
-             custom_attributes = COALESCE($8, custom_attributes), updated_at = $9 \
+             custom_attributes = COALESCE($8, custom_attributes), updated_at = $9, \
+             avatar_blob = COALESCE($12, avatar_blob), avatar_content_type = COALESCE($13, avatar_content_type) \
              WHERE account_id = $10 AND id = $11 RETURNING {COLUMNS}"
         ))
         .bind(changes.name.as_deref())
@@ -234,6 +247,8 @@ impl WriteTx {
         .bind(self.now())
         .bind(account_id)
         .bind(id)
+        .bind(changes.avatar_blob.as_ref().map(|(key, _)| key.as_str()))
+        .bind(changes.avatar_blob.as_ref().map(|(_, kind)| kind.as_str()))
         .fetch_optional(&mut **self.inner())
         .await
         .map_err(conflict_as("a contact with this email or identifier"))?

@@ -254,8 +254,9 @@ impl WriteTx {
     ) -> Result<ContactRow, StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO contacts (account_id, name, email, phone_number, identifier, avatar_url, blocked, \
-             additional_attributes, custom_attributes, last_activity_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {CONTACT_COLUMNS}"
+             additional_attributes, custom_attributes, last_activity_at, created_at, updated_at, avatar_blob, \
+             avatar_content_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
+             RETURNING {CONTACT_COLUMNS}"
         ))
         .bind(account_id)
         .bind(&contact.name)
@@ -268,6 +269,8 @@ impl WriteTx {
         .bind(&contact.custom_attributes)
         .bind(active.then_some(self.now))
         .bind(self.now)
+        .bind(contact.avatar_blob.as_deref())
+        .bind(contact.avatar_content_type.as_deref())
         .fetch_one(&mut *self.tx)
         .await
         .map_err(conflict_as("a contact with this email or identifier"))?;
