@@ -4,7 +4,8 @@
 //! account's events in Chatwoot's envelope (among them the status, update
 //! and assignee events of a conversation), `presence.update` on subscribing
 //! and on each `update_presence` (with the user's availability), and a
-//! disconnect when the user leaves the account. On SQLite and PostgreSQL.
+//! disconnect when the user leaves the account. On SQLite and PostgreSQL;
+//! on PostgreSQL also that a user present on one node is listed by another.
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -13,6 +14,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 switchboard_e2e::on_both_databases!(room_channel_speaks_actioncable);
+
+/// Presence crosses nodes: a user present on one is listed by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_presence_is_seen_across_nodes() {
+    presence_across_nodes().await.unwrap()
+}
 
 /// A client speaking ActionCable's JSON protocol.
 struct Cable(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
@@ -317,6 +324,72 @@ async fn room_channel_speaks_actioncable(backend: Backend) -> anyhow::Result<()>
     assert_eq!(
         bye,
         json!({ "type": "disconnect", "reason": "unauthorized", "reconnect": false })
+    );
+    Ok(())
+}
+
+/// The next `presence.update` of a subscription (other events skipped).
+async fn next_presence(cable: &mut Cable) -> anyhow::Result<Value> {
+    loop {
+        let frame = cable.next().await?;
+        if frame["message"]["event"] == "presence.update" {
+            return Ok(frame["message"]["data"].clone());
+        }
+    }
+}
+
+/// Connects, subscribes the user of `token` to `account`'s room, and
+/// answers the socket with the first `presence.update`.
+async fn present(server: &Server, token: &str, account: i64) -> anyhow::Result<(Cable, String, i64, Value)> {
+    let profile = server.get("/api/v1/profile", Some(token)).await?;
+    let user_id = profile.json["id"].as_i64().unwrap();
+    let pubsub = profile.json["pubsub_token"].as_str().unwrap().to_owned();
+    let mut cable = Cable::connect(server).await?;
+    assert_eq!(cable.frame().await?, json!({ "type": "welcome" }));
+    let identifier = room(&pubsub, account, user_id);
+    cable.command("subscribe", &identifier).await?;
+    assert_eq!(
+        cable.next().await?,
+        json!({ "identifier": identifier, "type": "confirm_subscription" })
+    );
+    let first = next_presence(&mut cable).await?;
+    Ok((cable, identifier, user_id, first))
+}
+
+async fn presence_across_nodes() -> anyhow::Result<()> {
+    let env = Env::new(Backend::Postgres).await?;
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let agent = env.cli_json(&[
+        "user",
+        "create",
+        "--email",
+        "agent@acme.example",
+        "--account",
+        &account.to_string(),
+        "--json",
+    ]);
+    let agent_token = agent["access_token"].as_str().unwrap().to_owned();
+    let node_a = env.serve().await?;
+    let node_b = env.serve().await?;
+    let (_on_a, _, agent_id, _) = present(&node_a, &agent_token, account).await?;
+    let (mut on_b, identifier, admin_id, mut seen) = present(&node_b, &admin, account).await?;
+    // The agent's presence reaches node B through the database: renew until
+    // node B lists it (bounded, so a lost presence fails the test).
+    for _ in 0..100 {
+        if seen["users"].get(agent_id.to_string()).is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        on_b.perform(&identifier, "update_presence").await?;
+        seen = next_presence(&mut on_b).await?;
+    }
+    assert_eq!(
+        seen,
+        json!({
+            "account_id": account,
+            "users": { admin_id.to_string(): "online", agent_id.to_string(): "online" },
+            "contacts": {},
+        })
     );
     Ok(())
 }
