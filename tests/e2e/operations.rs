@@ -1,5 +1,7 @@
 //! Operations (issue 15) against the real binary and its bundled API
-//! channel: `/livez` and `/readyz` of a serving node; `/metrics` behind its
+//! channel: `/livez` and `/readyz` of a serving node, and of a starting one
+//! whose plugins cannot load yet or whose database goes away (PostgreSQL,
+//! which lets the test hold them); `/metrics` behind its
 //! token, whose webhook and plugin-call counters move as a signed and an
 //! unsigned webhook predict (the exposition is parsed, series by series);
 //! `switchboard backup` taken while the server serves and takes webhooks,
@@ -22,6 +24,17 @@ switchboard_e2e::on_both_databases!(
     metrics_on_their_own_address,
     backup_never_migrates,
 );
+
+// PostgreSQL only: it lets the test hold a table lock the node's plugin
+// loading waits on and refuse the node's connections. A SQLite file gives
+// no such hold from outside (WAL readers are never blocked); the same rule
+// is checked on SQLite through the router by `host/tests/ops.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_not_ready_until_plugins_load_nor_without_its_database() {
+    not_ready_until_plugins_load_nor_without_its_database()
+        .await
+        .unwrap()
+}
 
 const PLUGIN: &str = "api-channel";
 const SIGNING_SECRET: &str = "in-secret-0123456789";
@@ -374,4 +387,83 @@ async fn backup_never_migrates(backend: Backend) -> anyhow::Result<()> {
     pool.close().await;
     assert_eq!(body, "kept");
     Ok(())
+}
+
+/// A node answers `/readyz` with 503 and the reason while its plugins have
+/// not loaded (the loading waits on a lock the test holds on `plugins`) and
+/// while its database refuses connections; `/livez` answers 200 throughout,
+/// and the node gets ready by itself once each is released.
+async fn not_ready_until_plugins_load_nor_without_its_database() -> anyhow::Result<()> {
+    use sqlx::{Connection, Executor};
+    let env = Env::new(Backend::Postgres).await?;
+    // Migrated, bundled plugins installed.
+    drop(env.serve().await?);
+
+    let mut holder = sqlx::PgConnection::connect(&env.database_url).await?;
+    holder.execute("BEGIN").await?;
+    holder
+        .execute("LOCK TABLE plugins IN ACCESS EXCLUSIVE MODE")
+        .await?;
+    let server = env.start().await?;
+    let waiting = server.get("/readyz", None).await?;
+    assert_eq!(waiting.status, 503, "{:?}", waiting.json);
+    assert_eq!(waiting.json["ready"], false);
+    let reasons = waiting.json["reasons"].to_string();
+    assert!(reasons.contains("plugins"), "{reasons}");
+    assert!(!reasons.contains("database"), "{reasons}");
+    assert!(!reasons.contains("migrations"), "{reasons}");
+    assert_eq!(server.get("/livez", None).await?.status, 200);
+    // Still waiting: nothing but the lock holds it.
+    assert_eq!(server.get("/readyz", None).await?.status, 503);
+    holder.execute("ROLLBACK").await?;
+    holder.close().await?;
+    let ready = until_ready(&server, 200).await?;
+    assert!(
+        ready["plugins"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(PLUGIN)),
+        "{ready:?}"
+    );
+
+    // The database refuses the node: not ready, and says why; alive.
+    let name = env
+        .database_url
+        .rsplit_once('/')
+        .and_then(|(_, tail)| tail.split('?').next())
+        .unwrap()
+        .to_owned();
+    let mut admin = sqlx::PgConnection::connect(&switchboard_e2e::postgres_admin_url()).await?;
+    admin
+        .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false").as_str())
+        .await?;
+    admin
+        .execute(
+            format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+                .as_str(),
+        )
+        .await?;
+    let gone = until_ready(&server, 503).await?;
+    assert!(gone["reasons"].to_string().contains("database"), "{gone:?}");
+    assert_eq!(server.get("/livez", None).await?.status, 200);
+    admin
+        .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true").as_str())
+        .await?;
+    admin.close().await?;
+    until_ready(&server, 200).await?;
+    Ok(())
+}
+
+/// Polls `/readyz` until it answers `status`; answers its body. Fails with
+/// the node's log if it never does (a cap against hanging, not a timing
+/// claim).
+async fn until_ready(server: &Server, status: u16) -> anyhow::Result<Value> {
+    for _ in 0..3000 {
+        let answer = server.get("/readyz", None).await?;
+        if answer.status == status {
+            return Ok(answer.json);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("/readyz never answered {status}; log:\n{}", server.log())
 }

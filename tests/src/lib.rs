@@ -228,8 +228,32 @@ impl Env {
         (account, token)
     }
 
-    /// Starts a server and waits until it answers `/health`.
+    /// Starts a server and waits until it is ready (`/readyz`: migrated,
+    /// plugins loaded, database answering).
     pub async fn serve(&self) -> anyhow::Result<Server> {
+        let server = self.start().await?;
+        // A cap so a node that never gets ready fails the test with its
+        // log, not a hang; no test asserts how long loading takes.
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let ready = server.get("/readyz", None).await.context("readyz")?;
+            if ready.status == 200 {
+                return Ok(server);
+            }
+            if tokio::time::Instant::now() > give_up {
+                bail!(
+                    "server never got ready ({:?}); log:\n{}",
+                    ready.json,
+                    server.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts a server and returns once it listens (it answers `/livez`
+    /// and `/readyz` from then on; it may not be ready yet).
+    pub async fn start(&self) -> anyhow::Result<Server> {
         // A free port unless the test fixed one in `vars` (a browser suite
         // whose provider redirects to FRONTEND_URL needs it known up front).
         let addr = self
@@ -272,7 +296,6 @@ impl Env {
             }
             other => bail!("server did not start ({other:?}); log:\n{}", server.log()),
         }
-        server.get("/health", None).await.context("health")?;
         Ok(server)
     }
 }

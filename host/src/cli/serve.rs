@@ -1,6 +1,7 @@
-//! `switchboard serve`: migrate, install bundled plugins, load plugins, serve
-//! HTTP, run the pipeline's workers, follow plugin changes made by other
-//! processes, and on SIGTERM stop accepting, finish in-flight work, exit.
+//! `switchboard serve`: migrate, serve HTTP (not ready until the plugins
+//! load), install bundled plugins, load plugins, run the pipeline's workers,
+//! follow plugin changes made by other processes, and on SIGTERM stop
+//! accepting, finish in-flight work, exit.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -145,17 +146,7 @@ pub async fn check(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitC
 pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (store, plugins) = open_checked(config).await?;
     let blobs = config.blobs().context("opening the blob store")?;
-    if !args.no_bundled {
-        bundled::install_all(&plugins).await;
-    }
-    plugins.sync().await.context("loading plugins")?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let listen = (store.dialect() == crate::store::Dialect::Postgres).then(|| config.database_url());
-    let follower = tokio::spawn(plugins.clone().follow(
-        Duration::from_millis(args.sync_interval_ms.max(10)),
-        listen,
-        shutdown_rx.clone(),
-    ));
     let live = crate::live::LiveEvents::new(store.clone());
     let live_follower = tokio::spawn(live.clone().follow(config.database_url(), shutdown_rx.clone()));
 
@@ -169,7 +160,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         Err(e) => return Err(e).with_context(|| format!("cannot listen on {}", args.addr)),
     };
     let local = listener.local_addr()?;
-    tracing::info!(plugins = ?plugins.loaded_ids(), "switchboard listening on http://{local}");
+    tracing::info!("switchboard listening on http://{local}");
     println!("switchboard listening on http://{local}");
 
     let metrics = install_metrics(&args)?;
@@ -226,7 +217,6 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
         pipeline: crate::app::Pipeline::new(args.pipeline),
         blobs,
     };
-    let workers = crate::pipeline::spawn_workers(&state, shutdown_rx.clone());
     let nodes = tokio::spawn(state.pipeline.clone().connect_nodes(
         store.clone(),
         config.database_url(),
@@ -240,7 +230,22 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     let http_stop = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
-    let mut server = tokio::spawn(crate::api::serve_with(listener, state, main_endpoint, http_stop));
+    let mut server = tokio::spawn(crate::api::serve_with(
+        listener,
+        state.clone(),
+        main_endpoint,
+        http_stop,
+    ));
+    // The plugins load while the node already answers: `/livez` says it
+    // lives and `/readyz` says why it is not ready, where refused
+    // connections would say nothing. The workers start once they loaded.
+    let background = tokio::spawn(start_plugins(
+        state,
+        config.database_url(),
+        args.no_bundled,
+        Duration::from_millis(args.sync_interval_ms.max(10)),
+        shutdown_rx.clone(),
+    ));
     let ended = tokio::select! {
         _ = shutdown_signal() => None,
         ended = &mut server => Some(ended),
@@ -257,10 +262,9 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
             Ok(Err(e)) => tracing::error!("serving HTTP: {e}"),
             Err(e) => tracing::error!("the HTTP server task failed: {e}"),
         }
-        for worker in workers {
-            let _ = worker.await;
+        for task in background.await.unwrap_or_default() {
+            let _ = task.await;
         }
-        let _ = follower.await;
         let _ = live_follower.await;
         let _ = nodes.await;
         let _ = retention.await;
@@ -281,6 +285,42 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     store.close().await;
     tracing::info!("switchboard stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Installs the bundled plugins, loads the installed ones (retrying while
+/// the database fails), then starts what needs them: the pipeline's workers
+/// (so no claimed event meets a channel that is not loaded yet) and the
+/// follower of other processes' plugin changes. Answers their tasks; none
+/// when shutdown came first.
+async fn start_plugins(
+    state: AppState,
+    database_url: String,
+    no_bundled: bool,
+    sync_interval: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let load = async {
+        if !no_bundled {
+            bundled::install_all(&state.plugins).await;
+        }
+        while let Err(e) = state.plugins.sync().await {
+            tracing::warn!("cannot load the installed plugins (retrying): {e}");
+            tokio::time::sleep(sync_interval.max(Duration::from_secs(1))).await;
+        }
+    };
+    tokio::select! {
+        _ = load => {}
+        _ = shutdown.wait_for(|stop| *stop) => return Vec::new(),
+    }
+    tracing::info!(plugins = ?state.plugins.loaded_ids(), "plugins loaded; ready");
+    let listen = (state.store.dialect() == crate::store::Dialect::Postgres).then_some(database_url);
+    let mut tasks = crate::pipeline::spawn_workers(&state, shutdown.clone());
+    tasks.push(tokio::spawn(state.plugins.clone().follow(
+        sync_interval,
+        listen,
+        shutdown,
+    )));
+    tasks
 }
 
 /// Resolves on SIGTERM or Ctrl-C: stop accepting, let requests in flight finish.
