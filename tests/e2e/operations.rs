@@ -8,7 +8,10 @@
 //! which opens as a sound database holding every conversation acknowledged
 //! before it began; PostgreSQL refused with its own tools named; `/metrics`
 //! on an address of its own without a token (and not on the main one); a
-//! backup that copies a database as it is, never migrating it.
+//! backup that copies a database as it is, never migrating it; objects of
+//! the blob store removed by `blobs sweep` once the last row naming them is
+//! gone (a deleted message, a deleted inbox), never while one still does,
+//! nor while young.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,6 +26,7 @@ switchboard_e2e::on_both_databases!(
     backup_while_serving,
     metrics_on_their_own_address,
     backup_never_migrates,
+    objects_go_with_the_last_row_naming_them,
 );
 
 // PostgreSQL only: it lets the test hold a table lock the node's plugin
@@ -466,4 +470,149 @@ async fn until_ready(server: &Server, status: u16) -> anyhow::Result<Value> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     anyhow::bail!("/readyz never answered {status}; log:\n{}", server.log())
+}
+
+/// Posts a private note with one file to `messages`; answers the message id
+/// and the attachment's download path.
+async fn note_with_file(
+    server: &Server,
+    messages: &str,
+    token: &str,
+    bytes: &[u8],
+) -> anyhow::Result<(i64, String)> {
+    let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name("file.bin")
+        .mime_str("application/octet-stream")?;
+    let form = reqwest::multipart::Form::new()
+        .text("private", "true")
+        .text("content", "a file")
+        .part("attachments[]", part);
+    let sent = server.post_multipart(messages, Some(token), form).await?;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    Ok((
+        sent.json["id"].as_i64().unwrap(),
+        sent.json["attachments"][0]["data_url"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ))
+}
+
+/// The file an attachment's bytes are kept in by the default blob store.
+fn object_file(env: &Env, bytes: &[u8]) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let digest = hex::encode(Sha256::digest(bytes));
+    env.data
+        .path()
+        .join("blobs/attachments")
+        .join(&digest[..2])
+        .join(digest)
+}
+
+/// Two messages share one object (same bytes): deleting one leaves it,
+/// deleting both removes it; an inbox's deletion takes its objects; an
+/// object no row names survives a sweep while younger than the grace.
+async fn objects_go_with_the_last_row_naming_them(backend: Backend) -> anyhow::Result<()> {
+    let env = Env::new(backend).await?;
+    assert_eq!(env.cli(&["plugin", "install", switchboard_e2e::PROBE_V1]).code, 0);
+    let (account, admin) = env.account_with_admin("Acme", "admin@acme.example");
+    let server = env.serve().await?;
+    let path = |rest: &str| format!("/api/v1/accounts/{account}{rest}");
+    let contact = server
+        .post_json(
+            &path("/contacts"),
+            Some(&admin),
+            &json!({ "name": "Ann", "email": "ann@example.com" }),
+        )
+        .await?;
+    assert_eq!(contact.status, 200, "{:?}", contact.json);
+    let contact = contact.json["payload"]["contact"]["id"].clone();
+    let mut conversations = Vec::new();
+    for name in ["Kept", "Removed"] {
+        let inbox = server
+            .post_json(
+                &path("/inboxes"),
+                Some(&admin),
+                &json!({ "name": name, "channel": { "type": "probe" } }),
+            )
+            .await?;
+        assert_eq!(inbox.status, 200, "{:?}", inbox.json);
+        let opened = server
+            .post_json(
+                &path("/conversations"),
+                Some(&admin),
+                &json!({ "inbox_id": inbox.json["id"], "contact_id": contact }),
+            )
+            .await?;
+        assert_eq!(opened.status, 200, "{:?}", opened.json);
+        conversations.push((
+            inbox.json["id"].as_i64().unwrap(),
+            path(&format!(
+                "/conversations/{}/messages",
+                opened.json["id"].as_i64().unwrap()
+            )),
+        ));
+    }
+    let (_, kept) = &conversations[0];
+    let (removed_inbox, removed) = &conversations[1];
+    let sweep = |grace: &str| {
+        let out = env.cli(&["blobs", "sweep", "--grace-minutes", grace]);
+        assert_eq!(out.code, 0, "{out:?}");
+        out.stdout
+    };
+
+    let shared = b"the same bytes in two messages".to_vec();
+    let own = b"bytes of one message only".to_vec();
+    let inboxed = b"bytes in the inbox that goes".to_vec();
+    let (first, _) = note_with_file(&server, kept, &admin, &shared).await?;
+    let (second, second_url) = note_with_file(&server, kept, &admin, &shared).await?;
+    let (_, own_url) = note_with_file(&server, kept, &admin, &own).await?;
+    note_with_file(&server, removed, &admin, &inboxed).await?;
+    for bytes in [&shared, &own, &inboxed] {
+        assert!(object_file(&env, bytes).is_file());
+    }
+    assert!(sweep("0").contains("removed 0 object"));
+
+    let delete = |message: i64| {
+        let url = format!("{kept}/{message}");
+        let server = &server;
+        let admin = &admin;
+        async move { server.call("DELETE", &url, Some(admin), None).await }
+    };
+    assert_eq!(delete(first).await?.status, 200);
+    assert!(sweep("0").contains("removed 0 object"));
+    assert!(
+        object_file(&env, &shared).is_file(),
+        "still named by the second message"
+    );
+    assert_eq!(server.get_bytes(&second_url, &admin).await?.0, 200);
+
+    assert_eq!(delete(second).await?.status, 200);
+    assert!(sweep("0").contains("removed 1 object"));
+    assert!(!object_file(&env, &shared).exists());
+    assert!(object_file(&env, &own).is_file());
+    assert!(object_file(&env, &inboxed).is_file());
+
+    let gone = server
+        .call(
+            "DELETE",
+            &path(&format!("/inboxes/{removed_inbox}")),
+            Some(&admin),
+            None,
+        )
+        .await?;
+    assert!(gone.status < 300, "{gone:?}");
+    assert!(sweep("0").contains("removed 1 object"));
+    assert!(!object_file(&env, &inboxed).exists());
+
+    // Unnamed but young (an upload whose row has not committed yet looks
+    // like this): kept under the default grace, removed without one.
+    let (last, _) = note_with_file(&server, kept, &admin, b"written just now").await?;
+    assert_eq!(delete(last).await?.status, 200);
+    assert!(sweep("60").contains("removed 0 object"));
+    assert!(object_file(&env, b"written just now").is_file());
+    assert!(sweep("0").contains("removed 1 object"));
+    assert!(!object_file(&env, b"written just now").exists());
+    assert_eq!(server.get_bytes(&own_url, &admin).await?.0, 200);
+    Ok(())
 }

@@ -1,8 +1,8 @@
 //! Operating a node (issue 15): readiness (what `/readyz` answers), the
 //! periodic gauges of the queues and the database pool (what `/metrics`
 //! shows besides the counters recorded where things happen), retention
-//! of the finished part of the pipeline, and moving attachments' bytes from
-//! the database to the blob store.
+//! of the finished part of the pipeline, moving attachments' bytes from
+//! the database to the blob store, and sweeping objects no row names.
 //!
 //! Metrics go through the `metrics` facade: without a recorder (a CLI
 //! command, a test) every macro is a no-op. `serve` installs the exporter.
@@ -134,6 +134,13 @@ pub struct RetentionConfig {
     /// Minutes between two retention passes.
     #[arg(long, env = "SWITCHBOARD_RETENTION_INTERVAL_MINUTES", default_value_t = 60)]
     pub retention_interval_minutes: u64,
+
+    /// Minutes an object of the blob store that no row names is kept
+    /// before a retention pass removes it (an upload writes its object
+    /// before the row that names it commits, so a young object may be
+    /// about to be named).
+    #[arg(long, env = "SWITCHBOARD_BLOBS_GRACE_MINUTES", default_value_t = 60)]
+    pub blobs_grace_minutes: u64,
 }
 
 impl Default for RetentionConfig {
@@ -142,6 +149,7 @@ impl Default for RetentionConfig {
             retain_events_days: 30,
             retain_deliveries_days: 30,
             retention_interval_minutes: 60,
+            blobs_grace_minutes: 60,
         }
     }
 }
@@ -174,6 +182,7 @@ pub async fn prune(store: &Store, config: &RetentionConfig, now_ms: i64) -> Resu
 /// Every node may run it: the deletes are idempotent.
 pub async fn follow_retention(
     store: Store,
+    blobs: Blobs,
     config: RetentionConfig,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -190,6 +199,12 @@ pub async fn follow_retention(
                 "retention pass failed (next try in {} min): {e}",
                 every.as_secs() / 60
             ),
+        }
+        let grace = Duration::from_secs(config.blobs_grace_minutes * 60);
+        match sweep_blobs(&store, &blobs, grace, crate::store::now_ms()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "retention: removed objects no row names"),
+            Err(e) => tracing::warn!("blob sweep failed: {e}"),
         }
         match super::sessions::sweep(&store, crate::store::now_ms()).await {
             Ok((0, 0)) => {}
@@ -248,4 +263,62 @@ pub async fn move_attachments_to_blobs(
         bytes,
         last_id,
     }))
+}
+
+/// Keys the sweep checks against the database at once.
+const SWEEP_PAGE: usize = 500;
+
+/// Removes the attachments' objects that no row names and that were last
+/// written more than `grace` before `now_ms`; answers how many. Rows go
+/// with their message, conversation, inbox or account (deletes and
+/// cascades); their objects go here, since content addressing lets rows
+/// share one object and only the database knows when the last is gone.
+///
+/// An upload writes its object, then commits the row that names it. So an
+/// object is removed only when no row names it and it was not rewritten
+/// within the grace (an upload of the same bytes rewrites it), read again
+/// just before the delete; and should a row naming it commit between that
+/// check and the delete, the sweep writes the bytes back.
+pub async fn sweep_blobs(
+    store: &Store,
+    blobs: &Blobs,
+    grace: Duration,
+    now_ms: i64,
+) -> Result<u64, AppError> {
+    use futures::StreamExt as _;
+    let cutoff = now_ms - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let mut listing = blobs.list(crate::blobs::ATTACHMENTS).chunks(SWEEP_PAGE);
+    let mut removed = 0;
+    while let Some(page) = listing.next().await {
+        let mut old = Vec::with_capacity(page.len());
+        for entry in page {
+            let (key, written) = entry?;
+            if written < cutoff {
+                old.push(key);
+            }
+        }
+        let named = store.named_blob_keys(&old).await?;
+        for key in old.into_iter().filter(|k| !named.contains(k)) {
+            let (bytes, written) = match blobs.load_with_time(&key).await {
+                Ok(found) => found,
+                Err(crate::blobs::BlobError::Missing(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if written >= cutoff {
+                continue;
+            }
+            blobs.delete(&key).await?;
+            if store
+                .named_blob_keys(std::slice::from_ref(&key))
+                .await?
+                .is_empty()
+            {
+                removed += 1;
+            } else {
+                blobs.restore(&key, &bytes).await?;
+            }
+        }
+    }
+    metrics::counter!("switchboard_blobs_swept_total").increment(removed);
+    Ok(removed)
 }

@@ -14,6 +14,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use futures::stream::{BoxStream, StreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use sha2::{Digest, Sha256};
@@ -141,6 +142,42 @@ impl Blobs {
         Ok(found.bytes().await?.to_vec())
     }
 
+    /// The keys in `kind` with when each was last written (unix ms), as
+    /// the store lists them, a page at a time.
+    pub fn list(&self, kind: &str) -> BoxStream<'_, Result<(String, i64), BlobError>> {
+        let prefix = ObjectPath::from(kind);
+        self.store
+            .list(Some(&prefix))
+            .map(|meta| {
+                let meta = meta?;
+                Ok((meta.location.to_string(), meta.last_modified.timestamp_millis()))
+            })
+            .boxed()
+    }
+
+    /// The bytes under `key` and when they were last written (unix ms).
+    pub async fn load_with_time(&self, key: &str) -> Result<(Vec<u8>, i64), BlobError> {
+        let found = self.store.get(&ObjectPath::from(key)).await?;
+        let written = found.meta.last_modified.timestamp_millis();
+        Ok((found.bytes().await?.to_vec(), written))
+    }
+
+    /// Removes the object under `key`; a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `bytes` back under `key` (a key from [`Blobs::save`]).
+    pub async fn restore(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError> {
+        self.store
+            .put(&ObjectPath::from(key), bytes.to_vec().into())
+            .await?;
+        Ok(())
+    }
+
     /// Whether the store answers: writes and reads back a small object.
     pub async fn probe(&self) -> Result<(), BlobError> {
         let key = self.save("probe", b"switchboard").await?;
@@ -176,6 +213,17 @@ mod tests {
             blobs.load("attachments/00/none").await,
             Err(BlobError::Missing(_))
         ));
+        blobs.save("avatars", b"face").await.unwrap();
+        let listed: Vec<_> = blobs.list("attachments").collect().await;
+        let keys: Vec<_> = listed.into_iter().map(|r| r.unwrap().0).collect();
+        assert_eq!(keys, vec![key.clone()], "only the kind asked for");
+        let (bytes, written) = blobs.load_with_time(&key).await.unwrap();
+        assert_eq!((bytes.as_slice(), written > 0), (&b"hello"[..], true));
+        blobs.delete(&key).await.unwrap();
+        blobs.delete(&key).await.unwrap();
+        assert!(matches!(blobs.load(&key).await, Err(BlobError::Missing(_))));
+        blobs.restore(&key, b"hello").await.unwrap();
+        assert_eq!(blobs.load(&key).await.unwrap(), b"hello");
     }
 
     #[test]

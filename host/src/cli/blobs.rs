@@ -2,7 +2,8 @@
 //! blob store from their database rows into it (`SWITCHBOARD_BLOBS`), a
 //! batch at a time, with progress. Safe to run while servers serve (they
 //! read a row's bytes from wherever they are) and to kill: running it again
-//! goes on where it stopped.
+//! goes on where it stopped. `switchboard blobs sweep`: one pass of what
+//! `serve`'s retention loop does to objects no row names.
 
 use std::process::ExitCode;
 
@@ -16,6 +17,19 @@ use crate::store::Store;
 pub enum BlobsCommand {
     /// Move attachment bytes still held in the database to the blob store.
     Migrate(MigrateArgs),
+    /// Remove the objects no attachment names any more (deleted messages,
+    /// conversations, inboxes, accounts); `serve` does it every retention
+    /// pass.
+    Sweep(SweepArgs),
+}
+
+/// Flags of `blobs sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Keep objects written less than this many minutes ago, named or not
+    /// (an upload writes its object before its row commits).
+    #[arg(long, env = "SWITCHBOARD_BLOBS_GRACE_MINUTES", default_value_t = 60)]
+    pub grace_minutes: u64,
 }
 
 /// Flags of `blobs migrate`.
@@ -28,12 +42,24 @@ pub struct MigrateArgs {
 }
 
 pub async fn run(config: &HostConfig, command: BlobsCommand) -> anyhow::Result<ExitCode> {
-    let BlobsCommand::Migrate(args) = command;
     let url = config.database_url();
     let store = Store::open(&url)
         .await
         .with_context(|| format!("opening {}", super::redact(&url)))?;
     let blobs = config.blobs().context("opening the blob store")?;
+    let args = match command {
+        BlobsCommand::Migrate(args) => args,
+        BlobsCommand::Sweep(args) => {
+            let grace = std::time::Duration::from_secs(args.grace_minutes * 60);
+            let removed = crate::app::ops::sweep_blobs(&store, &blobs, grace, crate::store::now_ms()).await?;
+            store.close().await;
+            println!(
+                "removed {removed} object(s) no attachment names from {}",
+                blobs.location()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let left = store.inline_attachments().await?;
     println!(
         "{} attachment(s) ({}) to move to {}",

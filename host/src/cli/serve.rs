@@ -201,6 +201,7 @@ pub async fn run(config: &HostConfig, args: ServeArgs) -> anyhow::Result<ExitCod
     });
     let retention = tokio::spawn(crate::app::ops::follow_retention(
         store.clone(),
+        blobs.clone(),
         args.retention.clone(),
         shutdown_rx.clone(),
     ));

@@ -1,6 +1,9 @@
-//! Moving attachment bytes out of the database (`switchboard blobs
-//! migrate`): rows that still hold their bytes, read in id order a batch at a
-//! time, and the UPDATE that swaps the bytes for the blob store's key.
+//! Attachments and the blob store: moving bytes out of the database
+//! (`switchboard blobs migrate`: rows that still hold their bytes, read in id
+//! order a batch at a time, and the UPDATE that swaps the bytes for the blob
+//! store's key), and which keys rows still name (the blob sweep).
+
+use std::collections::HashSet;
 
 use sqlx::Row;
 
@@ -67,5 +70,22 @@ impl Store {
         }
         tx.commit().await?;
         Ok(changed)
+    }
+
+    /// Of `keys`, those some attachment row names (rows of every account:
+    /// content addressing lets two rows share one object).
+    pub async fn named_blob_keys(&self, keys: &[String]) -> Result<HashSet<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT blob_key FROM attachments WHERE blob_key IN ({})",
+            super::conversations::placeholders(1, keys.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for key in keys {
+            query = query.bind(key);
+        }
+        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
     }
 }
