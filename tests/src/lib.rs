@@ -170,6 +170,17 @@ impl Env {
         CliOutput::from(output)
     }
 
+    /// Starts a CLI command with its standard output piped, for a test
+    /// that reads its progress as it runs (and may kill it).
+    pub fn spawn_cli(&self, args: &[&str]) -> std::io::Result<Child> {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+    }
+
     /// Runs a CLI command with `input` on its standard input (a password).
     pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> CliOutput {
         use std::io::Write as _;
