@@ -5,7 +5,8 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = switchboard::cli::Cli::parse();
-    switchboard::cli::init_tracing(&cli);
+    // Dropped last, after the runtime: it sends the spans still batched.
+    let _telemetry = switchboard::cli::init_tracing(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -11,9 +11,12 @@
 //! backup that copies a database as it is, never migrating it; objects of
 //! the blob store removed by `blobs sweep` once the last row naming them is
 //! gone (a deleted message, a deleted inbox), never while one still does,
-//! nor while young.
+//! nor while young; a webhook's spans (ingest and apply with its event id,
+//! the plugin calls inside them with plugin, version and verb) exported over
+//! OTLP to a loopback receiver.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -27,6 +30,7 @@ switchboard_e2e::on_both_databases!(
     metrics_on_their_own_address,
     backup_never_migrates,
     objects_go_with_the_last_row_naming_them,
+    webhook_traces_reach_an_otlp_receiver,
 );
 
 // PostgreSQL only: it lets the test hold a table lock the node's plugin
@@ -614,5 +618,119 @@ async fn objects_go_with_the_last_row_naming_them(backend: Backend) -> anyhow::R
     assert!(sweep("0").contains("removed 1 object"));
     assert!(!object_file(&env, b"written just now").exists());
     assert_eq!(server.get_bytes(&own_url, &admin).await?.0, 200);
+    Ok(())
+}
+
+/// A loopback OTLP/HTTP receiver: answers its base URL and the bodies
+/// posted to `/v1/traces`.
+async fn otlp_receiver() -> anyhow::Result<(String, Arc<Mutex<Vec<Vec<u8>>>>)> {
+    let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let kept = bodies.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body.to_vec());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((base, bodies))
+}
+
+/// One exported span: its name, ids and attributes (as text).
+#[derive(Debug)]
+struct Span {
+    name: String,
+    span_id: Vec<u8>,
+    parent_span_id: Vec<u8>,
+    trace_id: Vec<u8>,
+    attributes: BTreeMap<String, String>,
+}
+
+fn spans(bodies: &[Vec<u8>]) -> anyhow::Result<Vec<Span>> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use prost::Message as _;
+    let mut out = Vec::new();
+    for body in bodies {
+        let request = ExportTraceServiceRequest::decode(body.as_slice())?;
+        for scope in request.resource_spans.iter().flat_map(|r| &r.scope_spans) {
+            for span in &scope.spans {
+                let attributes = span
+                    .attributes
+                    .iter()
+                    .filter_map(|kv| {
+                        let value = match kv.value.as_ref()?.value.as_ref()? {
+                            Any::StringValue(s) => s.clone(),
+                            Any::IntValue(i) => i.to_string(),
+                            Any::BoolValue(b) => b.to_string(),
+                            Any::DoubleValue(d) => d.to_string(),
+                            other => format!("{other:?}"),
+                        };
+                        Some((kv.key.clone(), value))
+                    })
+                    .collect();
+                out.push(Span {
+                    name: span.name.clone(),
+                    span_id: span.span_id.clone(),
+                    parent_span_id: span.parent_span_id.clone(),
+                    trace_id: span.trace_id.clone(),
+                    attributes,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, one webhook's spans reach the
+/// receiver: its ingest (with the stored event's id) around the plugin's
+/// verify-and-parse call (plugin, version, verb), and its apply (with the
+/// same event id) around the parse-event call.
+async fn webhook_traces_reach_an_otlp_receiver(backend: Backend) -> anyhow::Result<()> {
+    let (receiver, bodies) = otlp_receiver().await?;
+    let mut env = Env::new(backend).await?;
+    env.vars.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), receiver));
+    let (server, _account, _admin) = node(&mut env).await?;
+    assert_eq!(deliver(&server, "traced", true).await?.status, 200);
+    server
+        .eventually("the webhook's conversation", 400, || async {
+            Ok(conversation_ids(&env.database_url).await?.len() == 1)
+        })
+        .await?;
+    // A clean stop sends the spans still batched.
+    assert!(server.stop().success());
+
+    let bodies = bodies.lock().unwrap().clone();
+    let spans = spans(&bodies)?;
+    let named = |name: String| spans.iter().filter(move |s| s.name == name);
+    let ingest = named("webhook.ingest".into())
+        .find(|s| s.attributes.get("outcome").map(String::as_str) == Some("stored"))
+        .unwrap_or_else(|| panic!("no stored webhook.ingest span in {spans:#?}"));
+    assert_eq!(ingest.attributes.get("channel").map(String::as_str), Some(PLUGIN));
+    let event_id = ingest.attributes.get("event_id").expect("the event id").clone();
+    let apply = named("webhook.apply".into())
+        .find(|s| s.attributes.get("event_id") == Some(&event_id))
+        .unwrap_or_else(|| panic!("no webhook.apply span for event {event_id} in {spans:#?}"));
+    let call_in = |parent: &Span, verb: &str| {
+        named(format!("plugin.{}", verb.replace('-', "_")))
+            .find(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
+            .unwrap_or_else(|| panic!("no {verb} call inside {}: {spans:#?}", parent.name))
+    };
+    for (parent, verb) in [(ingest, "verify-and-parse"), (apply, "parse-event")] {
+        let call = call_in(parent, verb);
+        assert_eq!(call.attributes.get("plugin").map(String::as_str), Some(PLUGIN));
+        assert_eq!(call.attributes.get("verb").map(String::as_str), Some(verb));
+        let version = call.attributes.get("version").cloned().unwrap_or_default();
+        assert!(
+            version.split('.').count() == 3,
+            "a plugin version, not {version:?}"
+        );
+    }
     Ok(())
 }

@@ -88,13 +88,18 @@ impl IngestError {
 }
 
 /// Verifies and stores one webhook request for `channel`, and counts what
-/// became of it.
+/// became of it. Its span carries the stored event's id, which the apply's
+/// span (`webhook.apply`) carries too.
+#[tracing::instrument(name = "webhook.ingest", skip_all, fields(channel = %channel, event_id = tracing::field::Empty, outcome = tracing::field::Empty))]
 pub async fn receive(
     state: &AppState,
     channel: &str,
     request: IncomingRequest,
 ) -> Result<Received, IngestError> {
     let received = verify_and_store(state, channel, request).await;
+    if let Ok(Received::Stored(id)) = &received {
+        tracing::Span::current().record("event_id", *id);
+    }
     let outcome = match &received {
         Ok(Received::Stored(_)) => "stored",
         Ok(Received::Duplicate) => "duplicate",
@@ -107,6 +112,7 @@ pub async fn receive(
         Err(IngestError::UnknownChannel(_)) => "unknown".to_owned(),
         _ => channel.to_owned(),
     };
+    tracing::Span::current().record("outcome", outcome);
     metrics::counter!("switchboard_webhooks_total", "channel" => channel, "outcome" => outcome).increment(1);
     received
 }

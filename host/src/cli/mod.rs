@@ -20,6 +20,7 @@ mod config;
 mod pipeline;
 mod plugin;
 mod serve;
+pub mod telemetry;
 mod user;
 
 use std::process::ExitCode;
@@ -93,21 +94,10 @@ pub enum Command {
     Bench(bench::BenchCommand),
 }
 
-/// Sets up logging: `RUST_LOG` filters, default `info`.
-pub fn init_tracing(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
-    });
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if cli.config.log_json {
-        builder.json().init()
-    } else {
-        builder.init()
-    }
+/// Sets up logging and, when an OTLP endpoint is configured, trace export
+/// (see [`telemetry`]); keep the answer until the process exits.
+pub fn init_tracing(cli: &Cli) -> telemetry::Telemetry {
+    telemetry::init(cli.config.log_json)
 }
 
 /// Runs a parsed command.

@@ -281,7 +281,10 @@ impl PluginHost {
             &row.granted_origins,
             self.egress_limits,
         ));
-        let instance = self.runtime.instance(&row.id, compiled, limits, egress);
+        let instance = self
+            .runtime
+            .instance(&row.id, compiled, limits, egress)
+            .with_version(&row.version);
         Ok(LoadedPlugin {
             row,
             manifest,

@@ -258,6 +258,9 @@ pub struct PluginInstance {
 struct Inner {
     runtime: Arc<Runtime>,
     plugin_id: Arc<str>,
+    /// The plugin's version, for the calls' spans (empty for a component
+    /// not installed yet).
+    version: Arc<str>,
     compiled: Arc<CompiledPlugin>,
     limits: CallLimits,
     egress: Arc<EgressPolicy>,
@@ -282,6 +285,7 @@ impl PluginInstance {
             inner: Arc::new(Inner {
                 runtime,
                 plugin_id,
+                version: "".into(),
                 compiled,
                 limits,
                 egress,
@@ -290,6 +294,14 @@ impl PluginInstance {
                 concurrency,
             }),
         }
+    }
+
+    /// The same instance, its calls' spans naming `version`.
+    pub fn with_version(mut self, version: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.version = version.into();
+        }
+        self
     }
 
     /// The compiled component behind this instance.
@@ -321,14 +333,20 @@ impl PluginInstance {
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send + 'static,
         check: impl FnOnce(R) -> Result<T, budget::OverBudget> + Send + 'static,
     ) -> Result<T, PluginError> {
+        use tracing::Instrument as _;
         let inner = self.inner.clone();
-        let task = self.inner.runtime.spawn_call(async move {
-            let value = inner.run(f).await?;
-            check(value).map_err(|over| PluginError::OutputBudget {
-                plugin: inner.plugin_id.to_string(),
-                message: over.0,
-            })
-        });
+        // On the plugin threads, still inside the verb's span: the plugin's
+        // logs and egress belong to its call.
+        let task = self.inner.runtime.spawn_call(
+            async move {
+                let value = inner.run(f).await?;
+                check(value).map_err(|over| PluginError::OutputBudget {
+                    plugin: inner.plugin_id.to_string(),
+                    message: over.0,
+                })
+            }
+            .in_current_span(),
+        );
         task.await.unwrap_or_else(|e| {
             Err(PluginError::Host {
                 plugin: self.inner.plugin_id.to_string(),
@@ -531,6 +549,7 @@ impl PluginInstance {
 
     /// The plugin's self-description (checked by the manifest's own
     /// validation, not the output budget).
+    #[tracing::instrument(name = "plugin.describe", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "describe"))]
     pub async fn describe(&self) -> Result<Manifest, PluginError> {
         self.run(|p, s| p.describe(s), |m| Ok(convert::manifest(m))).await
     }
@@ -585,6 +604,7 @@ impl PluginInstance {
     }
 
     /// authorize, step 1.
+    #[tracing::instrument(name = "plugin.authorization_url", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "authorization-url"))]
     pub async fn authorization_url(
         &self,
         settings: &Settings,
@@ -608,6 +628,7 @@ impl PluginInstance {
     }
 
     /// authorize, step 2.
+    #[tracing::instrument(name = "plugin.complete_authorization", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "complete-authorization"))]
     pub async fn complete_authorization(
         &self,
         settings: &Settings,
@@ -638,6 +659,7 @@ impl PluginInstance {
     }
 
     /// Credential refresh.
+    #[tracing::instrument(name = "plugin.refresh_credentials", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "refresh-credentials"))]
     pub async fn refresh_credentials(
         &self,
         settings: &Settings,
@@ -658,6 +680,7 @@ impl PluginInstance {
     }
 
     /// verify-webhook.
+    #[tracing::instrument(name = "plugin.verify_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "verify-webhook"))]
     pub async fn verify_webhook(
         &self,
         settings: &Settings,
@@ -682,6 +705,10 @@ impl PluginInstance {
     /// anyway: a parse fault must never turn a genuine webhook away, and
     /// verifying again to find out would cost a second call. Only a failure
     /// before verification answered is an `Err`.
+    // `#[instrument]` restates the return type inside its expansion, where
+    // clippy counts it as a type of its own.
+    #[allow(clippy::type_complexity)]
+    #[tracing::instrument(name = "plugin.verify_and_parse", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "verify-and-parse"))]
     pub async fn verify_and_parse(
         &self,
         settings: &Settings,
@@ -729,6 +756,7 @@ impl PluginInstance {
     }
 
     /// parse-event.
+    #[tracing::instrument(name = "plugin.parse_event", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "parse-event"))]
     pub async fn parse_event(
         &self,
         settings: &Settings,
@@ -749,6 +777,7 @@ impl PluginInstance {
     }
 
     /// send-message.
+    #[tracing::instrument(name = "plugin.send_message", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "send-message"))]
     pub async fn send_message(
         &self,
         context: &ChannelContext,
@@ -770,6 +799,7 @@ impl PluginInstance {
 
     /// webhooks.register-webhook (contract 0.2 and later): points the provider's webhook
     /// callback at `callback_url`.
+    #[tracing::instrument(name = "plugin.register_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "register-webhook"))]
     pub async fn register_webhook(
         &self,
         settings: &Settings,
@@ -793,6 +823,7 @@ impl PluginInstance {
     }
 
     /// webhooks.current-webhook (contract 0.2 and later): the provider's registration now.
+    #[tracing::instrument(name = "plugin.current_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "current-webhook"))]
     pub async fn current_webhook(&self, settings: &Settings) -> Result<WebhookRegistration, PluginError> {
         let settings = convert::settings(settings);
         let out = self
@@ -830,6 +861,7 @@ impl PluginInstance {
     }
 
     /// fetch-media.
+    #[tracing::instrument(name = "plugin.fetch_media", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "fetch-media"))]
     pub async fn fetch_media(&self, context: &ChannelContext, media_ref: &str) -> Result<Media, PluginError> {
         let (context, media_ref) = (convert::context(context), media_ref.to_owned());
         let out = self
