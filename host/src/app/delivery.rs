@@ -65,7 +65,7 @@ impl From<CredentialError> for Failure {
 }
 
 /// Makes one attempt at a claimed job and records its outcome.
-#[tracing::instrument(name = "delivery.attempt", skip_all, fields(job_id = job.id, message_id = job.message_id, attempt = job.attempts))]
+#[tracing::instrument(level = "debug", name = "delivery.attempt", skip_all, fields(job_id = job.id, message_id = job.message_id, attempt = job.attempts))]
 pub async fn deliver(state: &AppState, job: DeliveryJobRow) {
     let config = &state.pipeline.config;
     let outcome = attempt(state, &job).await;

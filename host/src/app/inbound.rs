@@ -93,7 +93,7 @@ fn request_of(event: &InboundEventRow) -> IncomingRequest {
 /// Order holds because a claim never holds two pending events of one
 /// conversation (`Store::claim_inbound_events`), and a batch is written in
 /// id order.
-#[tracing::instrument(name = "inbound.apply_batch", skip_all, fields(events = events.len()))]
+#[tracing::instrument(level = "debug", name = "inbound.apply_batch", skip_all, fields(events = events.len()))]
 pub async fn apply_batch(
     state: &AppState,
     events: Vec<InboundEventRow>,
@@ -219,7 +219,7 @@ impl InboxLookup {
 /// updates are applied here (each is one idempotent statement). Its span
 /// carries the event id that `webhook.ingest`'s span carried when it was
 /// stored.
-#[tracing::instrument(name = "webhook.apply", skip_all, fields(event_id = event.id, channel = %event.channel))]
+#[tracing::instrument(level = "debug", name = "webhook.apply", skip_all, fields(event_id = event.id, channel = %event.channel))]
 async fn prepare(
     state: &AppState,
     inboxes: &mut InboxLookup,

@@ -90,7 +90,7 @@ impl IngestError {
 /// Verifies and stores one webhook request for `channel`, and counts what
 /// became of it. Its span carries the stored event's id, which the apply's
 /// span (`webhook.apply`) carries too.
-#[tracing::instrument(name = "webhook.ingest", skip_all, fields(channel = %channel, event_id = tracing::field::Empty, outcome = tracing::field::Empty))]
+#[tracing::instrument(level = "debug", name = "webhook.ingest", skip_all, fields(channel = %channel, event_id = tracing::field::Empty, outcome = tracing::field::Empty))]
 pub async fn receive(
     state: &AppState,
     channel: &str,

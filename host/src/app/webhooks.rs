@@ -718,7 +718,7 @@ impl Failure {
 }
 
 /// Makes one attempt at a claimed delivery and records its outcome.
-#[tracing::instrument(name = "account_webhook.attempt", skip_all, fields(delivery_id = delivery.id))]
+#[tracing::instrument(level = "debug", name = "account_webhook.attempt", skip_all, fields(delivery_id = delivery.id))]
 pub async fn deliver(state: &AppState, delivery: WebhookDeliveryRow) {
     let outcome = match attempt(state, &delivery).await {
         Ok(status) => {

@@ -2,7 +2,8 @@
 //!
 //! The spans are the ones `#[tracing::instrument]` opens at the boundaries
 //! (`webhook.ingest`, `webhook.apply`, `delivery.attempt`,
-//! `account_webhook.attempt`, `plugin.<verb>`); `tracing-opentelemetry`
+//! `account_webhook.attempt`, `plugin.<verb>`), at DEBUG so that they cost
+//! nothing unless traces are exported (or `RUST_LOG` asks for them); `tracing-opentelemetry`
 //! turns them into OpenTelemetry spans, exported over OTLP's HTTP/protobuf
 //! binding in batches from a thread of the SDK's own, through reqwest. The endpoint and its
 //! options come from the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT`,
@@ -105,18 +106,26 @@ pub fn init(log_json: bool) -> Telemetry {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let fmt = if log_json { fmt.json().boxed() } else { fmt.boxed() };
+    // Each layer filters for itself. The boundary spans are DEBUG, so with
+    // the logs at INFO and no exporter they are disabled at their callsites
+    // and cost nothing: a plugin call is tens of microseconds, and an
+    // enabled span recorded by the log layer added about as much again
+    // (BENCHMARKS.md). With an exporter, its layer takes the spans (and the
+    // INFO-and-above events inside them) whatever the log filter says.
+    let fmt = fmt.with_filter(filter);
     let (provider, failed) = match otlp_provider() {
         Ok(provider) => (provider, None),
         Err(e) => (None, Some(e)),
     };
-    let traces = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("switchboard")));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(traces)
-        .init();
+    let traces = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("switchboard"))
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.target().starts_with("switchboard")
+                    && (meta.is_span() || *meta.level() <= tracing::Level::INFO)
+            }))
+    });
+    tracing_subscriber::registry().with(fmt).with(traces).init();
     if let Some(e) = failed {
         tracing::warn!("traces are not exported: the OTLP exporter cannot start: {e}");
     }

@@ -549,7 +549,7 @@ impl PluginInstance {
 
     /// The plugin's self-description (checked by the manifest's own
     /// validation, not the output budget).
-    #[tracing::instrument(name = "plugin.describe", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "describe"))]
+    #[tracing::instrument(level = "debug", name = "plugin.describe", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "describe"))]
     pub async fn describe(&self) -> Result<Manifest, PluginError> {
         self.run(|p, s| p.describe(s), |m| Ok(convert::manifest(m))).await
     }
@@ -604,7 +604,7 @@ impl PluginInstance {
     }
 
     /// authorize, step 1.
-    #[tracing::instrument(name = "plugin.authorization_url", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "authorization-url"))]
+    #[tracing::instrument(level = "debug", name = "plugin.authorization_url", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "authorization-url"))]
     pub async fn authorization_url(
         &self,
         settings: &Settings,
@@ -628,7 +628,7 @@ impl PluginInstance {
     }
 
     /// authorize, step 2.
-    #[tracing::instrument(name = "plugin.complete_authorization", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "complete-authorization"))]
+    #[tracing::instrument(level = "debug", name = "plugin.complete_authorization", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "complete-authorization"))]
     pub async fn complete_authorization(
         &self,
         settings: &Settings,
@@ -659,7 +659,7 @@ impl PluginInstance {
     }
 
     /// Credential refresh.
-    #[tracing::instrument(name = "plugin.refresh_credentials", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "refresh-credentials"))]
+    #[tracing::instrument(level = "debug", name = "plugin.refresh_credentials", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "refresh-credentials"))]
     pub async fn refresh_credentials(
         &self,
         settings: &Settings,
@@ -680,7 +680,7 @@ impl PluginInstance {
     }
 
     /// verify-webhook.
-    #[tracing::instrument(name = "plugin.verify_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "verify-webhook"))]
+    #[tracing::instrument(level = "debug", name = "plugin.verify_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "verify-webhook"))]
     pub async fn verify_webhook(
         &self,
         settings: &Settings,
@@ -708,7 +708,7 @@ impl PluginInstance {
     // `#[instrument]` restates the return type inside its expansion, where
     // clippy counts it as a type of its own.
     #[allow(clippy::type_complexity)]
-    #[tracing::instrument(name = "plugin.verify_and_parse", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "verify-and-parse"))]
+    #[tracing::instrument(level = "debug", name = "plugin.verify_and_parse", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "verify-and-parse"))]
     pub async fn verify_and_parse(
         &self,
         settings: &Settings,
@@ -756,7 +756,7 @@ impl PluginInstance {
     }
 
     /// parse-event.
-    #[tracing::instrument(name = "plugin.parse_event", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "parse-event"))]
+    #[tracing::instrument(level = "debug", name = "plugin.parse_event", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "parse-event"))]
     pub async fn parse_event(
         &self,
         settings: &Settings,
@@ -777,7 +777,7 @@ impl PluginInstance {
     }
 
     /// send-message.
-    #[tracing::instrument(name = "plugin.send_message", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "send-message"))]
+    #[tracing::instrument(level = "debug", name = "plugin.send_message", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "send-message"))]
     pub async fn send_message(
         &self,
         context: &ChannelContext,
@@ -799,7 +799,7 @@ impl PluginInstance {
 
     /// webhooks.register-webhook (contract 0.2 and later): points the provider's webhook
     /// callback at `callback_url`.
-    #[tracing::instrument(name = "plugin.register_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "register-webhook"))]
+    #[tracing::instrument(level = "debug", name = "plugin.register_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "register-webhook"))]
     pub async fn register_webhook(
         &self,
         settings: &Settings,
@@ -823,7 +823,7 @@ impl PluginInstance {
     }
 
     /// webhooks.current-webhook (contract 0.2 and later): the provider's registration now.
-    #[tracing::instrument(name = "plugin.current_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "current-webhook"))]
+    #[tracing::instrument(level = "debug", name = "plugin.current_webhook", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "current-webhook"))]
     pub async fn current_webhook(&self, settings: &Settings) -> Result<WebhookRegistration, PluginError> {
         let settings = convert::settings(settings);
         let out = self
@@ -861,7 +861,7 @@ impl PluginInstance {
     }
 
     /// fetch-media.
-    #[tracing::instrument(name = "plugin.fetch_media", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "fetch-media"))]
+    #[tracing::instrument(level = "debug", name = "plugin.fetch_media", skip_all, fields(plugin = %self.inner.plugin_id, version = %self.inner.version, verb = "fetch-media"))]
     pub async fn fetch_media(&self, context: &ChannelContext, media_ref: &str) -> Result<Media, PluginError> {
         let (context, media_ref) = (convert::context(context), media_ref.to_owned());
         let out = self
