@@ -12,8 +12,11 @@
 //! an inbox created, changed and deleted, agents added, promoted, removed,
 //! labels added and deleted),
 //! an agent's 404s, the super admins' plugin console (a bad file refused, a
-//! component reviewed, installed, disabled, granted a host), and axe-core on
-//! every page. Screenshots go to `target/screenshots/`, and to
+//! component reviewed, installed, disabled, granted a host; recent calls; a
+//! secret set through the settings form), the pipeline page (an event
+//! replayed, a dead letter retried), the server settings (config, feature
+//! flags), a restart of the server that the open page reconnects after and
+//! catches up from, and axe-core on every page. Screenshots go to `target/screenshots/`, and to
 //! `docs/screenshots/` with `SWITCHBOARD_UPDATE_SCREENSHOTS=1`.
 
 use std::process::{Child, Command, Stdio};
@@ -234,8 +237,12 @@ async fn the_dashboard_in_a_browser(backend: Backend) -> anyhow::Result<()> {
     let account = connected.account;
     let (_driver, client) = browser().await?;
     let result = scenario(&connected, &server, &client, backend, account, inbox).await;
+    let result = match result {
+        Err(e) => Err(e.context(server.log())),
+        Ok(()) => reconnects_after_a_restart(&connected, server, &client, account).await,
+    };
     client.close().await.ok();
-    result.map_err(|e| e.context(server.log()))
+    result
 }
 
 async fn scenario(
@@ -1262,5 +1269,69 @@ async fn server_settings(
         .text()
         .await?;
     assert!(!flags.contains("beta_console"), "{flags}");
+    Ok(())
+}
+
+/// After a restart of the server the open page reconnects by itself and
+/// catches up: a message that arrived while it was away appears without a
+/// reload.
+async fn reconnects_after_a_restart(
+    f: &Connected,
+    server: Server,
+    client: &Client,
+    account: i64,
+) -> anyhow::Result<()> {
+    // The scenario ends signed in as the super admin: back to the agent's
+    // conversations as the account's administrator.
+    client
+        .goto(&format!("{}/super_admin/plugins", server.base))
+        .await?;
+    client
+        .find(Locator::Css("header.top form button"))
+        .await?
+        .click()
+        .await?;
+    until(client, "signed out", "return location.pathname === '/app/login'").await?;
+    sign_in(client, &server, "admin@acme.example", PASSWORD).await?;
+    client
+        .goto(&format!("{}/app/accounts/{account}/conversations", server.base))
+        .await?;
+    until(
+        client,
+        "the live socket",
+        "return document.body.dataset.live === 'connected'",
+    )
+    .await?;
+    client.execute("window.__notReloaded = true", vec![]).await?;
+    drop(server);
+    until(
+        client,
+        "the page noticing the server is away",
+        "return document.body.dataset.live === 'reconnecting'",
+    )
+    .await?;
+    let server = f.env.serve().await?;
+    let later = received_text(
+        BUSINESS,
+        "conv-restart",
+        "Riley Restart",
+        "in-restart",
+        "Sent while the page was away",
+        now_ms(),
+    );
+    assert_eq!(
+        f.mock
+            .deliver(&format!("{}/webhooks/tiktok", server.base), &later)
+            .await?,
+        200
+    );
+    until(
+        client,
+        "the message sent during the restart, without a reload",
+        "return document.body.dataset.live === 'connected' \
+         && [...document.querySelectorAll('.items .name')].some(e => e.textContent === 'Riley Restart') \
+         && window.__notReloaded === true",
+    )
+    .await?;
     Ok(())
 }
