@@ -94,7 +94,8 @@ pub struct HostConfig {
     pub plugin_max_concurrency: usize,
 
     /// Threads running plugin calls, apart from the server's (default: one
-    /// per core; they run at a lower priority).
+    /// fewer than the cores, at least one, so spinning guests never hold
+    /// every core; they run at a lower priority).
     #[arg(long, env = "SWITCHBOARD_PLUGIN_THREADS", default_value_t = 0, global = true)]
     pub plugin_threads: usize,
 

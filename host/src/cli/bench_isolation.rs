@@ -122,7 +122,7 @@ pub async fn run(config: &HostConfig, args: BenchIsolationArgs) -> anyhow::Resul
         args.requests,
         args.rounds,
         match config.plugin_threads {
-            0 => "one per core".to_owned(),
+            0 => "one fewer than the cores".to_owned(),
             n => n.to_string(),
         },
         std::thread::available_parallelism().map_or(1, |n| n.get()),
