@@ -137,32 +137,24 @@ fn received_response(channel: &str, received: Result<Received, IngestError>) -> 
             }
             response
         }
-        Err(IngestError::RateLimited { retry_after_secs }) => {
-            let mut response = ApiError::TooManyRequests(format!(
-                "too many webhooks for the {channel} channel; retry in {retry_after_secs} s"
-            ))
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            response
-        }
-        Err(e @ IngestError::ChannelOff(_)) => {
-            let mut response = ApiError::from(e).into_response();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(CHANNEL_OFF_RETRY_AFTER_SECS),
-            );
+        Err(e) => {
+            let retry_after = e.retry_after_secs();
+            let mut response = match e {
+                IngestError::RateLimited { retry_after_secs } => ApiError::TooManyRequests(format!(
+                    "too many webhooks for the {channel} channel; retry in {retry_after_secs} s"
+                ))
+                .into_response(),
+                e => ApiError::from(e).into_response(),
+            };
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
             response
         }
-        Err(e) => ApiError::from(e).into_response(),
     }
 }
-
-/// What a provider is told to wait before resending a webhook to a channel
-/// that is installed but not running: long enough not to hammer a disabled
-/// channel, short enough that a re-enable or an upgrade loses little time.
-const CHANNEL_OFF_RETRY_AFTER_SECS: u64 = 60;
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {

@@ -130,14 +130,24 @@ pub async fn disable_feature(store: &Store, account_id: i64, flag: &str) -> Resu
 /// Accounts shown at most on one page of the console.
 pub const MAX_ACCOUNTS_LISTED: i64 = 500;
 
-/// The first accounts (by id) with the feature flags each has on.
+/// The first accounts (by id) with the feature flags each has on: two
+/// queries, not one per account.
 pub async fn accounts_with_features(store: &Store) -> Result<Vec<(AccountRow, Vec<String>)>, AppError> {
-    let mut out = Vec::new();
-    for account in store.list_accounts(MAX_ACCOUNTS_LISTED).await? {
-        let flags = store.account_features(account.id).await?;
-        out.push((account, flags));
+    let accounts = store.list_accounts(MAX_ACCOUNTS_LISTED).await?;
+    let (Some(first), Some(last)) = (accounts.first(), accounts.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut flags = std::collections::HashMap::<i64, Vec<String>>::new();
+    for (account_id, flag) in store.features_of_accounts(first.id, last.id).await? {
+        flags.entry(account_id).or_default().push(flag);
     }
-    Ok(out)
+    Ok(accounts
+        .into_iter()
+        .map(|account| {
+            let on = flags.remove(&account.id).unwrap_or_default();
+            (account, on)
+        })
+        .collect())
 }
 
 /// Issues another API token for an existing user (shown once).
@@ -166,4 +176,22 @@ pub async fn set_config(
     let entry = settings::set_config(plugins, key, value, secret).await?;
     plugins.sync().await?;
     Ok(entry)
+}
+
+/// Sets several installation settings `(key, value, secret)` in turn (a
+/// plugin's settings form), then applies them in this process with one sync.
+/// A refused one stops there: those before it are kept, and applied.
+pub async fn set_configs(plugins: &PluginHost, entries: &[(String, &str, bool)]) -> Result<(), AppError> {
+    let mut refused = None;
+    for (key, value, secret) in entries {
+        if let Err(e) = settings::set_config(plugins, key, value, *secret).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    plugins.sync().await?;
+    match refused {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }

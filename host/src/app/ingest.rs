@@ -85,7 +85,22 @@ impl IngestError {
             Self::Store(_) => "store_error",
         }
     }
+
+    /// Seconds the sender should wait before sending again, when it is worth
+    /// saying (`Retry-After`).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::ChannelOff(_) => Some(CHANNEL_OFF_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
 }
+
+/// What a provider is told to wait before resending a webhook to a channel
+/// that is installed but not running: long enough not to hammer a disabled
+/// channel, short enough that a re-enable or an upgrade loses little time.
+const CHANNEL_OFF_RETRY_AFTER_SECS: u64 = 60;
 
 /// Verifies and stores one webhook request for `channel`, and counts what
 /// became of it. Its span carries the stored event's id, which the apply's

@@ -406,11 +406,12 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
     } else {
         "healthy"
     };
-    let recent_calls = in_server
-        .then(|| host.get(&row.id).map(|p| p.instance.recent_calls()))
-        .flatten();
+    let running = in_server.then(|| host.get(&row.id));
     Ok(PluginInfo {
-        loaded: in_server.then(|| host.get(&row.id).is_some_and(|p| p.row.sha256 == row.sha256)),
+        loaded: running
+            .as_ref()
+            .map(|p| p.as_ref().is_some_and(|p| p.row.sha256 == row.sha256)),
+        recent_calls: running.flatten().map(|p| p.instance.recent_calls()),
         load_error: failure,
         health: health.into(),
         faults_in_row: row.faults_in_row,
@@ -430,7 +431,6 @@ fn info(host: &PluginHost, row: PluginRow, in_server: bool) -> Result<PluginInfo
         installed_at: row.installed_at,
         updated_at: row.updated_at,
         missing_settings: Vec::new(),
-        recent_calls,
         manifest,
     })
 }

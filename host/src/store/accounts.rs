@@ -327,6 +327,23 @@ impl Store {
         Ok(())
     }
 
+    /// The feature flags on, of the accounts whose ids run from `first_id`
+    /// to `last_id`, as `(account_id, flag)` in that order.
+    pub async fn features_of_accounts(
+        &self,
+        first_id: i64,
+        last_id: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT account_id, flag FROM account_features WHERE account_id BETWEEN $1 AND $2 \
+             ORDER BY account_id, flag",
+        )
+        .bind(first_id)
+        .bind(last_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The feature flags an account has on.
     pub async fn account_features(&self, account_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(

@@ -573,22 +573,26 @@ async fn save_settings(
     CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let p = plugins::show(&state, &id).await?;
-    for spec in &p.manifest.settings {
-        let name = env_name(&p.manifest.id, &spec.key);
-        let Some(value) = form.get(&name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        if let Err(e) = administration::set_config(&state.plugins, &name, value, spec.secret).await {
-            let error = refusal(e)?;
-            return render_plugin(
-                &state,
-                &admin,
-                &id,
-                Some(&error),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+    let entries: Vec<(String, &str, bool)> = p
+        .manifest
+        .settings
+        .iter()
+        .filter_map(|spec| {
+            let name = env_name(&p.manifest.id, &spec.key);
+            let value = form.get(&name).map(|v| v.trim()).filter(|v| !v.is_empty())?;
+            Some((name, value, spec.secret))
+        })
+        .collect();
+    if let Err(e) = administration::set_configs(&state.plugins, &entries).await {
+        let error = refusal(e)?;
+        return render_plugin(
+            &state,
+            &admin,
+            &id,
+            Some(&error),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     Ok(Redirect::to(&format!("{BASE}/{}", p.id)).into_response())
 }
