@@ -327,7 +327,9 @@ impl PluginInstance {
 
     /// Runs one call on the runtime's plugin threads (never on the caller's
     /// executor, so spinning guests cannot slow the API), and checks its
-    /// answer against the host's output budget there too.
+    /// answer against the host's output budget there too. The answer comes
+    /// back as soon as it is known: the store's teardown and the call's
+    /// accounting follow on the plugin thread, off the caller's path.
     async fn run<R: Send + 'static, T: Send + 'static>(
         &self,
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send + 'static,
@@ -335,22 +337,19 @@ impl PluginInstance {
     ) -> Result<T, PluginError> {
         use tracing::Instrument as _;
         let inner = self.inner.clone();
+        let (answer, answered) = tokio::sync::oneshot::channel();
         // On the plugin threads, still inside the verb's span: the plugin's
         // logs and egress belong to its call.
-        let task = self.inner.runtime.spawn_call(
-            async move {
-                let value = inner.run(f).await?;
-                check(value).map_err(|over| PluginError::OutputBudget {
-                    plugin: inner.plugin_id.to_string(),
-                    message: over.0,
-                })
-            }
-            .in_current_span(),
-        );
-        task.await.unwrap_or_else(|e| {
+        let call = async move { inner.run(f, check, answer).await };
+        let answer = self
+            .inner
+            .runtime
+            .on_call_threads(call.in_current_span(), answered)
+            .await;
+        answer.unwrap_or_else(|_| {
             Err(PluginError::Host {
                 plugin: self.inner.plugin_id.to_string(),
-                message: format!("the call's task failed: {e}"),
+                message: "the call's task ended without an answer".into(),
             })
         })
     }
@@ -393,12 +392,23 @@ impl Inner {
         Ok((store, started, (slot, place)))
     }
 
-    async fn run<R: Send>(
+    /// Runs one call in a fresh store and sends its answer, held to the
+    /// output budget, on `answer`; then tears the store down and counts the
+    /// call.
+    async fn run<R: Send, T>(
         &self,
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
-    ) -> Result<R, PluginError> {
+        check: impl FnOnce(R) -> Result<T, budget::OverBudget>,
+        answer: tokio::sync::oneshot::Sender<Result<T, PluginError>>,
+    ) {
         // The permits are released after the store (declared first, dropped last).
-        let (mut store, started, _permits) = self.begin().await?;
+        let (mut store, started, _permits) = match self.begin().await {
+            Ok(begun) => begun,
+            Err(refused) => {
+                let _ = answer.send(Err(refused));
+                return;
+            }
+        };
         let work = async {
             let instance = self.compiled.bindings.instantiate(&mut store).await?;
             f(&*instance, &mut store).await
@@ -409,34 +419,40 @@ impl Inner {
         let outcome = tokio::time::timeout(budget, work).await;
         let peak = store.data().limiter.peak_bytes;
         self.last_peak_memory.store(peak, Ordering::Relaxed);
-        let plugin = self.plugin_id.to_string();
         let result = match outcome {
             Err(_) => Err(PluginError::Timeout {
-                plugin,
+                plugin: self.plugin_id.to_string(),
                 after: self.limits.timeout,
             }),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify(error, &store)),
         };
+        let failure = result.as_ref().err().map(PluginError::kind);
+        let took = started.elapsed();
+        let checked = result.and_then(|value| {
+            check(value).map_err(|over| PluginError::OutputBudget {
+                plugin: self.plugin_id.to_string(),
+                message: over.0,
+            })
+        });
+        let _ = answer.send(checked);
         drop(store);
         self.runtime.after_call(peak);
-        self.record(started, result.as_ref().err());
-        result
+        self.record(took, failure);
     }
 
     /// Every sandboxed call counts here, with its time (the waits for a
     /// place included) and, if it failed, its kind of failure.
-    fn record(&self, started: Instant, error: Option<&PluginError>) {
-        let took = started.elapsed();
-        self.recent.record(took, error.map(PluginError::kind));
+    fn record(&self, took: Duration, failure: Option<&'static str>) {
+        self.recent.record(took, failure);
         let plugin = self.plugin_id.to_string();
         metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => plugin.clone())
             .record(took.as_secs_f64());
-        let outcome = if error.is_some() { "error" } else { "ok" };
+        let outcome = if failure.is_some() { "error" } else { "ok" };
         metrics::counter!("switchboard_plugin_calls_total", "plugin" => plugin.clone(), "outcome" => outcome)
             .increment(1);
-        if let Some(error) = error {
-            metrics::counter!("switchboard_plugin_errors_total", "plugin" => plugin, "kind" => error.kind())
+        if let Some(kind) = failure {
+            metrics::counter!("switchboard_plugin_errors_total", "plugin" => plugin, "kind" => kind)
                 .increment(1);
         }
     }

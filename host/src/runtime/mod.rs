@@ -22,7 +22,8 @@
 //! - what a plugin answers is held to the host's output budget
 //!   (`budget.rs`) before anything else sees it;
 //! - plugin calls run on their own threads, at a lower scheduling priority
-//!   than the server's, so spinning guests cannot slow the API; all calls
+//!   than the server's, so spinning guests cannot slow the API (a call and
+//!   its answer cross to them and back without a wake-up, `handoff.rs`); all calls
 //!   together hold at most the plugin memory budget, and one plugin at most
 //!   `max_concurrent_calls` at once;
 //! - every supported contract version is bound side by side in `wit/`,
@@ -34,6 +35,7 @@ mod call;
 mod convert;
 mod error;
 mod guest_output;
+mod handoff;
 mod host_imports;
 mod recent;
 mod wit;
@@ -165,6 +167,8 @@ pub struct Runtime {
     /// The threads plugin calls run on (taken out on drop, to be shut down
     /// without blocking the dropping thread).
     calls: Option<tokio::runtime::Runtime>,
+    /// Calls handed to those threads, watched by a thread about to park.
+    submissions: Arc<handoff::Submissions>,
 }
 
 impl Drop for Runtime {
@@ -254,10 +258,13 @@ impl Runtime {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
             n => n,
         };
+        let submissions = Arc::new(handoff::Submissions::default());
+        let watched = submissions.clone();
         let calls = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("plugin-call")
             .on_thread_start(lower_priority)
+            .on_thread_park(move || watched.spin_until_submitted(handoff::PLUGIN_THREAD_SPIN))
             .enable_all()
             .build()
             .map_err(|e| PluginError::Host {
@@ -272,19 +279,26 @@ impl Runtime {
             slots: slots.map(|n| Arc::new(Semaphore::new(n as usize))),
             memory_budget: Arc::new(Semaphore::new(budget_mib)),
             calls: Some(calls),
+            submissions,
             config,
         }))
     }
 
-    /// Runs a call's future on the plugin threads.
-    fn spawn_call<T: Send + 'static>(
+    /// Runs a call on the plugin threads and waits for the answer it sends
+    /// on `answered`, with the hand-off of `handoff.rs` on both sides. The
+    /// call's task goes on after answering (teardown, accounting); a task
+    /// that ends without answering (it panicked) gives the receive error.
+    async fn on_call_threads<T>(
         &self,
-        call: impl std::future::Future<Output = T> + Send + 'static,
-    ) -> tokio::task::JoinHandle<T> {
+        call: impl std::future::Future<Output = ()> + Send + 'static,
+        answered: tokio::sync::oneshot::Receiver<T>,
+    ) -> Result<T, tokio::sync::oneshot::error::RecvError> {
         self.calls
             .as_ref()
             .expect("the call threads live as long as the runtime")
-            .spawn(call)
+            .spawn(call);
+        let (_waiting, spin) = self.submissions.submitted();
+        handoff::await_spinning(answered, spin).await
     }
 
     /// After a call that grew its memory past what the pool keeps resident,
