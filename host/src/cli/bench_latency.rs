@@ -145,6 +145,27 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         },
         store.dialect()
     );
+    // The inbound backlog every 100 ms: a delay that is queueing behind
+    // other webhooks shows as a backlog at the time the slow ones were sent.
+    let backlog: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let sampler = {
+        let (store, backlog) = (store.clone(), backlog.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                let Ok(counts) = store.pipeline_counts().await else {
+                    break;
+                };
+                let pending = counts
+                    .events
+                    .iter()
+                    .find(|(s, _)| s == "pending")
+                    .map_or(0, |(_, n)| *n);
+                backlog.lock().expect("not poisoned").push(pending);
+            }
+        })
+    };
     let acknowledged: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1))));
     let total = u64::from(args.rate.max(1)) * args.seconds;
@@ -178,6 +199,8 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reader.abort();
+    sampler.abort();
+    let backlog = backlog.lock().expect("not poisoned").clone();
 
     let mut delays = Histogram::<u64>::new(3)?;
     let (acks, seen) = (
@@ -213,6 +236,14 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         })
         .collect();
     println!("slowest (delay, sent at): {}", listed.join(", "));
+    if let Some((peak_at, peak)) = backlog.iter().enumerate().rev().max_by_key(|(_, n)| **n) {
+        let first: Vec<String> = backlog.iter().take(20).map(i64::to_string).collect();
+        println!(
+            "inbound backlog (pending events) every 100 ms, first 2 s: {}; peak {peak} at {:.1} s",
+            first.join(" "),
+            peak_at as f64 / 10.0
+        );
+    }
     println!("| database | nodes | rate | background | measured | p50 | p99 | max | not seen within 10 s |");
     println!("|---|---|---|---|---|---|---|---|---|");
     println!(
