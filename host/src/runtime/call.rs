@@ -328,8 +328,8 @@ impl PluginInstance {
     /// Runs one call on the runtime's plugin threads (never on the caller's
     /// executor, so spinning guests cannot slow the API), and checks its
     /// answer against the host's output budget there too. The answer comes
-    /// back as soon as it is known: the store's teardown and the call's
-    /// accounting follow on the plugin thread, off the caller's path.
+    /// back as soon as it is known and counted: the store's teardown follows
+    /// on the plugin thread, off the caller's path.
     async fn run<R: Send + 'static, T: Send + 'static>(
         &self,
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send + 'static,
@@ -392,9 +392,8 @@ impl Inner {
         Ok((store, started, (slot, place)))
     }
 
-    /// Runs one call in a fresh store and sends its answer, held to the
-    /// output budget, on `answer`; then tears the store down and counts the
-    /// call.
+    /// Runs one call in a fresh store, counts it, and sends its answer,
+    /// held to the output budget, on `answer`; then tears the store down.
     async fn run<R: Send, T>(
         &self,
         f: impl for<'a> FnOnce(&'a dyn Plugin, &'a mut Store<StoreData>) -> Call<'a, R> + Send,
@@ -435,10 +434,12 @@ impl Inner {
                 message: over.0,
             })
         });
+        // Counted before it is answered, so that whoever sees the answer
+        // sees the call in the metrics too.
+        self.record(took, failure);
         let _ = answer.send(checked);
         drop(store);
         self.runtime.after_call(peak);
-        self.record(took, failure);
     }
 
     /// Every sandboxed call counts here, with its time (the waits for a

@@ -286,7 +286,7 @@ impl Runtime {
 
     /// Runs a call on the plugin threads and waits for the answer it sends
     /// on `answered`, with the hand-off of `handoff.rs` on both sides. The
-    /// call's task goes on after answering (teardown, accounting); a task
+    /// call's task goes on after answering (the store's teardown); a task
     /// that ends without answering (it panicked) gives the receive error.
     async fn on_call_threads<T>(
         &self,
