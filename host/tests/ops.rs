@@ -18,6 +18,7 @@ on_both_databases!(
     ready_only_after_the_plugins_load_and_while_the_database_answers,
     metrics_need_the_token,
     retention_prunes_old_finished_events_only,
+    a_group_of_webhooks_is_logged_in_one_statement_with_each_duplicate_unlogged,
 );
 
 /// Serves `router` on a free loopback port; answers its base URL.
@@ -107,6 +108,46 @@ fn event(n: u32) -> NewInboundEvent {
         body: format!("{{\"n\":{n}}}").into_bytes(),
         order_key: None,
     }
+}
+
+/// The inbound log's group commit writes a group as one statement: each new
+/// body gets its id, whatever order the database returns the rows in; a body
+/// already logged, or repeated within the group, gets none; the same body on
+/// another channel is another event.
+async fn a_group_of_webhooks_is_logged_in_one_statement_with_each_duplicate_unlogged(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fixture = Fixture::new(backend).await?;
+    let store = fixture.store();
+    let first = store.insert_inbound_events(&[event(1)]).await?;
+    let logged = first[0].expect("stored");
+    let mut elsewhere = event(2);
+    elsewhere.channel = "tiktok".into();
+    let group = [event(3), event(1), event(2), event(3), elsewhere, event(4)];
+    let ids = store.insert_inbound_events(&group).await?;
+    assert_eq!(ids.len(), group.len());
+    assert_eq!(ids[1], None, "already logged");
+    assert_eq!(ids[3], None, "repeated within the group");
+    let new: Vec<i64> = [ids[0], ids[2], ids[4], ids[5]]
+        .into_iter()
+        .map(|id| id.expect("a new body is stored"))
+        .collect();
+    let mut distinct = new.clone();
+    distinct.push(logged);
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5, "every stored event has its own id: {ids:?}");
+    let rows = store.list_inbound_events(None, None, 100).await?;
+    for (id, stored) in new.iter().zip([&group[0], &group[2], &group[4], &group[5]]) {
+        let row = rows.iter().find(|row| row.id == *id).expect("listed");
+        assert_eq!(
+            (row.channel.as_str(), row.body.as_slice()),
+            (stored.channel.as_str(), stored.body.as_slice()),
+            "the id names its own event"
+        );
+    }
+    assert!(store.insert_inbound_events(&[]).await?.is_empty());
+    Ok(())
 }
 
 async fn statuses(store: &Store) -> anyhow::Result<Vec<(i64, String)>> {
