@@ -142,11 +142,11 @@ async fn run_database_benches(
 ) -> anyhow::Result<()> {
     let label = if server.is_some() { "PostgreSQL" } else { "SQLite" };
     // Twice: as `serve` runs (admission control holds ingest to the apply
-    // rate, so applies keep up), then ingest alone, unthrottled: what the
-    // durable-ingest targets measure.
+    // rate, so applies keep up), then ingest alone, the workers started when
+    // the load ends: what the durable-ingest targets compare with pgbench.
     let admitted = crate::app::PipelineConfig::default().inbound_backlog;
-    for inbound_backlog in [admitted, 0] {
-        let mode = if inbound_backlog == 0 {
+    for (inbound_backlog, apply_after_load) in [(admitted, false), (0, true)] {
+        let mode = if apply_after_load {
             "ingest alone"
         } else {
             "as served"
@@ -162,6 +162,7 @@ async fn run_database_benches(
                 conversations: 1000,
                 database_url: made.as_ref().map(|(_, url)| url.clone()),
                 inbound_backlog,
+                apply_after_load,
                 metrics: false,
                 in_process: false,
             },

@@ -213,10 +213,7 @@ pub async fn run(config: &HostConfig, args: BenchIsolationArgs) -> anyhow::Resul
             "0.5–0.9 s (issue 13's review)",
         );
     }
-    let _ = node.stop_workers.send(true);
-    for worker in node.workers {
-        let _ = worker.await;
-    }
+    node.stop().await;
     scratch.finish().await;
     Ok(ExitCode::SUCCESS)
 }

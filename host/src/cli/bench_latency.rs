@@ -279,10 +279,7 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         "met on one node; 105–226 ms outliers across two (200 ms polling)",
     );
     for node in std::iter::once(ingest).chain(watcher) {
-        let _ = node.stop_workers.send(true);
-        for worker in node.workers {
-            let _ = worker.await;
-        }
+        node.stop().await;
     }
     scratch.finish().await;
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,9 @@
 //! (HMAC over the body), and `--clients` concurrent senders post signed
 //! webhooks for `--seconds`; every 200 means the event was committed to the
 //! inbound log. Reports acknowledged webhooks per second, acknowledge latency
-//! p50/p99, and how fast the workers applied them to conversations. On
+//! p50/p99, and how fast the workers applied them to conversations (with
+//! `--apply-after-load`, the workers start only when the load ends: durable
+//! ingest alone, then the drain of its backlog). On
 //! PostgreSQL it also runs `pgbench` with the same number of clients doing
 //! single-row INSERTs of a similar row: the physical limit of durable ingest
 //! on this machine, for comparison.
@@ -48,6 +50,11 @@ pub struct BenchWebhooksArgs {
     /// installed), to measure what they cost the webhook path.
     #[arg(long)]
     pub metrics: bool,
+    /// Start the pipeline workers only once the load has ended: measures
+    /// durable ingest alone, as pgbench measures bare INSERTs (use with
+    /// `--inbound-backlog 0`), then how fast the workers drain what it left.
+    #[arg(long)]
+    pub apply_after_load: bool,
     /// Send the load from tasks of this process instead of a separate
     /// load-generator process (`bench load`, this binary run again): the
     /// senders then share the server's executor and allocator.
@@ -102,14 +109,12 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     )
     .await?;
     let (url, store) = (scratch.url.clone(), scratch.store.clone());
-    let node = BenchNode::start(
-        config,
-        &url,
-        store.clone(),
-        &scratch.dir.join("cache"),
-        args.inbound_backlog,
-    )
-    .await?;
+    let cache = scratch.dir.join("cache");
+    let mut node = if args.apply_after_load {
+        BenchNode::start_idle(config, store.clone(), &cache, args.inbound_backlog).await?
+    } else {
+        BenchNode::start(config, &url, store.clone(), &cache, args.inbound_backlog).await?
+    };
     let account = crate::app::administration::create_account(&store, "Bench", None).await?;
     let credentials = crate::channel_accounts::credentials::seal(&node.state.plugins, &Default::default())?;
     for i in 0..inboxes {
@@ -124,10 +129,13 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
             )
             .await?;
     }
-    let (state, workers, stop_workers) = (node.state, node.workers, node.stop_workers);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let target = format!("http://{}/webhooks/tiktok", listener.local_addr()?);
-    let server = tokio::spawn(crate::api::serve(listener, state, std::future::pending()));
+    let server = tokio::spawn(crate::api::serve(
+        listener,
+        node.state.clone(),
+        std::future::pending(),
+    ));
 
     println!(
         "sending signed webhooks from {} clients for {} s to {:?}, {}…",
@@ -154,6 +162,9 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     let acknowledged = outcome.acknowledged;
     let load_ended = Instant::now();
     let applied_under_load = count(&store, "applied").await?;
+    if args.apply_after_load {
+        node.start_workers(&url);
+    }
 
     // How long the workers take to apply what was acknowledged.
     let apply_deadline = Instant::now() + Duration::from_secs(300);
@@ -171,10 +182,7 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     }
     let applied_secs = started.elapsed().as_secs_f64().max(load_secs);
     let drain_secs = load_ended.elapsed().as_secs_f64();
-    let _ = stop_workers.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
+    node.stop().await;
     server.abort();
 
     println!(
@@ -198,27 +206,39 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     );
     let acknowledged_per_s = acknowledged as f64 / load_secs;
     let applied_per_s = applied_under_load as f64 / load_secs;
-    let admission = if args.inbound_backlog > 0 {
-        format!("admission at a backlog of {}", args.inbound_backlog)
-    } else {
-        "no admission control".to_owned()
+    let admission = match (args.apply_after_load, args.inbound_backlog) {
+        (true, _) => "ingest alone (workers started after the load)".to_owned(),
+        (false, 0) => "no admission control".to_owned(),
+        (false, backlog) => format!("admission at a backlog of {backlog}"),
     };
-    super::bench_summary::record(
-        format!(
-            "applies keep up, {:?}, {} clients, {} inboxes / {} conversations, {admission}",
-            store.dialect(),
-            args.clients,
-            inboxes,
-            spread.conversations
-        ),
-        format!(
-            "{applied_per_s:.0} applied/s during load ÷ {acknowledged_per_s:.0} acknowledged/s = {:.2}; \
-             drained {drain_secs:.2} s after",
-            applied_per_s / acknowledged_per_s.max(1.0)
-        ),
-        "≥ 1; drained ≤ 1 s",
-        "400–730 applied/s against 2,200–3,900 acknowledged/s",
-    );
+    if args.apply_after_load {
+        super::bench_summary::record(
+            format!("backlog of an ingest-only load drained, {:?}", store.dialect()),
+            format!(
+                "{acknowledged} events in {drain_secs:.1} s = {:.0} applied/s",
+                acknowledged as f64 / drain_secs.max(0.001)
+            ),
+            "(how fast applies run with nothing else on the machine)",
+            "—",
+        );
+    } else {
+        super::bench_summary::record(
+            format!(
+                "applies keep up, {:?}, {} clients, {} inboxes / {} conversations, {admission}",
+                store.dialect(),
+                args.clients,
+                inboxes,
+                spread.conversations
+            ),
+            format!(
+                "{applied_per_s:.0} applied/s during load ÷ {acknowledged_per_s:.0} acknowledged/s = {:.2}; \
+                 drained {drain_secs:.2} s after",
+                applied_per_s / acknowledged_per_s.max(1.0)
+            ),
+            "≥ 1; drained ≤ 1 s",
+            "400–730 applied/s against 2,200–3,900 acknowledged/s",
+        );
+    }
     if store.dialect() == crate::store::Dialect::Postgres {
         let raw = pgbench(&store, &url, args.clients, args.seconds).await?;
         super::bench_summary::record(
@@ -357,7 +377,7 @@ async fn send_load(
 /// One serving node of a benchmark: the real application state with the
 /// bundled TikTok plugin set up to verify the benchmarks' signatures, the
 /// per-channel rate limit lifted (it would cap what is measured), and its
-/// pipeline workers running.
+/// pipeline workers running (or, from [`BenchNode::start_idle`], not yet).
 pub(super) struct BenchNode {
     pub state: crate::app::AppState,
     pub workers: Vec<tokio::task::JoinHandle<()>>,
@@ -368,6 +388,19 @@ impl BenchNode {
     pub async fn start(
         config: &HostConfig,
         url: &str,
+        store: Store,
+        cache: &std::path::Path,
+        inbound_backlog: i64,
+    ) -> anyhow::Result<Self> {
+        let mut node = Self::start_idle(config, store, cache, inbound_backlog).await?;
+        node.start_workers(url);
+        Ok(node)
+    }
+
+    /// The node without its workers: webhooks are logged, nothing applies
+    /// them until [`Self::start_workers`].
+    pub async fn start_idle(
+        config: &HostConfig,
         store: Store,
         cache: &std::path::Path,
         inbound_backlog: i64,
@@ -394,23 +427,36 @@ impl BenchNode {
             }),
             blobs: config.blobs()?,
         };
-        let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-        let mut workers = crate::pipeline::spawn_workers(&state, workers_stopped.clone());
-        // Other nodes' work and live events reach this one as in `serve`
-        // (both are no-ops on SQLite).
-        workers.push(tokio::spawn(state.pipeline.clone().connect_nodes(
-            store.clone(),
-            url.to_owned(),
-            workers_stopped.clone(),
-        )));
-        workers.push(tokio::spawn(
-            state.live.clone().follow(url.to_owned(), workers_stopped),
-        ));
+        let (stop_workers, _) = tokio::sync::watch::channel(false);
         Ok(Self {
             state,
-            workers,
+            workers: Vec::new(),
             stop_workers,
         })
+    }
+
+    /// Starts the pipeline workers, and what brings other nodes' work and
+    /// live events to this one, as `serve` does (both no-ops on SQLite).
+    pub fn start_workers(&mut self, url: &str) {
+        let stopped = self.stop_workers.subscribe();
+        let state = &self.state;
+        self.workers = crate::pipeline::spawn_workers(state, stopped.clone());
+        self.workers
+            .push(tokio::spawn(state.pipeline.clone().connect_nodes(
+                state.store.clone(),
+                url.to_owned(),
+                stopped.clone(),
+            )));
+        self.workers
+            .push(tokio::spawn(state.live.clone().follow(url.to_owned(), stopped)));
+    }
+
+    /// Stops the workers and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop_workers.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
     }
 }
 
