@@ -60,7 +60,8 @@ fn build_guest(workspace: &Path, package: &str, features: &[&str], target_dir_su
 }
 
 fn watch_guest_sources(workspace: &Path) {
-    for path in ["sdk", "wit", "plugins", "Cargo.lock", "tests/fixtures"] {
+    // Cargo.toml: the workspace manifest holds the guests' `plugin` profile.
+    for path in ["sdk", "wit", "plugins", "Cargo.toml", "Cargo.lock", "tests/fixtures"] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 }
