@@ -154,14 +154,9 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
                 tick.tick().await;
-                let Ok(counts) = store.pipeline_counts().await else {
+                let Ok(pending) = store.pending_inbound_count().await else {
                     break;
                 };
-                let pending = counts
-                    .events
-                    .iter()
-                    .find(|(s, _)| s == "pending")
-                    .map_or(0, |(_, n)| *n);
                 backlog.lock().expect("not poisoned").push(pending);
             }
         })

@@ -169,12 +169,10 @@ pub async fn run(config: &HostConfig, args: BenchWebhooksArgs) -> anyhow::Result
     // How long the workers take to apply what was acknowledged.
     let apply_deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let counts = store.pipeline_counts().await?;
-        let pending = counts
-            .events
-            .iter()
-            .find(|(s, _)| s == "pending")
-            .map_or(0, |(_, n)| *n);
+        // Not `pipeline_counts`: its GROUP BY over the whole log took 40 ms
+        // a poll on PostgreSQL at 50,000 events, 39% of the database's time
+        // while the workers drained.
+        let pending = store.pending_inbound_count().await?;
         if pending == 0 || Instant::now() > apply_deadline {
             break;
         }

@@ -276,6 +276,16 @@ impl Store {
         .await?)
     }
 
+    /// Inbound events not applied yet, leased ones included (an index-only
+    /// count: the benchmarks poll it while the workers drain a backlog).
+    pub async fn pending_inbound_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM inbound_events WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Records an event's final state.
     pub async fn finish_inbound_event(
         &self,
