@@ -152,6 +152,9 @@ pub async fn run(config: &HostConfig, args: BenchLatencyArgs) -> anyhow::Result<
         let (store, backlog) = (store.clone(), backlog.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
+            // One sample per 100 ms of wall time: a slow count delays the
+            // next instead of bunching the ones after it.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 let Ok(pending) = store.pending_inbound_count().await else {

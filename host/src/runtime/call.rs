@@ -346,10 +346,10 @@ impl PluginInstance {
             .runtime
             .on_call_threads(call.in_current_span(), answered)
             .await;
-        answer.unwrap_or_else(|_| {
+        answer.unwrap_or_else(|failed| {
             Err(PluginError::Host {
                 plugin: self.inner.plugin_id.to_string(),
-                message: "the call's task ended without an answer".into(),
+                message: format!("the call's task failed: {failed}"),
             })
         })
     }
@@ -437,6 +437,11 @@ impl Inner {
         // Counted before it is answered, so that whoever sees the answer
         // sees the call in the metrics too.
         self.record(took, failure);
+        // The memory budget never waits: a caller starting its next call at
+        // once must not be refused for this store's memory, which the
+        // teardown below frees within microseconds (its pool slot and place
+        // are waited for, and released with the store).
+        drop(store.data_mut().limiter.reserved.take());
         let _ = answer.send(checked);
         drop(store);
         self.runtime.after_call(peak);

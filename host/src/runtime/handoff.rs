@@ -60,7 +60,9 @@ impl Submissions {
     /// nothing. Under load, callers that spun would take the cores the
     /// calls and the database need (`bench webhooks` on 2 cores: 13% fewer
     /// webhooks/s on SQLite with every caller spinning), and a busy plugin
-    /// thread has little wake-up latency to hide.
+    /// thread has little wake-up latency to hide. A long call (one waiting
+    /// on HTTP egress) counts as waiting too, so while one runs nobody
+    /// spins: slower, never wrong.
     pub(super) fn submitted(&self) -> (Waiting<'_>, Duration) {
         self.submitted.fetch_add(1, Ordering::Release);
         let others = self.waiting.fetch_add(1, Ordering::Relaxed);

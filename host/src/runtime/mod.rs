@@ -287,18 +287,25 @@ impl Runtime {
     /// Runs a call on the plugin threads and waits for the answer it sends
     /// on `answered`, with the hand-off of `handoff.rs` on both sides. The
     /// call's task goes on after answering (the store's teardown); a task
-    /// that ends without answering (it panicked) gives the receive error.
+    /// that ends without answering (it panicked) gives its failure.
     async fn on_call_threads<T>(
         &self,
         call: impl std::future::Future<Output = ()> + Send + 'static,
         answered: tokio::sync::oneshot::Receiver<T>,
-    ) -> Result<T, tokio::sync::oneshot::error::RecvError> {
-        self.calls
+    ) -> Result<T, String> {
+        let task = self
+            .calls
             .as_ref()
             .expect("the call threads live as long as the runtime")
             .spawn(call);
         let (_waiting, spin) = self.submissions.submitted();
-        handoff::await_spinning(answered, spin).await
+        match handoff::await_spinning(answered, spin).await {
+            Ok(answer) => Ok(answer),
+            Err(_) => Err(match task.await {
+                Err(failed) => failed.to_string(),
+                Ok(()) => "it ended without an answer".to_owned(),
+            }),
+        }
     }
 
     /// After a call that grew its memory past what the pool keeps resident,
@@ -679,6 +686,11 @@ mod tests {
         });
         for call in calls.collect::<Vec<_>>() {
             call.await.unwrap().unwrap();
+        }
+        // A call answers before its store's teardown frees the slot.
+        let freed = Instant::now() + Duration::from_secs(5);
+        while slots.available_permits() < 2 && Instant::now() < freed {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         assert_eq!(slots.available_permits(), 2);
     }
