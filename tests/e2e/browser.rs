@@ -26,7 +26,9 @@ use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use switchboard_e2e::connected::{BUSINESS, Connected};
-use switchboard_e2e::tiktok::{AuthGrant, Endpoint, Failure, Profile, codes, mark_read, received_text};
+use switchboard_e2e::tiktok::{
+    AuthGrant, Endpoint, Failure, MockTikTok, Profile, codes, mark_read, received_text,
+};
 use switchboard_e2e::{Backend, PROBE_V2, Server};
 
 switchboard_e2e::on_both_databases!(the_dashboard_in_a_browser);
@@ -108,6 +110,16 @@ fn which(name: &str) -> Option<String> {
         .split(':')
         .map(|dir| format!("{dir}/{name}"))
         .find(|p| std::path::Path::new(p).is_file())
+}
+
+/// Delivers `event` to the server as TikTok does, signed; it must be
+/// acknowledged.
+async fn delivered(mock: &MockTikTok, server: &Server, event: &Value) -> anyhow::Result<()> {
+    let status = mock
+        .deliver(&format!("{}/webhooks/tiktok", server.base), event)
+        .await?;
+    assert_eq!(status, 200, "the webhook was not acknowledged");
+    Ok(())
 }
 
 /// Waits (polling, bounded) until `script` returns something truthy in the
@@ -322,12 +334,7 @@ async fn scenario(
         "Where is my <b>order</b>?",
         now_ms(),
     );
-    assert_eq!(
-        f.mock
-            .deliver(&format!("{}/webhooks/tiktok", server.base), &hello)
-            .await?,
-        200
-    );
+    delivered(&f.mock, server, &hello).await?;
     until(
         client,
         "the new conversation in the list",
@@ -426,15 +433,8 @@ async fn scenario(
         sent.iter().any(|s| s.text.as_deref() == Some("It ships today")),
         "{sent:?}"
     );
-    assert_eq!(
-        f.mock
-            .deliver(
-                &format!("{}/webhooks/tiktok", server.base),
-                &mark_read(BUSINESS, "conv-1", "Dana Customer", now_ms() + 1000)
-            )
-            .await?,
-        200
-    );
+    let read = mark_read(BUSINESS, "conv-1", "Dana Customer", now_ms() + 1000);
+    delivered(&f.mock, server, &read).await?;
     until(
         client,
         "the reply read",
@@ -570,12 +570,7 @@ async fn scenario(
         "hi",
         now_ms() - 49 * 3600 * 1000,
     );
-    assert_eq!(
-        f.mock
-            .deliver(&format!("{}/webhooks/tiktok", server.base), &old)
-            .await?,
-        200
-    );
+    delivered(&f.mock, server, &old).await?;
     let old_display = server
         .wait_for("the old conversation", 200, || async {
             Ok(server
@@ -1319,12 +1314,7 @@ async fn reconnects_after_a_restart(
         "Sent while the page was away",
         now_ms(),
     );
-    assert_eq!(
-        f.mock
-            .deliver(&format!("{}/webhooks/tiktok", server.base), &later)
-            .await?,
-        200
-    );
+    delivered(&f.mock, &server, &later).await?;
     until(
         client,
         "the message sent during the restart, without a reload",
